@@ -1,0 +1,67 @@
+#include "backends/cpu/cpu_backend.h"
+
+#include <heed/error.h>
+
+#include <map>
+
+#include <fmt/format.h>
+#include <omp.h>
+
+namespace heed::cpu {
+namespace {
+
+using KernelTable = std::map<std::string, KernelFactory, std::less<>>;
+
+KernelTable& storage() {
+  static KernelTable table;
+  return table;
+}
+
+void register_cpu_kernels() {
+  register_linear_kernels();
+  register_matmul_kernels();
+  register_softmax_kernels();
+  register_layer_norm_kernels();
+  register_gather_kernels();
+  register_elementwise_kernels();
+  register_view_kernels();
+  register_transpose_kernels();
+  register_concat_split_kernels();
+  register_slice_kernels();
+  register_cast_kernels();
+  register_reduce_kernels();
+  register_argmax_topk_kernels();
+}
+
+const KernelTable& kernels() {
+  static const bool registered = (register_cpu_kernels(), true);
+  (void)registered;
+  return storage();
+}
+
+class CpuBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "cpu"; }
+  bool supports(std::string_view op) const override { return kernels().count(op) > 0; }
+  std::unique_ptr<Kernel> make_kernel(const KernelInit& init) const override {
+    auto it = kernels().find(init.node.op);
+    if (it == kernels().end())
+      throw Error(fmt::format("{}: no CPU kernel for this op", init.node.where()));
+    return it->second(init);
+  }
+  void set_threads(int threads) const override { omp_set_num_threads(threads); }
+  int default_threads() const override { return omp_get_num_procs(); }
+};
+
+}  // namespace
+
+void register_kernel(const std::string& op, KernelFactory factory) { storage()[op] = std::move(factory); }
+
+}  // namespace heed::cpu
+
+namespace heed {
+const Backend& cpu_backend() {
+  static const cpu::CpuBackend backend;
+  return backend;
+}
+}  // namespace heed

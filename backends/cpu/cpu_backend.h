@@ -1,0 +1,30 @@
+#pragma once
+// CPU backend: kernels registered by op name; oneDNN where it has the primitive,
+// OpenMP loops elsewhere. Adding a kernel family: one file here, one line in
+// register_cpu_kernels().
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "engine/backend.h"
+
+namespace heed::cpu {
+
+using KernelFactory = std::function<std::unique_ptr<Kernel>(const KernelInit&)>;
+void register_kernel(const std::string& op, KernelFactory factory);
+
+void register_linear_kernels();
+void register_matmul_kernels();
+void register_softmax_kernels();
+void register_layer_norm_kernels();
+void register_gather_kernels();
+void register_elementwise_kernels();
+void register_view_kernels();
+void register_transpose_kernels();
+void register_concat_split_kernels();
+void register_slice_kernels();
+void register_cast_kernels();
+void register_reduce_kernels();
+void register_argmax_topk_kernels();
+
+}  // namespace heed::cpu

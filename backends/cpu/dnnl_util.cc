@@ -1,0 +1,73 @@
+#include "backends/cpu/dnnl_util.h"
+
+#include <heed/error.h>
+
+#include <fmt/format.h>
+
+namespace heed::cpu {
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::memory::data_type dnnl_dtype(DType dtype) {
+  using dt = dnnl::memory::data_type;
+  switch (dtype) {
+    case DType::f32: return dt::f32;
+    case DType::f16: return dt::f16;
+    case DType::bf16: return dt::bf16;
+    case DType::i32: return dt::s32;
+    case DType::u8: case DType::boolean: return dt::u8;
+    case DType::i64: break;
+  }
+  throw Error(fmt::format("oneDNN has no {} data type", dtype_name(dtype)));
+}
+
+dnnl::memory::dims dnnl_dims(const Shape& shape) {
+  if (shape.rank() == 0) return {1};
+  return dnnl::memory::dims(shape.begin(), shape.end());
+}
+
+dnnl::memory::desc plain_desc(DType dtype, const Shape& shape) {
+  dnnl::memory::dims dims = dnnl_dims(shape), strides(dims.size());
+  dnnl::memory::dim s = 1;
+  for (size_t i = dims.size(); i-- > 0;) {
+    strides[i] = s;
+    s *= dims[i];
+  }
+  return dnnl::memory::desc(dims, dnnl_dtype(dtype), strides);
+}
+
+dnnl::primitive_attr scratchpad_attr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+DnnlInvocation::DnnlInvocation(dnnl::primitive primitive, const dnnl::memory::desc& scratchpad)
+    : primitive_(std::move(primitive)) {
+  if (scratchpad.get_size() > 0) args_[DNNL_ARG_SCRATCHPAD] = dnnl::memory(scratchpad, cpu_engine());
+}
+
+void DnnlInvocation::bind_input(int arg, const dnnl::memory::desc& md, size_t input) {
+  dnnl::memory mem(md, cpu_engine(), DNNL_MEMORY_NONE);
+  args_[arg] = mem;
+  bindings_.push_back({mem, true, input});
+}
+
+void DnnlInvocation::bind_output(int arg, const dnnl::memory::desc& md, size_t output) {
+  dnnl::memory mem(md, cpu_engine(), DNNL_MEMORY_NONE);
+  args_[arg] = mem;
+  bindings_.push_back({mem, false, output});
+}
+
+void DnnlInvocation::bind_fixed(int arg, const dnnl::memory& mem) { args_[arg] = mem; }
+
+void DnnlInvocation::run(const Buffers& io) {
+  for (Binding& b : bindings_)
+    b.mem.set_data_handle(b.is_input ? const_cast<void*>(io.in(b.index)) : io.out(b.index));
+  primitive_.execute(stream_, args_);
+}
+
+}  // namespace heed::cpu

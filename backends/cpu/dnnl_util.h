@@ -1,0 +1,49 @@
+#pragma once
+// Helpers for kernels built on oneDNN primitives. Every primitive uses a
+// user-managed scratchpad owned by its invocation: one primitive may then run in
+// several sessions at once (the library-managed scratchpad is not safe for that).
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <unordered_map>
+#include <vector>
+
+#include "engine/backend.h"
+
+namespace heed::cpu {
+
+dnnl::engine& cpu_engine();
+dnnl::memory::data_type dnnl_dtype(DType dtype);
+dnnl::memory::dims dnnl_dims(const Shape& shape);
+// Dense row-major description of a shape (rank 0 is described as [1]).
+dnnl::memory::desc plain_desc(DType dtype, const Shape& shape);
+dnnl::primitive_attr scratchpad_attr();
+
+// Runs one primitive; operand memories are rebound to the run's buffers each time.
+class DnnlInvocation final : public Invocation {
+ public:
+  DnnlInvocation(dnnl::primitive primitive, const dnnl::memory::desc& scratchpad);
+  void bind_input(int arg, const dnnl::memory::desc& md, size_t input);
+  void bind_output(int arg, const dnnl::memory::desc& md, size_t output);
+  void bind_fixed(int arg, const dnnl::memory& mem);
+  void run(const Buffers& io) override;
+
+ private:
+  struct Binding {
+    dnnl::memory mem;
+    bool is_input;
+    size_t index;
+  };
+
+  dnnl::primitive primitive_;
+  dnnl::stream stream_{cpu_engine()};
+  std::unordered_map<int, dnnl::memory> args_;
+  std::vector<Binding> bindings_;
+};
+
+// dnnl_invocation<dnnl::matmul>(pd): the primitive of `pd` with its scratchpad.
+template <typename Primitive, typename PrimitiveDesc>
+std::unique_ptr<DnnlInvocation> dnnl_invocation(const PrimitiveDesc& pd) {
+  return std::make_unique<DnnlInvocation>(Primitive(pd), pd.scratchpad_desc());
+}
+
+}  // namespace heed::cpu

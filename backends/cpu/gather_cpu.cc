@@ -1,0 +1,58 @@
+// Gather and Embedding: row copies after a range check of every index (an id
+// out of range is a one-line error, never a wild read).
+#include <cstring>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/kernel_util.h"
+
+namespace heed::cpu {
+namespace {
+
+template <typename Index>
+void check_indices(const Index* idx, int64_t count, int64_t limit, const std::string& where) {
+  for (int64_t i = 0; i < count; ++i)
+    if (idx[i] < 0 || idx[i] >= limit)
+      throw Error(fmt::format("{}: index {} at position {} is out of range [0, {})", where,
+                              int64_t(idx[i]), i, limit));
+}
+
+// data viewed as [outer, axis_dim, inner]; indices flattened.
+std::unique_ptr<Invocation> gather(const TensorDesc& data, const TensorDesc& indices, int axis,
+                                   size_t data_input, size_t index_input, std::string where) {
+  int64_t outer = 1, inner = 1, dim = data.shape[axis], count = indices.shape.numel();
+  for (int i = 0; i < axis; ++i) outer *= data.shape[i];
+  for (int i = axis + 1; i < data.shape.rank(); ++i) inner *= data.shape[i];
+  size_t row = size_t(inner) * dtype_size(data.dtype);
+  return dispatch_dtype(indices.dtype, [&](auto zero) -> std::unique_ptr<Invocation> {
+    using Index = decltype(zero);
+    return invocation([=](const Buffers& io) {
+      const Index* idx = io.in_as<Index>(index_input);
+      check_indices(idx, count, dim, where);
+      const char* src = static_cast<const char*>(io.in(data_input));
+      char* dst = static_cast<char*>(io.out(0));
+#pragma omp parallel for collapse(2) if (outer * count * int64_t(row) > 65536)
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t i = 0; i < count; ++i)
+          std::memcpy(dst + size_t(o * count + i) * row, src + size_t(o * dim + idx[i]) * row, row);
+    });
+  });
+}
+
+}  // namespace
+
+void register_gather_kernels() {
+  register_kernel("Gather", [](const KernelInit& init) {
+    int64_t axis = init.node.attr_int("axis");
+    std::string where = init.node.where();
+    return kernel([axis, where](const NodeShapes& s) {
+      int rank = s.in[0].shape.rank();
+      return gather(s.in[0], s.in[1], int(axis < 0 ? axis + rank : axis), 0, 1, where);
+    });
+  });
+  register_kernel("Embedding", [](const KernelInit& init) {
+    std::string where = init.node.where();
+    return kernel([where](const NodeShapes& s) { return gather(s.in[1], s.in[0], 0, 1, 0, where); });
+  });
+}
+
+}  // namespace heed::cpu

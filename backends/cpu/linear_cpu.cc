@@ -1,0 +1,78 @@
+// Linear on oneDNN matmul. A constant weight is reordered once, at load, into the
+// blocked layout oneDNN prefers; that layout does not depend on M, so one packed
+// copy serves every batch size.
+#include "backends/cpu/activation.h"
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/kernel_util.h"
+
+namespace heed::cpu {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+
+class LinearKernel final : public Kernel {
+ public:
+  explicit LinearKernel(const KernelInit& init) : activation_(init.node.attr_string("activation")) {
+    if (init.constants[1]) {
+      const Tensor& weight = *init.constants[1];
+      int64_t n = weight.shape()[0], k = weight.shape()[1];
+      auto pd = primitive_desc(128, k, n, memory::desc({k, n}, memory::data_type::f32, tag::any));
+      packed_md_ = pd.weights_desc();
+      packed_ = memory(packed_md_, cpu_engine());
+      memory src(plain_weight_md(k, n), cpu_engine(), const_cast<void*>(weight.data()));
+      dnnl::stream s(cpu_engine());
+      dnnl::reorder(src, packed_).execute(s, src, packed_);
+      s.wait();
+    }
+  }
+
+  std::unique_ptr<Invocation> prepare(const NodeShapes& s) const override {
+    int64_t n = s.in[1].shape[0], k = s.in[1].shape[1];
+    int64_t m = s.in[0].shape.numel() / k;
+    if (m == 0) return invocation([](const Buffers&) {});
+    bool packed = bool(packed_);
+    auto pd = primitive_desc(m, k, n, packed ? packed_md_ : plain_weight_md(k, n), s.in.size() > 2 && s.in[2].present);
+    auto inv = dnnl_invocation<dnnl::matmul>(pd);
+    inv->bind_input(DNNL_ARG_SRC, memory::desc({m, k}, memory::data_type::f32, tag::ab), 0);
+    if (packed) inv->bind_fixed(DNNL_ARG_WEIGHTS, packed_);
+    else inv->bind_input(DNNL_ARG_WEIGHTS, plain_weight_md(k, n), 1);
+    if (s.in.size() > 2 && s.in[2].present)
+      inv->bind_input(DNNL_ARG_BIAS, memory::desc({1, n}, memory::data_type::f32, tag::ab), 2);
+    inv->bind_output(DNNL_ARG_DST, memory::desc({m, n}, memory::data_type::f32, tag::ab), 0);
+    return inv;
+  }
+
+ private:
+  // PyTorch's [out, in] weight is the matmul's {K, N} read column-major.
+  static memory::desc plain_weight_md(int64_t k, int64_t n) {
+    return memory::desc({k, n}, memory::data_type::f32, tag::ba);
+  }
+
+  dnnl::matmul::primitive_desc primitive_desc(int64_t m, int64_t k, int64_t n, const memory::desc& weights,
+                                              bool bias = true) const {
+    dnnl::primitive_attr attr = scratchpad_attr();
+    if (activation_ != "none") {
+      EltwiseSpec e = eltwise_for(activation_);
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.f, e.alg, e.alpha, e.beta);
+      attr.set_post_ops(ops);
+    }
+    memory::desc src({m, k}, memory::data_type::f32, tag::ab), dst({m, n}, memory::data_type::f32, tag::ab);
+    memory::desc bias_md = bias ? memory::desc({1, n}, memory::data_type::f32, tag::ab) : memory::desc();
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, bias_md, dst), attr, cpu_engine());
+  }
+
+  std::string activation_;
+  memory::desc packed_md_;
+  memory packed_;
+};
+
+}  // namespace
+
+void register_linear_kernels() {
+  register_kernel("Linear", [](const KernelInit& init) { return std::make_unique<LinearKernel>(init); });
+}
+
+}  // namespace heed::cpu

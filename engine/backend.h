@@ -1,0 +1,71 @@
+#pragma once
+// The contract between the engine and a backend (CPU now, CUDA later).
+//
+//  Kernel      one per node, built at model load; owns prepacked weights; immutable
+//              and shared by every session.
+//  Invocation  built by Kernel::prepare for one session and one set of concrete
+//              shapes (e.g. a oneDNN primitive with its scratchpad); run() is the
+//              per-run hot path and must not allocate.
+#include <heed/tensor.h>
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "engine/graph.h"
+
+namespace heed {
+
+struct TensorDesc {
+  DType dtype = DType::f32;
+  Shape shape;
+  bool present = true;  // false for an optional input left out
+  size_t nbytes() const { return size_t(shape.numel()) * dtype_size(dtype); }
+};
+
+struct NodeShapes {
+  std::vector<TensorDesc> in, out;
+};
+
+// Where a node's operands live during one run: pointers into the session's value table.
+struct Buffers {
+  void* const* values;
+  const int* in_ids;
+  const int* out_ids;
+  const void* in(size_t i) const { return in_ids[i] < 0 ? nullptr : values[in_ids[i]]; }
+  void* out(size_t i) const { return values[out_ids[i]]; }
+  template <typename T> const T* in_as(size_t i) const { return static_cast<const T*>(in(i)); }
+  template <typename T> T* out_as(size_t i) const { return static_cast<T*>(out(i)); }
+};
+
+class Invocation {
+ public:
+  virtual ~Invocation() = default;
+  virtual void run(const Buffers& io) = 0;
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual std::unique_ptr<Invocation> prepare(const NodeShapes& shapes) const = 0;
+};
+
+struct KernelInit {
+  const ir::Node& node;
+  std::vector<ir::ValueType> input_types;  // load-time types (dims may be symbolic)
+  std::vector<const Tensor*> constants;    // per input: the weight/constant, or nullptr
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const = 0;
+  virtual bool supports(std::string_view op) const = 0;
+  virtual std::unique_ptr<Kernel> make_kernel(const KernelInit& init) const = 0;
+  virtual void set_threads(int threads) const = 0;  // for the calling thread
+  virtual int default_threads() const = 0;
+};
+
+const Backend& cpu_backend();
+
+}  // namespace heed

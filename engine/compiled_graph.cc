@@ -1,0 +1,125 @@
+#include "engine/compiled_graph.h"
+
+#include <heed/error.h>
+
+#include <fmt/format.h>
+
+#include "engine/op_def.h"
+#include "engine/validate.h"
+
+namespace heed {
+
+int CompiledGraph::add_value(ValueSlot slot) {
+  int id = int(values_.size());
+  ids_[slot.name] = id;
+  values_.push_back(std::move(slot));
+  return id;
+}
+
+CompiledGraph::CompiledGraph(ir::Graph graph, const std::map<std::string, ir::ValueType>& types,
+                             const WeightStore& weights, const Backend& backend)
+    : graph_(std::move(graph)), weights_(weights), backend_(backend) {
+  for (const ir::GraphInput& in : graph_.inputs)
+    input_ids_.push_back(add_value({in.name, ValueSlot::Kind::input, nullptr, false, in.type}));
+  for (const ir::Parameter& p : graph_.parameters)
+    add_value({p.name, ValueSlot::Kind::constant, weights.find(p.weight), false, types.at(p.name)});
+  for (const ir::Constant& c : graph_.constants)
+    add_value({c.name, ValueSlot::Kind::constant, &c.value, false, types.at(c.name)});
+  for (const ir::Node& n : graph_.nodes)
+    for (const std::string& out : n.outputs)
+      add_value({out, ValueSlot::Kind::node_output, nullptr, false, types.at(out)});
+  for (const std::string& out : graph_.outputs) {
+    output_ids_.push_back(ids_.at(out));
+    values_[ids_.at(out)].is_graph_output = true;
+  }
+  for (const ir::Node& n : graph_.nodes) {
+    if (!backend.supports(n.op))
+      throw Error(fmt::format("graph '{}': {}: the {} backend has no kernel for this op", graph_.name,
+                              n.where(), backend.name()));
+    CompiledNode cn;
+    cn.node = &n;
+    KernelInit init{n, {}, {}};
+    for (const std::string& in : n.inputs) {
+      int id = in.empty() ? -1 : ids_.at(in);
+      cn.in_ids.push_back(id);
+      init.input_types.push_back(id < 0 ? ir::ValueType{} : values_[id].type);
+      init.constants.push_back(id < 0 ? nullptr : values_[id].constant);
+    }
+    for (const std::string& out : n.outputs) cn.out_ids.push_back(ids_.at(out));
+    cn.is_view = ir::find_op(n.op)->output_is_view;
+    try {
+      cn.kernel = backend.make_kernel(init);
+    } catch (const Error& e) {
+      throw Error(fmt::format("graph '{}': {}", graph_.name, e.what()));
+    }
+    nodes_.push_back(std::move(cn));
+  }
+}
+
+namespace {
+
+// Views alias their input unless they produce a graph output (which the caller owns).
+std::vector<int> view_aliases(const CompiledGraph& g) {
+  std::vector<int> alias(g.values().size(), -1);
+  for (const CompiledNode& n : g.nodes())
+    if (n.is_view && !g.values()[n.out_ids[0]].is_graph_output) alias[n.out_ids[0]] = n.in_ids[0];
+  return alias;
+}
+
+int root_of(const std::vector<int>& alias, int v) {
+  while (alias[v] >= 0) v = alias[v];
+  return v;
+}
+
+}  // namespace
+
+std::shared_ptr<const ShapePlan> CompiledGraph::plan_for(const std::vector<Shape>& input_shapes) const {
+  std::vector<int64_t> key;
+  for (const Shape& s : input_shapes) {
+    key.push_back(s.rank());
+    key.insert(key.end(), s.begin(), s.end());
+  }
+  std::lock_guard lock(plans_mutex_);
+  if (auto it = plans_.find(key); it != plans_.end()) return it->second;
+
+  std::map<std::string, ir::ValueType> in_types;
+  for (size_t i = 0; i < input_ids_.size(); ++i)
+    in_types[values_[input_ids_[i]].name] = {values_[input_ids_[i]].type.dtype, ir::to_sym(input_shapes[i])};
+  auto types = ir::infer_types(graph_, [&](const std::string& w) { return weights_.find(w); }, in_types);
+
+  auto plan = std::make_shared<ShapePlan>();
+  for (const ValueSlot& v : values_) {
+    const ir::ValueType& t = types.at(v.name);
+    if (!ir::all_known(t.shape))
+      throw Error(fmt::format("graph '{}': value '{}' has unresolved shape {}", graph_.name, v.name,
+                              ir::shape_str(t.shape)));
+    plan->values.push_back({t.dtype, ir::to_shape(t.shape), true});
+  }
+  for (const CompiledNode& n : nodes_) {
+    NodeShapes s;
+    for (int id : n.in_ids) s.in.push_back(id < 0 ? TensorDesc{DType::f32, {}, false} : plan->values[id]);
+    for (int id : n.out_ids) s.out.push_back(plan->values[id]);
+    plan->nodes.push_back(std::move(s));
+  }
+
+  plan->alias_of = view_aliases(*this);
+  std::vector<int> first(values_.size(), -1), last(values_.size(), -1);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    for (int id : nodes_[i].out_ids) first[id] = int(i);
+    for (int id : nodes_[i].in_ids)
+      if (id >= 0) last[root_of(plan->alias_of, id)] = int(i);
+  }
+  std::vector<Lifetime> lives;
+  for (size_t v = 0; v < values_.size(); ++v)
+    if (values_[v].kind == ValueSlot::Kind::node_output && !values_[v].is_graph_output &&
+        plan->alias_of[v] < 0)
+      lives.push_back({int(v), plan->values[v].nbytes(), first[v], std::max(first[v], last[v])});
+  std::vector<int64_t> offsets = assign_offsets(lives, &plan->arena_bytes);
+  plan->offset.assign(values_.size(), -1);
+  for (size_t i = 0; i < lives.size(); ++i) plan->offset[lives[i].value] = offsets[i];
+
+  plans_[key] = plan;
+  return plan;
+}
+
+}  // namespace heed

@@ -1,0 +1,62 @@
+#pragma once
+// A validated graph bound to a backend: values numbered, one kernel per node,
+// and shape plans (concrete shapes + memory layout) cached per input signature.
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/graph.h"
+#include "engine/memory_plan.h"
+#include "engine/weights.h"
+
+namespace heed {
+
+struct ValueSlot {
+  enum class Kind { input, constant, node_output };
+  std::string name;
+  Kind kind = Kind::node_output;
+  const Tensor* constant = nullptr;  // weights and graph constants
+  bool is_graph_output = false;
+  ir::ValueType type;                // load-time type
+};
+
+struct CompiledNode {
+  const ir::Node* node = nullptr;
+  std::vector<int> in_ids, out_ids;  // -1 for an optional input left out
+  std::unique_ptr<Kernel> kernel;
+  bool is_view = false;
+};
+
+class CompiledGraph {
+ public:
+  CompiledGraph(ir::Graph graph, const std::map<std::string, ir::ValueType>& types,
+                const WeightStore& weights, const Backend& backend);
+
+  const ir::Graph& graph() const { return graph_; }
+  const std::vector<ValueSlot>& values() const { return values_; }
+  const std::vector<CompiledNode>& nodes() const { return nodes_; }
+  const std::vector<int>& input_ids() const { return input_ids_; }
+  const std::vector<int>& output_ids() const { return output_ids_; }
+  const Backend& backend() const { return backend_; }
+
+  // Shared by all sessions; built once per distinct list of input shapes.
+  std::shared_ptr<const ShapePlan> plan_for(const std::vector<Shape>& input_shapes) const;
+
+ private:
+  int add_value(ValueSlot slot);
+
+  ir::Graph graph_;
+  const WeightStore& weights_;
+  const Backend& backend_;
+  std::vector<ValueSlot> values_;
+  std::map<std::string, int> ids_;
+  std::vector<CompiledNode> nodes_;
+  std::vector<int> input_ids_, output_ids_;
+  mutable std::mutex plans_mutex_;
+  mutable std::map<std::vector<int64_t>, std::shared_ptr<const ShapePlan>> plans_;
+};
+
+}  // namespace heed

@@ -1,0 +1,82 @@
+#pragma once
+// The graph IR: named values, typed attributes, op nodes. It knows nothing of
+// backends; op definitions (ops/) give each node its meaning and shape rule.
+#include <heed/tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace heed::ir {
+
+// A dimension: known (value >= 0) or symbolic (value < 0, e.g. "batch"; an empty
+// name means "known only at run time").
+struct Dim {
+  int64_t value = -1;
+  std::string sym;
+
+  static Dim known(int64_t v) { return Dim{v, {}}; }
+  static Dim symbol(std::string name) { return Dim{-1, std::move(name)}; }
+  bool is_known() const { return value >= 0; }
+  std::string str() const;
+  bool operator==(const Dim& o) const { return value == o.value && sym == o.sym; }
+};
+
+using SymShape = std::vector<Dim>;
+std::string shape_str(const SymShape& shape);
+SymShape to_sym(const Shape& shape);
+bool all_known(const SymShape& shape);
+Shape to_shape(const SymShape& shape);  // requires all_known
+
+struct ValueType {
+  DType dtype = DType::f32;
+  SymShape shape;
+  int rank() const { return int(shape.size()); }
+  std::string str() const;  // "f32[batch, 512]"
+};
+
+using AttrValue =
+    std::variant<int64_t, double, std::string, std::vector<int64_t>, std::vector<double>>;
+
+struct Node {
+  std::string name;
+  std::string op;
+  std::vector<std::string> inputs;   // "" marks an optional input left out
+  std::vector<std::string> outputs;
+  std::map<std::string, AttrValue> attrs;  // after validation: every declared attr, defaults filled
+
+  int64_t attr_int(const std::string& key) const;
+  double attr_float(const std::string& key) const;
+  const std::string& attr_string(const std::string& key) const;
+  const std::vector<int64_t>& attr_ints(const std::string& key) const;
+  bool has_input(size_t i) const { return i < inputs.size() && !inputs[i].empty(); }
+  std::string where() const;  // "node 'fc1' (Linear)"
+};
+
+struct GraphInput {
+  std::string name;
+  ValueType type;
+};
+
+struct Parameter {
+  std::string name;    // value name inside the graph
+  std::string weight;  // tensor name in the model's weight store
+};
+
+struct Constant {
+  std::string name;
+  Tensor value;
+};
+
+struct Graph {
+  std::string name;
+  std::vector<GraphInput> inputs;
+  std::vector<std::string> outputs;
+  std::vector<Parameter> parameters;
+  std::vector<Constant> constants;
+  std::vector<Node> nodes;
+};
+
+}  // namespace heed::ir

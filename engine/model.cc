@@ -1,0 +1,128 @@
+#include <heed/error.h>
+#include <heed/model.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "engine/graph_json.h"
+#include "engine/model_impl.h"
+#include "engine/validate.h"
+#include "loaders/safetensors.h"
+
+namespace heed {
+namespace detail {
+namespace fs = std::filesystem;
+
+static std::string read_text(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw Error(fmt::format("{}: is a directory, expected a graph JSON or .safetensors file", path));
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(fmt::format("{}: cannot open", path));
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path_(path) {
+  if (path.ends_with(".safetensors")) {
+    SafetensorsFile file = read_safetensors(path);
+    auto it = file.metadata.find("heed.graph");
+    if (it == file.metadata.end())
+      throw Error(fmt::format("{}: no graph in __metadata__ (expected key \"heed.graph\"); "
+                              "to run it, give a graph JSON with --weights", path));
+    ir::GraphFile graphs = ir::parse_graph_json(it->second, path + ":__metadata__");
+    weights_.add_file(file);
+    if (!options.weights.empty()) weights_.add_file(read_safetensors(options.weights));
+    build(std::move(graphs));
+    return;
+  }
+  ir::GraphFile graphs = ir::parse_graph_json(read_text(path), path);
+  std::string weights = options.weights;
+  if (weights.empty() && !graphs.weights.empty())
+    weights = (fs::path(path).parent_path() / graphs.weights).string();
+  if (!weights.empty()) weights_.add_file(read_safetensors(weights));
+  build(std::move(graphs));
+}
+
+void ModelImpl::build(ir::GraphFile file) {
+  auto lookup = [this](const std::string& name) { return weights_.find(name); };
+  for (auto& [name, graph] : file.graphs) {
+    auto types = ir::validate_graph(graph, lookup, weights_.describe_sources());
+    graphs_[name] = std::make_unique<CompiledGraph>(std::move(graph), types, weights_, cpu_backend());
+  }
+}
+
+const CompiledGraph& ModelImpl::graph(const std::string& name) const {
+  if (name.empty()) {
+    if (graphs_.size() == 1) return *graphs_.begin()->second;
+    if (graphs_.count("main")) return *graphs_.at("main");
+  } else if (auto it = graphs_.find(name); it != graphs_.end()) {
+    return *it->second;
+  }
+  std::vector<std::string> names;
+  for (const auto& g : graphs_) names.push_back(g.first);
+  throw Error(fmt::format("{}: {} (graphs: {})", path_,
+                          name.empty() ? "several graphs and none named 'main': choose one"
+                                       : fmt::format("no graph named '{}'", name),
+                          fmt::join(names, ", ")));
+}
+
+}  // namespace detail
+
+Model Model::load(const std::string& path, const LoadOptions& options) {
+  Model m;
+  m.impl_ = std::make_shared<detail::ModelImpl>(path, options);
+  return m;
+}
+
+std::vector<std::string> Model::graph_names() const {
+  std::vector<std::string> names;
+  for (const auto& g : impl_->graphs()) names.push_back(g.first);
+  return names;
+}
+
+static ValueInfo info_of(const ir::GraphInput& v) {
+  ValueInfo info{v.name, v.type.dtype, {}};
+  for (const ir::Dim& d : v.type.shape) info.dims.push_back(d.str());
+  return info;
+}
+
+std::vector<ValueInfo> Model::inputs(const std::string& graph) const {
+  std::vector<ValueInfo> out;
+  for (const ir::GraphInput& in : impl_->graph(graph).graph().inputs) out.push_back(info_of(in));
+  return out;
+}
+
+std::vector<ValueInfo> Model::outputs(const std::string& graph) const {
+  const CompiledGraph& g = impl_->graph(graph);
+  std::vector<ValueInfo> out;
+  for (int id : g.output_ids()) out.push_back(info_of({g.values()[id].name, g.values()[id].type}));
+  return out;
+}
+
+std::string Model::describe() const {
+  std::string s;
+  for (const auto& [name, g] : impl_->graphs()) {
+    s += fmt::format("graph '{}': {} nodes\n", name, g->nodes().size());
+    auto value = [&](int id) {
+      if (id < 0) return std::string("-");
+      const ValueSlot& v = g->values()[id];
+      return v.name + ": " + v.type.str();
+    };
+    for (int id : g->input_ids()) s += "  input   " + value(id) + "\n";
+    for (const CompiledNode& n : g->nodes()) {
+      std::vector<std::string> ins, outs;
+      for (int id : n.in_ids) ins.push_back(value(id));
+      for (int id : n.out_ids) outs.push_back(value(id));
+      s += fmt::format("  {:<10} {:<16} ({}) -> ({})\n", n.node->op, n.node->name, fmt::join(ins, ", "),
+                       fmt::join(outs, ", "));
+    }
+    for (int id : g->output_ids()) s += "  output  " + value(id) + "\n";
+  }
+  return s;
+}
+
+}  // namespace heed

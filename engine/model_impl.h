@@ -1,0 +1,30 @@
+#pragma once
+#include <heed/model.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "engine/compiled_graph.h"
+#include "engine/graph_json.h"
+#include "engine/weights.h"
+
+namespace heed::detail {
+
+class ModelImpl {
+ public:
+  ModelImpl(const std::string& path, const LoadOptions& options);
+  const CompiledGraph& graph(const std::string& name) const;  // "" = the only one, or "main"
+  const std::map<std::string, std::unique_ptr<CompiledGraph>>& graphs() const { return graphs_; }
+  const WeightStore& weights() const { return weights_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  void build(ir::GraphFile file);
+
+  std::string path_;
+  WeightStore weights_;
+  std::map<std::string, std::unique_ptr<CompiledGraph>> graphs_;
+};
+
+}  // namespace heed::detail

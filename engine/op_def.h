@@ -1,0 +1,65 @@
+#pragma once
+// What an op is, apart from any kernel: its arity, its attributes with their
+// types and defaults, and its shape/dtype rule. Definitions live in ops/.
+#include "engine/graph.h"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace heed::ir {
+
+enum class AttrType { Int, Float, String, Ints, Floats, Bool };
+
+struct AttrSpec {
+  std::string name;
+  AttrType type;
+  std::optional<AttrValue> default_value;  // nullopt: required
+  std::vector<std::string> choices = {};   // for String: the allowed values
+};
+
+class InferContext;
+
+struct OpDef {
+  std::string name;
+  int min_inputs = 1, max_inputs = 1;
+  int min_outputs = 1, max_outputs = 1;
+  std::vector<AttrSpec> attrs;
+  std::function<void(InferContext&)> infer;
+  // A view op's output shares its first input's bytes (Reshape, Squeeze, ...).
+  bool output_is_view = false;
+};
+
+// Passed to an op's shape rule: the node, its input types, its output types to fill.
+class InferContext {
+ public:
+  InferContext(const Node& node, std::vector<const ValueType*> inputs);
+
+  const Node& node() const { return node_; }
+  size_t num_inputs() const { return inputs_.size(); }
+  bool has_input(size_t i) const { return i < inputs_.size() && inputs_[i] != nullptr; }
+  const ValueType& in(size_t i) const;
+  ValueType& out(size_t i) { return outputs_.at(i); }
+  std::vector<ValueType>& outputs() { return outputs_; }
+
+  [[noreturn]] void fail(const std::string& message) const;  // "node 'x' (Op): message"
+  int axis(int64_t axis, int rank) const;                     // negative axes count from the end
+  void expect_dtype(size_t input, std::initializer_list<DType> allowed) const;
+  void expect_rank_at_least(size_t input, int rank) const;
+  // Dims that must agree: equal when both are known; the known one wins otherwise.
+  Dim unify(const Dim& a, const Dim& b, const std::string& what) const;
+  SymShape broadcast(const SymShape& a, const SymShape& b) const;  // numpy rules
+
+ private:
+  const Node& node_;
+  std::vector<const ValueType*> inputs_;
+  std::vector<ValueType> outputs_;
+};
+
+const OpDef* find_op(std::string_view name);
+std::vector<std::string> op_names();
+void register_op(OpDef def);
+
+}  // namespace heed::ir

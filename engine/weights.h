@@ -1,0 +1,29 @@
+#pragma once
+// The tensors every graph of a model reads by name. f16/bf16 weights are widened
+// to f32 at load, since the CPU kernels compute in f32.
+#include <heed/tensor.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "loaders/safetensors.h"
+
+namespace heed {
+
+class WeightStore {
+ public:
+  void add_file(const SafetensorsFile& file);
+  const Tensor* find(const std::string& name) const;
+  const std::map<std::string, Tensor>& all() const { return tensors_; }
+  const std::vector<std::string>& sources() const { return sources_; }
+  std::string describe_sources() const;
+
+ private:
+  std::map<std::string, Tensor> tensors_;
+  std::vector<std::string> sources_;
+};
+
+Tensor widen_to_f32(const Tensor& t);  // f16/bf16 -> f32 copy; other dtypes as they are
+
+}  // namespace heed

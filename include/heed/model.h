@@ -1,0 +1,77 @@
+#pragma once
+// Load a model, run its graphs. A Model is immutable and may be shared by many
+// threads; each thread runs it through its own Session.
+#include <heed/error.h>
+#include <heed/profile.h>
+#include <heed/tensor.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace heed {
+
+namespace detail {
+class ModelImpl;
+class SessionImpl;
+}  // namespace detail
+
+struct LoadOptions {
+  // For a graph JSON: the safetensors file with its weights (default: the
+  // JSON's "weights" entry, relative to the JSON file).
+  std::string weights;
+};
+
+struct ValueInfo {
+  std::string name;
+  DType dtype;
+  std::vector<std::string> dims;  // "512" or a symbol such as "batch"
+};
+
+class Model {
+ public:
+  // `path`: a graph JSON (weights beside it) or a single .safetensors whose
+  // __metadata__ holds the graph JSON under "heed.graph".
+  static Model load(const std::string& path, const LoadOptions& options = {});
+
+  std::vector<std::string> graph_names() const;
+  std::vector<ValueInfo> inputs(const std::string& graph = "") const;
+  std::vector<ValueInfo> outputs(const std::string& graph = "") const;
+  // Every graph with its nodes and load-time inferred shapes, as text.
+  std::string describe() const;
+
+  const detail::ModelImpl& impl() const { return *impl_; }
+
+ private:
+  std::shared_ptr<const detail::ModelImpl> impl_;
+  friend class Session;
+};
+
+struct SessionOptions {
+  std::string graph;    // empty: the model's only graph, or "main"
+  int threads = 0;      // 0: all cores
+  bool profile = false; // collect per-node timings (no cost when off)
+};
+
+using TensorMap = std::map<std::string, Tensor>;
+
+class Session {
+ public:
+  explicit Session(const Model& model, const SessionOptions& options = {});
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+
+  // Inputs by name; returns freshly allocated outputs by name. Throws heed::Error
+  // naming the input on a missing, unknown or mis-shaped input.
+  TensorMap run(const TensorMap& inputs);
+
+  Profile profile() const;
+  void reset_profile();
+
+ private:
+  std::unique_ptr<detail::SessionImpl> impl_;
+};
+
+}  // namespace heed

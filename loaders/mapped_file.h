@@ -1,0 +1,25 @@
+#pragma once
+// A read-only memory mapping, kept alive by shared_ptr by every tensor viewing it.
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace heed {
+
+class MappedFile {
+ public:
+  static std::shared_ptr<MappedFile> open(const std::string& path);  // throws heed::Error
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const unsigned char* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  MappedFile() = default;
+  const unsigned char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace heed

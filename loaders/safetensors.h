@@ -1,0 +1,30 @@
+#pragma once
+// safetensors: a strictly validated, memory-mapped reader (tensors are views
+// into the mapping where alignment allows) and a writer.
+#include <heed/tensor.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace heed {
+
+struct SafetensorsFile {
+  std::string path;
+  std::map<std::string, std::string> metadata;            // "__metadata__"
+  std::vector<std::pair<std::string, Tensor>> tensors;    // in file order
+  const Tensor* find(const std::string& name) const;
+};
+
+// Throws heed::Error naming the file (and the tensor) on any malformation.
+SafetensorsFile read_safetensors(const std::string& path);
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+void write_safetensors(const std::string& path, const NamedTensors& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+// The safetensors dtype names ("F32", "BF16", ...).
+std::string safetensors_dtype(DType dtype);
+
+}  // namespace heed

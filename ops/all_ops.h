@@ -1,0 +1,22 @@
+#pragma once
+// One registration function per op family; adding a family adds one line here
+// and one in all_ops.cc.
+namespace heed::ops {
+
+void register_linear();
+void register_matmul();
+void register_softmax();
+void register_layer_norm();
+void register_gather();
+void register_elementwise();
+void register_views();
+void register_transpose();
+void register_concat_split();
+void register_slice();
+void register_cast();
+void register_reduce();
+void register_argmax_topk();
+
+void register_all_ops();
+
+}  // namespace heed::ops

@@ -1,0 +1,100 @@
+// View ops: same bytes, another shape. Their outputs alias their input.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "engine/op_def.h"
+#include "ops/all_ops.h"
+
+namespace heed::ops {
+using namespace ir;
+
+// ONNX-style target shape: 0 keeps the input dim, -1 is inferred (at most one).
+static void infer_reshape(InferContext& c) {
+  const SymShape& x = c.in(0).shape;
+  const auto& spec = c.node().attr_ints("shape");
+  SymShape out;
+  int infer_at = -1;
+  for (size_t i = 0; i < spec.size(); ++i) {
+    if (spec[i] == -1) {
+      if (infer_at >= 0) c.fail("shape " + fmt::format("{}", fmt::join(spec, ",")) + " has two -1");
+      infer_at = int(i);
+      out.push_back(Dim{});
+    } else if (spec[i] == 0) {
+      if (i >= x.size()) c.fail(fmt::format("shape entry {} is 0 but the input has rank {}", i, x.size()));
+      out.push_back(x[i]);
+    } else if (spec[i] > 0) {
+      out.push_back(Dim::known(spec[i]));
+    } else {
+      c.fail(fmt::format("shape entry {} is {}", i, spec[i]));
+    }
+  }
+  int64_t in_numel = 1, out_known = 1;
+  bool in_known = all_known(x), rest_known = true;
+  for (const Dim& d : x) in_numel *= d.is_known() ? d.value : 1;
+  for (size_t i = 0; i < out.size(); ++i)
+    if (int(i) != infer_at) {
+      if (out[i].is_known()) out_known *= out[i].value;
+      else rest_known = false;
+    }
+  if (in_known && rest_known) {
+    if (infer_at >= 0) {
+      if (out_known == 0 || in_numel % out_known)
+        c.fail("cannot reshape " + shape_str(x) + fmt::format(" to [{}]", fmt::join(spec, ", ")));
+      out[infer_at] = Dim::known(in_numel / out_known);
+    } else if (out_known != in_numel) {
+      c.fail("cannot reshape " + shape_str(x) + " to " + shape_str(out));
+    }
+  }
+  c.out(0) = {c.in(0).dtype, out};
+}
+
+static void infer_squeeze(InferContext& c) {
+  const SymShape& x = c.in(0).shape;
+  std::vector<bool> drop(x.size(), false);
+  const auto& axes = c.node().attr_ints("axes");
+  for (int64_t a : axes) {
+    int ax = c.axis(a, int(x.size()));
+    if (x[ax].is_known() && x[ax].value != 1) c.fail(fmt::format("cannot squeeze axis {} of size {}", a, x[ax].value));
+    drop[ax] = true;
+  }
+  if (axes.empty())
+    for (size_t i = 0; i < x.size(); ++i) drop[i] = x[i].is_known() && x[i].value == 1;
+  SymShape out;
+  for (size_t i = 0; i < x.size(); ++i)
+    if (!drop[i]) out.push_back(x[i]);
+  c.out(0) = {c.in(0).dtype, out};
+}
+
+static void infer_unsqueeze(InferContext& c) {
+  const SymShape& x = c.in(0).shape;
+  auto axes = c.node().attr_ints("axes");
+  int rank = int(x.size() + axes.size());
+  std::vector<bool> inserted(rank, false);
+  for (int64_t a : axes) {
+    int ax = c.axis(a, rank);
+    if (inserted[ax]) c.fail(fmt::format("axis {} appears twice", a));
+    inserted[ax] = true;
+  }
+  SymShape out;
+  size_t next = 0;
+  for (int i = 0; i < rank; ++i) out.push_back(inserted[i] ? Dim::known(1) : x[next++]);
+  c.out(0) = {c.in(0).dtype, out};
+}
+
+void register_views() {
+  register_op(OpDef{.name = "Reshape",
+                    .attrs = {{"shape", AttrType::Ints, std::nullopt}},
+                    .infer = infer_reshape,
+                    .output_is_view = true});
+  register_op(OpDef{.name = "Squeeze",
+                    .attrs = {{"axes", AttrType::Ints, std::vector<int64_t>{}}},
+                    .infer = infer_squeeze,
+                    .output_is_view = true});
+  register_op(OpDef{.name = "Unsqueeze",
+                    .attrs = {{"axes", AttrType::Ints, std::nullopt}},
+                    .infer = infer_unsqueeze,
+                    .output_is_view = true});
+}
+
+}  // namespace heed::ops

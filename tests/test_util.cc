@@ -1,0 +1,65 @@
+#include "tests/test_util.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "engine/half.h"
+
+namespace heed::test {
+
+static double element(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::f32: return t.data_as<float>()[i];
+    case DType::f16: return f16_to_f32(t.data_as<uint16_t>()[i]);
+    case DType::bf16: return bf16_to_f32(t.data_as<uint16_t>()[i]);
+    case DType::i32: return t.data_as<int32_t>()[i];
+    case DType::i64: return double(t.data_as<int64_t>()[i]);
+    case DType::u8: case DType::boolean: return t.data_as<uint8_t>()[i];
+  }
+  return 0;
+}
+
+::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected, double rtol, double atol) {
+  if (actual.dtype() != expected.dtype() || !(actual.shape() == expected.shape()))
+    return ::testing::AssertionFailure() << "got " << dtype_name(actual.dtype()) << actual.shape().str()
+                                         << ", expected " << dtype_name(expected.dtype()) << expected.shape().str();
+  bool exact = !is_floating(expected.dtype());
+  int64_t bad = 0, first = -1;
+  double worst = 0;
+  for (int64_t i = 0; i < expected.numel(); ++i) {
+    double a = element(actual, i), e = element(expected, i);
+    bool ok;
+    if (std::isnan(e) || std::isinf(e)) ok = std::isnan(e) ? std::isnan(a) : a == e;
+    else ok = exact ? a == e : std::fabs(a - e) <= atol + rtol * std::fabs(e);
+    if (!ok) {
+      if (first < 0) first = i;
+      ++bad;
+      worst = std::max(worst, std::fabs(a - e));
+    }
+  }
+  if (!bad) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << fmt::format(
+             "{} of {} elements differ (rtol {}, atol {}); first at {}: got {}, expected {}; worst abs diff {}", bad,
+             expected.numel(), rtol, atol, first, element(actual, first), element(expected, first), worst);
+}
+
+std::string temp_dir() {
+  std::random_device rd;
+  auto dir = std::filesystem::temp_directory_path() / fmt::format("heed-test-{:x}", rd());
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+std::string write_file(const std::string& dir, const std::string& name, const std::string& text) {
+  std::string path = dir + "/" + name;
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+std::string fixture(const std::string& name) { return std::string(HEED_FIXTURES) + "/" + name; }
+
+}  // namespace heed::test
