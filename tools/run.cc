@@ -16,6 +16,7 @@ struct RunArgs {
   std::string model, inputs, output, graph, weights, trace;
   int threads = 0, repeat = 1;
   bool profile = false;
+  bool warmup = false;  // one untimed run first (primitive creation, thread start-up)
 };
 
 void print_outputs(const TensorMap& outputs) {
@@ -41,6 +42,10 @@ void run(const RunArgs& a) {
   TensorMap inputs(in.tensors.begin(), in.tensors.end());
   Session session(model, {a.graph, a.threads, a.profile});
   TensorMap outputs;
+  if (a.warmup) {
+    session.run(inputs);
+    session.reset_profile();
+  }
   std::vector<double> ms;
   for (int r = 0; r < a.repeat; ++r) {
     auto t0 = std::chrono::steady_clock::now();
@@ -95,6 +100,7 @@ void add_run(CLI::App& app) {
   p->add_option("--trace", b->trace, "also write a Chrome trace (open in Perfetto)");
   p->callback([b] {
     b->profile = true;
+    b->warmup = true;
     run(*b);
   });
 }

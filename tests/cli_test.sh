@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The heed tool end to end: success paths, and bad input giving a one-line error
+# and exit code 1 (never a crash). Usage: cli_test.sh HEED_BINARY REPO_ROOT
+set -u
+heed=$1; root=$2
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect_ok NAME PATTERN CMD...: exit 0 and stdout matches PATTERN
+expect_ok() {
+  local name=$1 pattern=$2; shift 2
+  local out; out=$("$@" 2>&1); local rc=$?
+  if [ $rc -ne 0 ]; then bad "$name: exit $rc: $out"; return; fi
+  if ! grep -qE -- "$pattern" <<<"$out"; then bad "$name: output lacks /$pattern/: $out"; return; fi
+  ok
+}
+# expect_error NAME PATTERN CMD...: exit 1, exactly one line on stderr matching PATTERN
+expect_error() {
+  local name=$1 pattern=$2; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  local lines; lines=$(wc -l <"$tmp/err")
+  if [ $rc -ne 1 ]; then bad "$name: exit $rc (want 1): $(cat "$tmp/err")"; return; fi
+  if [ "$lines" -ne 1 ]; then bad "$name: $lines lines on stderr: $(cat "$tmp/err")"; return; fi
+  if ! grep -qE -- "$pattern" "$tmp/err"; then bad "$name: stderr lacks /$pattern/: $(cat "$tmp/err")"; return; fi
+  ok
+}
+
+mlp=$root/examples/mlp
+expect_ok help "inspect" "$heed" --help
+expect_ok run_help "--inputs" "$heed" run --help
+expect_ok profile_help "--repeat" "$heed" profile --help
+expect_ok inspect_file "0.weight +F32 +\[32, 16\]" "$heed" inspect "$mlp/mlp.safetensors"
+expect_ok inspect_model "Linear +fc1 .*x: f32\[batch, 16\]" "$heed" inspect "$mlp/mlp.json"
+expect_ok run "label: i64\[4\] = \[4, 4, 0, 7\]" "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --output "$tmp/out.safetensors"
+expect_ok run_output_written "probs +F32 +\[4, 10\]" "$heed" inspect "$tmp/out.safetensors"
+expect_ok run_repeat "5 runs: median" "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --repeat 5 --threads 1
+expect_ok run_profile_trace "trace written" "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --profile="$tmp/t.json"
+expect_ok trace_file '"ph": "X"' cat "$tmp/t.json"
+expect_ok profile_table "op type +calls" "$heed" profile "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --repeat 3
+
+printf 'garbage' >"$tmp/bad.safetensors"
+echo '{"format": "heed.graph", "version": 1, "graphs": {"main": {"inputs": [], "outputs": ["y"], "nodes": [{"op": "Nope", "inputs": [], "outputs": ["y"]}]}}}' >"$tmp/bad.json"
+expect_error missing_model "nope.json: cannot open" "$heed" run "$tmp/nope.json" --inputs "$mlp/mlp_inputs.safetensors"
+expect_error bad_inputs_file "bad.safetensors: .*" "$heed" run "$mlp/mlp.json" --inputs "$tmp/bad.safetensors"
+expect_error unknown_op "unknown op 'Nope'" "$heed" run "$tmp/bad.json" --inputs "$mlp/mlp_inputs.safetensors"
+expect_error wrong_input "graph 'main' has no input named '0.bias'" "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp.safetensors"
+expect_error bad_graph_name "no graph named 'dec'" "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --graph dec
+expect_error bad_repeat "--repeat must be at least 1" "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --repeat 0
+expect_error inspect_garbage "bad.safetensors: " "$heed" inspect "$tmp/bad.safetensors"
+expect_error directory_model "is a directory" "$heed" run "$tmp" --inputs "$mlp/mlp_inputs.safetensors"
+"$heed" frobnicate >/dev/null 2>&1; rc=$?
+if [ $rc -ne 0 ] && [ $rc -lt 128 ]; then ok; else bad "unknown subcommand: exit $rc"; fi
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

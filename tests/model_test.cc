@@ -1,0 +1,128 @@
+// Whole graphs against PyTorch modules (fixtures from tests/reference/gen_model_fixtures.py),
+// the single-file model form, memory planning, and concurrent sessions.
+#include <heed/model.h>
+
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/model_impl.h"
+#include "loaders/safetensors.h"
+#include "tests/test_util.h"
+
+namespace heed {
+namespace {
+
+TensorMap load_tensors(const std::string& path) {
+  SafetensorsFile f = read_safetensors(path);
+  return TensorMap(f.tensors.begin(), f.tensors.end());
+}
+
+std::string example(const std::string& name) { return std::string(HEED_EXAMPLES) + "/" + name; }
+
+void expect_outputs(const TensorMap& got, const TensorMap& expected, double rtol, double atol) {
+  for (const auto& [name, t] : expected) {
+    ASSERT_TRUE(got.count(name)) << name;
+    EXPECT_TRUE(test::all_close(got.at(name), t, rtol, atol)) << name;
+  }
+}
+
+TEST(Model, MlpMatchesPyTorch) {
+  Model model = Model::load(example("mlp/mlp.json"));
+  Session session(model);
+  expect_outputs(session.run(load_tensors(example("mlp/mlp_inputs.safetensors"))),
+                 load_tensors(example("mlp/mlp_expected.safetensors")), 1e-5, 1e-6);
+}
+
+TEST(Model, TransformerBlockMatchesTorchEncoderLayer) {
+  Model model = Model::load(test::fixture("block.json"));
+  Session session(model, {"", 2});
+  TensorMap inputs = load_tensors(test::fixture("block_inputs.safetensors"));
+  expect_outputs(session.run(inputs), load_tensors(test::fixture("block_expected.safetensors")), 1e-5, 1e-5);
+}
+
+// One sequence alone through the symbolic-shape graph equals its row of the batch.
+TEST(Model, TransformerBlockSingleSequenceEqualsItsBatchRow) {
+  Model model = Model::load(test::fixture("block.json"));
+  Session session(model, {"", 1});
+  TensorMap inputs = load_tensors(test::fixture("block_inputs.safetensors"));
+  Tensor expected = load_tensors(test::fixture("block_expected.safetensors")).at("y");
+  const Tensor& x = inputs.at("x");
+  TensorMap one = {{"x", Tensor::copy_of(DType::f32, {1, 5, 32}, x.data_as<float>())},
+                   {"mask", Tensor::zeros(DType::f32, {1, 1, 1, 5})}};
+  Tensor first = Tensor::copy_of(DType::f32, {1, 5, 32}, expected.data_as<float>());
+  EXPECT_TRUE(test::all_close(session.run(one).at("y"), first, 1e-5, 1e-5));
+}
+
+TEST(Model, SingleSafetensorsFileWithGraphInMetadata) {
+  std::ifstream json_file(example("mlp/mlp.json"));
+  nlohmann::json doc = nlohmann::json::parse(json_file);
+  doc.erase("weights");
+  SafetensorsFile weights = read_safetensors(example("mlp/mlp.safetensors"));
+  std::string path = test::temp_dir() + "/mlp_single.safetensors";
+  write_safetensors(path, weights.tensors, {{"heed.graph", doc.dump()}});
+  Session session(Model::load(path));
+  expect_outputs(session.run(load_tensors(example("mlp/mlp_inputs.safetensors"))),
+                 load_tensors(example("mlp/mlp_expected.safetensors")), 1e-5, 1e-6);
+}
+
+TEST(Model, ArenaReusesMemoryOfDeadValues) {
+  Model model = Model::load(test::fixture("block.json"));
+  const CompiledGraph& g = model.impl().graph("");
+  auto plan = g.plan_for({Shape{8, 64, 32}, Shape{8, 1, 1, 64}});
+  size_t sum = 0;
+  for (size_t v = 0; v < g.values().size(); ++v)
+    if (plan->offset[v] >= 0) sum += plan->values[v].nbytes();
+  EXPECT_GT(plan->arena_bytes, 0u);
+  EXPECT_LT(plan->arena_bytes, sum / 2) << "arena " << plan->arena_bytes << " vs " << sum << " unplanned";
+  // Views share their input's bytes instead of taking arena space.
+  int views = 0;
+  for (int a : plan->alias_of) views += a >= 0;
+  EXPECT_GE(views, 4);
+}
+
+TEST(Model, ConcurrentSessionsMatchSerialResults) {
+  Model model = Model::load(test::fixture("block.json"));
+  TensorMap inputs = load_tensors(test::fixture("block_inputs.safetensors"));
+  Tensor serial = Session(model, {"", 1}).run(inputs).at("y");
+  constexpr int kThreads = 4, kRuns = 25;
+  std::vector<int> mismatches(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      Session session(model, {"", 1});
+      for (int r = 0; r < kRuns; ++r) {
+        Tensor y = session.run(inputs).at("y");
+        if (std::memcmp(y.data(), serial.data(), y.nbytes()) != 0) ++mismatches[t];
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
+}
+
+TEST(Model, ProfileCountsEveryNodeAndWritesAChromeTrace) {
+  Model model = Model::load(example("mlp/mlp.json"));
+  Session session(model, {"", 1, true});
+  TensorMap inputs = load_tensors(example("mlp/mlp_inputs.safetensors"));
+  for (int i = 0; i < 3; ++i) session.run(inputs);
+  Profile p = session.profile();
+  ASSERT_EQ(p.nodes.size(), 4u);
+  for (const NodeTiming& n : p.nodes) EXPECT_EQ(n.calls, 3) << n.node;
+  EXPECT_EQ(p.events.size(), 12u);
+  EXPECT_NE(p.table().find("Linear"), std::string::npos);
+  std::string path = test::temp_dir() + "/trace.json";
+  p.write_chrome_trace(path);
+  std::ifstream f(path);
+  nlohmann::json trace = nlohmann::json::parse(f);
+  ASSERT_EQ(trace["traceEvents"].size(), 12u);
+  const auto& e = trace["traceEvents"][0];
+  EXPECT_EQ(e["ph"], "X");
+  EXPECT_TRUE(e["ts"].is_number() && e["dur"].is_number());
+  EXPECT_EQ(e["args"]["op_name"], "Linear");
+  EXPECT_EQ(e["args"]["input_shapes"], "[4, 16] [32, 16] [32]");
+}
+
+}  // namespace
+}  // namespace heed
