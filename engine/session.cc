@@ -14,6 +14,11 @@ using Clock = std::chrono::steady_clock;
 
 // One session's state for one input signature: the arena, the prepared
 // invocations and the value pointer table. Built once, reused by every run.
+struct SymbolLink {
+  int input_a, dim_a, input_b, dim_b;
+};
+std::vector<SymbolLink> symbol_links(const ir::Graph& g);
+
 struct BoundPlan {
   std::vector<Shape> input_shapes;
   std::shared_ptr<const ShapePlan> plan;
@@ -30,9 +35,11 @@ class SessionImpl {
         graph_(model_->graph(o.graph)),
         threads_(o.threads > 0 ? o.threads : graph_.backend().default_threads()),
         profiling_(o.profile),
-        epoch_(Clock::now()) {}
+        epoch_(Clock::now()),
+        links_(symbol_links(graph_.graph())),
+        input_shapes_(graph_.graph().inputs.size()) {}
 
-  TensorMap run(const TensorMap& inputs);
+  void run(const TensorMap& inputs, TensorMap& outputs);
   Profile profile() const { return profile_; }
   void reset_profile() {
     profile_ = Profile{};
@@ -40,7 +47,7 @@ class SessionImpl {
   }
 
  private:
-  std::vector<Shape> check_inputs(const TensorMap& inputs) const;
+  void check_inputs(const TensorMap& inputs);
   BoundPlan& bind(const std::vector<Shape>& shapes);
   void execute(BoundPlan& b);
   double now_us() const { return std::chrono::duration<double, std::micro>(Clock::now() - epoch_).count(); }
@@ -53,40 +60,53 @@ class SessionImpl {
   std::vector<std::unique_ptr<BoundPlan>> bound_;
   BoundPlan* last_ = nullptr;
   Profile profile_;
+  std::vector<SymbolLink> links_;
+  std::vector<Shape> input_shapes_;
 };
 
-std::vector<Shape> SessionImpl::check_inputs(const TensorMap& inputs) const {
+// Pairs of input dims that share a symbol ("batch" in x and in mask) must agree.
+std::vector<SymbolLink> symbol_links(const ir::Graph& g) {
+  std::map<std::string, std::pair<int, int>> first;
+  std::vector<SymbolLink> links;
+  for (size_t i = 0; i < g.inputs.size(); ++i)
+    for (int d = 0; d < g.inputs[i].type.rank(); ++d) {
+      const ir::Dim& dim = g.inputs[i].type.shape[d];
+      if (dim.is_known()) continue;
+      auto [it, fresh] = first.emplace(dim.sym, std::pair{int(i), d});
+      if (!fresh) links.push_back({it->second.first, it->second.second, int(i), d});
+    }
+  return links;
+}
+
+// Fills input_shapes_ without allocating (this runs on every run).
+void SessionImpl::check_inputs(const TensorMap& inputs) {
   const ir::Graph& g = graph_.graph();
-  for (const auto& [name, t] : inputs) {
-    bool known = false;
-    for (const ir::GraphInput& in : g.inputs) known |= in.name == name;
-    if (!known) throw Error(fmt::format("graph '{}' has no input named '{}'", g.name, name));
-  }
-  std::map<std::string, int64_t> symbols;
-  std::vector<Shape> shapes;
-  for (const ir::GraphInput& in : g.inputs) {
+  if (inputs.size() != g.inputs.size())
+    for (const auto& [name, t] : inputs) {
+      bool known = false;
+      for (const ir::GraphInput& in : g.inputs) known |= in.name == name;
+      if (!known) throw Error(fmt::format("graph '{}' has no input named '{}'", g.name, name));
+    }
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    const ir::GraphInput& in = g.inputs[i];
     auto it = inputs.find(in.name);
     if (it == inputs.end()) throw Error(fmt::format("input '{}' ({}) is missing", in.name, in.type.str()));
     const Tensor& t = it->second;
-    auto mismatch = [&] {
-      return Error(fmt::format("input '{}': expected {}, got {}{}", in.name, in.type.str(),
-                               dtype_name(t.dtype()), t.shape().str()));
-    };
-    if (t.dtype() != in.type.dtype || t.shape().rank() != in.type.rank()) throw mismatch();
-    for (int d = 0; d < t.shape().rank(); ++d) {
-      const ir::Dim& want = in.type.shape[d];
-      if (want.is_known() && want.value != t.shape()[d]) throw mismatch();
-      if (!want.is_known()) {
-        auto [s, fresh] = symbols.emplace(want.sym, t.shape()[d]);
-        if (!fresh && s->second != t.shape()[d])
-          throw Error(fmt::format("input '{}': dim '{}' is {} here but {} in another input", in.name,
-                                  want.sym, t.shape()[d], s->second));
-      }
-    }
+    bool ok = t.dtype() == in.type.dtype && t.shape().rank() == in.type.rank();
+    for (int d = 0; ok && d < t.shape().rank(); ++d)
+      ok = !in.type.shape[d].is_known() || in.type.shape[d].value == t.shape()[d];
+    if (!ok)
+      throw Error(fmt::format("input '{}': expected {}, got {}{}", in.name, in.type.str(), dtype_name(t.dtype()),
+                              t.shape().str()));
     if (!t.data() && t.numel() > 0) throw Error(fmt::format("input '{}' has no data", in.name));
-    shapes.push_back(t.shape());
+    input_shapes_[i] = t.shape();
   }
-  return shapes;
+  for (const SymbolLink& l : links_) {
+    int64_t a = input_shapes_[l.input_a][l.dim_a], b = input_shapes_[l.input_b][l.dim_b];
+    if (a != b)
+      throw Error(fmt::format("input '{}': dim '{}' is {} here but {} in input '{}'", g.inputs[l.input_b].name,
+                              g.inputs[l.input_b].type.shape[l.dim_b].sym, b, a, g.inputs[l.input_a].name));
+  }
 }
 
 BoundPlan& SessionImpl::bind(const std::vector<Shape>& shapes) {
@@ -142,22 +162,21 @@ void SessionImpl::execute(BoundPlan& b) {
   }
 }
 
-TensorMap SessionImpl::run(const TensorMap& inputs) {
+void SessionImpl::run(const TensorMap& inputs, TensorMap& outputs) {
   double start = profiling_ ? now_us() : 0;
-  std::vector<Shape> shapes = check_inputs(inputs);
+  check_inputs(inputs);
   graph_.backend().set_threads(threads_);
-  BoundPlan& b = bind(shapes);
+  BoundPlan& b = bind(input_shapes_);
   const auto& values = graph_.values();
   const auto& in_ids = graph_.input_ids();
   for (size_t i = 0; i < in_ids.size(); ++i)
     b.ptrs[in_ids[i]] = const_cast<void*>(inputs.at(values[in_ids[i]].name).data());
-  TensorMap outputs;
   for (int id : graph_.output_ids()) {
     const TensorDesc& d = b.plan->values[id];
-    Tensor t = Tensor::empty(d.dtype, d.shape);
+    Tensor& t = outputs[values[id].name];
+    if (!t.data() || t.dtype() != d.dtype || !(t.shape() == d.shape)) t = Tensor::empty(d.dtype, d.shape);
     if (values[id].kind == ValueSlot::Kind::node_output) b.ptrs[id] = t.data();
     else if (t.nbytes()) std::memcpy(t.data(), b.ptrs[id], t.nbytes());  // an input or weight passed through
-    outputs[values[id].name] = std::move(t);
   }
   for (size_t v = 0; v < values.size(); ++v)
     if (b.plan->alias_of[v] >= 0) b.ptrs[v] = b.ptrs[b.plan->alias_of[v]];
@@ -166,7 +185,6 @@ TensorMap SessionImpl::run(const TensorMap& inputs) {
     ++profile_.runs;
     profile_.run_total_us += now_us() - start;
   }
-  return outputs;
 }
 
 }  // namespace heed::detail
@@ -178,7 +196,12 @@ Session::Session(const Model& model, const SessionOptions& options)
 Session::~Session() = default;
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
-TensorMap Session::run(const TensorMap& inputs) { return impl_->run(inputs); }
+TensorMap Session::run(const TensorMap& inputs) {
+  TensorMap outputs;
+  impl_->run(inputs, outputs);
+  return outputs;
+}
+void Session::run(const TensorMap& inputs, TensorMap& outputs) { impl_->run(inputs, outputs); }
 Profile Session::profile() const { return impl_->profile(); }
 void Session::reset_profile() { impl_->reset_profile(); }
 

@@ -119,7 +119,7 @@ TEST_F(GraphValidation, SymbolicDimsMustAgreeAcrossInputs) {
                         R"([{"name": "x", "dtype": "f32", "shape": ["batch", 4]}, {"name": "m", "dtype": "f32", "shape": ["batch", 1]}])");
   Session s(Model::load(test::write_file(dir_, "sym.json", g), {weights_}));
   expect_run_error(s, {{"x", Tensor::zeros(DType::f32, {2, 4})}, {"m", Tensor::zeros(DType::f32, {3, 1})}},
-                   "dim 'batch' is 3 here but 2 in another input");
+                   "input 'm': dim 'batch' is 3 here but 2 in input 'x'");
 }
 
 TEST_F(GraphValidation, OutOfRangeTokenIdIsAnErrorNotACrash) {

@@ -64,10 +64,18 @@ void DnnlInvocation::bind_output(int arg, const dnnl::memory::desc& md, size_t o
 
 void DnnlInvocation::bind_fixed(int arg, const dnnl::memory& mem) { args_[arg] = mem; }
 
+// The C API takes a prebuilt argument array; the C++ execute() would build a
+// vector from the map on every call.
 void DnnlInvocation::run(const Buffers& io) {
+  if (exec_args_.size() != args_.size()) {
+    exec_args_.clear();
+    for (const auto& [arg, mem] : args_) exec_args_.push_back({arg, mem.get()});
+  }
   for (Binding& b : bindings_)
-    b.mem.set_data_handle(b.is_input ? const_cast<void*>(io.in(b.index)) : io.out(b.index));
-  primitive_.execute(stream_, args_);
+    dnnl_memory_set_data_handle_v2(b.mem.get(), b.is_input ? const_cast<void*>(io.in(b.index)) : io.out(b.index),
+                                   nullptr);
+  dnnl_status_t status = dnnl_primitive_execute(primitive_.get(), stream_.get(), int(exec_args_.size()), exec_args_.data());
+  if (status != dnnl_success) throw Error(fmt::format("oneDNN execution failed with status {}", int(status)));
 }
 
 }  // namespace heed::cpu

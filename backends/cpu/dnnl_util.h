@@ -36,7 +36,8 @@ class DnnlInvocation final : public Invocation {
 
   dnnl::primitive primitive_;
   dnnl::stream stream_{cpu_engine()};
-  std::unordered_map<int, dnnl::memory> args_;
+  std::unordered_map<int, dnnl::memory> args_;  // owns the memory objects
+  std::vector<dnnl_exec_arg_t> exec_args_;      // the C API's view of args_, built once
   std::vector<Binding> bindings_;
 };
 

@@ -66,6 +66,10 @@ class Session {
   // Inputs by name; returns freshly allocated outputs by name. Throws heed::Error
   // naming the input on a missing, unknown or mis-shaped input.
   TensorMap run(const TensorMap& inputs);
+  // The same, writing into caller-owned outputs where `outputs` already holds a
+  // tensor of the right dtype and shape under an output's name (no allocation);
+  // other outputs are allocated and added.
+  void run(const TensorMap& inputs, TensorMap& outputs);
 
   Profile profile() const;
   void reset_profile();

@@ -63,6 +63,8 @@ case("matmul_transpose_a_b", "MatMul", [a, b], [a.transpose(-1, -2) @ b.transpos
      {"transpose_a": True, "transpose_b": True})
 a, b = r(3, 4, 16), r(3, 10, 16)
 case("matmul_transpose_b", "MatMul", [a, b], [a @ b.transpose(-1, -2)], {"transpose_b": True})
+a, b = r(2, 33, 16), r(16, 1024)  # heed copies b into padded rows here (4 KiB row stride, M >= 32)
+case("matmul_padded_rows", "MatMul", [a, b], [a @ b], atol=1e-5)
 
 # Softmax / LogSoftmax: axes, masks (broadcast, -inf, fully masked rows -> 0 / -inf).
 x = r(2, 3, 5, 7) * 3

@@ -1,0 +1,190 @@
+// Per-op dispatch overhead: heed running a one-node graph against the same raw
+// oneDNN primitive executed directly (prepacked weights, prebuilt arguments).
+// Prints one JSON object per line; bench/op_overhead.py adds PyTorch and makes the table.
+//
+//   heed_bench_ops [--threads N] [--repeats R] [--iters I]
+#include <heed/model.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "loaders/safetensors.h"
+
+namespace {
+
+using json = nlohmann::json;
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+struct Options {
+  int threads = 0, repeats = 7, iters = 200;
+};
+
+// Medians over `repeats` of the mean time of `iters` calls, in microseconds, of
+// two functions measured alternately so that drift in a shared machine hits both.
+std::pair<double, double> median_us(const Options& o, const std::function<void()>& a,
+                                    const std::function<void()>& b) {
+  for (int i = 0; i < 20; ++i) a(), b();
+  std::vector<double> ta, tb;
+  auto time = [&](const std::function<void()>& f) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < o.iters; ++i) f();
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / o.iters;
+  };
+  for (int r = 0; r < o.repeats; ++r) {
+    ta.push_back(time(a));
+    tb.push_back(time(b));
+  }
+  std::sort(ta.begin(), ta.end());
+  std::sort(tb.begin(), tb.end());
+  return {ta[ta.size() / 2], tb[tb.size() / 2]};
+}
+
+heed::Tensor random_tensor(const heed::Shape& s, unsigned seed) {
+  heed::Tensor t = heed::Tensor::empty(heed::DType::f32, s);
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> dist(0.f, 0.05f);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = dist(gen);
+  return t;
+}
+
+// A one-node heed model; weights (if any) written beside the graph.
+heed::Session one_node_session(const std::string& dir, const std::string& op, const json& inputs,
+                               const std::vector<std::string>& node_inputs, const heed::NamedTensors& weights,
+                               int threads, heed::Model* keep) {
+  std::vector<std::string> params;
+  for (const auto& w : weights) params.push_back(w.first);
+  json doc = {{"format", "heed.graph"}, {"version", 1},
+              {"graphs", {{"main", {{"inputs", inputs}, {"outputs", {"y"}}, {"parameters", params},
+                                    {"nodes", {{{"name", "op"}, {"op", op}, {"inputs", node_inputs}, {"outputs", {"y"}}}}}}}}}};
+  std::string path = dir + "/" + op + ".json";
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  std::fputs(doc.dump().c_str(), f);
+  std::fclose(f);
+  heed::LoadOptions lo;
+  if (!weights.empty()) {
+    lo.weights = dir + "/" + op + ".safetensors";
+    heed::write_safetensors(lo.weights, weights);
+  }
+  *keep = heed::Model::load(path, lo);
+  return heed::Session(*keep, {"", threads});
+}
+
+struct Raw {
+  dnnl::primitive prim;
+  std::unordered_map<int, memory> args;
+};
+
+void emit(const std::string& op, int64_t m, double heed_us, double raw_us, int threads) {
+  std::printf("%s\n", json{{"op", op}, {"m", m}, {"threads", threads}, {"heed_us", heed_us}, {"onednn_us", raw_us},
+                           {"overhead_us", heed_us - raw_us}}.dump().c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    int v = std::atoi(argv[i + 1]);
+    if (a == "--threads") o.threads = v;
+    else if (a == "--repeats") o.repeats = v;
+    else if (a == "--iters") o.iters = v;
+    else {
+      std::fprintf(stderr, "usage: %s [--threads N] [--repeats R] [--iters I]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (o.threads <= 0) o.threads = omp_get_num_procs();
+  omp_set_num_threads(o.threads);
+  const int64_t K = 512, N = 2048;
+  std::string dir = "/tmp/heed_bench_ops";
+  std::system(("mkdir -p " + dir).c_str());
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream strm(eng);
+  heed::Tensor w = random_tensor({N, K}, 1);
+
+  for (int64_t m : {1, 8, 128}) {
+    heed::Model model;
+    heed::TensorMap out;
+    // Linear: x[m, K] W[N, K] -> y[m, N]
+    {
+      heed::Tensor x = random_tensor({m, K}, 2);
+      auto s = one_node_session(dir, "Linear", json::array({{{"name", "x"}, {"dtype", "f32"}, {"shape", {m, K}}}}),
+                                {"x", "w"}, {{"w", w}}, o.threads, &model);
+      heed::TensorMap in = {{"x", x}};
+      // The same choice heed makes: oneDNN's packed layout if it wants one, else PyTorch's [N, K].
+      memory::desc src({m, K}, dt::f32, tag::ab), wany({K, N}, dt::f32, tag::any), dst({m, N}, dt::f32, tag::ab);
+      memory::desc wplain_md({K, N}, dt::f32, tag::ba);
+      dnnl::matmul::primitive_desc probe(dnnl::matmul::desc(src, wany, dst), eng);
+      bool pack = probe.weights_desc().data.format_desc.blocking.inner_nblks > 0;
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, pack ? probe.weights_desc() : wplain_md, dst), eng);
+      memory wplain(wplain_md, eng, w.data()), wused = wplain;
+      if (pack) {
+        wused = memory(pd.weights_desc(), eng);
+        dnnl::reorder(wplain, wused).execute(strm, wplain, wused);
+      }
+      memory xs(src, eng, x.data()), ys(dst, eng);
+      dnnl::matmul prim(pd);
+      std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, xs}, {DNNL_ARG_WEIGHTS, wused}, {DNNL_ARG_DST, ys}};
+      auto [h, r] = median_us(o, [&] { s.run(in, out); }, [&] { prim.execute(strm, args); });
+      emit("Linear", m, h, r, o.threads);
+    }
+    // MatMul: a[m, K] b[K, N] (both activations)
+    {
+      heed::Tensor a = random_tensor({m, K}, 3), b = random_tensor({K, N}, 4);
+      auto s = one_node_session(dir, "MatMul",
+                                json::array({{{"name", "a"}, {"dtype", "f32"}, {"shape", {m, K}}},
+                                             {{"name", "b"}, {"dtype", "f32"}, {"shape", {K, N}}}}),
+                                {"a", "b"}, {}, o.threads, &model);
+      heed::TensorMap in = {{"a", a}, {"b", b}};
+      memory::desc ad({m, K}, dt::f32, tag::ab), bd({K, N}, dt::f32, tag::ab), cd({m, N}, dt::f32, tag::ab);
+      dnnl::matmul prim(dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), eng));
+      std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, memory(ad, eng, a.data())},
+                                              {DNNL_ARG_WEIGHTS, memory(bd, eng, b.data())},
+                                              {DNNL_ARG_DST, memory(cd, eng)}};
+      auto [h, r] = median_us(o, [&] { s.run(in, out); }, [&] { prim.execute(strm, args); });
+      emit("MatMul", m, h, r, o.threads);
+    }
+    // Softmax and LayerNorm over x[m, N]
+    heed::Tensor x = random_tensor({m, N}, 5);
+    json xin = json::array({{{"name", "x"}, {"dtype", "f32"}, {"shape", {m, N}}}});
+    memory::desc xd({m, N}, dt::f32, tag::ab);
+    heed::TensorMap in = {{"x", x}};
+    {
+      auto s = one_node_session(dir, "Softmax", xin, {"x"}, {}, o.threads, &model);
+      dnnl::softmax_forward prim(dnnl::softmax_forward::primitive_desc(
+          dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, xd, 1), eng));
+      std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, memory(xd, eng, x.data())}, {DNNL_ARG_DST, memory(xd, eng)}};
+      auto [h, r] = median_us(o, [&] { s.run(in, out); }, [&] { prim.execute(strm, args); });
+      emit("Softmax", m, h, r, o.threads);
+    }
+    {
+      heed::Tensor g = random_tensor({N}, 6), b = random_tensor({N}, 7);
+      auto s = one_node_session(dir, "LayerNorm", xin, {"x", "g", "b"}, {{"g", g}, {"b", b}}, o.threads, &model);
+      auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+      dnnl::layer_normalization_forward prim(dnnl::layer_normalization_forward::primitive_desc(
+          dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_inference, xd, 1e-5f, flags), eng));
+      memory::desc pd({N}, dt::f32, tag::a);
+      std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, memory(xd, eng, x.data())}, {DNNL_ARG_DST, memory(xd, eng)},
+                                              {DNNL_ARG_SCALE, memory(pd, eng, g.data())},
+                                              {DNNL_ARG_SHIFT, memory(pd, eng, b.data())}};
+      auto [h, r] = median_us(o, [&] { s.run(in, out); }, [&] { prim.execute(strm, args); });
+      emit("LayerNorm", m, h, r, o.threads);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# heed's one entry point for a fresh machine:
+#   ./dev.sh demo   install what is missing, build, run the bundled example model
+#   ./dev.sh test   install what is missing, build, run every test
+#   ./dev.sh build  install what is missing and build (Release, into build/)
+#   ./dev.sh bench  build and run the benchmarks in bench/ (PyTorch peers need: pip install torch)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(cmake make g++ pkg-config libdnnl-dev libfmt-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev)
+BUILD_DIR=${HEED_BUILD_DIR:-build}
+JOBS=${HEED_JOBS:-$(nproc)}
+
+install_missing() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  echo "dev.sh: installing ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {
+  install_missing
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BUILD_DIR" -j "$JOBS"
+}
+
+case "${1:-}" in
+  build) build ;;
+  demo)
+    build
+    m=examples/mlp
+    echo; echo "== heed inspect $m/mlp.json"; "$BUILD_DIR/heed" inspect "$m/mlp.json"
+    echo; echo "== heed profile $m/mlp.json --inputs $m/mlp_inputs.safetensors"
+    "$BUILD_DIR/heed" profile "$m/mlp.json" --inputs "$m/mlp_inputs.safetensors" --repeat 20 --trace "$BUILD_DIR/mlp_trace.json"
+    echo; echo "PyTorch's answer for the same input (examples/mlp/mlp_expected.safetensors):"
+    "$BUILD_DIR/heed" inspect "$m/mlp_expected.safetensors"
+    ;;
+  test)
+    build
+    ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+    ;;
+  bench)
+    build
+    bench/run_all.sh "$BUILD_DIR"
+    ;;
+  *)
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
