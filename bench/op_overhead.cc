@@ -117,6 +117,37 @@ int main(int argc, char** argv) {
   dnnl::stream strm(eng);
   heed::Tensor w = random_tensor({N, K}, 1);
 
+  // Pure dispatch cost: a chain of 100 tiny Relu nodes vs 100 raw eltwise executes.
+  {
+    const int kNodes = 100;
+    json nodes = json::array();
+    for (int i = 0; i < kNodes; ++i)
+      nodes.push_back({{"name", fmt::format("relu{}", i)}, {"op", "Relu"},
+                       {"inputs", {i ? fmt::format("v{}", i - 1) : "x"}},
+                       {"outputs", {i == kNodes - 1 ? std::string("y") : fmt::format("v{}", i)}}});
+    json doc = {{"format", "heed.graph"}, {"version", 1},
+                {"graphs", {{"main", {{"inputs", json::array({{{"name", "x"}, {"dtype", "f32"}, {"shape", {1, 64}}}})},
+                                      {"outputs", {"y"}}, {"nodes", nodes}}}}}};
+    std::string path = dir + "/chain.json";
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs(doc.dump().c_str(), f);
+    std::fclose(f);
+    heed::Model model = heed::Model::load(path);
+    heed::Session s(model, {"", o.threads});
+    heed::TensorMap in = {{"x", random_tensor({1, 64}, 9)}}, out;
+    memory::desc md({1, 64}, dt::f32, tag::ab);
+    dnnl::eltwise_forward prim(dnnl::eltwise_forward::primitive_desc(
+        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_relu, md), eng));
+    std::vector<memory> bufs;
+    for (int i = 0; i <= kNodes; ++i) bufs.emplace_back(md, eng);
+    auto [h, r] = median_us(o, [&] { s.run(in, out); }, [&] {
+      for (int i = 0; i < kNodes; ++i) prim.execute(strm, {{DNNL_ARG_SRC, bufs[i]}, {DNNL_ARG_DST, bufs[i + 1]}});
+    });
+    std::printf("%s\n", json{{"op", "Relu chain"}, {"m", 1}, {"threads", o.threads}, {"nodes", kNodes},
+                             {"heed_us", h / kNodes}, {"onednn_us", r / kNodes}, {"overhead_us", (h - r) / kNodes}}
+                             .dump().c_str());
+  }
+
   for (int64_t m : {1, 8, 128}) {
     heed::Model model;
     heed::TensorMap out;

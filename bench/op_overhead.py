@@ -53,12 +53,23 @@ def main():
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     with torch.no_grad():
         for r in rows:
-            r["torch_us"] = torch_us(torch_cases(r["m"])[r["op"]], a.repeats, a.iters)
+            if r["op"] == "Relu chain":  # per node: 100 torch.relu calls on [1, 64]
+                x = torch.randn(1, 64)
+
+                def chain():
+                    y = x
+                    for _ in range(r["nodes"]):
+                        y = torch.relu(y)
+                r["torch_us"] = torch_us(chain, a.repeats, a.iters) / r["nodes"]
+            else:
+                r["torch_us"] = torch_us(torch_cases(r["m"])[r["op"]], a.repeats, a.iters)
     print(f"threads {a.threads}, torch {torch.__version__}; medians of {a.repeats} x {a.iters} calls\n")
     print("| op | shape | heed us | raw oneDNN us | heed overhead us | PyTorch us | PyTorch / heed |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for r in rows:
         shape = f"{r['m']}x{K} @ {K}x{N}" if r["op"] in ("Linear", "MatMul") else f"{r['m']}x{N}"
+        if r["op"] == "Relu chain":
+            shape = f"1x64, per node of {r['nodes']}"
         print(f"| {r['op']} | {shape} | {r['heed_us']:.1f} | {r['onednn_us']:.1f} | {r['overhead_us']:+.2f} | "
               f"{r['torch_us']:.1f} | {r['torch_us'] / r['heed_us']:.2f}x |")
 
