@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/half.h"
 #include "engine/model_impl.h"
 #include "loaders/safetensors.h"
 #include "tests/test_util.h"
@@ -66,6 +67,30 @@ TEST(Model, SingleSafetensorsFileWithGraphInMetadata) {
   Session session(Model::load(path));
   expect_outputs(session.run(load_tensors(example("mlp/mlp_inputs.safetensors"))),
                  load_tensors(example("mlp/mlp_expected.safetensors")), 1e-5, 1e-6);
+}
+
+// Half-precision weights are widened to f32 at load; the values are exactly the
+// halves' values (the conversion itself is checked against PyTorch by the Cast cases).
+TEST(Model, HalfPrecisionWeightsAreWidenedAtLoad) {
+  SafetensorsFile f32 = read_safetensors(example("mlp/mlp.safetensors"));
+  NamedTensors halves;
+  for (const auto& [name, t] : f32.tensors) {
+    Tensor h = Tensor::empty(DType::f16, t.shape());
+    for (int64_t i = 0; i < t.numel(); ++i) h.data_as<uint16_t>()[i] = f32_to_f16(t.data_as<float>()[i]);
+    halves.emplace_back(name, h);
+  }
+  std::string path = test::temp_dir() + "/mlp_f16.safetensors";
+  write_safetensors(path, halves);
+  Model model = Model::load(example("mlp/mlp.json"), {path});
+  const Tensor* w = model.impl().weights().find("0.weight");
+  ASSERT_EQ(w->dtype(), DType::f32);
+  const Tensor* h = nullptr;
+  for (const auto& [name, t] : halves)
+    if (name == "0.weight") h = &t;
+  for (int64_t i = 0; i < w->numel(); ++i) ASSERT_EQ(w->data_as<float>()[i], f16_to_f32(h->data_as<uint16_t>()[i]));
+  // Rounding the weights to half moves the probabilities by about 1e-3 at most.
+  expect_outputs(Session(model).run(load_tensors(example("mlp/mlp_inputs.safetensors"))),
+                 {{"probs", load_tensors(example("mlp/mlp_expected.safetensors")).at("probs")}}, 0, 5e-3);
 }
 
 TEST(Model, ArenaReusesMemoryOfDeadValues) {

@@ -34,13 +34,7 @@ void broadcast_binary(const T* a, const Shape& a_shape, const T* b, const Shape&
   int64_t ia = sa[rank - 1], ib = sb[rank - 1];
 #pragma omp parallel for if (total > 32768) schedule(static)
   for (int64_t o = 0; o < outer; ++o) {
-    int64_t rest = o, oa = 0, ob = 0;
-    for (int i = rank - 2; i >= 0; --i) {
-      int64_t idx = rest % out_shape[i];
-      rest /= out_shape[i];
-      oa += idx * sa[i];
-      ob += idx * sb[i];
-    }
+    auto [oa, ob] = row_offsets(o, out_shape, sa, sb);
     const T* pa = a + oa;
     const T* pb = b + ob;
     T* po = out + o * inner;

@@ -68,6 +68,19 @@ inline Shape strides_of(const Shape& shape) {
   return s;
 }
 
+// Element offsets, under two stride sets, of row `o` of `shape` (all dims but the
+// last, row-major): the index walk shared by the strided and broadcast loops.
+inline std::pair<int64_t, int64_t> row_offsets(int64_t o, const Shape& shape, const Shape& sa, const Shape& sb) {
+  int64_t oa = 0, ob = 0;
+  for (int i = shape.rank() - 2; i >= 0; --i) {
+    int64_t idx = o % shape[i];
+    o /= shape[i];
+    oa += idx * sa[i];
+    ob += idx * sb[i];
+  }
+  return {oa, ob};
+}
+
 // A tensor seen as rows along one axis: element (o, j, i) sits at (o * n + j) * inner + i,
 // and row r = o * inner + i starts at base(r) with stride `inner`.
 struct Rows {

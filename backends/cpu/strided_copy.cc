@@ -20,13 +20,7 @@ void strided_copy(void* dst, const Shape& dst_strides, const void* src, const Sh
   auto* s = static_cast<const char*>(src);
 #pragma omp parallel for if (shape.numel() > 32768) schedule(static)
   for (int64_t o = 0; o < outer; ++o) {
-    int64_t rest = o, doff = 0, soff = 0;
-    for (int i = rank - 2; i >= 0; --i) {
-      int64_t idx = rest % shape[i];
-      rest /= shape[i];
-      doff += idx * dst_strides[i];
-      soff += idx * src_strides[i];
-    }
+    auto [doff, soff] = row_offsets(o, shape, dst_strides, src_strides);
     if (contiguous) {
       std::memcpy(d + doff * elem, s + soff * elem, size_t(inner) * elem);
       continue;
