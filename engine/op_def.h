@@ -30,6 +30,9 @@ struct OpDef {
   std::function<void(InferContext&)> infer;
   // A view op's output shares its first input's bytes (Reshape, Squeeze, ...).
   bool output_is_view = false;
+  // Inputs the op updates in place (a KV cache). They must be graph inputs: the
+  // caller owns them and keeps them between runs.
+  std::vector<int> mutated_inputs = {};
 };
 
 // Passed to an op's shape rule: the node, its input types, its output types to fill.

@@ -2,6 +2,7 @@
 
 #include <heed/error.h>
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -55,9 +56,6 @@ void check_node(const Graph& g, Node& n) {
   if (no < def->min_outputs || no > def->max_outputs)
     fail(g, fmt::format("{}: has {}{} outputs, got {}", n.where(), def->min_outputs,
                         def->max_outputs > def->min_outputs ? fmt::format("..{}", def->max_outputs) : "", no));
-  for (size_t i = 0; i < n.inputs.size(); ++i)
-    if (n.inputs[i].empty() && int(i) < def->min_inputs)
-      fail(g, fmt::format("{}: input {} is required", n.where(), i));
   for (const auto& [key, value] : n.attrs) {
     bool known = false;
     for (const AttrSpec& s : def->attrs) known |= s.name == key;
@@ -170,6 +168,15 @@ std::map<std::string, ValueType> validate_graph(Graph& g, const WeightLookup& we
   if (g.outputs.empty()) fail(g, "declares no outputs");
   for (Node& n : g.nodes) check_node(g, n);
   sort_nodes(g, sources);
+  for (const Node& n : g.nodes)
+    for (int i : find_op(n.op)->mutated_inputs) {
+      if (!n.has_input(size_t(i))) continue;
+      bool is_input = false;
+      for (const GraphInput& in : g.inputs) is_input |= in.name == n.inputs[size_t(i)];
+      if (!is_input)
+        fail(g, fmt::format("{}: input {} '{}' is updated in place, so it must be a graph input", n.where(), i,
+                            n.inputs[size_t(i)]));
+    }
   std::map<std::string, ValueType> inputs;
   for (const GraphInput& in : g.inputs) inputs[in.name] = in.type;
   std::map<std::string, ValueType> types;

@@ -16,6 +16,7 @@ void register_all_ops() {
   register_cast();
   register_reduce();
   register_argmax_topk();
+  register_attention();
 }
 
 }  // namespace heed::ops

@@ -16,6 +16,7 @@ void register_slice();
 void register_cast();
 void register_reduce();
 void register_argmax_topk();
+void register_attention();
 
 void register_all_ops();
 

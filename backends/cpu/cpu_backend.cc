@@ -31,6 +31,9 @@ void register_cpu_kernels() {
   register_cast_kernels();
   register_reduce_kernels();
   register_argmax_topk_kernels();
+  register_mha_kernels();
+  register_global_attention_kernels();
+  register_local_attention_kernels();
 }
 
 const KernelTable& kernels() {

@@ -26,5 +26,8 @@ void register_slice_kernels();
 void register_cast_kernels();
 void register_reduce_kernels();
 void register_argmax_topk_kernels();
+void register_mha_kernels();
+void register_global_attention_kernels();
+void register_local_attention_kernels();
 
 }  // namespace heed::cpu

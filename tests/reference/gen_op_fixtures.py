@@ -187,6 +187,194 @@ case("topk_largest", "TopK", [x], [v, i], {"k": 3})
 v, i = torch.topk(x, 2, dim=1, largest=False)
 case("topk_smallest_axis1", "TopK", [x], [v, i], {"k": 2, "axis": 1, "largest": False})
 
+
+# ---------------------------------------------------------------------------
+# Attention. MultiHeadAttention against torch.nn.MultiheadAttention; Global and
+# Local attention against the hand-written PyTorch references below.
+def mha_inputs(query, key=None, value=None, qw=None, kw=None, vw=None, qb=None, kb=None, vb=None, ow=None, ob=None,
+               kpm=None, am=None):
+    return [query, key, value, qw, kw, vw, qb, kb, vb, ow, ob, kpm, am]
+
+
+def mha_case(name, mha, query, key=None, value=None, kpm=None, am=None, weights=True, separate=False,
+             causal=False, fix_rows=(), **kw):
+    E = mha.embed_dim
+    sd = {k_: v_.detach() for k_, v_ in mha.state_dict().items()}
+    kk = query if key is None else key
+    vv = query if value is None else value
+    mask = am
+    if causal:
+        T = query.shape[1]
+        mask = torch.triu(torch.full((T, T), float("-inf")), 1)
+    with torch.no_grad():
+        out, w = mha(query, kk, vv, key_padding_mask=kpm, attn_mask=mask, need_weights=True,
+                     average_attn_weights=False)
+    for b in fix_rows:  # rows whose every key is hidden: heed gives zero context (PyTorch: NaN)
+        out[b] = sd["out_proj.bias"]
+        w[b] = 0.0
+    W, B = sd["in_proj_weight"], sd["in_proj_bias"]
+    if separate:
+        ins = mha_inputs(query, key, value, W[:E], W[E:2 * E], W[2 * E:], B[:E], B[E:2 * E], B[2 * E:],
+                         sd["out_proj.weight"], sd["out_proj.bias"], kpm, am)
+        params = (3, 4, 5, 6, 7, 8, 9, 10)
+    else:
+        ins = mha_inputs(query, key, value, W, None, None, B, None, None, sd["out_proj.weight"], sd["out_proj.bias"],
+                         kpm, am)
+        params = (3, 6, 9, 10)
+    attrs = {"num_heads": mha.num_heads, "causal": causal}
+    case(name, "MultiHeadAttention", ins, [out, w] if weights else [out], attrs, params=params, **kw)
+
+
+torch.manual_seed(11)
+mha = torch.nn.MultiheadAttention(16, 4, batch_first=True)
+x = r(2, 6, 16)
+kpm = torch.tensor([[False] * 6, [False] * 4 + [True] * 2])
+mha_case("mha_self_padding", mha, x, kpm=kpm, atol=1e-5)
+mha_case("mha_self_padding_no_weights", mha, x, kpm=kpm, weights=False, atol=1e-5)
+mha_case("mha_self_causal_attr", mha, x, causal=True, atol=1e-5)
+mha_case("mha_self_attn_mask_input", mha, x, am=torch.triu(torch.full((6, 6), float("-inf")), 1), atol=1e-5)
+mha_case("mha_float_key_padding", mha, x, kpm=torch.zeros(2, 6).masked_fill(kpm, float("-inf")), atol=1e-5)
+mem = r(2, 9, 16)
+mha_case("mha_cross_separate_weights", mha, r(2, 5, 16), mem, mem, separate=True, atol=1e-5)
+mha_case("mha_cross_no_weights", mha, r(2, 5, 16), mem, mem, weights=False, atol=1e-5)
+all_pad = torch.tensor([[False] * 6, [True] * 6])
+mha_case("mha_fully_masked_batch", mha, x, kpm=all_pad, fix_rows=(1,), atol=1e-5)
+mha_case("mha_large_logits", mha, x * 30, kpm=kpm, rtol=1e-4, atol=1e-4)
+mha_case("mha_length_one", mha, r(3, 1, 16), atol=1e-5)
+mha_odd = torch.nn.MultiheadAttention(30, 3, batch_first=True)  # head_dim 10
+mha_case("mha_head_dim_10", mha_odd, r(2, 7, 30), kpm=torch.tensor([[False] * 7, [False] * 5 + [True] * 2]), atol=1e-5)
+mha_long = torch.nn.MultiheadAttention(32, 4, batch_first=True)
+xl = r(2, 300, 32)  # 2 key blocks of 256, query blocks of 64 with a remainder
+kpl = torch.zeros(2, 300, dtype=torch.bool)
+kpl[1, 250:] = True
+mha_case("mha_long_blocked", mha_long, xl, kpm=kpl, weights=False, atol=2e-5)
+mha_case("mha_long_blocked_causal", mha_long, xl, causal=True, weights=False, atol=2e-5)
+
+# Cross-attention with keys and values projected once, outside the node.
+with torch.no_grad():
+    sd = mha.state_dict()
+    W, B = sd["in_proj_weight"], sd["in_proj_bias"]
+    q_in = r(2, 3, 16)
+    kproj = (mem @ W[16:32].T + B[16:32]).reshape(2, 9, 4, 4).transpose(1, 2).contiguous()
+    vproj = (mem @ W[32:].T + B[32:]).reshape(2, 9, 4, 4).transpose(1, 2).contiguous()
+    out, w = mha(q_in, mem, mem, need_weights=True, average_attn_weights=False)
+case("mha_kv_projected", "MultiHeadAttention",
+     mha_inputs(q_in, kproj, vproj, W[:16], None, None, B[:16], None, None, sd["out_proj.weight"], sd["out_proj.bias"]),
+     [out, w], {"num_heads": 4, "kv_projected": True}, params=(3, 6, 9, 10), atol=1e-5)
+
+# KV cache: tests/attention_test.cc steps a causal MHA token by token through a
+# cache and compares each step with this full causal pass.
+with torch.no_grad():
+    seq = r(2, 7, 16)
+    full, _ = mha(seq, seq, seq, attn_mask=torch.triu(torch.full((7, 7), float("-inf")), 1))
+    sd = mha.state_dict()
+    for k_, v_ in {"x": seq, "full": full, "in_proj_weight": sd["in_proj_weight"], "in_proj_bias": sd["in_proj_bias"],
+                   "out_proj.weight": sd["out_proj.weight"], "out_proj.bias": sd["out_proj.bias"]}.items():
+        tensors[f"kvcache.{k_}"] = v_.contiguous().clone()
+
+
+def global_ref(q, k, v, mask, score, W=None, b=None, vv=None):
+    Dq = q.shape[-1]
+    if score in ("dot", "scaled_dot"):
+        s = q @ k.transpose(1, 2)
+        if score == "scaled_dot":
+            s = s / math.sqrt(k.shape[-1])
+    elif score == "general":
+        s = (q @ W.T) @ k.transpose(1, 2)
+    else:
+        qa = q @ W[:, :Dq].T + (0 if b is None else b)
+        ka = k @ W[:, Dq:].T
+        s = torch.tanh(qa[:, :, None, :] + ka[:, None, :, :]) @ vv
+    if mask is not None:
+        s = s + mask[:, None, :]
+    p = torch.nan_to_num(torch.softmax(s, -1), nan=0.0)
+    return p @ v, p
+
+
+def global_case(name, q, k, v, mask, score, W=None, b=None, vv=None, bool_mask=None, **kw):
+    ctx, p = global_ref(q, k, v, mask, score, W, b, vv)
+    m_in = bool_mask if bool_mask is not None else mask
+    ins = [q, k, v, m_in, W, b, vv]
+    while ins and ins[-1] is None:
+        ins.pop()
+    case(name, "GlobalAttention", ins, [ctx, p], {"score": score}, **kw)
+
+
+q, k, v = r(2, 4, 8), r(2, 6, 8), r(2, 6, 5)
+pad = torch.zeros(2, 6)
+pad[1, 4:] = float("-inf")
+for score in ("dot", "scaled_dot"):
+    global_case(f"global_{score}", q, k, v, pad, score)
+global_case("global_bool_mask", q, k, v, pad, "dot", bool_mask=torch.isinf(pad))
+global_case("global_general", r(2, 4, 7), k, v, pad, "general", W=r(8, 7))
+Wc, bc, vc = r(10, 7 + 8), r(10), r(10)
+global_case("global_additive", r(2, 4, 7), k, v, pad, "additive", W=Wc, b=bc, vv=vc, atol=1e-5)
+global_case("global_concat_no_bias", r(2, 4, 7), k, v, None, "concat", W=Wc, vv=vc, atol=1e-5)
+full_pad = pad.clone()
+full_pad[0, :] = float("-inf")
+global_case("global_fully_masked_row", q, k, v, full_pad, "dot")
+global_case("global_length_one", r(1, 1, 8), r(1, 1, 8), r(1, 1, 3), None, "dot")
+global_case("global_large_logits", q * 100, k, v, pad, "dot", rtol=1e-4, atol=1e-4)
+global_case("global_tiny_logits", q * 1e-6, k, v, pad, "dot")
+ql, kl, vl = r(1, 70, 8), r(1, 300, 8), r(1, 300, 4)
+ctx, _ = global_ref(ql, kl, vl, None, "scaled_dot")
+case("global_blocked_no_weights", "GlobalAttention", [ql, kl, vl], [ctx], {"score": "scaled_dot"}, atol=1e-5)
+
+
+def local_ref(q, k, v, left, right, center="monotonic", score="dot", lengths=None, Wa=None, Wp=None, vp=None,
+              sigma=-1.0):
+    B, T, _ = q.shape
+    S, Dv = k.shape[1], v.shape[2]
+    W = left + right + 1
+    sig = sigma if sigma > 0 else (left + right) / 4.0
+    ctx, wts = torch.zeros(B, T, Dv), torch.zeros(B, T, W)
+    for b in range(B):
+        n = S if lengths is None else min(S, int(lengths[b]))
+        for t in range(T):
+            p = float(t)
+            if center == "predictive":
+                z = (vp.double() @ torch.tanh(Wp.double() @ q[b, t].double())).item()
+                p = n / (1.0 + math.exp(-z))
+            c = math.floor(p)
+            lo, hi = max(c - left, 0), min(c + right + 1, n)
+            if hi <= lo:
+                continue
+            qq = q[b, t] @ Wa.T if score == "general" else q[b, t]
+            s = k[b, lo:hi] @ qq
+            if score == "scaled_dot":
+                s = s / math.sqrt(k.shape[2])
+            a = torch.softmax(s, 0)
+            if center == "predictive":
+                pos = torch.arange(lo, hi, dtype=torch.float64)
+                a = (a.double() * torch.exp(-(pos - p) ** 2 / (2 * sig * sig))).float()
+            wts[b, t, lo - (c - left):hi - (c - left)] = a
+            ctx[b, t] = a @ v[b, lo:hi]
+    return ctx, wts
+
+
+def local_case(name, q, k, v, left, right, center="monotonic", score="dot", lengths=None, Wa=None, Wp=None, vp=None,
+               sigma=-1.0, **kw):
+    ctx, w = local_ref(q, k, v, left, right, center, score, lengths, Wa, Wp, vp, sigma)
+    ins = [q, k, v, lengths, Wa, Wp, vp]
+    while ins and ins[-1] is None:
+        ins.pop()
+    case(name, "LocalAttention", ins, [ctx, w],
+         {"center": center, "left": left, "right": right, "score": score, "sigma": sigma}, **kw)
+
+
+q, k, v = r(2, 9, 6), r(2, 9, 6), r(2, 9, 4)
+local_case("local_m_symmetric", q, k, v, 2, 2)
+local_case("local_m_asymmetric", q, k, v, 3, 0)
+local_case("local_m_scaled", q, k, v, 1, 2, score="scaled_dot")
+local_case("local_m_window_larger_than_sequence", q, k, v, 50, 50)
+local_case("local_m_general", r(2, 9, 5), k, v, 2, 1, score="general", Wa=r(6, 5))
+lens = torch.tensor([9, 6], dtype=torch.int64)
+Wp, vp = r(7, 6), r(7)
+local_case("local_p", q, k, v, 2, 2, center="predictive", lengths=lens, Wp=Wp, vp=vp, atol=1e-5)
+local_case("local_p_no_lengths_sigma", q, k, v, 3, 1, center="predictive", lengths=None, Wp=Wp, vp=vp, sigma=1.5,
+           atol=1e-5)
+local_case("local_m_length_one", r(1, 1, 6), r(1, 1, 6), r(1, 1, 4), 2, 2)
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 save_file(tensors, out, metadata={"cases": json.dumps(cases), "generator": "tests/reference/gen_op_fixtures.py",
                                   "torch": torch.__version__})

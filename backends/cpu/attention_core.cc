@@ -1,0 +1,241 @@
+#include "backends/cpu/attention_core.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace heed::cpu {
+namespace {
+
+constexpr int64_t kBlockQ = 64, kBlockK = 256;
+
+// The mask value for key j (global index) of query t, -inf when hidden.
+inline float mask_at(const AttentionMasks& m, int64_t b, int64_t t, int64_t j, int64_t stride) {
+  if (m.causal && j > m.query_offset + t) return -INFINITY;
+  float v = 0.f;
+  if (m.key_padding) v += m.key_padding[b * stride + j];
+  if (m.attn_mask) v += m.attn_mask[t * stride + j];
+  return v;
+}
+
+const float* at(const float* p, const View4& v, int64_t b, int64_t h, int64_t r) {
+  return p + b * v.strides[0] + h * v.strides[1] + r * v.strides[2];
+}
+float* at(float* p, const View4& v, int64_t b, int64_t h, int64_t r) {
+  return p + b * v.strides[0] + h * v.strides[1] + r * v.strides[2];
+}
+
+}  // namespace
+
+void masked_softmax_row(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& m,
+                        int64_t mask_stride) {
+  float max = -INFINITY;
+  bool masked = m.key_padding || m.attn_mask || m.causal;
+  for (int64_t j = 0; j < n; ++j) {
+    if (masked) row[j] += mask_at(m, b, t, j0 + j, mask_stride);
+    max = std::max(max, row[j]);
+  }
+  if (max == -INFINITY) {
+    std::fill(row, row + n, 0.f);
+    return;
+  }
+  float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < n; ++j) {
+    row[j] = std::exp(row[j] - max);
+    sum += row[j];
+  }
+  const float inv = 1.f / sum;
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) row[j] *= inv;
+}
+
+struct AttentionCore::Impl {
+  AttentionDims d;
+  View4 q, k, v, o;
+  float scale;
+  Mode mode;
+  // materialized
+  StridedMatmul scores, context;
+  std::vector<float> score_buf;
+  // blocked: [q rows full|rest][k cols full|rest]
+  StridedMatmul block_scores[2][2], block_context[2][2];
+  std::vector<float> s_blk, o_acc, m_run, l_run;
+  // loops
+  std::vector<float> thread_rows;
+
+  View4 scores_view(int64_t rows, int64_t cols, int64_t ld) const {
+    return {{d.B, d.H, rows, cols}, {d.H * rows * ld, rows * ld, ld, 1}};
+  }
+  View4 k_transposed(int64_t cols) const {  // K^T as [B, H, Dk, cols]
+    return {{d.B, d.H, d.Dk, cols}, {k.strides[0], k.strides[1], 1, k.strides[2]}};
+  }
+
+  void setup_materialized() {
+    View4 s = scores_view(d.T, d.L, d.L);
+    scores = StridedMatmul(q, k_transposed(d.L), s, scale);
+    context = StridedMatmul(s, v, o);
+    score_buf.resize(size_t(d.B * d.H * d.T * d.L));
+  }
+
+  void setup_blocked() {
+    int64_t rq = d.T % kBlockQ, rk = d.L % kBlockK;
+    for (int qi = 0; qi < 2; ++qi)
+      for (int ki = 0; ki < 2; ++ki) {
+        int64_t rows = qi == 0 ? std::min(kBlockQ, d.T) : rq, cols = ki == 0 ? std::min(kBlockK, d.L) : rk;
+        if (rows == 0 || cols == 0) continue;
+        View4 s = scores_view(rows, cols, kBlockK);
+        s.strides = {d.H * kBlockQ * kBlockK, kBlockQ * kBlockK, kBlockK, 1};
+        block_scores[qi][ki] = StridedMatmul(q.with_rows(rows), k_transposed(cols), s, scale);
+        View4 acc{{d.B, d.H, rows, d.Dv}, {d.H * kBlockQ * d.Dv, kBlockQ * d.Dv, d.Dv, 1}};
+        block_context[qi][ki] = StridedMatmul(s, v.with_rows(cols), acc, 1.f, true);
+      }
+    s_blk.resize(size_t(d.B * d.H * kBlockQ * kBlockK));
+    o_acc.resize(size_t(d.B * d.H * kBlockQ * d.Dv));
+    m_run.resize(size_t(d.B * d.H * kBlockQ));
+    l_run.resize(m_run.size());
+  }
+
+  void run_materialized(const float* qp, const float* kp, const float* vp, float* op, const AttentionMasks& m,
+                        float* weights) {
+    float* s = weights ? weights : score_buf.data();
+    scores.run(qp, kp, s);
+    const int64_t rows = d.B * d.H * d.T, L = d.L, stride = m.mask_stride ? m.mask_stride : L;
+#pragma omp parallel for if (rows * L > 16384)
+    for (int64_t r = 0; r < rows; ++r)
+      masked_softmax_row(s + r * L, L, r / (d.H * d.T), r % d.T, 0, m, stride);
+    context.run(s, vp, op);
+  }
+
+  // Online softmax over key blocks for queries [t0, t0 + rows).
+  void run_query_block(int qi, int64_t t0, int64_t rows, const float* qp, const float* kp, const float* vp,
+                       float* op, const AttentionMasks& m) {
+    const int64_t stride = m.mask_stride ? m.mask_stride : d.L, BH = d.B * d.H;
+    std::fill(o_acc.begin(), o_acc.end(), 0.f);
+    std::fill(m_run.begin(), m_run.end(), -INFINITY);
+    std::fill(l_run.begin(), l_run.end(), 0.f);
+    for (int64_t j0 = 0; j0 < d.L; j0 += kBlockK) {
+      if (m.causal && j0 > m.query_offset + t0 + rows - 1) break;  // every later key is in the future
+      int64_t cols = std::min(kBlockK, d.L - j0);
+      int ki = cols == std::min(kBlockK, d.L) ? 0 : 1;
+      block_scores[qi][ki].run(qp + t0 * q.strides[2], kp + j0 * k.strides[2], s_blk.data());
+#pragma omp parallel for if (BH * rows * cols > 16384)
+      for (int64_t r = 0; r < BH * rows; ++r) {
+        int64_t bh = r / rows, i = r % rows;
+        float* row = s_blk.data() + (bh * kBlockQ + i) * kBlockK;
+        float& mr = m_run[size_t(bh * kBlockQ + i)];
+        float& lr = l_run[size_t(bh * kBlockQ + i)];
+        float* acc = o_acc.data() + (bh * kBlockQ + i) * d.Dv;
+        float bmax = -INFINITY;
+        bool masked = m.key_padding || m.attn_mask || m.causal;
+        for (int64_t j = 0; j < cols; ++j) {
+          if (masked) row[j] += mask_at(m, bh / d.H, t0 + i, j0 + j, stride);
+          bmax = std::max(bmax, row[j]);
+        }
+        float mnew = std::max(mr, bmax);
+        if (mnew == -INFINITY) {  // nothing visible yet: contribute nothing
+          std::fill(row, row + cols, 0.f);
+          continue;
+        }
+        float rescale = std::exp(mr - mnew), sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+        for (int64_t j = 0; j < cols; ++j) {
+          row[j] = std::exp(row[j] - mnew);
+          sum += row[j];
+        }
+        if (rescale != 1.f)
+          for (int64_t e = 0; e < d.Dv; ++e) acc[e] *= rescale;
+        lr = lr * rescale + sum;
+        mr = mnew;
+      }
+      block_context[qi][ki].run(s_blk.data(), vp + j0 * v.strides[2], o_acc.data());
+    }
+#pragma omp parallel for if (BH * rows * d.Dv > 16384)
+    for (int64_t r = 0; r < BH * rows; ++r) {
+      int64_t bh = r / rows, i = r % rows;
+      float l = l_run[size_t(bh * kBlockQ + i)], inv = l > 0 ? 1.f / l : 0.f;
+      const float* acc = o_acc.data() + (bh * kBlockQ + i) * d.Dv;
+      float* out = at(op, o, bh / d.H, bh % d.H, t0 + i);
+      for (int64_t e = 0; e < d.Dv; ++e) out[e * o.strides[3]] = acc[e] * inv;
+    }
+  }
+
+  void run_blocked(const float* qp, const float* kp, const float* vp, float* op, const AttentionMasks& m) {
+    for (int64_t t0 = 0; t0 < d.T; t0 += kBlockQ) {
+      int64_t rows = std::min(kBlockQ, d.T - t0);
+      run_query_block(rows == std::min(kBlockQ, d.T) ? 0 : 1, t0, rows, qp, kp, vp, op, m);
+    }
+  }
+
+  void run_loops(const float* qp, const float* kp, const float* vp, float* op, const AttentionMasks& m,
+                 float* weights, int64_t keys) {
+    const int64_t rows = d.B * d.H * d.T, stride = m.mask_stride ? m.mask_stride : d.L;
+#pragma omp parallel for if (rows * keys * d.Dk > 32768)
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t b = r / (d.H * d.T), h = (r / d.T) % d.H, t = r % d.T;
+      float* s = weights ? weights + r * d.L : thread_rows.data() + size_t(omp_get_thread_num()) * size_t(d.L);
+      const float* qr = at(qp, q, b, h, t);
+      for (int64_t j = 0; j < keys; ++j) {
+        const float* kr = at(kp, k, b, h, j);
+        float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t e = 0; e < d.Dk; ++e) dot += qr[e] * kr[e];
+        s[j] = dot * scale;
+      }
+      masked_softmax_row(s, keys, b, t, 0, m, stride);
+      if (weights) std::fill(s + keys, s + d.L, 0.f);
+      float* out = at(op, o, b, h, t);
+      for (int64_t e = 0; e < d.Dv; ++e) out[e] = 0.f;
+      for (int64_t j = 0; j < keys; ++j) {
+        const float* vr = at(vp, v, b, h, j);
+        const float p = s[j];
+        if (p == 0.f) continue;
+#pragma omp simd
+        for (int64_t e = 0; e < d.Dv; ++e) out[e] += p * vr[e];
+      }
+    }
+  }
+};
+
+AttentionCore::AttentionCore(const AttentionDims& dims, const View4& q, const View4& k, const View4& v,
+                             const View4& o, float scale, Mode mode)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& i = *impl_;
+  i.d = dims;
+  i.q = q;
+  i.k = k;
+  i.v = v;
+  i.o = o;
+  i.scale = scale;
+  i.mode = mode;
+  if (dims.B * dims.H * dims.T == 0) return;
+  if (mode == Mode::materialized && dims.L > 0) i.setup_materialized();
+  if (mode == Mode::blocked && dims.L > 0) i.setup_blocked();
+  if (mode == Mode::loops) i.thread_rows.resize(size_t(omp_get_max_threads()) * size_t(std::max<int64_t>(dims.L, 1)));
+}
+
+AttentionCore::AttentionCore(AttentionCore&&) noexcept = default;
+AttentionCore::~AttentionCore() = default;
+
+void AttentionCore::run(const float* q, const float* k, const float* v, float* o, const AttentionMasks& masks,
+                        float* weights, int64_t keys) {
+  Impl& i = *impl_;
+  if (i.d.B * i.d.H * i.d.T == 0) return;
+  if (keys == 0 || i.d.L == 0) {  // nothing to attend to: zeros, as for a fully masked row
+    for (int64_t b = 0; b < i.d.B; ++b)
+      for (int64_t h = 0; h < i.d.H; ++h)
+        for (int64_t t = 0; t < i.d.T; ++t)
+          for (int64_t e = 0; e < i.d.Dv; ++e) at(o, i.o, b, h, t)[e * i.o.strides[3]] = 0.f;
+    if (weights) std::fill(weights, weights + i.d.B * i.d.H * i.d.T * i.d.L, 0.f);
+    return;
+  }
+  switch (i.mode) {
+    case Mode::materialized: i.run_materialized(q, k, v, o, masks, weights); break;
+    case Mode::blocked: i.run_blocked(q, k, v, o, masks); break;
+    case Mode::loops: i.run_loops(q, k, v, o, masks, weights, keys); break;
+  }
+}
+
+}  // namespace heed::cpu

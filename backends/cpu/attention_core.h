@@ -1,0 +1,54 @@
+#pragma once
+// Scaled dot-product attention over head-split strided views, shared by
+// MultiHeadAttention and GlobalAttention:
+//   Q [B, H, T, Dk], K [B, H, L, Dk], V [B, H, L, Dv]  ->  O [B, H, T, Dv]
+// Three ways to compute it, chosen at prepare time:
+//   materialized  the weights are wanted: scores [B, H, T, L], masked softmax, P V
+//   blocked       no weights: query blocks x key blocks with an online softmax
+//                 (flash-attention style), so no T x L matrix exists; GEMMs on oneDNN
+//   loops         the key count is only known at run time (KV cache) and T is small:
+//                 one pass per query row, memory-bound like a decode step should be
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "backends/cpu/strided_matmul.h"
+
+namespace heed::cpu {
+
+struct AttentionMasks {
+  const float* key_padding = nullptr;  // [B, L] additive (-inf hides a key)
+  const float* attn_mask = nullptr;    // [T, L] additive
+  int64_t mask_stride = 0;             // row stride of both masks (their L), 0: L
+  bool causal = false;
+  int64_t query_offset = 0;            // keys before query 0 (a KV cache's fill)
+};
+
+struct AttentionDims {
+  int64_t B, H, T, L, Dk, Dv;
+};
+
+class AttentionCore {
+ public:
+  enum class Mode { materialized, blocked, loops };
+  // For Mode::loops, dims.L is the capacity (the most keys run() may be given).
+  AttentionCore(const AttentionDims& dims, const View4& q, const View4& k, const View4& v, const View4& o,
+                float scale, Mode mode);
+  AttentionCore(AttentionCore&&) noexcept;
+  ~AttentionCore();
+  // `keys`: how many keys to attend over (<= dims.L); `weights`: [B, H, T, dims.L] or null.
+  void run(const float* q, const float* k, const float* v, float* o, const AttentionMasks& masks, float* weights,
+           int64_t keys);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Adds the masks to one row of scores for query t (global key index of row[0] is
+// j0), then turns it into probabilities in place; a row with no visible key
+// becomes zeros. Returns the row's max after masking (-inf if none is visible).
+void masked_softmax_row(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& m,
+                        int64_t mask_stride);
+
+}  // namespace heed::cpu

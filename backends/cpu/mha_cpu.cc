@@ -1,0 +1,141 @@
+// MultiHeadAttention, PyTorch layout: projections on oneDNN, the attention core
+// on head-split strided views (heads are never copied apart), then the output
+// projection. With a KV cache the new keys and values are written into the
+// caller's cache tensors at `position` and attention runs over [0, position + T).
+#include <cmath>
+#include <cstring>
+
+#include "backends/cpu/attention_core.h"
+#include "backends/cpu/attention_masks.h"
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/kernel_util.h"
+#include "ops/attention.h"
+
+namespace heed::cpu {
+namespace {
+
+using namespace ops::multi_head_attention;
+
+struct MhaConfig {
+  int64_t heads;
+  bool causal, projected;
+  float scale;
+  std::string where;
+};
+
+class MhaInvocation final : public Invocation {
+ public:
+  MhaInvocation(const MhaConfig& cfg, const NodeShapes& s) : cfg_(cfg) {
+    const Shape& q = s.in[kQuery].shape;
+    B_ = q[0], T_ = q[1], E_ = q[2], H_ = cfg.heads, Dh_ = E_ / H_;
+    cached_ = present(s, kCacheK);
+    cross_ = present(s, kKey);
+    packed_ = !cfg.projected && !present(s, kKWeight);
+    S_ = cached_ ? s.in[kCacheK].shape[2] : cross_ ? s.in[kKey].shape[cfg.projected ? 2 : 1] : T_;
+    weights_ = s.out.size() > 1;
+    qp_.resize(size_t(B_ * T_ * E_));
+    ctx_.resize(qp_.size());
+    int64_t kv_rows = cfg.projected ? 0 : cached_ ? B_ * T_ : B_ * S_;
+    kp_.resize(size_t(kv_rows * E_));
+    vp_.resize(kp_.size());
+    bool q_bias = present(s, kQBias), kv_bias = packed_ ? q_bias : present(s, kKBias);
+    View4 w = View4::transposed(E_, E_, E_);
+    proj_q_ = StridedMatmul(View4::matrix(B_ * T_, E_, E_), w, View4::matrix(B_ * T_, E_, E_), 1.f, false, q_bias);
+    if (kv_rows) {
+      View4 x = View4::matrix(kv_rows, E_, E_);
+      proj_k_ = StridedMatmul(x, w, x, 1.f, false, kv_bias);
+      proj_v_ = StridedMatmul(x, w, x, 1.f, false, packed_ ? q_bias : present(s, kVBias));
+    }
+    proj_out_ = StridedMatmul(View4::matrix(B_ * T_, E_, E_), w, View4::matrix(B_ * T_, E_, E_), 1.f, false,
+                              present(s, kOutBias));
+    View4 heads_q{{B_, H_, T_, Dh_}, {T_ * E_, Dh_, E_, 1}};
+    View4 heads_kv = cached_ || cfg.projected ? View4{{B_, H_, S_, Dh_}, {H_ * S_ * Dh_, S_ * Dh_, Dh_, 1}}
+                                              : View4{{B_, H_, S_, Dh_}, {S_ * E_, Dh_, E_, 1}};
+    auto mode = cached_ ? AttentionCore::Mode::loops
+                        : weights_ ? AttentionCore::Mode::materialized : AttentionCore::Mode::blocked;
+    float scale = cfg.scale > 0 ? cfg.scale : 1.f / std::sqrt(float(Dh_));
+    core_ = std::make_unique<AttentionCore>(AttentionDims{B_, H_, T_, S_, Dh_, Dh_}, heads_q, heads_kv, heads_kv,
+                                            heads_q, scale, mode);
+    key_padding_ = AdditiveMask(present(s, kKeyPaddingMask) ? s.in[kKeyPaddingMask] : TensorDesc{DType::f32, {}, false});
+    attn_mask_ = AdditiveMask(present(s, kAttnMask) ? s.in[kAttnMask] : TensorDesc{DType::f32, {}, false});
+    position_i32_ = cached_ && s.in[kPosition].dtype == DType::i32;
+  }
+
+  void run(const Buffers& io) override {
+    const float* x = io.in_as<float>(kQuery);
+    const float* wq = io.in_as<float>(kQWeight);
+    const float* bq = io.in_as<float>(kQBias);
+    const size_t ee = size_t(E_ * E_);
+    proj_q_.run(x, wq, qp_.data(), bq);
+    const float *k = nullptr, *v = nullptr;
+    int64_t position = 0, keys = S_;
+    if (cfg_.projected) {
+      k = io.in_as<float>(kKey);
+      v = io.in_as<float>(kValue);
+    } else {
+      const float* src_k = cross_ ? io.in_as<float>(kKey) : x;
+      const float* src_v = cross_ ? io.in_as<float>(kValue) : x;
+      const float* wk = packed_ ? wq + ee : io.in_as<float>(kKWeight);
+      const float* wv = packed_ ? wq + 2 * ee : io.in_as<float>(kVWeight);
+      const float* bk = packed_ ? (bq ? bq + E_ : nullptr) : io.in_as<float>(kKBias);
+      const float* bv = packed_ ? (bq ? bq + 2 * E_ : nullptr) : io.in_as<float>(kVBias);
+      proj_k_.run(src_k, wk, kp_.data(), bk);
+      proj_v_.run(src_v, wv, vp_.data(), bv);
+      k = kp_.data();
+      v = vp_.data();
+    }
+    if (cached_) {
+      position = position_i32_ ? *io.in_as<int32_t>(kPosition) : *io.in_as<int64_t>(kPosition);
+      if (position < 0 || position + T_ > S_)
+        throw Error(fmt::format("{}: KV cache cannot take {} more positions at position {} (capacity {})", cfg_.where,
+                                T_, position, S_));
+      float* ck = static_cast<float*>(const_cast<void*>(io.in(kCacheK)));
+      float* cv = static_cast<float*>(const_cast<void*>(io.in(kCacheV)));
+      append_to_cache(ck, kp_.data(), position);
+      append_to_cache(cv, vp_.data(), position);
+      k = ck;
+      v = cv;
+      keys = position + T_;
+    }
+    AttentionMasks m;
+    m.key_padding = key_padding_.get(io.in(kKeyPaddingMask));
+    m.attn_mask = attn_mask_.get(io.in(kAttnMask));
+    m.mask_stride = S_;
+    m.causal = cfg_.causal;
+    m.query_offset = position;
+    core_->run(qp_.data(), k, v, ctx_.data(), m, weights_ ? io.out_as<float>(1) : nullptr, keys);
+    proj_out_.run(ctx_.data(), io.in_as<float>(kOutWeight), io.out_as<float>(0), io.in_as<float>(kOutBias));
+  }
+
+ private:
+  // rows [B, T, E] -> cache [B, H, S, Dh] at positions [position, position + T)
+  void append_to_cache(float* cache, const float* rows, int64_t position) const {
+    for (int64_t b = 0; b < B_; ++b)
+      for (int64_t t = 0; t < T_; ++t)
+        for (int64_t h = 0; h < H_; ++h)
+          std::memcpy(cache + ((b * H_ + h) * S_ + position + t) * Dh_, rows + (b * T_ + t) * E_ + h * Dh_,
+                      size_t(Dh_) * sizeof(float));
+  }
+
+  MhaConfig cfg_;
+  int64_t B_, T_, E_, H_, Dh_, S_;
+  bool cached_, cross_, packed_, weights_, position_i32_ = false;
+  std::vector<float> qp_, kp_, vp_, ctx_;
+  StridedMatmul proj_q_, proj_k_, proj_v_, proj_out_;
+  std::unique_ptr<AttentionCore> core_;
+  AdditiveMask key_padding_, attn_mask_;
+};
+
+}  // namespace
+
+void register_mha_kernels() {
+  register_kernel("MultiHeadAttention", [](const KernelInit& init) {
+    MhaConfig cfg{init.node.attr_int("num_heads"), bool(init.node.attr_int("causal")),
+                  bool(init.node.attr_int("kv_projected")), float(init.node.attr_float("scale")), init.node.where()};
+    return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> {
+      return std::make_unique<MhaInvocation>(cfg, s);
+    });
+  });
+}
+
+}  // namespace heed::cpu

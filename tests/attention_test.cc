@@ -1,0 +1,116 @@
+// MultiHeadAttention with a KV cache: a causal decode, token by token (after a
+// 3-token prefill), equals PyTorch's full causal pass over the whole sequence.
+#include <heed/error.h>
+#include <heed/model.h>
+
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "loaders/safetensors.h"
+#include "tests/test_util.h"
+
+namespace heed {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kBatch = 2, kLen = 7, kEmbed = 16, kHeads = 4, kCap = 10;
+
+std::string step_graph(int64_t cap) {
+  json node = {{"name", "self_attn"}, {"op", "MultiHeadAttention"},
+               {"inputs", {"x", "", "", "kvcache.in_proj_weight", "", "", "kvcache.in_proj_bias", "", "",
+                           "kvcache.out_proj.weight", "kvcache.out_proj.bias", "", "", "cache_k", "cache_v", "pos"}},
+               {"outputs", {"y"}}, {"attrs", {{"num_heads", kHeads}, {"causal", true}}}};
+  json cache_shape = {"batch", kHeads, cap, kEmbed / kHeads};
+  json g = {{"inputs", {{{"name", "x"}, {"dtype", "f32"}, {"shape", {"batch", "new", kEmbed}}},
+                        {{"name", "cache_k"}, {"dtype", "f32"}, {"shape", cache_shape}},
+                        {{"name", "cache_v"}, {"dtype", "f32"}, {"shape", cache_shape}},
+                        {{"name", "pos"}, {"dtype", "i64"}, {"shape", json::array()}}}},
+            {"outputs", {"y"}},
+            {"parameters", {"kvcache.in_proj_weight", "kvcache.in_proj_bias", "kvcache.out_proj.weight",
+                            "kvcache.out_proj.bias"}},
+            {"nodes", {node}}};
+  return json{{"format", "heed.graph"}, {"version", 1}, {"graphs", {{"step", g}}}}.dump();
+}
+
+Tensor rows(const Tensor& seq, int64_t t0, int64_t n) {  // seq[:, t0:t0+n, :]
+  Tensor out = Tensor::empty(DType::f32, {kBatch, n, kEmbed});
+  for (int64_t b = 0; b < kBatch; ++b)
+    std::memcpy(out.data_as<float>() + b * n * kEmbed, seq.data_as<float>() + (b * kLen + t0) * kEmbed,
+                size_t(n * kEmbed) * sizeof(float));
+  return out;
+}
+
+Tensor scalar(int64_t v) {
+  Tensor t = Tensor::empty(DType::i64, {});
+  t.data_as<int64_t>()[0] = v;
+  return t;
+}
+
+class KvCache : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fixtures_ = read_safetensors(test::fixture("ops.safetensors"));
+    path_ = test::write_file(test::temp_dir(), "step.json", step_graph(kCap));
+  }
+  SafetensorsFile fixtures_;
+  std::string path_;
+};
+
+TEST_F(KvCache, StepwiseDecodeEqualsFullCausalPass) {
+  Model model = Model::load(path_, {test::fixture("ops.safetensors")});
+  Session session(model, {"step", 2});
+  const Tensor& x = *fixtures_.find("kvcache.x");
+  const Tensor& full = *fixtures_.find("kvcache.full");
+  TensorMap in = {{"cache_k", Tensor::zeros(DType::f32, {kBatch, kHeads, kCap, kEmbed / kHeads})},
+                  {"cache_v", Tensor::zeros(DType::f32, {kBatch, kHeads, kCap, kEmbed / kHeads})}};
+  const float* cache_k = in["cache_k"].data_as<float>();
+  int64_t pos = 0;
+  for (int64_t n : {3, 1, 1, 1, 1}) {  // a prefill of 3, then one token at a time
+    in["x"] = rows(x, pos, n);
+    in["pos"] = scalar(pos);
+    Tensor y = session.run(in).at("y");
+    EXPECT_TRUE(test::all_close(y, rows(full, pos, n), 1e-5, 1e-5)) << "positions " << pos << ".." << pos + n - 1;
+    pos += n;
+  }
+  EXPECT_EQ(in["cache_k"].data_as<float>(), cache_k) << "the cache is updated in place, never replaced";
+}
+
+TEST_F(KvCache, FullCacheIsAnErrorNamingTheNode) {
+  Model model = Model::load(path_, {test::fixture("ops.safetensors")});
+  Session session(model, {"step", 1});
+  TensorMap in = {{"x", rows(*fixtures_.find("kvcache.x"), 0, 2)},
+                  {"cache_k", Tensor::zeros(DType::f32, {kBatch, kHeads, kCap, kEmbed / kHeads})},
+                  {"cache_v", Tensor::zeros(DType::f32, {kBatch, kHeads, kCap, kEmbed / kHeads})},
+                  {"pos", scalar(kCap - 1)}};
+  try {
+    session.run(in);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("node 'self_attn' (MultiHeadAttention): KV cache cannot take 2 more positions"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(KvCache, CacheMustBeAGraphInput) {
+  std::string text = step_graph(kCap);
+  json doc = json::parse(text);
+  auto& g = doc["graphs"]["step"];
+  g["inputs"].erase(1);  // cache_k becomes the output of another node
+  json copy = json::object({{"name", "copy"}, {"op", "Relu"}, {"inputs", {"cache_v"}}, {"outputs", {"cache_k"}}});
+  g["nodes"].insert(g["nodes"].begin(), copy);
+  std::string path = test::write_file(test::temp_dir(), "bad.json", doc.dump());
+  try {
+    Model::load(path, {test::fixture("ops.safetensors")});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("input 13 'cache_k' is updated in place, so it must be a graph input"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace heed
