@@ -32,7 +32,8 @@ struct Buffers {
   void* const* values;
   const int* in_ids;
   const int* out_ids;
-  const void* in(size_t i) const { return in_ids[i] < 0 ? nullptr : values[in_ids[i]]; }
+  size_t num_inputs;  // inputs past the node's list are absent optional ones
+  const void* in(size_t i) const { return i >= num_inputs || in_ids[i] < 0 ? nullptr : values[in_ids[i]]; }
   void* out(size_t i) const { return values[out_ids[i]]; }
   template <typename T> const T* in_as(size_t i) const { return static_cast<const T*>(in(i)); }
   template <typename T> T* out_as(size_t i) const { return static_cast<T*>(out(i)); }

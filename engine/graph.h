@@ -46,6 +46,9 @@ struct Node {
   std::vector<std::string> inputs;   // "" marks an optional input left out
   std::vector<std::string> outputs;
   std::map<std::string, AttrValue> attrs;  // after validation: every declared attr, defaults filled
+  // Trailing outputs added by the loader to capture attention weights (not in the
+  // model file): kernels compute them without changing the declared outputs.
+  int captured_outputs = 0;
 
   int64_t attr_int(const std::string& key) const;
   double attr_float(const std::string& key) const;

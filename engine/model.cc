@@ -1,6 +1,7 @@
 #include <heed/error.h>
 #include <heed/model.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -36,7 +37,7 @@ ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path
     ir::GraphFile graphs = ir::parse_graph_json(it->second, path + ":__metadata__");
     weights_.add_file(file);
     if (!options.weights.empty()) weights_.add_file(read_safetensors(options.weights));
-    build(std::move(graphs));
+    build(std::move(graphs), options.capture_attention);
     return;
   }
   ir::GraphFile graphs = ir::parse_graph_json(read_text(path), path);
@@ -44,12 +45,29 @@ ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path
   if (weights.empty() && !graphs.weights.empty())
     weights = (fs::path(path).parent_path() / graphs.weights).string();
   if (!weights.empty()) weights_.add_file(read_safetensors(weights));
-  build(std::move(graphs));
+  build(std::move(graphs), options.capture_attention);
 }
 
-void ModelImpl::build(ir::GraphFile file) {
+// The attention ops' optional second output is their weights.
+static void add_attention_captures(ir::Graph& g) {
+  for (ir::Node& n : g.nodes) {
+    if (n.op != "GlobalAttention" && n.op != "LocalAttention" && n.op != "MultiHeadAttention") continue;
+    std::string name = "attention/" + n.name;
+    if (n.outputs.size() == 1) {
+      n.outputs.push_back(name);
+      n.captured_outputs = 1;
+      g.outputs.push_back(name);
+    } else if (n.outputs.size() == 2 &&
+               std::find(g.outputs.begin(), g.outputs.end(), n.outputs[1]) == g.outputs.end()) {
+      g.outputs.push_back(n.outputs[1]);  // declared but internal: return it too
+    }
+  }
+}
+
+void ModelImpl::build(ir::GraphFile file, bool capture_attention) {
   auto lookup = [this](const std::string& name) { return weights_.find(name); };
   for (auto& [name, graph] : file.graphs) {
+    if (capture_attention) add_attention_captures(graph);
     auto types = ir::validate_graph(graph, lookup, weights_.describe_sources());
     graphs_[name] = std::make_unique<CompiledGraph>(std::move(graph), types, weights_, cpu_backend());
   }

@@ -136,7 +136,7 @@ void SessionImpl::execute(BoundPlan& b) {
   const auto& nodes = graph_.nodes();
   if (!profiling_) {
     for (size_t i = 0; i < nodes.size(); ++i)
-      b.invocations[i]->run({b.ptrs.data(), nodes[i].in_ids.data(), nodes[i].out_ids.data()});
+      b.invocations[i]->run({b.ptrs.data(), nodes[i].in_ids.data(), nodes[i].out_ids.data(), nodes[i].in_ids.size()});
     return;
   }
   if (b.profile_rows.empty()) {
@@ -153,7 +153,7 @@ void SessionImpl::execute(BoundPlan& b) {
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
     double start = now_us();
-    b.invocations[i]->run({b.ptrs.data(), nodes[i].in_ids.data(), nodes[i].out_ids.data()});
+    b.invocations[i]->run({b.ptrs.data(), nodes[i].in_ids.data(), nodes[i].out_ids.data(), nodes[i].in_ids.size()});
     double dur = now_us() - start;
     NodeTiming& row = profile_.nodes[b.profile_rows[i]];
     ++row.calls;

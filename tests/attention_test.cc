@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loaders/safetensors.h"
+#include "tests/op_cases.h"
 #include "tests/test_util.h"
 
 namespace heed {
@@ -109,6 +110,41 @@ TEST_F(KvCache, CacheMustBeAGraphInput) {
     EXPECT_NE(std::string(e.what()).find("input 13 'cache_k' is updated in place, so it must be a graph input"),
               std::string::npos)
         << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace heed
+
+namespace heed {
+namespace {
+
+// Capturing attention weights leaves every declared output bit-for-bit the same
+// and returns PyTorch's weights under "attention/<node>".
+TEST(AttentionCapture, ReturnsWeightsWithoutChangingOutputs) {
+  for (const char* name : {"mha_self_padding_no_weights", "mha_long_blocked", "global_blocked_no_weights"}) {
+    const nlohmann::json& c = test::op_case(name);
+    TensorMap inputs;
+    std::string path = test::write_file(test::temp_dir(), "g.json", test::op_case_graph(c, inputs).dump());
+    LoadOptions plain{test::fixture("ops.safetensors")}, capture = plain;
+    capture.capture_attention = true;
+    TensorMap a = Session(Model::load(path, plain), {"", 2}).run(inputs);
+    TensorMap b = Session(Model::load(path, capture), {"", 2}).run(inputs);
+    const std::string out = c["outputs"][0];
+    ASSERT_EQ(a.at(out).nbytes(), b.at(out).nbytes());
+    EXPECT_EQ(std::memcmp(a.at(out).data(), b.at(out).data(), a.at(out).nbytes()), 0) << name;
+    std::string key = "attention/" + c["name"].get<std::string>();
+    ASSERT_TRUE(b.count(key)) << name;
+    if (std::string(name) == "mha_self_padding_no_weights")  // same inputs and module as mha_self_padding
+      EXPECT_TRUE(test::all_close(b.at(key), *test::op_fixtures().find("mha_self_padding.out1"), 1e-5, 1e-6));
+    // Each row of weights sums to one.
+    const Tensor& w = b.at(key);
+    int64_t n = w.shape()[w.shape().rank() - 1];
+    for (int64_t r = 0; r < w.numel() / n; ++r) {
+      double sum = 0;
+      for (int64_t j = 0; j < n; ++j) sum += w.data_as<float>()[r * n + j];
+      ASSERT_NEAR(sum, 1.0, 1e-4) << name << " row " << r;
+    }
   }
 }
 

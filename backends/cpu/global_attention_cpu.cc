@@ -19,7 +19,7 @@ View4 one_head(int64_t B, int64_t rows, int64_t cols) { return {{B, 1, rows, col
 
 class DotAttention final : public Invocation {
  public:
-  DotAttention(const std::string& score, const NodeShapes& s) {
+  DotAttention(const std::string& score, bool capture, const NodeShapes& s) {
     B_ = s.in[kQuery].shape[0], T_ = s.in[kQuery].shape[1], Dq_ = s.in[kQuery].shape[2];
     S_ = s.in[kKeys].shape[1], Dk_ = s.in[kKeys].shape[2];
     int64_t Dv = s.in[kValues].shape[2];
@@ -31,9 +31,15 @@ class DotAttention final : public Invocation {
     }
     weights_ = s.out.size() > 1;
     float scale = score == "scaled_dot" ? 1.f / std::sqrt(float(Dk_)) : 1.f;
-    core_ = std::make_unique<AttentionCore>(AttentionDims{B_, 1, T_, S_, Dk_, Dv}, one_head(B_, T_, Dk_),
-                                            one_head(B_, S_, Dk_), one_head(B_, S_, Dv), one_head(B_, T_, Dv), scale,
-                                            weights_ ? AttentionCore::Mode::materialized : AttentionCore::Mode::blocked);
+    AttentionDims dims{B_, 1, T_, S_, Dk_, Dv};
+    View4 q = one_head(B_, T_, Dk_), k = one_head(B_, S_, Dk_), v = one_head(B_, S_, Dv), o = one_head(B_, T_, Dv);
+    bool materialize = weights_ && !capture;  // a capture must not change how the context is computed
+    core_ = std::make_unique<AttentionCore>(dims, q, k, v, o, scale,
+                                            materialize ? AttentionCore::Mode::materialized : AttentionCore::Mode::blocked);
+    if (weights_ && !materialize) {
+      capture_ctx_.resize(size_t(B_ * T_ * Dv));
+      capture_core_ = std::make_unique<AttentionCore>(dims, q, k, v, o, scale, AttentionCore::Mode::materialized);
+    }
     mask_ = AdditiveMask(present(s, kMask) ? s.in[kMask] : TensorDesc{DType::f32, {}, false});
   }
 
@@ -46,8 +52,9 @@ class DotAttention final : public Invocation {
     AttentionMasks m;
     m.key_padding = mask_.get(io.in(kMask));
     m.mask_stride = S_;
-    core_->run(q, io.in_as<float>(kKeys), io.in_as<float>(kValues), io.out_as<float>(0), m,
-               weights_ ? io.out_as<float>(1) : nullptr, S_);
+    const float *k = io.in_as<float>(kKeys), *v = io.in_as<float>(kValues);
+    core_->run(q, k, v, io.out_as<float>(0), m, capture_core_ || !weights_ ? nullptr : io.out_as<float>(1), S_);
+    if (capture_core_) capture_core_->run(q, k, v, capture_ctx_.data(), m, io.out_as<float>(1), S_);
   }
 
  private:
@@ -55,7 +62,8 @@ class DotAttention final : public Invocation {
   bool general_ = false, weights_ = false;
   std::vector<float> qw_;
   StridedMatmul project_;
-  std::unique_ptr<AttentionCore> core_;
+  std::unique_ptr<AttentionCore> core_, capture_core_;
+  std::vector<float> capture_ctx_;
   AdditiveMask mask_;
 };
 
@@ -118,9 +126,10 @@ class AdditiveAttention final : public Invocation {
 void register_global_attention_kernels() {
   register_kernel("GlobalAttention", [](const KernelInit& init) {
     std::string score = init.node.attr_string("score");
-    return kernel([score](const NodeShapes& s) -> std::unique_ptr<Invocation> {
+    bool capture = init.node.captured_outputs > 0;
+    return kernel([score, capture](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       if (score == "additive" || score == "concat") return std::make_unique<AdditiveAttention>(s);
-      return std::make_unique<DotAttention>(score, s);
+      return std::make_unique<DotAttention>(score, capture, s);
     });
   });
 }

@@ -56,7 +56,7 @@ class PaddedMatMul final : public Invocation {
     values_[0] = const_cast<void*>(io.in(0));
     values_[1] = copy_.data();
     values_[2] = io.out(0);
-    matmul_->run({values_, ids_, ids_ + 2});
+    matmul_->run({values_, ids_, ids_ + 2, 2});
   }
 
  private:

@@ -21,6 +21,7 @@ struct MhaConfig {
   bool causal, projected;
   float scale;
   std::string where;
+  bool capture;  // the weights output was added by the loader, not declared
 };
 
 class MhaInvocation final : public Invocation {
@@ -51,11 +52,20 @@ class MhaInvocation final : public Invocation {
     View4 heads_q{{B_, H_, T_, Dh_}, {T_ * E_, Dh_, E_, 1}};
     View4 heads_kv = cached_ || cfg.projected ? View4{{B_, H_, S_, Dh_}, {H_ * S_ * Dh_, S_ * Dh_, Dh_, 1}}
                                               : View4{{B_, H_, S_, Dh_}, {S_ * E_, Dh_, E_, 1}};
+    // Captured weights come from a second, materialized pass, so that the output is
+    // computed exactly as it would be without the capture. (Loops mode writes the
+    // same probabilities either way.)
+    bool declared_weights = weights_ && !cfg.capture;
     auto mode = cached_ ? AttentionCore::Mode::loops
-                        : weights_ ? AttentionCore::Mode::materialized : AttentionCore::Mode::blocked;
+                        : declared_weights ? AttentionCore::Mode::materialized : AttentionCore::Mode::blocked;
     float scale = cfg.scale > 0 ? cfg.scale : 1.f / std::sqrt(float(Dh_));
-    core_ = std::make_unique<AttentionCore>(AttentionDims{B_, H_, T_, S_, Dh_, Dh_}, heads_q, heads_kv, heads_kv,
-                                            heads_q, scale, mode);
+    AttentionDims dims{B_, H_, T_, S_, Dh_, Dh_};
+    core_ = std::make_unique<AttentionCore>(dims, heads_q, heads_kv, heads_kv, heads_q, scale, mode);
+    if (weights_ && mode == AttentionCore::Mode::blocked) {
+      capture_ctx_.resize(ctx_.size());
+      capture_core_ = std::make_unique<AttentionCore>(dims, heads_q, heads_kv, heads_kv, heads_q, scale,
+                                                      AttentionCore::Mode::materialized);
+    }
     key_padding_ = AdditiveMask(present(s, kKeyPaddingMask) ? s.in[kKeyPaddingMask] : TensorDesc{DType::f32, {}, false});
     attn_mask_ = AdditiveMask(present(s, kAttnMask) ? s.in[kAttnMask] : TensorDesc{DType::f32, {}, false});
     position_i32_ = cached_ && s.in[kPosition].dtype == DType::i32;
@@ -103,7 +113,12 @@ class MhaInvocation final : public Invocation {
     m.mask_stride = S_;
     m.causal = cfg_.causal;
     m.query_offset = position;
-    core_->run(qp_.data(), k, v, ctx_.data(), m, weights_ ? io.out_as<float>(1) : nullptr, keys);
+    if (capture_core_) {
+      core_->run(qp_.data(), k, v, ctx_.data(), m, nullptr, keys);
+      capture_core_->run(qp_.data(), k, v, capture_ctx_.data(), m, io.out_as<float>(1), keys);
+    } else {
+      core_->run(qp_.data(), k, v, ctx_.data(), m, weights_ ? io.out_as<float>(1) : nullptr, keys);
+    }
     proj_out_.run(ctx_.data(), io.in_as<float>(kOutWeight), io.out_as<float>(0), io.in_as<float>(kOutBias));
   }
 
@@ -122,7 +137,8 @@ class MhaInvocation final : public Invocation {
   bool cached_, cross_, packed_, weights_, position_i32_ = false;
   std::vector<float> qp_, kp_, vp_, ctx_;
   StridedMatmul proj_q_, proj_k_, proj_v_, proj_out_;
-  std::unique_ptr<AttentionCore> core_;
+  std::unique_ptr<AttentionCore> core_, capture_core_;
+  std::vector<float> capture_ctx_;
   AdditiveMask key_padding_, attn_mask_;
 };
 
@@ -131,7 +147,8 @@ class MhaInvocation final : public Invocation {
 void register_mha_kernels() {
   register_kernel("MultiHeadAttention", [](const KernelInit& init) {
     MhaConfig cfg{init.node.attr_int("num_heads"), bool(init.node.attr_int("causal")),
-                  bool(init.node.attr_int("kv_projected")), float(init.node.attr_float("scale")), init.node.where()};
+                  bool(init.node.attr_int("kv_projected")), float(init.node.attr_float("scale")), init.node.where(),
+                  init.node.captured_outputs > 0};
     return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       return std::make_unique<MhaInvocation>(cfg, s);
     });

@@ -34,7 +34,7 @@ class MaskedSoftmax final : public Invocation {
       for (int64_t j = 0; j < r.n && all_hidden; ++j) all_hidden = p[j * r.inner] == -INFINITY;
       hidden[row] = all_hidden;
     }
-    Buffers in_place{io.values, io.out_ids, io.out_ids};  // softmax reads and writes y
+    Buffers in_place{io.values, io.out_ids, io.out_ids, 1};  // softmax reads and writes y
     softmax_->run(in_place);
     const float fill = log_ ? -INFINITY : 0.f;
     for (int64_t row = 0; row < r.count(); ++row) {

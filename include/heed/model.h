@@ -21,6 +21,10 @@ struct LoadOptions {
   // For a graph JSON: the safetensors file with its weights (default: the
   // JSON's "weights" entry, relative to the JSON file).
   std::string weights;
+  // Every attention node (GlobalAttention, LocalAttention, MultiHeadAttention)
+  // also returns its weights, as the extra output "attention/<node name>", without
+  // changing any other output.
+  bool capture_attention = false;
 };
 
 struct ValueInfo {

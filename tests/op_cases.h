@@ -1,0 +1,18 @@
+#pragma once
+// The op cases of tests/fixtures/ops.safetensors (tests/reference/gen_op_fixtures.py)
+// and the one-node graph that runs a case.
+#include <heed/model.h>
+
+#include <nlohmann/json.hpp>
+
+#include "loaders/safetensors.h"
+
+namespace heed::test {
+
+const SafetensorsFile& op_fixtures();
+std::vector<nlohmann::json> op_cases();
+const nlohmann::json& op_case(const std::string& name);
+// Parameters for weight inputs, graph inputs (added to `inputs`) for the rest.
+nlohmann::json op_case_graph(const nlohmann::json& c, TensorMap& inputs);
+
+}  // namespace heed::test
