@@ -40,6 +40,16 @@ expect_ok run_profile_trace "trace written" "$heed" run "$mlp/mlp.json" --inputs
 expect_ok trace_file '"ph": "X"' cat "$tmp/t.json"
 expect_ok profile_table "op type +calls" "$heed" profile "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --repeat 3
 
+att=$root/examples/attention
+expect_ok run_attention "attention/self: f32\[1, 2, 9, 9\]" "$heed" run "$att/attention.json" --inputs "$att/attention_inputs.safetensors" --attention "$tmp/att.html" --attention-png-dir "$tmp/png" --output "$tmp/att.safetensors"
+expect_ok attention_html_images "^5$" sh -c "grep -o 'data:image/png' '$tmp/att.html' | wc -l"
+expect_ok attention_pngs "self__mean_of_2_heads.png" ls "$tmp/png"
+expect_ok attention_from_file "written to" "$heed" attention "$tmp/att.safetensors" --tensor attention/cross --html "$tmp/a2.html" --source-tokens "a b c d e f g h i"
+expect_error attention_needs_output "give --html FILE and/or --png-dir DIR" "$heed" attention "$tmp/att.safetensors"
+expect_error attention_unknown_tensor "no tensor named 'nope'" "$heed" attention "$tmp/att.safetensors" --tensor nope --html "$tmp/x.html"
+expect_error attention_bad_grid "--grid 'big': expected HxW" "$heed" attention "$tmp/att.safetensors" --tensor attention/cross --html "$tmp/x.html" --image "$root/tests/fixtures/block.json" --grid big
+expect_error attention_bad_image "block.json: not a PNG or JPEG file" "$heed" attention "$tmp/att.safetensors" --tensor attention/cross --html "$tmp/x.html" --image "$root/tests/fixtures/block.json" --grid 3x3
+
 printf 'garbage' >"$tmp/bad.safetensors"
 echo '{"format": "heed.graph", "version": 1, "graphs": {"main": {"inputs": [], "outputs": ["y"], "nodes": [{"op": "Nope", "inputs": [], "outputs": ["y"]}]}}}' >"$tmp/bad.json"
 expect_error missing_model "nope.json: cannot open" "$heed" run "$tmp/nope.json" --inputs "$mlp/mlp_inputs.safetensors"

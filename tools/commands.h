@@ -1,10 +1,21 @@
 #pragma once
+#include <heed/model.h>
+
 #include <CLI/CLI.hpp>
 
 namespace heed::tools {
 
+struct AttentionReport {
+  std::string title = "Attention";
+  std::string html, png_dir;
+  std::string source_tokens, target_tokens;  // space-separated axis labels
+  std::string image, grid;                   // overlay on an image's HxW grid
+};
+void write_attention_report(const TensorMap& weights, const AttentionReport& report);
+
 // Each adds a subcommand whose callback does the work (errors propagate as heed::Error).
 void add_inspect(CLI::App& app);
 void add_run(CLI::App& app);  // `run` and `profile`
+void add_attention(CLI::App& app);
 
 }  // namespace heed::tools

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   heed::tools::add_inspect(app);
   heed::tools::add_run(app);
+  heed::tools::add_attention(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -14,6 +14,7 @@ namespace {
 
 struct RunArgs {
   std::string model, inputs, output, graph, weights, trace;
+  AttentionReport attention;  // --attention FILE.html
   int threads = 0, repeat = 1;
   bool profile = false;
   bool warmup = false;  // one untimed run first (primitive creation, thread start-up)
@@ -37,7 +38,9 @@ void print_outputs(const TensorMap& outputs) {
 void run(const RunArgs& a) {
   if (a.repeat < 1) throw Error(fmt::format("--repeat must be at least 1, got {}", a.repeat));
   if (a.threads < 0) throw Error(fmt::format("--threads must be positive, got {}", a.threads));
-  Model model = Model::load(a.model, {a.weights});
+  LoadOptions lo{a.weights};
+  lo.capture_attention = !a.attention.html.empty();
+  Model model = Model::load(a.model, lo);
   SafetensorsFile in = read_safetensors(a.inputs);
   TensorMap inputs(in.tensors.begin(), in.tensors.end());
   Session session(model, {a.graph, a.threads, a.profile});
@@ -54,6 +57,14 @@ void run(const RunArgs& a) {
   }
   if (!a.output.empty()) write_safetensors(a.output, NamedTensors(outputs.begin(), outputs.end()));
   print_outputs(outputs);
+  if (lo.capture_attention) {
+    TensorMap weights;
+    for (const auto& [name, t] : outputs)
+      if (name.rfind("attention/", 0) == 0) weights[name.substr(10)] = t;
+    AttentionReport report = a.attention;
+    report.title = "Attention: " + a.model;
+    write_attention_report(weights, report);
+  }
   if (a.repeat > 1) {
     std::sort(ms.begin(), ms.end());
     fmt::print("{} runs: median {:.3f} ms, min {:.3f} ms, max {:.3f} ms\n", a.repeat, ms[ms.size() / 2],
@@ -86,6 +97,11 @@ void add_run(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
   auto* r = add_common(app, "run", "Run a graph once (or --repeat N times) and print or save its outputs", a);
   r->add_option("--repeat", a->repeat, "run N times and report the median time");
+  r->add_option("--attention", a->attention.html,
+                "capture every attention node's weights (outputs unchanged) and write heatmaps to this HTML file");
+  r->add_option("--attention-png-dir", a->attention.png_dir, "with --attention: also one PNG per map here");
+  r->add_option("--source-tokens", a->attention.source_tokens, "with --attention: labels for the key axis");
+  r->add_option("--target-tokens", a->attention.target_tokens, "with --attention: labels for the query axis");
   r->add_option("--profile", a->trace, "print per-op timings; with =FILE also write a Chrome trace")
       ->expected(0, 1);
   r->callback([a, r] {

@@ -105,3 +105,43 @@ def block():
 mlp()
 block()
 print("wrote examples/mlp/mlp.* and tests/fixtures/block.*")
+
+
+def attention_demo():
+    """examples/attention: the three attention ops on made-up data whose right
+    answer is visible: queries copy keys in a shuffled order (global), a window
+    around the diagonal (local), and a causal multi-head self-attention."""
+    torch.manual_seed(3)
+    src = "the quick brown fox jumps over the lazy dog".split()
+    tgt = "dog lazy the over jumps fox brown quick the".split()
+    S, D = len(src), 16
+    keys = torch.nn.functional.normalize(torch.randn(1, S, D), dim=-1)
+    order = [8, 7, 6, 5, 4, 3, 2, 1, 0]  # target t reads source order[t]
+    query = keys[:, order, :] * 8.0
+    mha = torch.nn.MultiheadAttention(D, 2, batch_first=True)
+    sd = {k: v.detach() for k, v in mha.state_dict().items()}
+    weights = {"in_proj_weight": sd["in_proj_weight"], "in_proj_bias": sd["in_proj_bias"],
+               "out_proj.weight": sd["out_proj.weight"], "out_proj.bias": sd["out_proj.bias"]}
+    graph = {
+        "inputs": [{"name": "query", "dtype": "f32", "shape": [1, "tgt", D]},
+                   {"name": "keys", "dtype": "f32", "shape": [1, "src", D]}],
+        "outputs": ["global_ctx", "local_ctx", "self_ctx"],
+        "parameters": list(weights),
+        "nodes": [
+            node("cross", "GlobalAttention", ["query", "keys", "keys"], ["global_ctx"], score="dot"),
+            node("window", "LocalAttention", ["keys", "keys", "keys"], ["local_ctx"], left=2, right=2),
+            node("self", "MultiHeadAttention", ["query", "", "", "in_proj_weight", "", "", "in_proj_bias", "", "",
+                                                "out_proj.weight", "out_proj.bias"], ["self_ctx"],
+                 num_heads=2, causal=True),
+        ],
+    }
+    with torch.no_grad():
+        p = torch.softmax(query @ keys.transpose(1, 2), -1)
+        expected = {"global_ctx": p @ keys}
+    d = os.path.join(ROOT, "examples", "attention")
+    write(d, "attention", graph, weights, {"query": query, "keys": keys}, expected)
+    with open(os.path.join(d, "tokens.txt"), "w") as f:
+        f.write(" ".join(src) + "\n" + " ".join(tgt) + "\n")
+
+
+attention_demo()
