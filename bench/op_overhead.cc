@@ -19,7 +19,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "loaders/safetensors.h"
+#include "bench/bench_util.h"
 
 namespace {
 
@@ -27,92 +27,33 @@ using json = nlohmann::json;
 using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
+using heed::bench::Options;
+using heed::bench::random_tensor;
 
-struct Options {
-  int threads = 0, repeats = 7, iters = 200;
-};
-
-// Medians over `repeats` of the mean time of `iters` calls, in microseconds, of
-// two functions measured alternately so that drift in a shared machine hits both.
-std::pair<double, double> median_us(const Options& o, const std::function<void()>& a,
-                                    const std::function<void()>& b) {
-  for (int i = 0; i < 20; ++i) a(), b();
-  std::vector<double> ta, tb;
-  auto time = [&](const std::function<void()>& f) {
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < o.iters; ++i) f();
-    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / o.iters;
-  };
-  for (int r = 0; r < o.repeats; ++r) {
-    ta.push_back(time(a));
-    tb.push_back(time(b));
-  }
-  std::sort(ta.begin(), ta.end());
-  std::sort(tb.begin(), tb.end());
-  return {ta[ta.size() / 2], tb[tb.size() / 2]};
+std::pair<double, double> median_us(const Options& o, const std::function<void()>& a, const std::function<void()>& b) {
+  auto t = heed::bench::median_us(o, 20, {a, b});
+  return {t[0], t[1]};
 }
 
-heed::Tensor random_tensor(const heed::Shape& s, unsigned seed) {
-  heed::Tensor t = heed::Tensor::empty(heed::DType::f32, s);
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> dist(0.f, 0.05f);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = dist(gen);
-  return t;
-}
-
-// A one-node heed model; weights (if any) written beside the graph.
-heed::Session one_node_session(const std::string& dir, const std::string& op, const json& inputs,
-                               const std::vector<std::string>& node_inputs, const heed::NamedTensors& weights,
-                               int threads, heed::Model* keep) {
-  std::vector<std::string> params;
-  for (const auto& w : weights) params.push_back(w.first);
-  json doc = {{"format", "heed.graph"}, {"version", 1},
-              {"graphs", {{"main", {{"inputs", inputs}, {"outputs", {"y"}}, {"parameters", params},
-                                    {"nodes", {{{"name", "op"}, {"op", op}, {"inputs", node_inputs}, {"outputs", {"y"}}}}}}}}}};
-  std::string path = dir + "/" + op + ".json";
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  std::fputs(doc.dump().c_str(), f);
-  std::fclose(f);
-  heed::LoadOptions lo;
-  if (!weights.empty()) {
-    lo.weights = dir + "/" + op + ".safetensors";
-    heed::write_safetensors(lo.weights, weights);
-  }
-  *keep = heed::Model::load(path, lo);
+// A one-node heed model over the graph inputs `inputs` and the weights.
+heed::Session one_node_session(const std::string& op, const json& inputs, const std::vector<std::string>& node_inputs,
+                               const heed::NamedTensors& weights, int threads, heed::Model* keep) {
+  json g = {{"inputs", inputs}, {"outputs", {"y"}},
+            {"nodes", {{{"name", "op"}, {"op", op}, {"inputs", node_inputs}, {"outputs", {"y"}}}}}};
+  *keep = heed::bench::load_graph(op, g, weights);
   return heed::Session(*keep, {"", threads});
 }
 
-struct Raw {
-  dnnl::primitive prim;
-  std::unordered_map<int, memory> args;
-};
-
 void emit(const std::string& op, int64_t m, double heed_us, double raw_us, int threads) {
-  std::printf("%s\n", json{{"op", op}, {"m", m}, {"threads", threads}, {"heed_us", heed_us}, {"onednn_us", raw_us},
-                           {"overhead_us", heed_us - raw_us}}.dump().c_str());
-  std::fflush(stdout);
+  heed::bench::emit({{"op", op}, {"m", m}, {"threads", threads}, {"heed_us", heed_us}, {"onednn_us", raw_us},
+                     {"overhead_us", heed_us - raw_us}});
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    int v = std::atoi(argv[i + 1]);
-    if (a == "--threads") o.threads = v;
-    else if (a == "--repeats") o.repeats = v;
-    else if (a == "--iters") o.iters = v;
-    else {
-      std::fprintf(stderr, "usage: %s [--threads N] [--repeats R] [--iters I]\n", argv[0]);
-      return 2;
-    }
-  }
-  if (o.threads <= 0) o.threads = omp_get_num_procs();
-  omp_set_num_threads(o.threads);
+  Options o = heed::bench::parse_options(argc, argv);
   const int64_t K = 512, N = 2048;
-  std::string dir = "/tmp/heed_bench_ops";
-  std::system(("mkdir -p " + dir).c_str());
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream strm(eng);
   heed::Tensor w = random_tensor({N, K}, 1);
@@ -128,11 +69,7 @@ int main(int argc, char** argv) {
     json doc = {{"format", "heed.graph"}, {"version", 1},
                 {"graphs", {{"main", {{"inputs", json::array({{{"name", "x"}, {"dtype", "f32"}, {"shape", {1, 64}}}})},
                                       {"outputs", {"y"}}, {"nodes", nodes}}}}}};
-    std::string path = dir + "/chain.json";
-    std::FILE* f = std::fopen(path.c_str(), "w");
-    std::fputs(doc.dump().c_str(), f);
-    std::fclose(f);
-    heed::Model model = heed::Model::load(path);
+    heed::Model model = heed::bench::load_graph("chain", doc["graphs"]["main"], {});
     heed::Session s(model, {"", o.threads});
     heed::TensorMap in = {{"x", random_tensor({1, 64}, 9)}}, out;
     memory::desc md({1, 64}, dt::f32, tag::ab);
@@ -143,9 +80,8 @@ int main(int argc, char** argv) {
     auto [h, r] = median_us(o, [&] { s.run(in, out); }, [&] {
       for (int i = 0; i < kNodes; ++i) prim.execute(strm, {{DNNL_ARG_SRC, bufs[i]}, {DNNL_ARG_DST, bufs[i + 1]}});
     });
-    std::printf("%s\n", json{{"op", "Relu chain"}, {"m", 1}, {"threads", o.threads}, {"nodes", kNodes},
-                             {"heed_us", h / kNodes}, {"onednn_us", r / kNodes}, {"overhead_us", (h - r) / kNodes}}
-                             .dump().c_str());
+    heed::bench::emit({{"op", "Relu chain"}, {"m", 1}, {"threads", o.threads}, {"nodes", kNodes},
+                       {"heed_us", h / kNodes}, {"onednn_us", r / kNodes}, {"overhead_us", (h - r) / kNodes}});
   }
 
   for (int64_t m : {1, 8, 128}) {
@@ -154,7 +90,7 @@ int main(int argc, char** argv) {
     // Linear: x[m, K] W[N, K] -> y[m, N]
     {
       heed::Tensor x = random_tensor({m, K}, 2);
-      auto s = one_node_session(dir, "Linear", json::array({{{"name", "x"}, {"dtype", "f32"}, {"shape", {m, K}}}}),
+      auto s = one_node_session("Linear", json::array({{{"name", "x"}, {"dtype", "f32"}, {"shape", {m, K}}}}),
                                 {"x", "w"}, {{"w", w}}, o.threads, &model);
       heed::TensorMap in = {{"x", x}};
       // The same choice heed makes: oneDNN's packed layout if it wants one, else PyTorch's [N, K].
@@ -177,7 +113,7 @@ int main(int argc, char** argv) {
     // MatMul: a[m, K] b[K, N] (both activations)
     {
       heed::Tensor a = random_tensor({m, K}, 3), b = random_tensor({K, N}, 4);
-      auto s = one_node_session(dir, "MatMul",
+      auto s = one_node_session("MatMul",
                                 json::array({{{"name", "a"}, {"dtype", "f32"}, {"shape", {m, K}}},
                                              {{"name", "b"}, {"dtype", "f32"}, {"shape", {K, N}}}}),
                                 {"a", "b"}, {}, o.threads, &model);
@@ -196,7 +132,7 @@ int main(int argc, char** argv) {
     memory::desc xd({m, N}, dt::f32, tag::ab);
     heed::TensorMap in = {{"x", x}};
     {
-      auto s = one_node_session(dir, "Softmax", xin, {"x"}, {}, o.threads, &model);
+      auto s = one_node_session("Softmax", xin, {"x"}, {}, o.threads, &model);
       dnnl::softmax_forward prim(dnnl::softmax_forward::primitive_desc(
           dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, xd, 1), eng));
       std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, memory(xd, eng, x.data())}, {DNNL_ARG_DST, memory(xd, eng)}};
@@ -205,7 +141,7 @@ int main(int argc, char** argv) {
     }
     {
       heed::Tensor g = random_tensor({N}, 6), b = random_tensor({N}, 7);
-      auto s = one_node_session(dir, "LayerNorm", xin, {"x", "g", "b"}, {{"g", g}, {"b", b}}, o.threads, &model);
+      auto s = one_node_session("LayerNorm", xin, {"x", "g", "b"}, {{"g", g}, {"b", b}}, o.threads, &model);
       auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
       dnnl::layer_normalization_forward prim(dnnl::layer_normalization_forward::primitive_desc(
           dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_inference, xd, 1e-5f, flags), eng));

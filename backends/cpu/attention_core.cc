@@ -1,5 +1,7 @@
 #include "backends/cpu/attention_core.h"
 
+#include "backends/cpu/fast_math.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -9,7 +11,7 @@
 namespace heed::cpu {
 namespace {
 
-constexpr int64_t kBlockQ = 64, kBlockK = 256;
+constexpr int64_t kBlockQ = 64, kBlockK = 256;  // the online softmax's blocks
 
 // The mask value for key j (global index) of query t, -inf when hidden.
 inline float mask_at(const AttentionMasks& m, int64_t b, int64_t t, int64_t j, int64_t stride) {
@@ -44,7 +46,7 @@ void masked_softmax_row(float* row, int64_t n, int64_t b, int64_t t, int64_t j0,
   float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
   for (int64_t j = 0; j < n; ++j) {
-    row[j] = std::exp(row[j] - max);
+    row[j] = exp_approx(row[j] - max);
     sum += row[j];
   }
   const float inv = 1.f / sum;
@@ -60,7 +62,12 @@ struct AttentionCore::Impl {
   // materialized
   StridedMatmul scores, context;
   std::vector<float> score_buf;
-  // blocked: [q rows full|rest][k cols full|rest]
+  // blocked, exact: query slabs [rows full|rest] against all keys
+  bool online = false;
+  int64_t slab_rows = 0;
+  StridedMatmul slab_scores[2], slab_context[2];
+  std::vector<float> slab;
+  // blocked, online: [q rows full|rest][k cols full|rest]
   StridedMatmul block_scores[2][2], block_context[2][2];
   std::vector<float> s_blk, o_acc, m_run, l_run;
   // loops
@@ -80,7 +87,37 @@ struct AttentionCore::Impl {
     score_buf.resize(size_t(d.B * d.H * d.T * d.L));
   }
 
-  void setup_blocked() {
+  void setup_blocked(size_t slab_bytes) {
+    // As many query rows per slab as fit (a multiple of 16, at most 256, at most T).
+    int64_t per_row = d.B * d.H * d.L * int64_t(sizeof(float));
+    slab_rows = std::min<int64_t>({int64_t(slab_bytes) / per_row / 16 * 16, 256, d.T});
+    online = slab_rows < std::min<int64_t>(16, d.T);
+    if (online) return setup_online();
+    for (int qi = 0; qi < 2; ++qi) {
+      int64_t rows = qi == 0 ? slab_rows : d.T % slab_rows;
+      if (rows == 0) continue;
+      View4 s = scores_view(rows, d.L, d.L);
+      slab_scores[qi] = StridedMatmul(q.with_rows(rows), k_transposed(d.L), s, scale);
+      slab_context[qi] = StridedMatmul(s, v, o.with_rows(rows));
+    }
+    slab.resize(size_t(d.B * d.H * slab_rows * d.L));
+  }
+
+  void run_slabs(const float* qp, const float* kp, const float* vp, float* op, const AttentionMasks& m) {
+    const int64_t stride = m.mask_stride ? m.mask_stride : d.L, BH = d.B * d.H, L = d.L;
+    for (int64_t t0 = 0; t0 < d.T; t0 += slab_rows) {
+      int64_t rows = std::min(slab_rows, d.T - t0);
+      int qi = rows == slab_rows ? 0 : 1;
+      slab_scores[qi].run(qp + t0 * q.strides[2], kp, slab.data());
+      // Causal rows see at most query_offset + t + 1 keys: the rest is -inf anyway.
+#pragma omp parallel for if (BH * rows * L > 16384)
+      for (int64_t r = 0; r < BH * rows; ++r)
+        masked_softmax_row(slab.data() + r * L, L, r / (d.H * rows), t0 + r % rows, 0, m, stride);
+      slab_context[qi].run(slab.data(), vp, op + t0 * o.strides[2]);
+    }
+  }
+
+  void setup_online() {
     int64_t rq = d.T % kBlockQ, rk = d.L % kBlockK;
     for (int qi = 0; qi < 2; ++qi)
       for (int ki = 0; ki < 2; ++ki) {
@@ -142,7 +179,7 @@ struct AttentionCore::Impl {
         float rescale = std::exp(mr - mnew), sum = 0.f;
 #pragma omp simd reduction(+ : sum)
         for (int64_t j = 0; j < cols; ++j) {
-          row[j] = std::exp(row[j] - mnew);
+          row[j] = exp_approx(row[j] - mnew);
           sum += row[j];
         }
         if (rescale != 1.f)
@@ -163,6 +200,7 @@ struct AttentionCore::Impl {
   }
 
   void run_blocked(const float* qp, const float* kp, const float* vp, float* op, const AttentionMasks& m) {
+    if (!online) return run_slabs(qp, kp, vp, op, m);
     for (int64_t t0 = 0; t0 < d.T; t0 += kBlockQ) {
       int64_t rows = std::min(kBlockQ, d.T - t0);
       run_query_block(rows == std::min(kBlockQ, d.T) ? 0 : 1, t0, rows, qp, kp, vp, op, m);
@@ -200,7 +238,7 @@ struct AttentionCore::Impl {
 };
 
 AttentionCore::AttentionCore(const AttentionDims& dims, const View4& q, const View4& k, const View4& v,
-                             const View4& o, float scale, Mode mode)
+                             const View4& o, float scale, Mode mode, size_t slab_bytes)
     : impl_(std::make_unique<Impl>()) {
   Impl& i = *impl_;
   i.d = dims;
@@ -212,11 +250,12 @@ AttentionCore::AttentionCore(const AttentionDims& dims, const View4& q, const Vi
   i.mode = mode;
   if (dims.B * dims.H * dims.T == 0) return;
   if (mode == Mode::materialized && dims.L > 0) i.setup_materialized();
-  if (mode == Mode::blocked && dims.L > 0) i.setup_blocked();
+  if (mode == Mode::blocked && dims.L > 0) i.setup_blocked(slab_bytes);
   if (mode == Mode::loops) i.thread_rows.resize(size_t(omp_get_max_threads()) * size_t(std::max<int64_t>(dims.L, 1)));
 }
 
 AttentionCore::AttentionCore(AttentionCore&&) noexcept = default;
+bool AttentionCore::online() const { return impl_->online; }
 AttentionCore::~AttentionCore() = default;
 
 void AttentionCore::run(const float* q, const float* k, const float* v, float* o, const AttentionMasks& masks,

@@ -4,8 +4,11 @@
 //   Q [B, H, T, Dk], K [B, H, L, Dk], V [B, H, L, Dv]  ->  O [B, H, T, Dv]
 // Three ways to compute it, chosen at prepare time:
 //   materialized  the weights are wanted: scores [B, H, T, L], masked softmax, P V
-//   blocked       no weights: query blocks x key blocks with an online softmax
-//                 (flash-attention style), so no T x L matrix exists; GEMMs on oneDNN
+//   blocked       no weights: blocks of queries, each against all keys (an exact
+//                 softmax over a [B, H, rows, L] slab of at most `slab_bytes`), or,
+//                 when even 16 query rows exceed that, query blocks x key blocks with
+//                 an online softmax (flash-attention style). No T x L matrix exists
+//                 either way; the GEMMs run on oneDNN
 //   loops         the key count is only known at run time (KV cache) and T is small:
 //                 one pass per query row, memory-bound like a decode step should be
 #include <cstdint>
@@ -32,8 +35,10 @@ class AttentionCore {
  public:
   enum class Mode { materialized, blocked, loops };
   // For Mode::loops, dims.L is the capacity (the most keys run() may be given).
+  static constexpr size_t kSlabBytes = size_t(32) << 20;
   AttentionCore(const AttentionDims& dims, const View4& q, const View4& k, const View4& v, const View4& o,
-                float scale, Mode mode);
+                float scale, Mode mode, size_t slab_bytes = kSlabBytes);
+  bool online() const;  // blocked mode chose the online softmax
   AttentionCore(AttentionCore&&) noexcept;
   ~AttentionCore();
   // `keys`: how many keys to attend over (<= dims.L); `weights`: [B, H, T, dims.L] or null.

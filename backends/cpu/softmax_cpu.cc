@@ -11,6 +11,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/kernel_util.h"
 #include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/fast_math.h"
 
 namespace heed::cpu {
 namespace {
@@ -76,7 +77,7 @@ std::unique_ptr<Invocation> log_softmax(const Rows& r) {
       for (int64_t j = 0; j < r.n; ++j) max = std::max(max, p[j * st]);
       float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
-      for (int64_t j = 0; j < r.n; ++j) sum += std::exp(p[j * st] - max);
+      for (int64_t j = 0; j < r.n; ++j) sum += exp_approx(p[j * st] - max);
       const float shift = max + std::log(sum);
       for (int64_t j = 0; j < r.n; ++j) q[j * st] = p[j * st] - shift;
     }

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Attention figures for docs/benchmarks.md: runs bench/heed_bench_attention and the
+same work in PyTorch eager (same threads, same shapes), prints Markdown tables.
+
+  python3 bench/attention.py --bin build/bench/heed_bench_attention --threads 2
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import time
+
+import torch
+import torch.nn.functional as F
+
+E, H, DH = 512, 8, 64
+
+
+def median_us(fn, repeats, iters):
+    fn()
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(iters):
+            fn()
+        out.append((time.perf_counter() - t) / iters * 1e6)
+    return statistics.median(out)
+
+
+def torch_mha(batch, length, repeats, iters):
+    mha = torch.nn.MultiheadAttention(E, H, batch_first=True).eval()
+    x = torch.randn(batch, length, E)
+    return median_us(lambda: mha(x, x, x, need_weights=False), repeats, iters)
+
+
+def torch_decode(cache_len, repeats):
+    """One cached step as a PyTorch user writes it: project, write into a
+    preallocated cache, attend over the filled part, project out."""
+    w_in, b_in = torch.randn(3 * E, E) * 0.05, torch.randn(3 * E) * 0.05
+    w_out, b_out = torch.randn(E, E) * 0.05, torch.randn(E) * 0.05
+    ck, cv = torch.randn(1, H, 1040, DH), torch.randn(1, H, 1040, DH)
+    x = torch.randn(1, 1, E)
+    pos = cache_len - 1
+
+    def step():
+        q, k, v = F.linear(x, w_in, b_in).split(E, -1)
+        ck[:, :, pos] = k.view(1, H, DH)
+        cv[:, :, pos] = v.view(1, H, DH)
+        o = F.scaled_dot_product_attention(q.view(1, 1, H, DH).transpose(1, 2), ck[:, :, :pos + 1],
+                                           cv[:, :, :pos + 1])
+        return F.linear(o.transpose(1, 2).reshape(1, 1, E), w_out, b_out)
+    return median_us(step, repeats, 200)
+
+
+def torch_local_dense(n, repeats):
+    """The band as a dense masked attention: what PyTorch offers without a custom kernel."""
+    q, k, v = (torch.randn(1, n, 64) for _ in range(3))
+    idx = torch.arange(n)
+    mask = torch.zeros(n, n).masked_fill((idx[None, :] - idx[:, None]).abs() > 32, float("-inf"))
+    return median_us(lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask), repeats, 1)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--bin", default="build/bench/heed_bench_attention")
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--repeats", type=int, default=5)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    out = subprocess.run([a.bin, "--threads", str(a.threads), "--repeats", str(a.repeats)], check=True,
+                         capture_output=True, text=True).stdout
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    print(f"threads {a.threads}, torch {torch.__version__}, medians of {a.repeats} repeats\n")
+    with torch.no_grad():
+        print("MultiHeadAttention, self-attention, d_model 512, 8 heads (no mask, no weights returned)\n")
+        print("| batch | length | heed ms | PyTorch ms | PyTorch / heed | oneDNN GEMMs alone ms | heed / GEMMs |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        for r in (r for r in rows if r["bench"] == "mha"):
+            t = torch_mha(r["batch"], r["len"], a.repeats, r["iters"])
+            print(f"| {r['batch']} | {r['len']} | {r['heed_us'] / 1e3:.2f} | {t / 1e3:.2f} | {t / r['heed_us']:.2f}x | "
+                  f"{r['gemm_limit_us'] / 1e3:.2f} | {r['heed_us'] / r['gemm_limit_us']:.2f}x |")
+        print("\nDecode step with a KV cache (batch 1, one new token, d_model 512, 8 heads)\n")
+        print("| cache length | heed us | PyTorch us | PyTorch / heed |")
+        print("|---:|---:|---:|---:|")
+        for r in (r for r in rows if r["bench"] == "decode"):
+            t = torch_decode(r["cache_len"], a.repeats)
+            print(f"| {r['cache_len']} | {r['heed_us']:.1f} | {t:.1f} | {t / r['heed_us']:.2f}x |")
+        print("\nLocalAttention, left = right = 32 (65 keys a query), head size 64, batch 1\n")
+        print("| length | heed ms | heed us per 1k queries | PyTorch dense band mask ms |")
+        print("|---:|---:|---:|---:|")
+        for r in (r for r in rows if r["bench"] == "local"):
+            dense = f"{torch_local_dense(r['len'], 3) / 1e3:.1f}" if r["len"] <= 8192 else "(n x n mask: 1 GiB)"
+            print(f"| {r['len']} | {r['heed_us'] / 1e3:.2f} | {r['us_per_1k_queries']:.0f} | {dense} |")
+
+
+if __name__ == "__main__":
+    main()

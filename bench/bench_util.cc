@@ -1,0 +1,47 @@
+#include "bench/bench_util.h"
+
+#include <omp.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace heed::bench {
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    int v = std::atoi(argv[i + 1]);
+    if (a == "--threads") o.threads = v;
+    else if (a == "--repeats") o.repeats = v;
+    else if (a == "--iters") o.iters = v;
+    else {
+      std::fprintf(stderr, "usage: %s [--threads N] [--repeats R] [--iters I]\n", argv[0]);
+      std::exit(2);
+    }
+  }
+  if (o.threads <= 0) o.threads = omp_get_num_procs();
+  omp_set_num_threads(o.threads);
+  return o;
+}
+
+Model load_graph(const std::string& name, const nlohmann::json& graph, const NamedTensors& weights) {
+  std::string dir = "/tmp/heed_bench";
+  std::filesystem::create_directories(dir);
+  std::vector<std::string> params;
+  for (const auto& w : weights) params.push_back(w.first);
+  nlohmann::json g = graph;
+  g["parameters"] = params;
+  nlohmann::json doc = {{"format", "heed.graph"}, {"version", 1}, {"graphs", {{"main", g}}}};
+  std::string path = dir + "/" + name + ".json";
+  std::ofstream(path) << doc.dump();
+  LoadOptions lo;
+  if (!weights.empty()) {
+    lo.weights = dir + "/" + name + ".safetensors";
+    write_safetensors(lo.weights, weights);
+  }
+  return Model::load(path, lo);
+}
+
+}  // namespace heed::bench
