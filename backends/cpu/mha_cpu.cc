@@ -34,14 +34,19 @@ class MhaInvocation final : public Invocation {
     packed_ = !cfg.projected && !present(s, kKWeight);
     S_ = cached_ ? s.in[kCacheK].shape[2] : cross_ ? s.in[kKey].shape[cfg.projected ? 2 : 1] : T_;
     weights_ = s.out.size() > 1;
-    qp_.resize(size_t(B_ * T_ * E_));
-    ctx_.resize(qp_.size());
-    int64_t kv_rows = cfg.projected ? 0 : cached_ ? B_ * T_ : B_ * S_;
+    // Self-attention with PyTorch's packed in_proj: one GEMM makes Q, K and V side
+    // by side ([B*T, 3E]); the heads are strided views into it.
+    fused_ = !cross_ && !cfg.projected && packed_;
+    qp_.resize(size_t(B_ * T_ * E_ * (fused_ ? 3 : 1)));
+    ctx_.resize(size_t(B_ * T_ * E_));
+    int64_t kv_rows = cfg.projected || fused_ ? 0 : cached_ ? B_ * T_ : B_ * S_;
     kp_.resize(size_t(kv_rows * E_));
     vp_.resize(kp_.size());
     bool q_bias = present(s, kQBias), kv_bias = packed_ ? q_bias : present(s, kKBias);
     View4 w = View4::transposed(E_, E_, E_);
-    proj_q_ = StridedMatmul(View4::matrix(B_ * T_, E_, E_), w, View4::matrix(B_ * T_, E_, E_), 1.f, false, q_bias);
+    int64_t q_cols = fused_ ? 3 * E_ : E_;
+    proj_q_ = StridedMatmul(View4::matrix(B_ * T_, E_, E_), View4::transposed(E_, q_cols, E_),
+                            View4::matrix(B_ * T_, q_cols, q_cols), 1.f, false, q_bias);
     if (kv_rows) {
       View4 x = View4::matrix(kv_rows, E_, E_);
       proj_k_ = StridedMatmul(x, w, x, 1.f, false, kv_bias);
@@ -49,9 +54,11 @@ class MhaInvocation final : public Invocation {
     }
     proj_out_ = StridedMatmul(View4::matrix(B_ * T_, E_, E_), w, View4::matrix(B_ * T_, E_, E_), 1.f, false,
                               present(s, kOutBias));
-    View4 heads_q{{B_, H_, T_, Dh_}, {T_ * E_, Dh_, E_, 1}};
+    const int64_t ld = fused_ ? 3 * E_ : E_;  // row stride of Q (and of K, V when fused)
+    View4 heads_q{{B_, H_, T_, Dh_}, {T_ * ld, Dh_, ld, 1}};
     View4 heads_kv = cached_ || cfg.projected ? View4{{B_, H_, S_, Dh_}, {H_ * S_ * Dh_, S_ * Dh_, Dh_, 1}}
-                                              : View4{{B_, H_, S_, Dh_}, {S_ * E_, Dh_, E_, 1}};
+                                              : View4{{B_, H_, S_, Dh_}, {S_ * ld, Dh_, ld, 1}};
+    View4 heads_ctx{{B_, H_, T_, Dh_}, {T_ * E_, Dh_, E_, 1}};
     // Captured weights come from a second, materialized pass, so that the output is
     // computed exactly as it would be without the capture. (Loops mode writes the
     // same probabilities either way.)
@@ -60,10 +67,10 @@ class MhaInvocation final : public Invocation {
                         : declared_weights ? AttentionCore::Mode::materialized : AttentionCore::Mode::blocked;
     float scale = cfg.scale > 0 ? cfg.scale : 1.f / std::sqrt(float(Dh_));
     AttentionDims dims{B_, H_, T_, S_, Dh_, Dh_};
-    core_ = std::make_unique<AttentionCore>(dims, heads_q, heads_kv, heads_kv, heads_q, scale, mode);
+    core_ = std::make_unique<AttentionCore>(dims, heads_q, heads_kv, heads_kv, heads_ctx, scale, mode);
     if (weights_ && mode == AttentionCore::Mode::blocked) {
       capture_ctx_.resize(ctx_.size());
-      capture_core_ = std::make_unique<AttentionCore>(dims, heads_q, heads_kv, heads_kv, heads_q, scale,
+      capture_core_ = std::make_unique<AttentionCore>(dims, heads_q, heads_kv, heads_kv, heads_ctx, scale,
                                                       AttentionCore::Mode::materialized);
     }
     key_padding_ = AdditiveMask(present(s, kKeyPaddingMask) ? s.in[kKeyPaddingMask] : TensorDesc{DType::f32, {}, false});
@@ -78,8 +85,12 @@ class MhaInvocation final : public Invocation {
     const size_t ee = size_t(E_ * E_);
     proj_q_.run(x, wq, qp_.data(), bq);
     const float *k = nullptr, *v = nullptr;
-    int64_t position = 0, keys = S_;
-    if (cfg_.projected) {
+    int64_t position = 0, keys = S_, kv_stride = E_;
+    if (fused_) {
+      k = qp_.data() + E_;
+      v = qp_.data() + 2 * E_;
+      kv_stride = 3 * E_;
+    } else if (cfg_.projected) {
       k = io.in_as<float>(kKey);
       v = io.in_as<float>(kValue);
     } else {
@@ -101,8 +112,8 @@ class MhaInvocation final : public Invocation {
                                 T_, position, S_));
       float* ck = static_cast<float*>(const_cast<void*>(io.in(kCacheK)));
       float* cv = static_cast<float*>(const_cast<void*>(io.in(kCacheV)));
-      append_to_cache(ck, kp_.data(), position);
-      append_to_cache(cv, vp_.data(), position);
+      append_to_cache(ck, k, kv_stride, position);
+      append_to_cache(cv, v, kv_stride, position);
       k = ck;
       v = cv;
       keys = position + T_;
@@ -123,18 +134,18 @@ class MhaInvocation final : public Invocation {
   }
 
  private:
-  // rows [B, T, E] -> cache [B, H, S, Dh] at positions [position, position + T)
-  void append_to_cache(float* cache, const float* rows, int64_t position) const {
+  // rows [B, T, E] (row stride `ld`) -> cache [B, H, S, Dh] at positions [position, position + T)
+  void append_to_cache(float* cache, const float* rows, int64_t ld, int64_t position) const {
     for (int64_t b = 0; b < B_; ++b)
       for (int64_t t = 0; t < T_; ++t)
         for (int64_t h = 0; h < H_; ++h)
-          std::memcpy(cache + ((b * H_ + h) * S_ + position + t) * Dh_, rows + (b * T_ + t) * E_ + h * Dh_,
+          std::memcpy(cache + ((b * H_ + h) * S_ + position + t) * Dh_, rows + (b * T_ + t) * ld + h * Dh_,
                       size_t(Dh_) * sizeof(float));
   }
 
   MhaConfig cfg_;
   int64_t B_, T_, E_, H_, Dh_, S_;
-  bool cached_, cross_, packed_, weights_, position_i32_ = false;
+  bool cached_, cross_, packed_, fused_, weights_, position_i32_ = false;
   std::vector<float> qp_, kp_, vp_, ctx_;
   StridedMatmul proj_q_, proj_k_, proj_v_, proj_out_;
   std::unique_ptr<AttentionCore> core_, capture_core_;
