@@ -17,6 +17,7 @@ void register_all_ops() {
   register_reduce();
   register_argmax_topk();
   register_attention();
+  register_recurrent();
 }
 
 }  // namespace heed::ops

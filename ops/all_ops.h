@@ -17,6 +17,7 @@ void register_cast();
 void register_reduce();
 void register_argmax_topk();
 void register_attention();
+void register_recurrent();
 
 void register_all_ops();
 

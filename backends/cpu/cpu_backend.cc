@@ -34,6 +34,8 @@ void register_cpu_kernels() {
   register_mha_kernels();
   register_global_attention_kernels();
   register_local_attention_kernels();
+  register_rnn_kernels();
+  register_rnn_cell_kernels();
 }
 
 const KernelTable& kernels() {

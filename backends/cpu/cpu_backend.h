@@ -29,5 +29,7 @@ void register_argmax_topk_kernels();
 void register_mha_kernels();
 void register_global_attention_kernels();
 void register_local_attention_kernels();
+void register_rnn_kernels();
+void register_rnn_cell_kernels();
 
 }  // namespace heed::cpu

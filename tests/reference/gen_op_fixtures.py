@@ -375,6 +375,73 @@ local_case("local_p_no_lengths_sigma", q, k, v, 3, 1, center="predictive", lengt
            atol=1e-5)
 local_case("local_m_length_one", r(1, 1, 6), r(1, 1, 6), r(1, 1, 4), 2, 2)
 
+
+# ---------------------------------------------------------------------------
+# Recurrent ops against torch.nn.LSTM / GRU / LSTMCell / GRUCell, random weights
+# (constant weights could not catch a wrong gate order).
+def rnn_case(name, module, x, h0=None, c0=None, lengths=None, **kw):
+    lstm = isinstance(module, torch.nn.LSTM)
+    dirs = 2 if module.bidirectional else 1
+    with torch.no_grad():
+        state = None if h0 is None else ((h0, c0) if lstm else h0)
+        if lengths is not None:
+            packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=module.batch_first,
+                                                             enforce_sorted=False)
+            y, st = module(packed, state)
+            y, _ = torch.nn.utils.rnn.pad_packed_sequence(y, batch_first=module.batch_first,
+                                                          total_length=x.shape[1 if module.batch_first else 0])
+        else:
+            y, st = module(x, state)
+    outs = [y] + (list(st) if lstm else [st])
+    ins = [x, h0, c0 if lstm else None, lengths]
+    params = []
+    for layer in range(module.num_layers):
+        for d in range(dirs):
+            sfx = f"_l{layer}" + ("_reverse" if d else "")
+            for nm in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                t = getattr(module, nm + sfx, None)
+                if t is not None:
+                    params.append(len(ins))
+                ins.append(None if t is None else t.detach())
+    attrs = {"hidden_size": module.hidden_size, "num_layers": module.num_layers,
+             "bidirectional": module.bidirectional, "batch_first": module.batch_first}
+    case(name, "LSTM" if lstm else "GRU", ins, outs, attrs, params=tuple(params), **kw)
+
+
+torch.manual_seed(21)
+lstm = torch.nn.LSTM(7, 5)
+rnn_case("lstm_one_layer_initial_state", lstm, r(4, 3, 7), r(1, 3, 5), r(1, 3, 5), atol=1e-5)
+lstm2 = torch.nn.LSTM(6, 4, num_layers=2, bidirectional=True)
+rnn_case("lstm_two_layers_bidirectional", lstm2, r(5, 3, 6), atol=1e-5)
+rnn_case("lstm_two_layers_bidirectional_state", lstm2, r(5, 3, 6), r(4, 3, 4), r(4, 3, 4), atol=1e-5)
+rnn_case("lstm_padded_lengths", lstm2, r(5, 3, 6), lengths=torch.tensor([5, 2, 4]), atol=1e-5)
+lstm_bf = torch.nn.LSTM(6, 8, bidirectional=True, batch_first=True)
+rnn_case("lstm_batch_first", lstm_bf, r(2, 6, 6), atol=1e-5)
+rnn_case("lstm_batch_first_lengths", lstm_bf, r(3, 6, 6), lengths=torch.tensor([1, 6, 3]), atol=1e-5)
+rnn_case("lstm_no_bias", torch.nn.LSTM(3, 4, bias=False), r(3, 2, 3), atol=1e-5)
+gru = torch.nn.GRU(7, 5)
+rnn_case("gru_one_layer_initial_state", gru, r(4, 3, 7), r(1, 3, 5), atol=1e-5)
+gru2 = torch.nn.GRU(6, 4, num_layers=2, bidirectional=True, batch_first=True)
+rnn_case("gru_two_layers_bidirectional", gru2, r(3, 5, 6), atol=1e-5)
+rnn_case("gru_padded_lengths", gru2, r(3, 5, 6), lengths=torch.tensor([3, 5, 1]), atol=1e-5)
+
+cell = torch.nn.LSTMCell(6, 5)
+x, h, c = r(3, 6), r(3, 5), r(3, 5)
+with torch.no_grad():
+    h1, c1 = cell(x, (h, c))
+case("lstm_cell", "LSTMCell", [x, h, c, cell.weight_ih.detach(), cell.weight_hh.detach(), cell.bias_ih.detach(),
+                               cell.bias_hh.detach()], [h1, c1], params=(3, 4, 5, 6), atol=1e-5)
+gcell = torch.nn.GRUCell(6, 5)
+with torch.no_grad():
+    g1 = gcell(x, h)
+case("gru_cell", "GRUCell", [x, h, gcell.weight_ih.detach(), gcell.weight_hh.detach(), gcell.bias_ih.detach(),
+                             gcell.bias_hh.detach()], [g1], params=(2, 3, 4, 5), atol=1e-5)
+gcell_nb = torch.nn.GRUCell(6, 5, bias=False)
+with torch.no_grad():
+    g2 = gcell_nb(x, h)
+case("gru_cell_no_bias", "GRUCell", [x, h, gcell_nb.weight_ih.detach(), gcell_nb.weight_hh.detach()], [g2],
+     params=(2, 3), atol=1e-5)
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 save_file(tensors, out, metadata={"cases": json.dumps(cases), "generator": "tests/reference/gen_op_fixtures.py",
                                   "torch": torch.__version__})
