@@ -18,6 +18,7 @@ void register_all_ops() {
   register_argmax_topk();
   register_attention();
   register_recurrent();
+  register_conv();
 }
 
 }  // namespace heed::ops

@@ -18,6 +18,7 @@ void register_reduce();
 void register_argmax_topk();
 void register_attention();
 void register_recurrent();
+void register_conv();
 
 void register_all_ops();
 

@@ -36,6 +36,8 @@ void register_cpu_kernels() {
   register_local_attention_kernels();
   register_rnn_kernels();
   register_rnn_cell_kernels();
+  register_conv_kernels();
+  register_pool_kernels();
 }
 
 const KernelTable& kernels() {

@@ -31,5 +31,7 @@ void register_global_attention_kernels();
 void register_local_attention_kernels();
 void register_rnn_kernels();
 void register_rnn_cell_kernels();
+void register_conv_kernels();
+void register_pool_kernels();
 
 }  // namespace heed::cpu

@@ -1,4 +1,4 @@
-// Reshape, Squeeze, Unsqueeze: the planner makes the output alias the input, so
+// Reshape, Squeeze, Unsqueeze, Flatten: the planner makes the output alias the input, so
 // there is nothing to do, except when the output is a graph output with its own
 // buffer: then the bytes are copied.
 #include <cstring>
@@ -9,7 +9,7 @@
 namespace heed::cpu {
 
 void register_view_kernels() {
-  for (const char* op : {"Reshape", "Squeeze", "Unsqueeze"})
+  for (const char* op : {"Reshape", "Squeeze", "Unsqueeze", "Flatten"})
     register_kernel(op, [](const KernelInit&) {
       return kernel([](const NodeShapes& s) {
         size_t bytes = s.out[0].nbytes();

@@ -442,6 +442,44 @@ with torch.no_grad():
 case("gru_cell_no_bias", "GRUCell", [x, h, gcell_nb.weight_ih.detach(), gcell_nb.weight_hh.detach()], [g2],
      params=(2, 3), atol=1e-5)
 
+
+# ---------------------------------------------------------------------------
+# The convolution family against torch.nn.functional.
+torch.manual_seed(31)
+x = r(2, 4, 9, 11)
+w, b = r(6, 4, 3, 3) * 0.3, r(6)
+case("conv_basic", "Conv2d", [x, w, b], [F.conv2d(x, w, b)], atol=1e-5)
+case("conv_stride_pad", "Conv2d", [x, w, b], [F.conv2d(x, w, b, stride=2, padding=1)],
+     {"stride": [2], "padding": [1]}, params=(1, 2), atol=1e-5)
+case("conv_dilated_asymmetric", "Conv2d", [x, w, None], [F.conv2d(x, w, None, stride=(1, 2), padding=(2, 1), dilation=2)],
+     {"stride": [1, 2], "padding": [2, 1], "dilation": [2]}, params=(1,), atol=1e-5)
+wg = r(6, 2, 3, 3) * 0.3
+case("conv_grouped", "Conv2d", [x, wg, b], [F.conv2d(x, wg, b, padding=1, groups=2)],
+     {"padding": [1], "groups": 2}, params=(1, 2), atol=1e-5)
+wd = r(4, 1, 3, 3) * 0.3
+case("conv_depthwise", "Conv2d", [x, wd, None], [F.conv2d(x, wd, None, padding=1, groups=4)],
+     {"padding": [1], "groups": 4}, params=(1,), atol=1e-5)
+w1 = r(6, 4, 1, 1) * 0.3
+res = r(2, 6, 9, 11)
+case("conv_residual_relu", "Conv2d", [x, w1, b, res], [F.relu(F.conv2d(x, w1, b) + res)],
+     {"activation": "relu"}, params=(1, 2), atol=1e-5)
+xi, wi = r(1, 3, 23, 17), r(5, 3, 7, 7) * 0.1
+case("conv_7x7_stride2_odd", "Conv2d", [xi, wi], [F.conv2d(xi, wi, stride=2, padding=3)],
+     {"stride": [2], "padding": [3]}, params=(1,), atol=1e-5)
+mean, var, gamma, beta = r(4), r(4).abs() + 0.5, r(4), r(4)
+case("batch_norm", "BatchNorm2d", [x, gamma, beta, mean, var], [F.batch_norm(x, mean, var, gamma, beta, eps=1e-3)],
+     {"epsilon": 1e-3}, params=(1, 2, 3, 4), atol=1e-5)
+case("max_pool", "MaxPool2d", [x], [F.max_pool2d(x, 3, 2, 1)], {"kernel_size": [3], "stride": [2], "padding": [1]})
+case("max_pool_ceil", "MaxPool2d", [x], [F.max_pool2d(x, 2, 2, ceil_mode=True)], {"kernel_size": [2], "ceil_mode": True})
+case("avg_pool", "AvgPool2d", [x], [F.avg_pool2d(x, 3, 2, 1)], {"kernel_size": [3], "stride": [2], "padding": [1]})
+case("avg_pool_exclude_pad", "AvgPool2d", [x], [F.avg_pool2d(x, (2, 3), 1, (1, 1), count_include_pad=False)],
+     {"kernel_size": [2, 3], "stride": [1], "padding": [1, 1], "count_include_pad": False})
+for oh, ow in ((1, 1), (14, 14), (4, 5), (3, 7)):
+    case(f"adaptive_avg_pool_{oh}x{ow}", "AdaptiveAvgPool2d", [x], [F.adaptive_avg_pool2d(x, (oh, ow))],
+         {"output_size": [oh, ow]})
+case("flatten", "Flatten", [x], [torch.flatten(x, 1)])
+case("flatten_middle", "Flatten", [x], [torch.flatten(x, 1, 2)], {"start_dim": 1, "end_dim": 2})
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 save_file(tensors, out, metadata={"cases": json.dumps(cases), "generator": "tests/reference/gen_op_fixtures.py",
                                   "torch": torch.__version__})

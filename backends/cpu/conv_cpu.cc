@@ -1,0 +1,119 @@
+// Conv2d on oneDNN convolution (bias, residual add as a sum post-op, ReLU as an
+// eltwise post-op), and BatchNorm2d when it could not be folded into a conv.
+#include <cstring>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/dnnl_util.h"
+#include "backends/cpu/kernel_util.h"
+#include "ops/conv.h"
+
+namespace heed::cpu {
+namespace {
+
+using namespace ops::conv2d;
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+struct ConvConfig {
+  int64_t sh, sw, ph, pw, dh, dw, groups;
+  bool relu;
+  const Tensor* weight;  // constant weights are reordered once per prepared shape
+};
+
+std::pair<int64_t, int64_t> pair_of(const std::vector<int64_t>& v) { return v.size() == 1 ? std::pair{v[0], v[0]} : std::pair{v[0], v[1]}; }
+
+memory::desc weight_desc(const Shape& w, int64_t groups, tag t) {
+  if (groups == 1) return memory::desc({w[0], w[1], w[2], w[3]}, dt::f32, t);
+  return memory::desc({groups, w[0] / groups, w[1], w[2], w[3]}, dt::f32, t);
+}
+
+class ConvInvocation final : public Invocation {
+ public:
+  ConvInvocation(const ConvConfig& cfg, const NodeShapes& s) : stream_(cpu_engine()) {
+    const Shape &x = s.in[kX].shape, &w = s.in[kWeight].shape, &y = s.out[0].shape;
+    bool bias = s.in.size() > kBias && s.in[kBias].present;
+    residual_ = s.in.size() > kResidual && s.in[kResidual].present;
+    bytes_ = s.out[0].nbytes();
+    memory::desc src = plain_desc(DType::f32, x), dst = plain_desc(DType::f32, y);
+    memory::desc wany = weight_desc(w, cfg.groups, tag::any);
+    memory::desc bias_md = bias ? memory::desc({w[0]}, dt::f32, tag::a) : memory::desc();
+    dnnl::primitive_attr attr = scratchpad_attr();
+    dnnl::post_ops ops;
+    if (residual_) ops.append_sum(1.f);
+    if (cfg.relu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+    dnnl::convolution_forward::primitive_desc pd(
+        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
+                                        wany, bias_md, dst, {cfg.sh, cfg.sw}, {cfg.dh - 1, cfg.dw - 1},
+                                        {cfg.ph, cfg.pw}, {cfg.ph, cfg.pw}),
+        attr, cpu_engine());
+    inv_ = dnnl_invocation<dnnl::convolution_forward>(pd);
+    inv_->bind_input(DNNL_ARG_SRC, src, kX);
+    memory::desc wplain = weight_desc(w, cfg.groups, cfg.groups == 1 ? tag::oihw : tag::goihw);
+    if (cfg.weight && pd.weights_desc() != wplain) {
+      weights_ = memory(pd.weights_desc(), cpu_engine());
+      memory plain(wplain, cpu_engine(), const_cast<void*>(cfg.weight->data()));
+      dnnl::reorder(plain, weights_).execute(stream_, plain, weights_);
+      stream_.wait();
+      inv_->bind_fixed(DNNL_ARG_WEIGHTS, weights_);
+    } else if (pd.weights_desc() == wplain) {
+      inv_->bind_input(DNNL_ARG_WEIGHTS, wplain, kWeight);
+    } else {
+      throw Error("Conv2d: computed (non-constant) weights in a blocked layout are not supported");
+    }
+    if (bias) inv_->bind_input(DNNL_ARG_BIAS, bias_md, kBias);
+    inv_->bind_output(DNNL_ARG_DST, dst, 0);
+  }
+
+  void run(const Buffers& io) override {
+    // The sum post-op adds what dst holds: put the residual there first.
+    if (residual_ && io.out(0) != io.in(kResidual)) std::memcpy(io.out(0), io.in(kResidual), bytes_);
+    inv_->run(io);
+  }
+
+ private:
+  dnnl::stream stream_;
+  std::unique_ptr<DnnlInvocation> inv_;
+  memory weights_;
+  bool residual_ = false;
+  size_t bytes_ = 0;
+};
+
+}  // namespace
+
+void register_conv_kernels() {
+  register_kernel("Conv2d", [](const KernelInit& init) {
+    const ir::Node& n = init.node;
+    auto [sh, sw] = pair_of(n.attr_ints("stride"));
+    auto [ph, pw] = pair_of(n.attr_ints("padding"));
+    auto [dh, dw] = pair_of(n.attr_ints("dilation"));
+    ConvConfig cfg{sh, sw, ph, pw, dh, dw, n.attr_int("groups"), n.attr_string("activation") == "relu",
+                   init.constants[kWeight]};
+    return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> {
+      return std::make_unique<ConvInvocation>(cfg, s);
+    });
+  });
+  register_kernel("BatchNorm2d", [](const KernelInit& init) {
+    float eps = float(init.node.attr_float("epsilon"));
+    return kernel([eps](const NodeShapes& s) -> std::unique_ptr<Invocation> {
+      auto md = plain_desc(DType::f32, s.in[0].shape);
+      auto c = memory::desc({s.in[0].shape[1]}, dt::f32, tag::a);
+      auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
+                   dnnl::normalization_flags::use_shift;
+      dnnl::batch_normalization_forward::primitive_desc pd(
+          dnnl::batch_normalization_forward::desc(dnnl::prop_kind::forward_inference, md, eps, flags),
+          scratchpad_attr(), cpu_engine());
+      auto inv = dnnl_invocation<dnnl::batch_normalization_forward>(pd);
+      inv->bind_input(DNNL_ARG_SRC, md, 0);
+      inv->bind_input(DNNL_ARG_SCALE, c, 1);
+      inv->bind_input(DNNL_ARG_SHIFT, c, 2);
+      inv->bind_input(DNNL_ARG_MEAN, c, 3);
+      inv->bind_input(DNNL_ARG_VARIANCE, c, 4);
+      inv->bind_output(DNNL_ARG_DST, md, 0);
+      return inv;
+    });
+  });
+}
+
+}  // namespace heed::cpu

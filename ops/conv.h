@@ -1,0 +1,22 @@
+#pragma once
+// Shared by the convolution family's shape rules and kernels.
+#include <cstdint>
+
+namespace heed::ops {
+
+namespace conv2d {
+// x [N, C, H, W], weight [O, C / groups, kh, kw], bias [O]?, residual [N, O, H', W']?
+// y = activation(conv(x) + bias + residual)
+constexpr size_t kX = 0, kWeight = 1, kBias = 2, kResidual = 3;
+}  // namespace conv2d
+
+// PyTorch's output size of a sliding window; ceil mode never starts a window in the right padding.
+inline int64_t conv_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil) {
+  int64_t span = in + 2 * p - d * (k - 1) - 1;
+  if (span < 0) return 0;
+  int64_t out = (ceil ? (span + s - 1) / s : span / s) + 1;
+  if (ceil && (out - 1) * s >= in + p) --out;
+  return out;
+}
+
+}  // namespace heed::ops
