@@ -10,6 +10,7 @@
 
 #include "engine/graph_json.h"
 #include "engine/model_impl.h"
+#include "engine/optimize.h"
 #include "engine/validate.h"
 #include "loaders/safetensors.h"
 
@@ -37,7 +38,7 @@ ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path
     ir::GraphFile graphs = ir::parse_graph_json(it->second, path + ":__metadata__");
     weights_.add_file(file);
     if (!options.weights.empty()) weights_.add_file(read_safetensors(options.weights));
-    build(std::move(graphs), options.capture_attention);
+    build(std::move(graphs), options);
     return;
   }
   ir::GraphFile graphs = ir::parse_graph_json(read_text(path), path);
@@ -45,7 +46,7 @@ ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path
   if (weights.empty() && !graphs.weights.empty())
     weights = (fs::path(path).parent_path() / graphs.weights).string();
   if (!weights.empty()) weights_.add_file(read_safetensors(weights));
-  build(std::move(graphs), options.capture_attention);
+  build(std::move(graphs), options);
 }
 
 // The attention ops' optional second output is their weights.
@@ -64,11 +65,13 @@ static void add_attention_captures(ir::Graph& g) {
   }
 }
 
-void ModelImpl::build(ir::GraphFile file, bool capture_attention) {
+void ModelImpl::build(ir::GraphFile file, const LoadOptions& options) {
   auto lookup = [this](const std::string& name) { return weights_.find(name); };
   for (auto& [name, graph] : file.graphs) {
-    if (capture_attention) add_attention_captures(graph);
+    if (options.capture_attention) add_attention_captures(graph);
     auto types = ir::validate_graph(graph, lookup, weights_.describe_sources());
+    if (options.optimize && ir::optimize_graph(graph, lookup).changed())
+      types = ir::validate_graph(graph, lookup, weights_.describe_sources());
     graphs_[name] = std::make_unique<CompiledGraph>(std::move(graph), types, weights_, cpu_backend());
   }
 }

@@ -20,7 +20,7 @@ class ModelImpl {
   const std::string& path() const { return path_; }
 
  private:
-  void build(ir::GraphFile file, bool capture_attention);
+  void build(ir::GraphFile file, const LoadOptions& options);
 
   std::string path_;
   WeightStore weights_;

@@ -25,6 +25,9 @@ struct LoadOptions {
   // also returns its weights, as the extra output "attention/<node name>", without
   // changing any other output.
   bool capture_attention = false;
+  // Fold BatchNorm2d into the preceding Conv2d and fuse residual Adds and ReLUs
+  // into it (results equal within float rounding).
+  bool optimize = true;
 };
 
 struct ValueInfo {
