@@ -20,7 +20,16 @@ struct TensorDesc {
   DType dtype = DType::f32;
   Shape shape;
   bool present = true;  // false for an optional input left out
-  size_t nbytes() const { return size_t(shape.numel()) * dtype_size(dtype); }
+  // 0: dense row-major. Otherwise the backend's channel-blocked layout for
+  // [N, C, H, W] activations passed between its convolution-family kernels
+  // (e.g. oneDNN's nChw8c): channels in blocks of this size, padded.
+  int channel_block = 0;
+  size_t nbytes() const {
+    size_t n = size_t(shape.numel());
+    if (channel_block && shape.rank() >= 2 && shape[1] > 0)
+      n = n / size_t(shape[1]) * size_t((shape[1] + channel_block - 1) / channel_block * channel_block);
+    return n * dtype_size(dtype);
+  }
 };
 
 struct NodeShapes {
@@ -64,6 +73,13 @@ class Backend {
   virtual bool supports(std::string_view op) const = 0;
   virtual std::unique_ptr<Kernel> make_kernel(const KernelInit& init) const = 0;
   virtual void set_threads(int threads) const = 0;  // for the calling thread
+  // The channel block of the backend's native activation layout (0: none), and
+  // whether an op's kernel reads input `input` / writes its output in it.
+  virtual int channel_block() const { return 0; }
+  virtual bool takes_blocked(std::string_view op, size_t input) const { return false; }
+  virtual bool makes_blocked(std::string_view op) const { return false; }
+  // The op's output must be in its first input's layout.
+  virtual bool keeps_layout(std::string_view op) const { return false; }
   virtual int default_threads() const = 0;
 };
 

@@ -73,6 +73,37 @@ int root_of(const std::vector<int>& alias, int v) {
 
 }  // namespace
 
+// A rank-4 intermediate stays in the backend's blocked layout when its producer
+// writes it and every reader takes it so: reorders happen only at the edges.
+void CompiledGraph::choose_layouts(ShapePlan& plan) const {
+  int block = backend_.channel_block();
+  if (!block) return;
+  std::vector<int> producer(values_.size(), -1);
+  std::vector<bool> ok(values_.size(), true);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    for (int id : nodes_[i].out_ids) producer[size_t(id)] = int(i);
+    for (size_t k = 0; k < nodes_[i].in_ids.size(); ++k) {
+      int id = nodes_[i].in_ids[k];
+      if (id >= 0 && !backend_.takes_blocked(nodes_[i].node->op, k)) ok[size_t(id)] = false;
+    }
+  }
+  for (size_t v = 0; v < values_.size(); ++v)
+    if (ok[v] && producer[v] >= 0 && !values_[v].is_graph_output && plan.values[v].shape.rank() == 4 &&
+        backend_.makes_blocked(nodes_[size_t(producer[v])].node->op))
+      plan.values[v].channel_block = block;
+  for (bool changed = true; changed;) {  // layout-keeping ops: both sides blocked, or neither
+    changed = false;
+    for (const CompiledNode& n : nodes_) {
+      if (!backend_.keeps_layout(n.node->op) || n.in_ids[0] < 0) continue;
+      TensorDesc &in = plan.values[size_t(n.in_ids[0])], &out = plan.values[size_t(n.out_ids[0])];
+      if (in.channel_block != out.channel_block) {
+        in.channel_block = out.channel_block = 0;
+        changed = true;
+      }
+    }
+  }
+}
+
 std::shared_ptr<const ShapePlan> CompiledGraph::plan_for(const std::vector<Shape>& input_shapes) const {
   std::vector<int64_t> key;
   for (const Shape& s : input_shapes) {
@@ -95,6 +126,7 @@ std::shared_ptr<const ShapePlan> CompiledGraph::plan_for(const std::vector<Shape
                               ir::shape_str(t.shape)));
     plan->values.push_back({t.dtype, ir::to_shape(t.shape), true});
   }
+  choose_layouts(*plan);
   for (const CompiledNode& n : nodes_) {
     NodeShapes s;
     for (int id : n.in_ids) s.in.push_back(id < 0 ? TensorDesc{DType::f32, {}, false} : plan->values[id]);

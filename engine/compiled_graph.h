@@ -47,6 +47,7 @@ class CompiledGraph {
 
  private:
   int add_value(ValueSlot slot);
+  void choose_layouts(ShapePlan& plan) const;
 
   ir::Graph graph_;
   const WeightStore& weights_;

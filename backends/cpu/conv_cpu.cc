@@ -28,14 +28,20 @@ memory::desc weight_desc(const Shape& w, int64_t groups, tag t) {
   return memory::desc({groups, w[0] / groups, w[1], w[2], w[3]}, dt::f32, t);
 }
 
+// Runs the convolution; when the plan wants a dense output from a blocked input
+// (the edge of a conv stack), the primitive still writes its fast blocked layout
+// into a scratch buffer, reordered to dense afterwards (oneDNN's blocked-to-dense
+// convolutions are reference code: 1.2 s instead of 2 ms for a ResNet-50 1x1).
 class ConvInvocation final : public Invocation {
  public:
   ConvInvocation(const ConvConfig& cfg, const NodeShapes& s) : stream_(cpu_engine()) {
-    const Shape &x = s.in[kX].shape, &w = s.in[kWeight].shape, &y = s.out[0].shape;
+    const Shape &w = s.in[kWeight].shape;
     bool bias = s.in.size() > kBias && s.in[kBias].present;
     residual_ = s.in.size() > kResidual && s.in[kResidual].present;
-    bytes_ = s.out[0].nbytes();
-    memory::desc src = plain_desc(DType::f32, x), dst = plain_desc(DType::f32, y);
+    memory::desc src = layout_desc(s.in[kX]), out = layout_desc(s.out[0]);
+    TensorDesc prim_out = s.out[0];
+    if (s.in[kX].channel_block && !prim_out.channel_block) prim_out.channel_block = s.in[kX].channel_block;
+    memory::desc dst = layout_desc(prim_out);
     memory::desc wany = weight_desc(w, cfg.groups, tag::any);
     memory::desc bias_md = bias ? memory::desc({w[0]}, dt::f32, tag::a) : memory::desc();
     dnnl::primitive_attr attr = scratchpad_attr();
@@ -51,33 +57,66 @@ class ConvInvocation final : public Invocation {
     inv_ = dnnl_invocation<dnnl::convolution_forward>(pd);
     inv_->bind_input(DNNL_ARG_SRC, src, kX);
     memory::desc wplain = weight_desc(w, cfg.groups, cfg.groups == 1 ? tag::oihw : tag::goihw);
-    if (cfg.weight && pd.weights_desc() != wplain) {
+    if (pd.weights_desc() == wplain) {
+      inv_->bind_input(DNNL_ARG_WEIGHTS, wplain, kWeight);
+    } else if (cfg.weight) {
       weights_ = memory(pd.weights_desc(), cpu_engine());
       memory plain(wplain, cpu_engine(), const_cast<void*>(cfg.weight->data()));
       dnnl::reorder(plain, weights_).execute(stream_, plain, weights_);
       stream_.wait();
       inv_->bind_fixed(DNNL_ARG_WEIGHTS, weights_);
-    } else if (pd.weights_desc() == wplain) {
-      inv_->bind_input(DNNL_ARG_WEIGHTS, wplain, kWeight);
     } else {
       throw Error("Conv2d: computed (non-constant) weights in a blocked layout are not supported");
     }
     if (bias) inv_->bind_input(DNNL_ARG_BIAS, bias_md, kBias);
     inv_->bind_output(DNNL_ARG_DST, dst, 0);
+    if (dst != out) {
+      scratch_.resize(prim_out.nbytes() / sizeof(float));
+      to_out_ = Reorder(dst, out);
+    }
+    if (residual_) {
+      memory::desc rmd = layout_desc(s.in[kResidual]);
+      if (rmd == dst) residual_bytes_ = prim_out.nbytes();
+      else residual_in_ = Reorder(rmd, dst);
+    }
   }
 
   void run(const Buffers& io) override {
+    void* dst = scratch_.empty() ? io.out(0) : static_cast<void*>(scratch_.data());
     // The sum post-op adds what dst holds: put the residual there first.
-    if (residual_ && io.out(0) != io.in(kResidual)) std::memcpy(io.out(0), io.in(kResidual), bytes_);
-    inv_->run(io);
+    if (residual_ && dst != io.in(kResidual)) {
+      if (residual_bytes_) std::memcpy(dst, io.in(kResidual), residual_bytes_);
+      else residual_in_.run(stream_, io.in(kResidual), dst);
+    }
+    for (size_t i = 0; i < 4; ++i) values_[i] = const_cast<void*>(io.in(i));
+    values_[4] = dst;
+    inv_->run({values_, ids_, ids_ + 4, 4});
+    if (!scratch_.empty()) to_out_.run(stream_, dst, io.out(0));
   }
 
  private:
+  struct Reorder {
+    Reorder() = default;
+    Reorder(const memory::desc& from, const memory::desc& to)
+        : src(from, cpu_engine(), DNNL_MEMORY_NONE), dst(to, cpu_engine(), DNNL_MEMORY_NONE), prim(src, dst) {}
+    void run(dnnl::stream& s, const void* from, void* to) {
+      src.set_data_handle(const_cast<void*>(from));
+      dst.set_data_handle(to);
+      prim.execute(s, src, dst);
+    }
+    memory src, dst;
+    dnnl::reorder prim;
+  };
+
   dnnl::stream stream_;
   std::unique_ptr<DnnlInvocation> inv_;
   memory weights_;
   bool residual_ = false;
-  size_t bytes_ = 0;
+  size_t residual_bytes_ = 0;
+  Reorder residual_in_, to_out_;
+  std::vector<float> scratch_;
+  void* values_[5] = {};
+  const int ids_[5] = {0, 1, 2, 3, 4};
 };
 
 }  // namespace
@@ -97,7 +136,7 @@ void register_conv_kernels() {
   register_kernel("BatchNorm2d", [](const KernelInit& init) {
     float eps = float(init.node.attr_float("epsilon"));
     return kernel([eps](const NodeShapes& s) -> std::unique_ptr<Invocation> {
-      auto md = plain_desc(DType::f32, s.in[0].shape);
+      auto md = layout_desc(s.in[0]), out = layout_desc(s.out[0]);
       auto c = memory::desc({s.in[0].shape[1]}, dt::f32, tag::a);
       auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
                    dnnl::normalization_flags::use_shift;
@@ -110,7 +149,7 @@ void register_conv_kernels() {
       inv->bind_input(DNNL_ARG_SHIFT, c, 2);
       inv->bind_input(DNNL_ARG_MEAN, c, 3);
       inv->bind_input(DNNL_ARG_VARIANCE, c, 4);
-      inv->bind_output(DNNL_ARG_DST, md, 0);
+      inv->bind_output(DNNL_ARG_DST, out, 0);
       return inv;
     });
   });

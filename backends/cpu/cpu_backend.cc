@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 #include <omp.h>
+#include <oneapi/dnnl/dnnl.hpp>
 
 namespace heed::cpu {
 namespace {
@@ -57,6 +58,19 @@ class CpuBackend final : public Backend {
     return it->second(init);
   }
   void set_threads(int threads) const override { omp_set_num_threads(threads); }
+  // oneDNN's convolutions run fastest on nChw16c (AVX-512) or nChw8c (AVX2).
+  int channel_block() const override {
+    static const int block = dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core ? 16 : 8;
+    return block;
+  }
+  bool takes_blocked(std::string_view op, size_t input) const override {
+    if (op == "Conv2d") return input == 0 || input == 3;  // x and the residual, not the weights
+    return (op == "MaxPool2d" || op == "AvgPool2d" || op == "BatchNorm2d") && input == 0;
+  }
+  bool makes_blocked(std::string_view op) const override { return op == "Conv2d" || keeps_layout(op); }
+  bool keeps_layout(std::string_view op) const override {
+    return op == "MaxPool2d" || op == "AvgPool2d" || op == "BatchNorm2d";
+  }
   int default_threads() const override { return omp_get_num_procs(); }
 };
 

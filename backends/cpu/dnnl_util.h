@@ -16,6 +16,8 @@ dnnl::memory::data_type dnnl_dtype(DType dtype);
 dnnl::memory::dims dnnl_dims(const Shape& shape);
 // Dense row-major description of a shape (rank 0 is described as [1]).
 dnnl::memory::desc plain_desc(DType dtype, const Shape& shape);
+// A tensor's description in the layout the plan chose (dense, or channel-blocked).
+dnnl::memory::desc layout_desc(const TensorDesc& t);
 dnnl::primitive_attr scratchpad_attr();
 
 // Runs one primitive; operand memories are rebound to the run's buffers each time.

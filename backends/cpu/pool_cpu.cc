@@ -30,7 +30,7 @@ void register_pool_kernels() {
         auto alg = max ? dnnl::algorithm::pooling_max
                        : include_pad ? dnnl::algorithm::pooling_avg_include_padding
                                      : dnnl::algorithm::pooling_avg_exclude_padding;
-        auto src = plain_desc(DType::f32, x), dst = plain_desc(DType::f32, y);
+        auto src = layout_desc(s.in[0]), dst = layout_desc(s.out[0]);
         dnnl::pooling_forward::primitive_desc pd(
             dnnl::pooling_forward::desc(dnnl::prop_kind::forward_inference, alg, src, dst, {st.first, st.second},
                                         {k.first, k.second}, {p.first, p.second}, {std::max<int64_t>(prh, 0), std::max<int64_t>(prw, 0)}),
