@@ -4,3 +4,5 @@
 set -euo pipefail
 build=${1:-build}
 python3 "$(dirname "$0")/op_overhead.py" --bin "$build/bench/heed_bench_ops" --threads "$(nproc)"
+python3 "$(dirname "$0")/attention.py" --bin "$build/bench/heed_bench_attention" --threads "$(nproc)"
+python3 "$(dirname "$0")/models.py" --bin "$build/bench/heed_bench_models" --threads "$(nproc)"

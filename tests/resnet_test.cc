@@ -28,11 +28,21 @@ TEST_P(ResNet, MatchesTorchvision) {
     LoadOptions lo{weights};
     lo.optimize = optimize;
     Model model = Model::load(test::fixture(name + ".json"), lo);
+    const CompiledGraph& g = model.impl().graph("");
     if (optimize) {  // every BatchNorm folded, every Add and ReLU after a conv fused
-      for (const CompiledNode& n : model.impl().graph("").nodes()) {
+      for (const CompiledNode& n : g.nodes()) {
         EXPECT_NE(n.node->op, "BatchNorm2d") << n.node->name;
         EXPECT_NE(n.node->op, "Add") << n.node->name;
+        EXPECT_NE(n.node->op, "Relu") << n.node->name;
       }
+      // Activations between convolutions stay in the backend's blocked layout;
+      // only the input, the pooled output and the logits are dense.
+      auto plan = g.plan_for({Shape{2, 3, 64, 64}});
+      int dense4d = 0;
+      for (size_t v = 0; v < plan->values.size(); ++v)
+        dense4d += g.values()[v].kind == ValueSlot::Kind::node_output && plan->values[v].shape.rank() == 4 &&
+                   !plan->values[v].channel_block;
+      EXPECT_EQ(dense4d, 2) << "the last conv's output and the pooled output";
     }
     Session session(model, {"", 2});
     Tensor logits = session.run({{"image", *io.find("image")}}).at("logits");
