@@ -4,29 +4,12 @@ same work in PyTorch eager (same threads, same shapes), prints Markdown tables.
 
   python3 bench/attention.py --bin build/bench/heed_bench_attention --threads 2
 """
-import argparse
-import json
-import math
-import os
-import statistics
-import subprocess
-import time
-
 import torch
 import torch.nn.functional as F
 
+from peers import median_us, parse_args, run_heed
+
 E, H, DH = 512, 8, 64
-
-
-def median_us(fn, repeats, iters):
-    fn()
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(iters):
-            fn()
-        out.append((time.perf_counter() - t) / iters * 1e6)
-    return statistics.median(out)
 
 
 def torch_mha(batch, length, repeats, iters):
@@ -63,15 +46,8 @@ def torch_local_dense(n, repeats):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--bin", default="build/bench/heed_bench_attention")
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--repeats", type=int, default=5)
-    a = p.parse_args()
-    torch.set_num_threads(a.threads)
-    out = subprocess.run([a.bin, "--threads", str(a.threads), "--repeats", str(a.repeats)], check=True,
-                         capture_output=True, text=True).stdout
-    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    a = parse_args("build/bench/heed_bench_attention")
+    rows = run_heed(a)
     print(f"threads {a.threads}, torch {torch.__version__}, medians of {a.repeats} repeats\n")
     with torch.no_grad():
         print("MultiHeadAttention, self-attention, d_model 512, 8 heads (no mask, no weights returned)\n")

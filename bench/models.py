@@ -5,25 +5,9 @@ prints a Markdown table.
 
   python3 bench/models.py --bin build/bench/heed_bench_models --threads 2
 """
-import argparse
-import json
-import os
-import statistics
-import subprocess
-import time
-
 import torch
 
-
-def median_us(fn, repeats, iters):
-    fn()
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(iters):
-            fn()
-        out.append((time.perf_counter() - t) / iters * 1e6)
-    return statistics.median(out)
+from peers import median_us, parse_args, run_heed
 
 
 def peers(repeats):
@@ -44,15 +28,8 @@ def peers(repeats):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--bin", default="build/bench/heed_bench_models")
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--repeats", type=int, default=5)
-    a = p.parse_args()
-    torch.set_num_threads(a.threads)
-    out = subprocess.run([a.bin, "--threads", str(a.threads), "--repeats", str(a.repeats)], check=True,
-                         capture_output=True, text=True).stdout
-    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    a = parse_args("build/bench/heed_bench_models")
+    rows = run_heed(a)
     with torch.no_grad():
         t = peers(a.repeats)
     names = {"lstm": "LSTM, 2 layers, 512 -> 512, seq 32, batch 8", "lstm_cell": "LSTMCell 512 -> 512, one step, batch 1",

@@ -5,29 +5,19 @@ in one run. Prints a Markdown table.
 
   python3 bench/op_overhead.py --bin build/bench/heed_bench_ops --threads 2
 """
-import argparse
-import json
-import os
-import statistics
-import subprocess
-import time
 
 import torch
 import torch.nn.functional as F
+
+from peers import median_us, parse_args, run_heed
 
 K, N = 512, 2048
 
 
 def torch_us(fn, repeats, iters):
-    for _ in range(20):
+    for _ in range(19):
         fn()
-    means = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(iters):
-            fn()
-        means.append((time.perf_counter() - t) / iters * 1e6)
-    return statistics.median(means)
+    return median_us(fn, repeats, iters)
 
 
 def torch_cases(m):
@@ -41,16 +31,8 @@ def torch_cases(m):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--bin", default="build/bench/heed_bench_ops")
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--repeats", type=int, default=9)
-    p.add_argument("--iters", type=int, default=50)
-    a = p.parse_args()
-    torch.set_num_threads(a.threads)
-    out = subprocess.run([a.bin, "--threads", str(a.threads), "--repeats", str(a.repeats), "--iters", str(a.iters)],
-                         check=True, capture_output=True, text=True).stdout
-    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    a = parse_args("build/bench/heed_bench_ops", repeats=9, extra=[("--iters", {"type": int, "default": 50})])
+    rows = run_heed(a, "--iters", str(a.iters))
     with torch.no_grad():
         for r in rows:
             if r["op"] == "Relu chain":  # per node: 100 torch.relu calls on [1, 64]

@@ -31,13 +31,20 @@ void expect_mask(InferContext& c, size_t i) {
   c.expect_dtype(i, {DType::f32, DType::boolean, DType::u8});
 }
 
-// query [B, T, Dq], keys [B, S, Dk], values [B, S, Dv] -> context [B, T, Dv], weights [B, T, S]
+// query [B, T, Dq], keys [B, S, Dk], values [B, S, Dv] (inputs 0, 1, 2 of Global
+// and Local attention): checks them and returns the batch dim.
+Dim check_query_keys_values(InferContext& c) {
+  for (size_t i : {0, 1, 2}) expect_f32_rank(c, i, 3);
+  const SymShape &q = c.in(0).shape, &k = c.in(1).shape, &v = c.in(2).shape;
+  c.unify(k[1], v[1], "lengths of keys and values");
+  return c.unify(c.unify(q[0], k[0], "batch of query and keys"), v[0], "batch of keys and values");
+}
+
+// -> context [B, T, Dv], weights [B, T, S]
 void infer_global(InferContext& c) {
   using namespace global_attention;
-  for (size_t i : {kQuery, kKeys, kValues}) expect_f32_rank(c, i, 3);
+  Dim b = check_query_keys_values(c);
   const SymShape &q = c.in(kQuery).shape, &k = c.in(kKeys).shape, &v = c.in(kValues).shape;
-  Dim b = c.unify(c.unify(q[0], k[0], "batch of query and keys"), v[0], "batch of keys and values");
-  c.unify(k[1], v[1], "lengths of keys and values");
   if (c.has_input(kMask)) {
     expect_mask(c, kMask);
     expect_shape(c, kMask, {b, k[1]});
@@ -67,10 +74,8 @@ void infer_global(InferContext& c) {
 // Window-relative weights: [B, T, left + right + 1].
 void infer_local(InferContext& c) {
   using namespace local_attention;
-  for (size_t i : {kQuery, kKeys, kValues}) expect_f32_rank(c, i, 3);
+  Dim b = check_query_keys_values(c);
   const SymShape &q = c.in(kQuery).shape, &k = c.in(kKeys).shape, &v = c.in(kValues).shape;
-  Dim b = c.unify(c.unify(q[0], k[0], "batch of query and keys"), v[0], "batch of keys and values");
-  c.unify(k[1], v[1], "lengths of keys and values");
   int64_t left = c.node().attr_int("left"), right = c.node().attr_int("right");
   if (left < 0 || right < 0) c.fail(fmt::format("window extents must be >= 0, got left {} right {}", left, right));
   if (c.has_input(kLengths)) {
