@@ -11,6 +11,7 @@ struct GraphFile {
   int version = 1;
   std::string weights;  // optional path of the safetensors file, relative to the JSON file
   std::map<std::string, Graph> graphs;
+  std::map<std::string, std::string> metadata;  // set by importers (special tokens, sizes)
 };
 
 constexpr int kGraphFormatVersion = 1;

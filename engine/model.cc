@@ -12,6 +12,7 @@
 #include "engine/model_impl.h"
 #include "engine/optimize.h"
 #include "engine/validate.h"
+#include "loaders/marian.h"
 #include "loaders/safetensors.h"
 
 namespace heed {
@@ -19,8 +20,6 @@ namespace detail {
 namespace fs = std::filesystem;
 
 static std::string read_text(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) throw Error(fmt::format("{}: is a directory, expected a graph JSON or .safetensors file", path));
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error(fmt::format("{}: cannot open", path));
   std::ostringstream s;
@@ -29,6 +28,15 @@ static std::string read_text(const std::string& path) {
 }
 
 ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path_(path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {  // a checkpoint directory: an importer makes the graphs
+    if (!fs::exists(fs::path(path) / "config.json"))
+      throw Error(fmt::format("{}: a model directory needs config.json (a Hugging Face Marian checkpoint)", path));
+    ir::GraphFile graphs = import_marian(path, weights_);
+    metadata_ = graphs.metadata;
+    build(std::move(graphs), options);
+    return;
+  }
   if (path.ends_with(".safetensors")) {
     SafetensorsFile file = read_safetensors(path);
     auto it = file.metadata.find("heed.graph");

@@ -18,11 +18,13 @@ class ModelImpl {
   const std::map<std::string, std::unique_ptr<CompiledGraph>>& graphs() const { return graphs_; }
   const WeightStore& weights() const { return weights_; }
   const std::string& path() const { return path_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
  private:
   void build(ir::GraphFile file, const LoadOptions& options);
 
   std::string path_;
+  std::map<std::string, std::string> metadata_;
   WeightStore weights_;
   std::map<std::string, std::unique_ptr<CompiledGraph>> graphs_;
 };

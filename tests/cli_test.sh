@@ -59,7 +59,7 @@ expect_error wrong_input "graph 'main' has no input named '0.bias'" "$heed" run 
 expect_error bad_graph_name "no graph named 'dec'" "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --graph dec
 expect_error bad_repeat "--repeat must be at least 1" "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --repeat 0
 expect_error inspect_garbage "bad.safetensors: " "$heed" inspect "$tmp/bad.safetensors"
-expect_error directory_model "is a directory" "$heed" run "$tmp" --inputs "$mlp/mlp_inputs.safetensors"
+expect_error directory_model "a model directory needs config.json" "$heed" run "$tmp" --inputs "$mlp/mlp_inputs.safetensors"
 "$heed" frobnicate >/dev/null 2>&1; rc=$?
 if [ $rc -ne 0 ] && [ $rc -lt 128 ]; then ok; else bad "unknown subcommand: exit $rc"; fi
 

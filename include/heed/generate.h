@@ -1,0 +1,40 @@
+#pragma once
+// Sequence generation over a model with `encoder`, `cross_kv` and `decoder_step`
+// graphs (as the Marian importer makes them): greedy decoding with a KV cache,
+// batched over sources of different lengths.
+#include <heed/model.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace heed {
+
+struct GenerationOptions {
+  int max_new_tokens = 256;      // tokens after the start token (EOS included)
+  int min_new_tokens = 0;        // EOS is suppressed before this many
+  bool return_attention = false; // per generated token, the last layer's cross-attention (head mean)
+};
+
+struct Generation {
+  std::vector<int64_t> tokens;   // generated ids, without the start token, up to and including EOS
+  // Sum of the chosen tokens' log-probabilities under the distributions they were
+  // chosen from (a forced EOS counts 0, a held-back EOS is left out), as
+  // transformers' scores give them.
+  float score = 0;
+  std::vector<std::vector<float>> attention;  // [token][source position], when asked
+};
+
+class Generator {
+ public:
+  explicit Generator(const Model& model, int threads = 0);
+  ~Generator();
+  // One result per source (token ids, EOS included as the tokenizer adds it).
+  std::vector<Generation> generate(const std::vector<std::vector<int64_t>>& sources, const GenerationOptions& options = {});
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace heed

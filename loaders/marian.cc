@@ -1,0 +1,239 @@
+#include "loaders/marian.h"
+
+#include <heed/error.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "loaders/graph_builder.h"
+#include "loaders/safetensors.h"
+
+namespace heed {
+namespace {
+
+using nlohmann::json;
+using ir::Dim;
+
+struct MarianConfig {
+  int64_t d_model, enc_layers, dec_layers, enc_heads, dec_heads, vocab, max_pos, pad, eos, start;
+  int64_t forced_eos = -1;
+  bool scale_embedding;
+  std::string activation;
+  bool tied;
+};
+
+class ConfigReader {
+ public:
+  ConfigReader(std::string path, json j) : path_(std::move(path)), j_(std::move(j)) {}
+  int64_t integer(const char* key) const {
+    if (!j_.contains(key) || !j_[key].is_number_integer())
+      throw Error(fmt::format("{}: '{}' is missing or not an integer", path_, key));
+    return j_[key].get<int64_t>();
+  }
+  bool flag(const char* key, bool fallback) const {
+    return j_.contains(key) && j_[key].is_boolean() ? j_[key].get<bool>() : fallback;
+  }
+  void refuse_if(bool cond, const std::string& what) const {
+    if (cond) throw Error(fmt::format("{}: {} is not supported by heed's Marian importer", path_, what));
+  }
+  const json& raw() const { return j_; }
+
+ private:
+  std::string path_;
+  json j_;
+};
+
+MarianConfig read_config(const std::string& dir) {
+  std::string path = dir + "/config.json";
+  std::ifstream f(path);
+  if (!f) throw Error(fmt::format("{}: cannot open (a Marian model directory needs config.json)", path));
+  json j;
+  try {
+    j = json::parse(f);
+  } catch (const json::parse_error& e) {
+    throw Error(fmt::format("{}: invalid JSON at byte {}", path, e.byte));
+  }
+  ConfigReader r(path, j);
+  if (!j.contains("model_type") || j["model_type"] != "marian")
+    throw Error(fmt::format("{}: model_type is {}, expected \"marian\"", path, j.value("model_type", json()).dump()));
+  r.refuse_if(r.flag("normalize_before", false), "normalize_before = true (pre-LayerNorm)");
+  r.refuse_if(r.flag("normalize_embedding", false), "normalize_embedding = true");
+  r.refuse_if(r.flag("add_final_layer_norm", false), "add_final_layer_norm = true");
+  r.refuse_if(!r.flag("share_encoder_decoder_embeddings", true), "share_encoder_decoder_embeddings = false");
+  MarianConfig c{};
+  c.d_model = r.integer("d_model");
+  c.enc_layers = r.integer("encoder_layers");
+  c.dec_layers = r.integer("decoder_layers");
+  c.enc_heads = r.integer("encoder_attention_heads");
+  c.dec_heads = r.integer("decoder_attention_heads");
+  c.vocab = r.integer("vocab_size");
+  if (j.contains("decoder_vocab_size") && j["decoder_vocab_size"].is_number_integer())
+    r.refuse_if(j["decoder_vocab_size"].get<int64_t>() != c.vocab, "a decoder vocabulary different from the encoder's");
+  c.max_pos = r.integer("max_position_embeddings");
+  c.pad = r.integer("pad_token_id");
+  c.eos = r.integer("eos_token_id");
+  c.start = j.contains("decoder_start_token_id") && j["decoder_start_token_id"].is_number_integer()
+                ? j["decoder_start_token_id"].get<int64_t>() : c.pad;
+  if (j.contains("forced_eos_token_id") && j["forced_eos_token_id"].is_number_integer())
+    c.forced_eos = j["forced_eos_token_id"].get<int64_t>();
+  c.scale_embedding = r.flag("scale_embedding", false);
+  c.tied = r.flag("tie_word_embeddings", true);
+  std::string act = j.value("activation_function", std::string("swish"));
+  static const std::map<std::string, std::string> acts = {
+      {"swish", "silu"}, {"silu", "silu"}, {"gelu", "gelu"}, {"relu", "relu"}, {"gelu_new", "gelu_tanh"},
+      {"gelu_pytorch_tanh", "gelu_tanh"}, {"tanh", "tanh"}, {"sigmoid", "sigmoid"}};
+  auto it = acts.find(act);
+  r.refuse_if(it == acts.end(), fmt::format("activation_function \"{}\"", act));
+  c.activation = it->second;
+  r.refuse_if(c.d_model % c.enc_heads || c.d_model % c.dec_heads, "d_model not divisible by the head count");
+  return c;
+}
+
+// MarianSinusoidalPositionalEmbedding: sin in the first half, cos in the second.
+Tensor sinusoids(int64_t positions, int64_t dim) {
+  Tensor t = Tensor::empty(DType::f32, {positions, dim});
+  int64_t half = (dim + 1) / 2;
+  for (int64_t p = 0; p < positions; ++p)
+    for (int64_t j = 0; j < dim; ++j) {
+      int64_t k = j < half ? 2 * j : 2 * (j - half) + 1;  // the column of the interleaved table it comes from
+      double angle = double(p) / std::pow(10000.0, 2.0 * double(k / 2) / double(dim));
+      t.data_as<float>()[p * dim + j] = float(j < half ? std::sin(angle) : std::cos(angle));
+    }
+  return t;
+}
+
+struct Builder {
+  const MarianConfig& c;
+  GraphBuilder b;
+  std::string w(const std::string& name) { return b.param(name); }
+
+  std::string embed(const std::string& ids, const std::string& positions) {
+    std::string e = b.node("embed", "Embedding", {ids, w("model.shared.weight")});
+    if (c.scale_embedding) {
+      Tensor s = Tensor::empty(DType::f32, {});
+      s.data_as<float>()[0] = float(std::sqrt(double(c.d_model)));
+      e = b.node("embed_scaled", "Mul", {e, b.constant("embed_scale", s)});
+    }
+    std::string pos = b.node("embed_positions", "Embedding", {positions, b.constant("positions_table", sinusoids(c.max_pos, c.d_model))});
+    return b.node("embed_sum", "Add", {e, pos});
+  }
+
+  std::string add_norm(const std::string& p, const std::string& x, const std::string& y, const std::string& ln) {
+    std::string sum = b.node(p + "." + ln + ".residual", "Add", {x, y});
+    return b.node(p + "." + ln, "LayerNorm", {sum, w(p + "." + ln + ".weight"), w(p + "." + ln + ".bias")});
+  }
+
+  std::string ffn(const std::string& p, const std::string& h) {
+    std::string f = b.node(p + ".fc1", "Linear", {h, w(p + ".fc1.weight"), w(p + ".fc1.bias")}, {{"activation", c.activation}});
+    f = b.node(p + ".fc2", "Linear", {f, w(p + ".fc2.weight"), w(p + ".fc2.bias")});
+    return add_norm(p, h, f, "final_layer_norm");
+  }
+
+  std::vector<std::string> attn_weights(const std::string& a) {
+    return {w(a + ".q_proj.weight"), w(a + ".k_proj.weight"), w(a + ".v_proj.weight"), w(a + ".q_proj.bias"),
+            w(a + ".k_proj.bias"), w(a + ".v_proj.bias"), w(a + ".out_proj.weight"), w(a + ".out_proj.bias")};
+  }
+};
+
+ir::Graph encoder_graph(const MarianConfig& c) {
+  Builder e{c, GraphBuilder("encoder")};
+  e.b.input("input_ids", DType::i64, {Dim::symbol("batch"), Dim::symbol("src")});
+  e.b.input("positions", DType::i64, {Dim::symbol("src")});
+  e.b.input("src_pad", DType::boolean, {Dim::symbol("batch"), Dim::symbol("src")});
+  std::string h = e.embed("input_ids", "positions");
+  for (int64_t l = 0; l < c.enc_layers; ++l) {
+    std::string p = fmt::format("model.encoder.layers.{}", l);
+    auto wts = e.attn_weights(p + ".self_attn");
+    std::vector<std::string> in = {h, "", ""};
+    in.insert(in.end(), wts.begin(), wts.end());
+    in.push_back("src_pad");
+    std::string a = e.b.node(p + ".self_attn", "MultiHeadAttention", in, {{"num_heads", c.enc_heads}});
+    h = e.ffn(p, e.add_norm(p, h, a, "self_attn_layer_norm"));
+  }
+  e.b.node("encoder_out", "Reshape", {h}, {{"shape", std::vector<int64_t>{0, 0, c.d_model}}});
+  e.b.output("encoder_out");
+  return e.b.take();
+}
+
+ir::Graph cross_kv_graph(const MarianConfig& c) {
+  Builder x{c, GraphBuilder("cross_kv")};
+  x.b.input("encoder_out", DType::f32, {Dim::symbol("batch"), Dim::symbol("src"), Dim::known(c.d_model)});
+  const int64_t hd = c.d_model / c.dec_heads;
+  for (int64_t l = 0; l < c.dec_layers; ++l)
+    for (const char* kv : {"k", "v"}) {
+      std::string p = fmt::format("model.decoder.layers.{}.encoder_attn.{}_proj", l, kv);
+      std::string lin = x.b.node(p, "Linear", {"encoder_out", x.w(p + ".weight"), x.w(p + ".bias")});
+      std::string split = x.b.node(p + ".heads", "Reshape", {lin}, {{"shape", std::vector<int64_t>{0, 0, c.dec_heads, hd}}});
+      std::string out = fmt::format("cross_{}.{}", kv, l);
+      x.b.node(out, "Transpose", {split}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+      x.b.output(out);
+    }
+  return x.b.take();
+}
+
+ir::Graph decoder_step_graph(const MarianConfig& c, bool untied_head) {
+  Builder d{c, GraphBuilder("decoder_step")};
+  const int64_t hd = c.d_model / c.dec_heads;
+  d.b.input("input_ids", DType::i64, {Dim::symbol("batch"), Dim::symbol("new")});
+  d.b.input("positions", DType::i64, {Dim::symbol("new")});
+  d.b.input("position", DType::i64, {});
+  d.b.input("src_pad", DType::boolean, {Dim::symbol("batch"), Dim::symbol("src")});
+  for (int64_t l = 0; l < c.dec_layers; ++l) {
+    for (const char* kv : {"k", "v"})
+      d.b.input(fmt::format("cross_{}.{}", kv, l), DType::f32, {Dim::symbol("batch"), Dim::known(c.dec_heads), Dim::symbol("src"), Dim::known(hd)});
+    for (const char* kv : {"k", "v"})
+      d.b.input(fmt::format("cache_{}.{}", kv, l), DType::f32, {Dim::symbol("batch"), Dim::known(c.dec_heads), Dim::symbol("max_len"), Dim::known(hd)});
+  }
+  std::string h = d.embed("input_ids", "positions");
+  for (int64_t l = 0; l < c.dec_layers; ++l) {
+    std::string p = fmt::format("model.decoder.layers.{}", l);
+    auto sw = d.attn_weights(p + ".self_attn");
+    std::vector<std::string> in = {h, "", ""};
+    in.insert(in.end(), sw.begin(), sw.end());
+    in.insert(in.end(), {"", "", fmt::format("cache_k.{}", l), fmt::format("cache_v.{}", l), "position"});
+    std::string a = d.b.node(p + ".self_attn", "MultiHeadAttention", in, {{"num_heads", c.dec_heads}, {"causal", int64_t(1)}});
+    h = d.add_norm(p, h, a, "self_attn_layer_norm");
+    std::string e = p + ".encoder_attn";
+    std::vector<std::string> cin = {h, fmt::format("cross_k.{}", l), fmt::format("cross_v.{}", l), d.w(e + ".q_proj.weight"), "", "",
+                                    d.w(e + ".q_proj.bias"), "", "", d.w(e + ".out_proj.weight"), d.w(e + ".out_proj.bias"), "src_pad"};
+    std::string x = d.b.node(e, "MultiHeadAttention", cin, {{"num_heads", c.dec_heads}, {"kv_projected", int64_t(1)}});
+    if (l == c.dec_layers - 1) d.b.last().outputs.push_back("cross_attention");  // where the model looks
+    h = d.ffn(p, d.add_norm(p, h, x, "encoder_attn_layer_norm"));
+  }
+  std::string bias = d.b.node("final_logits_bias.flat", "Reshape", {d.w("final_logits_bias")}, {{"shape", std::vector<int64_t>{-1}}});
+  d.b.node("logits", "Linear", {h, d.w(untied_head ? "lm_head.weight" : "model.shared.weight"), bias});
+  d.b.output("logits");
+  d.b.output("cross_attention");
+  return d.b.take();
+}
+
+}  // namespace
+
+ir::GraphFile import_marian(const std::string& dir, WeightStore& weights) {
+  MarianConfig c = read_config(dir);
+  std::string st = dir + "/model.safetensors";
+  if (!std::filesystem::exists(st)) throw Error(fmt::format("{}: missing (the Marian weights)", st));
+  weights.add_file(read_safetensors(st));
+  bool untied = !c.tied && weights.find("lm_head.weight");
+  ir::GraphFile file;
+  file.graphs["encoder"] = encoder_graph(c);
+  file.graphs["cross_kv"] = cross_kv_graph(c);
+  file.graphs["decoder_step"] = decoder_step_graph(c, untied);
+  file.metadata = {{"architecture", "marian"},
+                   {"decoder_layers", std::to_string(c.dec_layers)},
+                   {"decoder_heads", std::to_string(c.dec_heads)},
+                   {"head_dim", std::to_string(c.d_model / c.dec_heads)},
+                   {"max_positions", std::to_string(c.max_pos)},
+                   {"vocab_size", std::to_string(c.vocab)},
+                   {"pad_token_id", std::to_string(c.pad)},
+                   {"eos_token_id", std::to_string(c.eos)},
+                   {"decoder_start_token_id", std::to_string(c.start)},
+                   {"forced_eos_token_id", std::to_string(c.forced_eos)}};
+  return file;
+}
+
+}  // namespace heed

@@ -1,0 +1,122 @@
+// Hugging Face Marian checkpoints (random init, saved by save_pretrained: see
+// tests/reference/gen_marian_fixtures.py) through heed's importer: the encoder
+// output, greedy generations token for token with their log-probability sums,
+// and a batch equal to its sources run one by one.
+#include <heed/error.h>
+#include <heed/generate.h>
+
+#include "loaders/safetensors.h"
+#include "tests/test_util.h"
+
+namespace heed {
+namespace {
+
+struct Fixture {
+  SafetensorsFile io;
+  std::vector<std::vector<int64_t>> sources, expected;
+  explicit Fixture(const std::string& name) : io(read_safetensors(test::fixture("marian_" + name + "_io.safetensors"))) {
+    const Tensor &src = *io.find("src"), &mask = *io.find("src_mask"), &gen = *io.find("generated");
+    int64_t B = src.shape()[0], S = src.shape()[1], G = gen.shape()[1];
+    for (int64_t b = 0; b < B; ++b) {
+      std::vector<int64_t> s, g;
+      for (int64_t j = 0; j < S; ++j)
+        if (mask.data_as<int64_t>()[b * S + j]) s.push_back(src.data_as<int64_t>()[b * S + j]);
+      for (int64_t j = 0; j < G; ++j) {
+        g.push_back(gen.data_as<int64_t>()[b * G + j]);
+        if (g.back() == 0) break;  // EOS; transformers pads after it
+      }
+      sources.push_back(s);
+      expected.push_back(g);
+    }
+  }
+  int max_new() const { return int(io.find("max_new_tokens")->data_as<int64_t>()[0]); }
+};
+
+class Marian : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Marian, EncoderMatchesTransformers) {
+  Fixture f(GetParam());
+  Model model = Model::load(test::fixture("marian_" + GetParam()));
+  const Tensor& src = *f.io.find("src");
+  int64_t B = src.shape()[0], S = src.shape()[1];
+  Tensor positions = Tensor::empty(DType::i64, {S}), pad = Tensor::empty(DType::boolean, {B, S});
+  for (int64_t j = 0; j < S; ++j) positions.data_as<int64_t>()[j] = j;
+  for (int64_t i = 0; i < B * S; ++i) pad.data_as<uint8_t>()[i] = f.io.find("src_mask")->data_as<int64_t>()[i] == 0;
+  Session enc(model, {"encoder", 2});
+  Tensor out = enc.run({{"input_ids", src}, {"positions", positions}, {"src_pad", pad}}).at("encoder_out");
+  EXPECT_TRUE(test::all_close(out, *f.io.find("encoder_out"), 1e-4, 1e-5));
+}
+
+TEST_P(Marian, GreedyMatchesTransformersTokenForToken) {
+  Fixture f(GetParam());
+  Model model = Model::load(test::fixture("marian_" + GetParam()));
+  Generator gen(model, 2);
+  GenerationOptions o;
+  o.max_new_tokens = f.max_new();
+  std::vector<Generation> batch = gen.generate(f.sources, o);
+  ASSERT_EQ(batch.size(), f.expected.size());
+  const float* scores = f.io.find("scores")->data_as<float>();
+  for (size_t b = 0; b < batch.size(); ++b) {
+    EXPECT_EQ(batch[b].tokens, f.expected[b]) << "source " << b;
+    EXPECT_NEAR(batch[b].score, scores[b], 1e-4 * std::abs(scores[b]) + 1e-4) << "source " << b;
+    std::vector<Generation> alone = gen.generate({f.sources[b]}, o);
+    EXPECT_EQ(alone[0].tokens, batch[b].tokens) << "source " << b << " alone";
+  }
+}
+
+TEST_P(Marian, ReturnsCrossAttentionPerToken) {
+  Fixture f(GetParam());
+  Model model = Model::load(test::fixture("marian_" + GetParam()));
+  Generator gen(model, 1);
+  GenerationOptions o;
+  o.max_new_tokens = 4;
+  o.return_attention = true;
+  Generation g = gen.generate({f.sources[0]}, o)[0];
+  ASSERT_EQ(g.attention.size(), g.tokens.size());
+  for (const auto& row : g.attention) {
+    ASSERT_EQ(row.size(), f.sources[0].size());
+    double sum = 0;
+    for (float w : row) sum += w;
+    EXPECT_NEAR(sum, 1.0, 1e-4);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Transformers, Marian, ::testing::Values("tiny", "deep"));
+
+TEST(MarianImport, RefusesWhatItDoesNotSupport) {
+  std::string dir = test::temp_dir();
+  auto expect = [&](const std::string& config, const std::string& error) {
+    test::write_file(dir, "config.json", config);
+    try {
+      Model::load(dir);
+      ADD_FAILURE() << "accepted: " << config;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(error), std::string::npos) << e.what();
+    }
+  };
+  expect(R"({"model_type": "bart"})", "model_type is \"bart\", expected \"marian\"");
+  expect(R"({"model_type": "marian", "normalize_before": true})", "normalize_before = true (pre-LayerNorm) is not supported");
+  expect(R"({"model_type": "marian", "d_model": 8})", "'encoder_layers' is missing");
+  expect(R"({"model_type": "marian", "d_model": 8, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2,
+    "decoder_attention_heads": 2, "vocab_size": 10, "max_position_embeddings": 8, "pad_token_id": 9, "eos_token_id": 0,
+    "activation_function": "mish"})", "activation_function \"mish\" is not supported");
+  expect(R"({"model_type": "marian", "d_model": 8, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2,
+    "decoder_attention_heads": 2, "vocab_size": 10, "max_position_embeddings": 8, "pad_token_id": 9, "eos_token_id": 0})",
+         "model.safetensors: missing");
+  expect("{not json", "config.json: invalid JSON");
+}
+
+TEST(MarianImport, OutOfRangeTokenIdIsAnError) {
+  Model model = Model::load(test::fixture("marian_tiny"));
+  Generator gen(model, 1);
+  try {
+    gen.generate({{3, 64, 0}});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("index 64 at position 1 is out of range [0, 64)"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(gen.generate({{}}), Error);
+}
+
+}  // namespace
+}  // namespace heed

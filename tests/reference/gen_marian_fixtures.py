@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Small Hugging Face Marian models (random init from a MarianConfig, saved with
+save_pretrained) and what transformers computes with them: the encoder output,
+greedy generations with the sum of their token log-probabilities.
+
+  tests/fixtures/marian_<name>/          config.json, model.safetensors (as save_pretrained writes)
+  tests/fixtures/marian_<name>_io.safetensors
+
+Run: python3 tests/reference/gen_marian_fixtures.py   (needs torch, transformers)
+"""
+import json
+import os
+import shutil
+
+import torch
+from safetensors.torch import save_file
+from transformers import MarianConfig, MarianMTModel
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
+
+CONFIGS = {
+    # opus-mt's choices (swish, scaled embeddings) at a small size
+    "tiny": dict(vocab_size=64, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+                 decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64,
+                 activation_function="swish", scale_embedding=True),
+    # other sizes and choices: 3 layers, 2 heads, GELU, unscaled embeddings
+    "deep": dict(vocab_size=80, d_model=24, encoder_layers=3, decoder_layers=3, encoder_attention_heads=2,
+                 decoder_attention_heads=2, encoder_ffn_dim=40, decoder_ffn_dim=40, max_position_embeddings=48,
+                 activation_function="gelu", scale_embedding=False),
+}
+
+
+def main():
+    for name, kw in CONFIGS.items():
+        torch.manual_seed(5)
+        vocab = kw["vocab_size"]
+        cfg = MarianConfig(pad_token_id=vocab - 1, eos_token_id=0, decoder_start_token_id=vocab - 1,
+                           forced_eos_token_id=0, init_std=0.5, **kw)
+        model = MarianMTModel(cfg).eval()
+        with torch.no_grad():  # a non-zero final_logits_bias, so that its use is checked
+            model.final_logits_bias.normal_(0, 0.1)
+        out_dir = os.path.join(ROOT, f"marian_{name}")
+        shutil.rmtree(out_dir, ignore_errors=True)
+        model.save_pretrained(out_dir)
+        g = torch.Generator().manual_seed(11)
+        lengths = [7, 3, 5]
+        src = torch.full((3, max(lengths)), cfg.pad_token_id, dtype=torch.long)
+        mask = torch.zeros(3, max(lengths), dtype=torch.long)
+        for b, n in enumerate(lengths):
+            src[b, :n - 1] = torch.randint(1, vocab - 1, (n - 1,), generator=g)
+            src[b, n - 1] = cfg.eos_token_id
+            mask[b, :n] = 1
+        max_new = 12
+        with torch.no_grad():
+            enc = model.get_encoder()(input_ids=src, attention_mask=mask).last_hidden_state
+            gen = model.generate(input_ids=src, attention_mask=mask, num_beams=1, do_sample=False,
+                                 max_new_tokens=max_new, output_scores=True, return_dict_in_generate=True)
+        seqs = gen.sequences[:, 1:]  # drop the decoder start token
+        # Sum of the chosen tokens' log-probabilities, over each sequence's own tokens (to EOS).
+        scores = torch.zeros(3)
+        for t, step_scores in enumerate(gen.scores):
+            logp = torch.log_softmax(step_scores, -1)
+            for b in range(3):
+                tok = seqs[b, t]
+                if t == 0 or seqs[b, t - 1] != cfg.eos_token_id and (seqs[b, :t] != cfg.eos_token_id).all():
+                    scores[b] += logp[b, tok]
+        save_file({"src": src, "src_mask": mask, "encoder_out": enc.contiguous(), "generated": seqs.contiguous(),
+                   "scores": scores, "max_new_tokens": torch.tensor([max_new])},
+                  os.path.join(ROOT, f"marian_{name}_io.safetensors"))
+        print(name, "generated", seqs.tolist())
+
+
+if __name__ == "__main__":
+    main()
