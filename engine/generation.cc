@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 
 #include <fmt/format.h>
 
@@ -45,106 +46,236 @@ struct Generator::Impl {
     forced_eos = meta_int(impl, "forced_eos_token_id");
   }
 
-  std::vector<Generation> greedy(const std::vector<std::vector<int64_t>>& sources, const GenerationOptions& o) {
+  // Runs the encoder over the padded batch, each source repeated `copies` times
+  // (one per beam), and prepares the decoder-step inputs: cross keys/values, the
+  // padding mask and empty caches of `steps` positions.
+  TensorMap prepare(const std::vector<std::vector<int64_t>>& sources, int64_t copies, int64_t steps, int64_t* src_len) {
     const int64_t B = int64_t(sources.size());
-    if (B == 0) return {};
     int64_t S = 0;
     for (const auto& s : sources) {
       if (s.empty()) throw Error("an empty source: every source needs at least its EOS token");
       S = std::max<int64_t>(S, int64_t(s.size()));
     }
     if (S > max_pos) throw Error(fmt::format("a source of {} tokens exceeds the model's {} positions", S, max_pos));
-    const int64_t steps = std::min<int64_t>(o.max_new_tokens, max_pos);
-    if (steps < 1) throw Error("max_new_tokens must be at least 1");
-    // Encoder inputs: padded ids, positions, the padding mask.
-    Tensor ids = i64_tensor({B, S}), positions = i64_tensor({S}), pad_mask = Tensor::zeros(DType::boolean, {B, S});
-    for (int64_t b = 0; b < B; ++b)
+    *src_len = S;
+    const int64_t R = B * copies;
+    Tensor ids = i64_tensor({R, S}), positions = i64_tensor({S}), pad_mask = Tensor::zeros(DType::boolean, {R, S});
+    for (int64_t r = 0; r < R; ++r) {
+      const auto& src = sources[size_t(r / copies)];
       for (int64_t j = 0; j < S; ++j) {
-        bool real = j < int64_t(sources[size_t(b)].size());
-        ids.data_as<int64_t>()[b * S + j] = real ? sources[size_t(b)][size_t(j)] : pad;
-        pad_mask.data_as<uint8_t>()[b * S + j] = !real;
+        bool real = j < int64_t(src.size());
+        ids.data_as<int64_t>()[r * S + j] = real ? src[size_t(j)] : pad;
+        pad_mask.data_as<uint8_t>()[r * S + j] = !real;
       }
+    }
     for (int64_t j = 0; j < S; ++j) positions.data_as<int64_t>()[j] = j;
     TensorMap enc = encoder.run({{"input_ids", ids}, {"positions", positions}, {"src_pad", pad_mask}});
     TensorMap in = cross_kv.run({{"encoder_out", enc.at("encoder_out")}});
     for (int64_t l = 0; l < layers; ++l)
       for (const char* kv : {"k", "v"})
-        in[fmt::format("cache_{}.{}", kv, l)] = Tensor::zeros(DType::f32, {B, heads, steps, head_dim});
+        in[fmt::format("cache_{}.{}", kv, l)] = Tensor::zeros(DType::f32, {R, heads, steps, head_dim});
     in["src_pad"] = pad_mask;
-    Tensor cur = i64_tensor({B, 1}), pos = i64_tensor({1}), fill = i64_tensor({});
-    for (int64_t b = 0; b < B; ++b) cur.data_as<int64_t>()[b] = start;
-    std::vector<Generation> out(static_cast<size_t>(B));
+    return in;
+  }
+
+  // One decoder step for every row; returns the logits [rows, vocab].
+  const float* run_step(TensorMap& in, TensorMap& out, const Tensor& tokens, int64_t t) {
+    Tensor pos = i64_tensor({1}), fill = i64_tensor({});
+    pos.data_as<int64_t>()[0] = t;
+    fill.data_as<int64_t>()[0] = t;
+    in["input_ids"] = tokens;
+    in["positions"] = pos;
+    in["position"] = fill;
+    step.run(in, out);
+    return out.at("logits").data_as<float>();
+  }
+
+  // log_softmax of a row after transformers' logits processors: forced EOS at the
+  // last step, EOS held back before min_new_tokens.
+  void processed_log_probs(const float* row, int64_t t, int64_t steps, const GenerationOptions& o, float* lp) const {
+    const bool forced = forced_eos >= 0 && t == steps - 1, hold_eos = t < o.min_new_tokens;
+    float max = -INFINITY;
+    for (int64_t v = 0; v < vocab; ++v) max = std::max(max, row[v]);
+    double sum = 0;
+    for (int64_t v = 0; v < vocab; ++v) sum += std::exp(double(row[v] - max));
+    const float log_sum = float(std::log(sum)) + max;
+    for (int64_t v = 0; v < vocab; ++v) lp[v] = row[v] - log_sum;
+    if (hold_eos) lp[eos] = -INFINITY;
+    if (forced)
+      for (int64_t v = 0; v < vocab; ++v) lp[v] = v == forced_eos ? 0.f : -INFINITY;
+  }
+
+  std::vector<float> head_mean(const Tensor& attn, int64_t row, int64_t S, int64_t len) const {
+    std::vector<float> w(size_t(len), 0.f);
+    const float* p = attn.data_as<float>() + row * heads * S;  // [rows, H, 1, S]
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t j = 0; j < len; ++j) w[size_t(j)] += p[h * S + j] / float(heads);
+    return w;
+  }
+
+  int64_t steps_for(const GenerationOptions& o) const {
+    if (o.max_new_tokens < 1) throw Error("max_new_tokens must be at least 1");
+    return std::min<int64_t>(o.max_new_tokens, max_pos);
+  }
+
+  std::vector<std::vector<Generation>> greedy(const std::vector<std::vector<int64_t>>& sources, const GenerationOptions& o) {
+    const int64_t B = int64_t(sources.size()), steps = steps_for(o);
+    int64_t S = 0;
+    TensorMap in = prepare(sources, 1, steps, &S), out;
+    Tensor cur = i64_tensor({B, 1});
+    std::fill(cur.data_as<int64_t>(), cur.data_as<int64_t>() + B, start);
+    std::vector<std::vector<Generation>> res(static_cast<size_t>(B), std::vector<Generation>(1));
     std::vector<bool> done(static_cast<size_t>(B), false);
-    TensorMap result;
-    for (int64_t t = 0; t < steps; ++t) {
-      pos.data_as<int64_t>()[0] = t;
-      fill.data_as<int64_t>()[0] = t;
-      in["input_ids"] = cur;
-      in["positions"] = pos;
-      in["position"] = fill;
-      step.run(in, result);
-      const float* logits = result.at("logits").data_as<float>();
+    std::vector<float> lp(static_cast<size_t>(vocab));
+    for (int64_t t = 0; t < steps && !std::all_of(done.begin(), done.end(), [](bool d) { return d; }); ++t) {
+      const float* logits = run_step(in, out, cur, t);
       for (int64_t b = 0; b < B; ++b) {
         if (done[size_t(b)]) {
           cur.data_as<int64_t>()[b] = pad;
           continue;
         }
-        const float* row = logits + b * vocab;
-        int64_t best = pick(row, t, steps, o);
-        Generation& g = out[size_t(b)];
+        processed_log_probs(logits + b * vocab, t, steps, o, lp.data());
+        int64_t best = int64_t(std::max_element(lp.begin(), lp.end()) - lp.begin());  // the first maximum
+        Generation& g = res[size_t(b)][0];
         g.tokens.push_back(best);
-        g.score += log_prob(row, best, t, steps, o);
-        if (o.return_attention) g.attention.push_back(head_mean(result.at("cross_attention"), b, S, int64_t(sources[size_t(b)].size())));
+        g.score += lp[size_t(best)];
+        if (o.return_attention) g.attention.push_back(head_mean(out.at("cross_attention"), b, S, int64_t(sources[size_t(b)].size())));
         cur.data_as<int64_t>()[b] = best;
         done[size_t(b)] = best == eos;
       }
-      if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
     }
-    return out;
+    return res;
   }
 
-  // Argmax (the first maximum, as torch.argmax), with EOS held back before
-  // min_new_tokens and forced at the last step when the model asks for it.
-  int64_t pick(const float* row, int64_t t, int64_t steps, const GenerationOptions& o) const {
-    if (forced_eos >= 0 && t == steps - 1) return forced_eos;
-    int64_t best = -1;
-    for (int64_t v = 0; v < vocab; ++v) {
-      if (v == eos && t < o.min_new_tokens) continue;
-      if (best < 0 || row[v] > row[best]) best = v;
+  struct Hyp {
+    std::vector<int64_t> tokens;
+    std::vector<std::vector<float>> attention;
+    float score;  // running: sum of log-probs; finished: normalized
+  };
+
+  std::vector<std::vector<Generation>> beam(const std::vector<std::vector<int64_t>>& sources, const GenerationOptions& o) {
+    const int64_t B = int64_t(sources.size()), K = o.beam_size, steps = steps_for(o), R = B * K;
+    const int64_t keep = 2 * K;  // candidates kept per step, as transformers (max(2, 1 + #eos) * beams)
+    int64_t S = 0;
+    TensorMap in = prepare(sources, K, steps, &S), out;
+    Tensor cur = i64_tensor({R, 1});
+    std::fill(cur.data_as<int64_t>(), cur.data_as<int64_t>() + R, start);
+    std::vector<std::vector<Hyp>> running(static_cast<size_t>(B)), finished(static_cast<size_t>(B));
+    for (auto& r : running) {
+      r.assign(size_t(K), Hyp{{}, {}, -1e9f});
+      r[0].score = 0.f;
     }
-    return best;
+    std::vector<bool> closed(static_cast<size_t>(B), false);
+    std::vector<float> lp(static_cast<size_t>(K * vocab));
+    std::vector<int64_t> order(static_cast<size_t>(K * vocab)), from(static_cast<size_t>(R));
+    std::vector<float> scratch;
+    for (int64_t t = 0; t < steps; ++t) {
+      const float* logits = run_step(in, out, cur, t);
+      const int64_t cur_len = t + 1;  // transformers' cur_len: the start token and t generated tokens
+      bool any_open = false;
+      for (int64_t b = 0; b < B; ++b) {
+        std::vector<Hyp>& run = running[size_t(b)];
+        for (int64_t i = 0; i < K; ++i) {
+          float* row = lp.data() + i * vocab;
+          processed_log_probs(logits + (b * K + i) * vocab, t, steps, o, row);
+          for (int64_t v = 0; v < vocab; ++v) row[v] += run[size_t(i)].score;
+        }
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + keep, order.end(), [&](int64_t x, int64_t y) {
+          return lp[size_t(x)] != lp[size_t(y)] ? lp[size_t(x)] > lp[size_t(y)] : x < y;
+        });
+        const bool last = cur_len + 1 >= steps + 1;  // max length reached: every candidate stops
+        std::vector<Hyp> next;
+        std::vector<int64_t> next_from;
+        const float norm = std::pow(float(cur_len), o.length_penalty);
+        for (int64_t c = 0; c < keep; ++c) {
+          int64_t beam_i = order[size_t(c)] / vocab, token = order[size_t(c)] % vocab;
+          float score = lp[size_t(order[size_t(c)])];
+          bool stops = token == eos || last;
+          Hyp h{run[size_t(beam_i)].tokens, run[size_t(beam_i)].attention, score};
+          h.tokens.push_back(token);
+          if (o.return_attention)
+            h.attention.push_back(head_mean(out.at("cross_attention"), b * K + beam_i, S, int64_t(sources[size_t(b)].size())));
+          if (stops) {
+            // Only the top `beam` candidates may finish, and only while it can still matter.
+            if (c < K && !closed[size_t(b)] && score > -1e8f) add_finished(finished[size_t(b)], std::move(h), score / norm, K);
+          } else if (int64_t(next.size()) < K) {
+            next.push_back(std::move(h));
+            next_from.push_back(b * K + beam_i);
+          }
+        }
+        for (int64_t i = int64_t(next.size()); i < K; ++i) {  // too few live candidates: pad with dead beams
+          next.push_back(Hyp{run[0].tokens, run[0].attention, -1e9f});
+          next.back().tokens.push_back(pad);
+          next_from.push_back(b * K);
+        }
+        run = std::move(next);
+        for (int64_t i = 0; i < K; ++i) {
+          from[size_t(b * K + i)] = next_from[size_t(i)];
+          cur.data_as<int64_t>()[b * K + i] = run[size_t(i)].tokens.back();
+        }
+        // transformers' early-stop heuristic: done once every slot is finished and
+        // the best running beam cannot beat the worst finished one.
+        const std::vector<Hyp>& fin = finished[size_t(b)];
+        if (!closed[size_t(b)] && int64_t(fin.size()) == K) {
+          float worst = fin.back().score, best_running = run[0].score / std::pow(float(cur_len), o.length_penalty);
+          closed[size_t(b)] = !(best_running > worst);
+        }
+        any_open |= !closed[size_t(b)] && !last;
+      }
+      if (!any_open) break;
+      const int64_t used = (t + 1) * head_dim * int64_t(sizeof(float));
+      for (int64_t l = 0; l < layers; ++l)
+        for (const char* kv : {"k", "v"}) reorder_cache(in.at(fmt::format("cache_{}.{}", kv, l)), from, used, scratch);
+    }
+    std::vector<std::vector<Generation>> res(static_cast<size_t>(B));
+    const int64_t n = std::clamp<int64_t>(o.num_hypotheses, 1, K);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < n && i < int64_t(finished[size_t(b)].size()); ++i) {
+        Hyp& h = finished[size_t(b)][size_t(i)];
+        res[size_t(b)].push_back({std::move(h.tokens), h.score, std::move(h.attention)});
+      }
+    return res;
   }
 
-  // The token's log-probability under the distribution the choice was made from,
-  // as transformers reports it: a forced token has probability 1, a held-back
-  // EOS probability 0.
-  float log_prob(const float* row, int64_t v, int64_t t, int64_t steps, const GenerationOptions& o) const {
-    if (forced_eos >= 0 && t == steps - 1) return 0.f;
-    bool hold_eos = t < o.min_new_tokens;
-    float max = -INFINITY;
-    for (int64_t i = 0; i < vocab; ++i)
-      if (!(hold_eos && i == eos)) max = std::max(max, row[i]);
-    double sum = 0;
-    for (int64_t i = 0; i < vocab; ++i)
-      if (!(hold_eos && i == eos)) sum += std::exp(double(row[i] - max));
-    return float(double(row[v] - max) - std::log(sum));
+  // Keeps the best `k` finished hypotheses, best first; earlier ones win ties.
+  static void add_finished(std::vector<Hyp>& fin, Hyp h, float score, int64_t k) {
+    h.score = score;
+    auto at = std::upper_bound(fin.begin(), fin.end(), score, [](float s, const Hyp& x) { return s > x.score; });
+    fin.insert(at, std::move(h));
+    if (int64_t(fin.size()) > k) fin.pop_back();
   }
 
-  std::vector<float> head_mean(const Tensor& attn, int64_t b, int64_t S, int64_t len) const {
-    std::vector<float> w(size_t(len), 0.f);
-    const float* p = attn.data_as<float>() + b * heads * S;  // [B, H, 1, S]
-    for (int64_t h = 0; h < heads; ++h)
-      for (int64_t j = 0; j < len; ++j) w[size_t(j)] += p[h * S + j] / float(heads);
-    return w;
+  // cache[row] = cache[from[row]] over each row's filled positions.
+  void reorder_cache(Tensor& cache, const std::vector<int64_t>& from, int64_t used_bytes_per_head, std::vector<float>& scratch) {
+    const int64_t rows = cache.shape()[0], per_head = cache.shape()[2] * cache.shape()[3] * int64_t(sizeof(float));
+    scratch.resize(cache.nbytes() / sizeof(float));
+    std::memcpy(scratch.data(), cache.data(), cache.nbytes());
+    char* dst = static_cast<char*>(cache.data());
+    const char* src = reinterpret_cast<const char*>(scratch.data());
+    for (int64_t r = 0; r < rows; ++r) {
+      if (from[size_t(r)] == r) continue;
+      for (int64_t h = 0; h < heads; ++h)
+        std::memcpy(dst + (r * heads + h) * per_head, src + (from[size_t(r)] * heads + h) * per_head, size_t(used_bytes_per_head));
+    }
   }
 };
 
 Generator::Generator(const Model& model, int threads) : impl_(std::make_unique<Impl>(model, threads)) {}
 Generator::~Generator() = default;
 
+std::vector<std::vector<Generation>> Generator::generate_n_best(const std::vector<std::vector<int64_t>>& sources,
+                                                                const GenerationOptions& options) {
+  if (sources.empty()) return {};
+  if (options.beam_size < 1) throw Error(fmt::format("beam size must be at least 1, got {}", options.beam_size));
+  return options.beam_size == 1 ? impl_->greedy(sources, options) : impl_->beam(sources, options);
+}
+
 std::vector<Generation> Generator::generate(const std::vector<std::vector<int64_t>>& sources,
                                             const GenerationOptions& options) {
-  return impl_->greedy(sources, options);
+  std::vector<Generation> best;
+  for (auto& n : generate_n_best(sources, options)) best.push_back(n.empty() ? Generation{} : std::move(n[0]));
+  return best;
 }
 
 }  // namespace heed

@@ -120,3 +120,43 @@ TEST(MarianImport, OutOfRangeTokenIdIsAnError) {
 
 }  // namespace
 }  // namespace heed
+
+namespace heed {
+namespace {
+
+// Beam search against transformers' generate(num_beams=k, num_return_sequences=k):
+// the same n-best hypotheses in the same order with the same normalized scores.
+TEST_P(Marian, BeamSearchMatchesTransformers) {
+  Fixture f(GetParam());
+  Model model = Model::load(test::fixture("marian_" + GetParam()));
+  Generator gen(model, 2);
+  for (int k : {3, 4}) {
+    std::string key = "beam" + std::to_string(k);
+    const Tensor &seqs = *f.io.find(key + ".sequences"), &scores = *f.io.find(key + ".scores");
+    GenerationOptions o;
+    o.beam_size = k;
+    o.num_hypotheses = k;
+    o.length_penalty = f.io.find(key + ".length_penalty")->data_as<float>()[0];
+    o.max_new_tokens = f.max_new();
+    auto nbest = gen.generate_n_best(f.sources, o);
+    const int64_t L = seqs.shape()[1];
+    for (size_t b = 0; b < nbest.size(); ++b) {
+      ASSERT_EQ(nbest[b].size(), size_t(k)) << key << " source " << b;
+      for (int i = 0; i < k; ++i) {
+        std::vector<int64_t> want;
+        for (int64_t j = 0; j < L; ++j) {
+          want.push_back(seqs.data_as<int64_t>()[(int64_t(b) * k + i) * L + j]);
+          if (want.back() == 0) break;
+        }
+        EXPECT_EQ(nbest[b][size_t(i)].tokens, want) << key << " source " << b << " hypothesis " << i;
+        float s = scores.data_as<float>()[b * size_t(k) + size_t(i)];
+        EXPECT_NEAR(nbest[b][size_t(i)].score, s, 1e-4 * std::abs(s) + 1e-5) << key << " source " << b << " hypothesis " << i;
+      }
+      auto alone = gen.generate_n_best({f.sources[b]}, o);
+      EXPECT_EQ(alone[0][0].tokens, nbest[b][0].tokens) << key << " source " << b << " alone";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace heed

@@ -1,7 +1,8 @@
 #pragma once
 // Sequence generation over a model with `encoder`, `cross_kv` and `decoder_step`
-// graphs (as the Marian importer makes them): greedy decoding with a KV cache,
-// batched over sources of different lengths.
+// graphs (as the Marian importer makes them): greedy and beam search with a KV
+// cache, batched over sources of different lengths, following transformers'
+// generate() (its beam search, length penalty, forced EOS and minimum length).
 #include <heed/model.h>
 
 #include <cstdint>
@@ -11,6 +12,9 @@
 namespace heed {
 
 struct GenerationOptions {
+  int beam_size = 1;             // 1: greedy
+  int num_hypotheses = 1;        // n-best (at most beam_size)
+  float length_penalty = 1.0f;   // beam scores are sum(log p) / length^length_penalty
   int max_new_tokens = 256;      // tokens after the start token (EOS included)
   int min_new_tokens = 0;        // EOS is suppressed before this many
   bool return_attention = false; // per generated token, the last layer's cross-attention (head mean)
@@ -18,9 +22,10 @@ struct GenerationOptions {
 
 struct Generation {
   std::vector<int64_t> tokens;   // generated ids, without the start token, up to and including EOS
-  // Sum of the chosen tokens' log-probabilities under the distributions they were
-  // chosen from (a forced EOS counts 0, a held-back EOS is left out), as
-  // transformers' scores give them.
+  // Greedy: the sum of the chosen tokens' log-probabilities under the
+  // distributions they were chosen from (a forced EOS counts 0, a held-back EOS
+  // is left out). Beam search: that sum divided by length^length_penalty, as
+  // transformers' sequences_scores.
   float score = 0;
   std::vector<std::vector<float>> attention;  // [token][source position], when asked
 };
@@ -29,8 +34,12 @@ class Generator {
  public:
   explicit Generator(const Model& model, int threads = 0);
   ~Generator();
-  // One result per source (token ids, EOS included as the tokenizer adds it).
+  // One result per source (token ids, EOS included as the tokenizer adds it):
+  // the best hypothesis.
   std::vector<Generation> generate(const std::vector<std::vector<int64_t>>& sources, const GenerationOptions& options = {});
+  // The n-best hypotheses of each source, best first (beam search; greedy gives one).
+  std::vector<std::vector<Generation>> generate_n_best(const std::vector<std::vector<int64_t>>& sources,
+                                                       const GenerationOptions& options = {});
 
  private:
   struct Impl;

@@ -64,10 +64,20 @@ def main():
                 tok = seqs[b, t]
                 if t == 0 or seqs[b, t - 1] != cfg.eos_token_id and (seqs[b, :t] != cfg.eos_token_id).all():
                     scores[b] += logp[b, tok]
+        beams = {}
+        for k, lp in ((3, 1.0), (4, 0.6)):
+            with torch.no_grad():
+                bo = model.generate(input_ids=src, attention_mask=mask, num_beams=k, num_return_sequences=k,
+                                    length_penalty=lp, do_sample=False, max_new_tokens=max_new,
+                                    output_scores=True, return_dict_in_generate=True)
+            beams[f"beam{k}.sequences"] = bo.sequences[:, 1:].contiguous()
+            beams[f"beam{k}.scores"] = bo.sequences_scores.contiguous()
+            beams[f"beam{k}.length_penalty"] = torch.tensor([lp])
         save_file({"src": src, "src_mask": mask, "encoder_out": enc.contiguous(), "generated": seqs.contiguous(),
-                   "scores": scores, "max_new_tokens": torch.tensor([max_new])},
+                   "scores": scores, "max_new_tokens": torch.tensor([max_new]), **beams},
                   os.path.join(ROOT, f"marian_{name}_io.safetensors"))
         print(name, "generated", seqs.tolist())
+        print(name, "beam3", beams["beam3.sequences"].tolist(), beams["beam3.scores"].tolist())
 
 
 if __name__ == "__main__":
