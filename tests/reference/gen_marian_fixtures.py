@@ -30,6 +30,47 @@ CONFIGS = {
 }
 
 
+TEXTS = ["the 3rd of march 2021", "March 3, 2021", "2021-03-03", "on the 14th of july, 1989!",
+         "Unknown words: zyxw qq", "", "a  b   c"]
+
+
+def tokenizer(out_dir, vocab_size):
+    """A small SentencePiece model for both sides and a vocab.json with Marian's special
+    tokens (</s> 0, <unk> 1, <pad> last), plus what MarianTokenizer makes of TEXTS."""
+    import sentencepiece as spm
+    from transformers import MarianTokenizer
+    corpus = os.path.join(out_dir, "corpus.txt")
+    with open(corpus, "w") as f:
+        months = "january february march april may june july august september october november december".split()
+        for i in range(400):
+            m = months[i % 12]
+            f.write(f"the {i % 28 + 1}th of {m} {1950 + i % 70}\n{m} {i % 28 + 1}, {1950 + i % 70}\n")
+    spm.SentencePieceTrainer.train(input=corpus, model_prefix=os.path.join(out_dir, "sp"), vocab_size=vocab_size - 3,
+                                   model_type="unigram", character_coverage=1.0, bos_id=-1, eos_id=-1, unk_id=0,
+                                   minloglevel=2)
+    os.remove(corpus)
+    for side in ("source", "target"):
+        shutil.copy(os.path.join(out_dir, "sp.model"), os.path.join(out_dir, f"{side}.spm"))
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(out_dir, "sp.model"))
+    pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size()) if sp.id_to_piece(i) != "<unk>"]
+    vocab = {"</s>": 0, "<unk>": 1}
+    for p in pieces:
+        vocab[p] = len(vocab)
+    vocab["<pad>"] = vocab_size - 1
+    for ext in ("model", "vocab"):
+        os.remove(os.path.join(out_dir, f"sp.{ext}"))
+    with open(os.path.join(out_dir, "vocab.json"), "w") as f:
+        json.dump(vocab, f, ensure_ascii=False)
+    tok = MarianTokenizer(os.path.join(out_dir, "source.spm"), os.path.join(out_dir, "target.spm"),
+                          os.path.join(out_dir, "vocab.json"))
+    cases = []
+    for t in TEXTS:
+        ids = tok(t)["input_ids"]
+        cases.append({"text": t, "ids": ids, "decoded": tok.decode(ids, skip_special_tokens=True)})
+    with open(os.path.join(out_dir, "..", os.path.basename(out_dir) + "_tokenizer.json"), "w") as f:
+        json.dump(cases, f, ensure_ascii=False, indent=1)
+
+
 def main():
     for name, kw in CONFIGS.items():
         torch.manual_seed(5)
@@ -42,6 +83,8 @@ def main():
         out_dir = os.path.join(ROOT, f"marian_{name}")
         shutil.rmtree(out_dir, ignore_errors=True)
         model.save_pretrained(out_dir)
+        if name == "tiny":
+            tokenizer(out_dir, kw["vocab_size"])
         g = torch.Generator().manual_seed(11)
         lengths = [7, 3, 5]
         src = torch.full((3, max(lengths)), cfg.pad_token_id, dtype=torch.long)
