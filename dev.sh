@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # heed's one entry point for a fresh machine:
-#   ./dev.sh demo   install what is missing, build, run the bundled example model
+#   ./dev.sh demo   install what is missing, build, translate with the bundled model
 #   ./dev.sh test   install what is missing, build, run every test
 #   ./dev.sh build  install what is missing and build (Release, into build/)
 #   ./dev.sh bench  build and run the benchmarks in bench/ (PyTorch peers need: pip install torch)
@@ -35,12 +35,14 @@ case "${1:-}" in
   build) build ;;
   demo)
     build
-    m=examples/mlp
-    echo; echo "== heed inspect $m/mlp.json"; "$BUILD_DIR/heed" inspect "$m/mlp.json"
-    echo; echo "== heed profile $m/mlp.json --inputs $m/mlp_inputs.safetensors"
-    "$BUILD_DIR/heed" profile "$m/mlp.json" --inputs "$m/mlp_inputs.safetensors" --repeat 20 --trace "$BUILD_DIR/mlp_trace.json"
-    echo; echo "PyTorch's answer for the same input (examples/mlp/mlp_expected.safetensors):"
-    "$BUILD_DIR/heed" inspect "$m/mlp_expected.safetensors"
+    m=examples/dates-marian
+    echo; echo "== heed translate $m  (human-written dates -> ISO dates; a Marian model trained by scripts/train_marian_dates.py)"
+    printf '%s\n' "3rd of March 2021" "the 14th of July, 1989" "Nov. 9, 1989" "25.12.2023" "7/4/1976" "1 jan 2000" |
+      tee /dev/stderr | "$BUILD_DIR/heed" translate "$m" --beam 4 --attention "$BUILD_DIR/dates_attention.html"
+    echo; echo "Open $BUILD_DIR/dates_attention.html to see where the model looked for each output token."
+    echo; echo "== heed profile examples/mlp/mlp.json (a graph JSON; per-op times and a Chrome trace)"
+    "$BUILD_DIR/heed" profile examples/mlp/mlp.json --inputs examples/mlp/mlp_inputs.safetensors --repeat 20 \
+      --trace "$BUILD_DIR/mlp_trace.json" | tail -8
     ;;
   test)
     build

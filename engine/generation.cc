@@ -29,11 +29,11 @@ struct Generator::Impl {
   Session encoder, cross_kv, step;
   int64_t layers, heads, head_dim, max_pos, vocab, pad, eos, start, forced_eos;
 
-  Impl(const Model& m, int threads)
+  Impl(const Model& m, int threads, bool profile)
       : model(m),
-        encoder(m, {"encoder", threads}),
-        cross_kv(m, {"cross_kv", threads}),
-        step(m, {"decoder_step", threads}) {
+        encoder(m, {"encoder", threads, profile}),
+        cross_kv(m, {"cross_kv", threads, profile}),
+        step(m, {"decoder_step", threads, profile}) {
     const auto& impl = m.impl();
     layers = meta_int(impl, "decoder_layers");
     heads = meta_int(impl, "decoder_heads");
@@ -261,7 +261,24 @@ struct Generator::Impl {
   }
 };
 
-Generator::Generator(const Model& model, int threads) : impl_(std::make_unique<Impl>(model, threads)) {}
+Generator::Generator(const Model& model, int threads, bool profile)
+    : impl_(std::make_unique<Impl>(model, threads, profile)) {}
+
+Profile Generator::profile() const {
+  Profile all;
+  for (const Session* s : {&impl_->encoder, &impl_->cross_kv, &impl_->step}) {
+    Profile p = s->profile();
+    int offset = int(all.nodes.size());
+    all.nodes.insert(all.nodes.end(), p.nodes.begin(), p.nodes.end());
+    for (TraceEvent e : p.events) {
+      e.node_index += offset;
+      all.events.push_back(e);
+    }
+    all.runs += p.runs;
+    all.run_total_us += p.run_total_us;
+  }
+  return all;
+}
 Generator::~Generator() = default;
 
 std::vector<std::vector<Generation>> Generator::generate_n_best(const std::vector<std::vector<int64_t>>& sources,

@@ -50,6 +50,19 @@ expect_error attention_unknown_tensor "no tensor named 'nope'" "$heed" attention
 expect_error attention_bad_grid "--grid 'big': expected HxW" "$heed" attention "$tmp/att.safetensors" --tensor attention/cross --html "$tmp/x.html" --image "$root/tests/fixtures/block.json" --grid big
 expect_error attention_bad_image "block.json: not a PNG or JPEG file" "$heed" attention "$tmp/att.safetensors" --tensor attention/cross --html "$tmp/x.html" --image "$root/tests/fixtures/block.json" --grid 3x3
 
+dates=$root/examples/dates-marian
+printf '3rd of March 2021\n\nJuly 14, 1989\n' >"$tmp/dates.txt"
+expect_ok translate "^2021-03-03$" "$heed" translate "$dates" --input "$tmp/dates.txt" --threads 1
+expect_ok translate_keeps_empty_lines "^2021-03-03,,1989-07-14$" sh -c "'$heed' translate '$dates' --input '$tmp/dates.txt' 2>/dev/null | paste -sd,"
+expect_ok translate_stdin_beam "^1989-07-14$" sh -c "echo 'July 14, 1989' | '$heed' translate '$dates' --beam 4"
+expect_ok translate_nbest "^-?[0-9.]+	1989-07-14$" sh -c "echo 'July 14, 1989' | '$heed' translate '$dates' --beam 3 --n-best 2 2>/dev/null | head -1"
+expect_ok translate_attention "attention heatmaps written" "$heed" translate "$dates" --input "$tmp/dates.txt" --attention "$tmp/dates.html"
+expect_ok translate_summary "translated 3 lines: .* tokens/s" "$heed" translate "$dates" --input "$tmp/dates.txt"
+expect_error translate_missing_dir "nope: a model directory needs config.json|nope: cannot open" "$heed" translate "$tmp/nope" --input "$tmp/dates.txt"
+expect_error translate_bad_beam "--beam, --batch-size and --max-length must be >= 1" "$heed" translate "$dates" --beam 0 --input "$tmp/dates.txt"
+mkdir -p "$tmp/nospm" && cp "$dates/config.json" "$dates/model.safetensors" "$tmp/nospm/"
+expect_error translate_missing_tokenizer "source.spm: missing" "$heed" translate "$tmp/nospm" --input "$tmp/dates.txt"
+
 printf 'garbage' >"$tmp/bad.safetensors"
 echo '{"format": "heed.graph", "version": 1, "graphs": {"main": {"inputs": [], "outputs": ["y"], "nodes": [{"op": "Nope", "inputs": [], "outputs": ["y"]}]}}}' >"$tmp/bad.json"
 expect_error missing_model "nope.json: cannot open" "$heed" run "$tmp/nope.json" --inputs "$mlp/mlp_inputs.safetensors"

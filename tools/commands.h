@@ -17,5 +17,6 @@ void write_attention_report(const TensorMap& weights, const AttentionReport& rep
 void add_inspect(CLI::App& app);
 void add_run(CLI::App& app);  // `run` and `profile`
 void add_attention(CLI::App& app);
+void add_translate(CLI::App& app);
 
 }  // namespace heed::tools

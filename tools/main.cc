@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   heed::tools::add_inspect(app);
   heed::tools::add_run(app);
   heed::tools::add_attention(app);
+  heed::tools::add_translate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

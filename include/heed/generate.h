@@ -32,7 +32,7 @@ struct Generation {
 
 class Generator {
  public:
-  explicit Generator(const Model& model, int threads = 0);
+  explicit Generator(const Model& model, int threads = 0, bool profile = false);
   ~Generator();
   // One result per source (token ids, EOS included as the tokenizer adds it):
   // the best hypothesis.
@@ -40,6 +40,8 @@ class Generator {
   // The n-best hypotheses of each source, best first (beam search; greedy gives one).
   std::vector<std::vector<Generation>> generate_n_best(const std::vector<std::vector<int64_t>>& sources,
                                                        const GenerationOptions& options = {});
+  // Per-node timings of the encoder, cross_kv and decoder_step runs (with profile on).
+  Profile profile() const;
 
  private:
   struct Impl;
