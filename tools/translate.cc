@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <numeric>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -23,9 +24,9 @@ namespace {
 
 struct TranslateArgs {
   std::string model, input, output, attention, trace;
-  int beam = 1, batch = 32, threads = 0, max_new = 256, n_best = 1;
+  int beam = 1, batch = 32, threads = 0, max_new = 256, min_new = 0, n_best = 1;
   float length_penalty = 1.0f;
-  bool profile = false;
+  bool profile = false, ids = false;  // ids: lines are token ids, no tokenizer
 };
 
 std::vector<std::string> read_lines(const std::string& path) {
@@ -43,6 +44,23 @@ std::vector<std::string> read_lines(const std::string& path) {
   return lines;
 }
 
+// "12 7 33": token ids, EOS appended unless the line ends with it.
+std::vector<int64_t> parse_ids(const std::string& line, size_t number, int64_t eos) {
+  std::vector<int64_t> ids;
+  std::istringstream in(line);
+  for (std::string w; in >> w;) {
+    try {
+      size_t used = 0;
+      ids.push_back(std::stoll(w, &used));
+      if (used != w.size()) throw std::invalid_argument(w);
+    } catch (const std::exception&) {
+      throw Error(fmt::format("line {}: '{}' is not a token id (--ids expects integers)", number, w));
+    }
+  }
+  if (!ids.empty() && ids.back() != eos) ids.push_back(eos);
+  return ids;
+}
+
 void progress(size_t done, size_t total) {
   if (!isatty(2) || total < 2) return;
   int width = 40, filled = int(double(done) / double(total) * width);
@@ -55,18 +73,20 @@ void translate(const TranslateArgs& a) {
   if (a.beam < 1 || a.batch < 1 || a.max_new < 1 || a.n_best < 1 || a.n_best > a.beam)
     throw Error("--beam, --batch-size and --max-length must be >= 1, and --n-best between 1 and --beam");
   Model model = Model::load(a.model);
-  MarianTokenizer tok(a.model);
+  std::unique_ptr<MarianTokenizer> tokenizer;
+  if (!a.ids) tokenizer = std::make_unique<MarianTokenizer>(a.model);
+  const int64_t eos = std::stoll(model.impl().metadata().at("eos_token_id"));
   Generator gen(model, a.threads, a.profile);
   std::vector<std::string> lines = read_lines(a.input);
   const int64_t max_src = std::stoll(model.impl().metadata().at("max_positions"));
   std::vector<std::vector<int64_t>> src(lines.size());
   for (size_t i = 0; i < lines.size(); ++i) {
-    src[i] = tok.encode(lines[i]);
+    src[i] = a.ids ? parse_ids(lines[i], i + 1, eos) : tokenizer->encode(lines[i]);
     if (int64_t(src[i].size()) > max_src) {
       std::fprintf(stderr, "heed: warning: line %zu has %zu tokens; keeping the first %lld (the model's limit)\n", i + 1,
                    src[i].size(), static_cast<long long>(max_src));
       src[i].resize(size_t(max_src - 1));
-      src[i].push_back(tok.encode("").back());
+      src[i].push_back(eos);
     }
   }
   // Translate in batches of similar length, then restore the input order.
@@ -78,6 +98,7 @@ void translate(const TranslateArgs& a) {
   o.num_hypotheses = a.n_best;
   o.length_penalty = a.length_penalty;
   o.max_new_tokens = a.max_new;
+  o.min_new_tokens = a.min_new;
   o.return_attention = !a.attention.empty();
   std::vector<std::vector<Generation>> results(lines.size());
   auto t0 = std::chrono::steady_clock::now();
@@ -106,12 +127,13 @@ void translate(const TranslateArgs& a) {
     for (const Generation& g : hyps) {
       tokens += g.tokens.size();
       if (a.n_best > 1) out << fmt::format("{:.4f}\t", g.score);
-      out << tok.decode(g.tokens) << "\n";
+      out << (a.ids ? fmt::format("{}", fmt::join(g.tokens, " ")) : tokenizer->decode(g.tokens)) << "\n";
     }
   }
   std::fprintf(stderr, "translated %zu lines: %zu target tokens in %.2f s, %.1f tokens/s\n", lines.size(), tokens,
                seconds, seconds > 0 ? double(tokens) / seconds : 0.0);
-  if (!a.attention.empty()) {
+  if (!a.attention.empty() && tokenizer) {
+    const MarianTokenizer& tok = *tokenizer;
     viz::HtmlSection section{"cross-attention of the last decoder layer, mean of the heads", {}};
     for (size_t i = 0; i < results.size() && i < 50; ++i) {
       if (results[i].empty() || results[i][0].attention.empty()) continue;
@@ -145,6 +167,8 @@ void add_translate(CLI::App& app) {
   cmd->add_option("--length-penalty", a->length_penalty, "beam scores are log p / length^penalty (default 1)");
   cmd->add_option("--batch-size", a->batch, "sentences per batch (default 32)");
   cmd->add_option("--max-length", a->max_new, "most tokens generated per sentence (default 256)");
+  cmd->add_option("--min-length", a->min_new, "EOS is held back before this many tokens (default 0)");
+  cmd->add_flag("--ids", a->ids, "lines are space-separated token ids, and so is the output (no tokenizer)");
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)");
   cmd->add_option("--attention", a->attention, "write cross-attention heatmaps (first 50 lines) to this HTML file");
   cmd->add_option("--profile", a->trace, "print per-op timings; with =FILE also write a Chrome trace")->expected(0, 1);

@@ -22,7 +22,31 @@ struct MhaConfig {
   float scale;
   std::string where;
   bool capture;  // the weights output was added by the loader, not declared
+  // Separate constant q/k/v projections of a self-attention, concatenated once at
+  // load into in_proj's packed layout, so that one GEMM makes Q, K and V.
+  std::shared_ptr<const Tensor> packed_weight, packed_bias;
 };
+
+// [3E, E] and [3E] from q/k/v_proj when all are constants (biases optional).
+void pack_projections(MhaConfig& cfg, const KernelInit& init) {
+  const auto& c = init.constants;
+  if (cfg.projected || init.node.has_input(kKey) || !init.node.has_input(kKWeight) || !c[kQWeight] || !c[kKWeight] ||
+      !c[kVWeight])
+    return;
+  bool any_bias = init.node.has_input(kQBias) || init.node.has_input(kKBias) || init.node.has_input(kVBias);
+  for (size_t b : {kQBias, kKBias, kVBias})
+    if (init.node.has_input(b) && !c[b]) return;
+  const int64_t e = c[kQWeight]->shape()[0];
+  auto w = std::make_shared<Tensor>(Tensor::empty(DType::f32, {3 * e, e}));
+  for (int i = 0; i < 3; ++i)
+    std::memcpy(w->data_as<float>() + i * e * e, c[kQWeight + size_t(i)]->data(), size_t(e * e) * sizeof(float));
+  cfg.packed_weight = w;
+  if (!any_bias) return;
+  auto b = std::make_shared<Tensor>(Tensor::zeros(DType::f32, {3 * e}));
+  for (int i = 0; i < 3; ++i)
+    if (c[kQBias + size_t(i)]) std::memcpy(b->data_as<float>() + i * e, c[kQBias + size_t(i)]->data(), size_t(e) * sizeof(float));
+  cfg.packed_bias = b;
+}
 
 class MhaInvocation final : public Invocation {
  public:
@@ -31,7 +55,7 @@ class MhaInvocation final : public Invocation {
     B_ = q[0], T_ = q[1], E_ = q[2], H_ = cfg.heads, Dh_ = E_ / H_;
     cached_ = present(s, kCacheK);
     cross_ = present(s, kKey);
-    packed_ = !cfg.projected && !present(s, kKWeight);
+    packed_ = !cfg.projected && (!present(s, kKWeight) || cfg.packed_weight);
     S_ = cached_ ? s.in[kCacheK].shape[2] : cross_ ? s.in[kKey].shape[cfg.projected ? 2 : 1] : T_;
     weights_ = s.out.size() > 1;
     // Self-attention with PyTorch's packed in_proj: one GEMM makes Q, K and V side
@@ -42,7 +66,8 @@ class MhaInvocation final : public Invocation {
     int64_t kv_rows = cfg.projected || fused_ ? 0 : cached_ ? B_ * T_ : B_ * S_;
     kp_.resize(size_t(kv_rows * E_));
     vp_.resize(kp_.size());
-    bool q_bias = present(s, kQBias), kv_bias = packed_ ? q_bias : present(s, kKBias);
+    bool q_bias = cfg.packed_weight ? bool(cfg.packed_bias) : present(s, kQBias);
+    bool kv_bias = packed_ ? q_bias : present(s, kKBias);
     View4 w = View4::transposed(E_, E_, E_);
     int64_t q_cols = fused_ ? 3 * E_ : E_;
     proj_q_ = StridedMatmul(View4::matrix(B_ * T_, E_, E_), View4::transposed(E_, q_cols, E_),
@@ -80,8 +105,9 @@ class MhaInvocation final : public Invocation {
 
   void run(const Buffers& io) override {
     const float* x = io.in_as<float>(kQuery);
-    const float* wq = io.in_as<float>(kQWeight);
-    const float* bq = io.in_as<float>(kQBias);
+    const float* wq = cfg_.packed_weight ? cfg_.packed_weight->data_as<float>() : io.in_as<float>(kQWeight);
+    const float* bq = cfg_.packed_weight ? (cfg_.packed_bias ? cfg_.packed_bias->data_as<float>() : nullptr)
+                                         : io.in_as<float>(kQBias);
     const size_t ee = size_t(E_ * E_);
     proj_q_.run(x, wq, qp_.data(), bq);
     const float *k = nullptr, *v = nullptr;
@@ -159,7 +185,8 @@ void register_mha_kernels() {
   register_kernel("MultiHeadAttention", [](const KernelInit& init) {
     MhaConfig cfg{init.node.attr_int("num_heads"), bool(init.node.attr_int("causal")),
                   bool(init.node.attr_int("kv_projected")), float(init.node.attr_float("scale")), init.node.where(),
-                  init.node.captured_outputs > 0};
+                  init.node.captured_outputs > 0, nullptr, nullptr};
+    pack_projections(cfg, init);
     return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       return std::make_unique<MhaInvocation>(cfg, s);
     });

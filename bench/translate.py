@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Translation throughput at opus-mt's size (issue 5): heed against transformers
+(PyTorch eager) and CTranslate2 (fp32), same threads, same random-weight Marian
+model (d_model 512, 6+6 layers, 8 heads, FFN 2048, vocab 58,101), same inputs:
+500 made-up sentences of 10..60 tokens. Every engine generates exactly
+--target-len tokens per sentence (min = max length), so all do the same work.
+Each engine runs in its own process; peak memory is that process's max RSS.
+
+  python3 bench/translate.py --heed build/heed --threads 2 [--sentences 500]
+"""
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+
+MODEL_DIR = "/tmp/heed_bench_opus"
+CT2_DIR = "/tmp/heed_bench_opus_ct2"
+VOCAB = 58101
+
+
+def build_model(spm_from):
+    """A random-weight opus-mt-sized MarianMTModel saved as save_pretrained writes it,
+    with a vocab.json of made-up pieces (the benchmark feeds token ids)."""
+    if os.path.exists(os.path.join(MODEL_DIR, "model.safetensors")):
+        return
+    import shutil
+
+    import torch
+    from transformers import MarianConfig, MarianMTModel
+    torch.manual_seed(0)
+    cfg = MarianConfig(vocab_size=VOCAB, decoder_vocab_size=VOCAB, d_model=512, encoder_layers=6, decoder_layers=6,
+                       encoder_attention_heads=8, decoder_attention_heads=8, encoder_ffn_dim=2048,
+                       decoder_ffn_dim=2048, max_position_embeddings=512, pad_token_id=VOCAB - 1, eos_token_id=0,
+                       decoder_start_token_id=VOCAB - 1, forced_eos_token_id=0, scale_embedding=True)
+    MarianMTModel(cfg).eval().save_pretrained(MODEL_DIR)
+    vocab = {"</s>": 0, "<unk>": 1}
+    for i in range(2, VOCAB - 1):
+        vocab[f"\u2581w{i}"] = i
+    vocab["<pad>"] = VOCAB - 1
+    with open(os.path.join(MODEL_DIR, "vocab.json"), "w") as f:
+        json.dump(vocab, f)
+    for side in ("source", "target"):
+        shutil.copy(os.path.join(spm_from, f"{side}.spm"), os.path.join(MODEL_DIR, f"{side}.spm"))
+
+
+def convert_ct2():
+    if os.path.exists(os.path.join(CT2_DIR, "model.bin")):
+        return
+    import ctranslate2
+    ctranslate2.converters.TransformersConverter(MODEL_DIR).convert(CT2_DIR, quantization="float32", force=True)
+
+
+def sentences(n):
+    rng = random.Random(7)
+    return [[rng.randint(2, VOCAB - 2) for _ in range(rng.randint(10, 60))] + [0] for _ in range(n)]
+
+
+def engine_main():
+    """Child mode: python3 translate.py --child ENGINE INPUT BEAM BATCH TARGET_LEN THREADS"""
+    _, _, engine, path, beam, batch, target, threads = sys.argv
+    beam, batch, target, threads = int(beam), int(batch), int(target), int(threads)
+    with open(path) as f:
+        src = [[int(x) for x in line.split()] for line in f]
+    t = time.perf_counter()
+    tokens = 0
+    if engine == "transformers":
+        import torch
+        from transformers import MarianMTModel
+        torch.set_num_threads(threads)
+        model = MarianMTModel.from_pretrained(MODEL_DIR).eval()
+        t = time.perf_counter()
+        with torch.no_grad():
+            for i in range(0, len(src), batch):
+                chunk = src[i:i + batch]
+                n = max(len(s) for s in chunk)
+                ids = torch.full((len(chunk), n), VOCAB - 1, dtype=torch.long)
+                mask = torch.zeros(len(chunk), n, dtype=torch.long)
+                for b, s in enumerate(chunk):
+                    ids[b, :len(s)] = torch.tensor(s)
+                    mask[b, :len(s)] = 1
+                out = model.generate(input_ids=ids, attention_mask=mask, num_beams=beam, do_sample=False,
+                                     min_new_tokens=target, max_new_tokens=target)
+                tokens += int((out[:, 1:] != VOCAB - 1).sum())
+    else:
+        import ctranslate2
+        tr = ctranslate2.Translator(CT2_DIR, device="cpu", inter_threads=1, intra_threads=threads)
+        with open(os.path.join(MODEL_DIR, "vocab.json")) as f:
+            piece = {v: k for k, v in json.load(f).items()}
+        toks = [[piece[i] for i in s] for s in src]
+        t = time.perf_counter()
+        for i in range(0, len(toks), batch):
+            # CTranslate2's lengths leave out the EOS that the others count
+            res = tr.translate_batch(toks[i:i + batch], beam_size=beam, min_decoding_length=target - 1,
+                                     max_decoding_length=target - 1, max_batch_size=batch)
+            tokens += sum(len(r.hypotheses[0]) + 1 for r in res)  # + the EOS CTranslate2 leaves out
+    elapsed = time.perf_counter() - t
+    print(json.dumps({"seconds": elapsed, "tokens": tokens}))
+
+
+def measured(args):
+    """Runs a command under GNU time; returns (stdout, stderr, peak RSS in MiB)."""
+    with tempfile.NamedTemporaryFile(suffix=".rss") as rss:
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *args], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(p.stderr[-3000:])
+        return p.stdout, p.stderr, int(open(rss.name).read().split()[-1]) / 1024
+
+
+def heed_run(heed, path, beam, batch, target, threads):
+    _, err, peak = measured([heed, "translate", MODEL_DIR, "--ids", "--input", path, "--beam", str(beam),
+                             "--batch-size", str(batch), "--min-length", str(target), "--max-length", str(target),
+                             "--threads", str(threads)])
+    # heed prints its own timing of the translation loop (model load excluded), as the others do
+    line = [l for l in err.splitlines() if l.startswith("translated")][-1]
+    tokens, seconds = int(line.split(": ")[1].split()[0]), float(line.split(" in ")[1].split()[0])
+    return {"seconds": seconds, "tokens": tokens, "peak_mib": peak}
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        return engine_main()
+    p = argparse.ArgumentParser()
+    p.add_argument("--heed", default="build/heed")
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--sentences", type=int, default=500)
+    p.add_argument("--target-len", type=int, default=40)
+    p.add_argument("--configs", default="1x1,1x32,4x1,4x32", help="beam x batch, comma-separated")
+    p.add_argument("--engines", default="heed,ctranslate2,transformers")
+    a = p.parse_args()
+    here = os.path.dirname(os.path.abspath(__file__))
+    build_model(os.path.join(here, "..", "examples", "dates-marian"))
+    if "ctranslate2" in a.engines:
+        convert_ct2()
+    src = sentences(a.sentences)
+    fd, path = tempfile.mkstemp(suffix=".ids")
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(" ".join(map(str, s)) for s in src) + "\n")
+    print(f"{a.sentences} sentences of 10..60 tokens, {a.target_len} target tokens each, {a.threads} threads, fp32\n")
+    print("| beam | batch | engine | target tokens/s | vs transformers | peak MiB |")
+    print("|---:|---:|---|---:|---:|---:|")
+    for cfg in a.configs.split(","):
+        beam, batch = map(int, cfg.split("x"))
+        rows = {}
+        for engine in a.engines.split(","):
+            if engine == "heed":
+                r = heed_run(a.heed, path, beam, batch, a.target_len, a.threads)
+            else:
+                out, _, peak = measured([sys.executable, __file__, "--child", engine, path, str(beam), str(batch),
+                                         str(a.target_len), str(a.threads)])
+                r = dict(json.loads(out.strip().splitlines()[-1]), peak_mib=peak)
+            rows[engine] = r
+        base = rows.get("transformers")
+        for engine, r in rows.items():
+            tps = r["tokens"] / r["seconds"]
+            rel = f"{tps / (base['tokens'] / base['seconds']):.2f}x" if base else "-"
+            print(f"| {beam} | {batch} | {engine} | {tps:.1f} | {rel} | {r['peak_mib']:.0f} |", flush=True)
+    os.remove(path)
+
+
+if __name__ == "__main__":
+    main()
