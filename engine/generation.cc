@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/fast_math.h"
 #include "engine/model_impl.h"
 
 namespace heed {
@@ -46,9 +47,9 @@ struct Generator::Impl {
     forced_eos = meta_int(impl, "forced_eos_token_id");
   }
 
-  // Runs the encoder over the padded batch, each source repeated `copies` times
-  // (one per beam), and prepares the decoder-step inputs: cross keys/values, the
-  // padding mask and empty caches of `steps` positions.
+  // Runs the encoder and the cross-attention projections once per source, then
+  // repeats their rows `copies` times (one per beam), and prepares the decoder-step
+  // inputs: cross keys/values, the padding mask and empty caches of `steps` positions.
   TensorMap prepare(const std::vector<std::vector<int64_t>>& sources, int64_t copies, int64_t steps, int64_t* src_len) {
     const int64_t B = int64_t(sources.size());
     int64_t S = 0;
@@ -58,24 +59,39 @@ struct Generator::Impl {
     }
     if (S > max_pos) throw Error(fmt::format("a source of {} tokens exceeds the model's {} positions", S, max_pos));
     *src_len = S;
-    const int64_t R = B * copies;
-    Tensor ids = i64_tensor({R, S}), positions = i64_tensor({S}), pad_mask = Tensor::zeros(DType::boolean, {R, S});
-    for (int64_t r = 0; r < R; ++r) {
-      const auto& src = sources[size_t(r / copies)];
+    Tensor ids = i64_tensor({B, S}), positions = i64_tensor({S}), pad_mask = Tensor::zeros(DType::boolean, {B, S});
+    for (int64_t b = 0; b < B; ++b) {
+      const auto& src = sources[size_t(b)];
       for (int64_t j = 0; j < S; ++j) {
         bool real = j < int64_t(src.size());
-        ids.data_as<int64_t>()[r * S + j] = real ? src[size_t(j)] : pad;
-        pad_mask.data_as<uint8_t>()[r * S + j] = !real;
+        ids.data_as<int64_t>()[b * S + j] = real ? src[size_t(j)] : pad;
+        pad_mask.data_as<uint8_t>()[b * S + j] = !real;
       }
     }
     for (int64_t j = 0; j < S; ++j) positions.data_as<int64_t>()[j] = j;
     TensorMap enc = encoder.run({{"input_ids", ids}, {"positions", positions}, {"src_pad", pad_mask}});
     TensorMap in = cross_kv.run({{"encoder_out", enc.at("encoder_out")}});
+    in["src_pad"] = pad_mask;
+    if (copies > 1)
+      for (auto& [name, t] : in) t = repeat_rows(t, copies);
     for (int64_t l = 0; l < layers; ++l)
       for (const char* kv : {"k", "v"})
-        in[fmt::format("cache_{}.{}", kv, l)] = Tensor::zeros(DType::f32, {R, heads, steps, head_dim});
-    in["src_pad"] = pad_mask;
+        in[fmt::format("cache_{}.{}", kv, l)] = Tensor::zeros(DType::f32, {B * copies, heads, steps, head_dim});
     return in;
+  }
+
+  // Each row of the first dim repeated `copies` times in place: [a, b] -> [a, a, b, b].
+  static Tensor repeat_rows(const Tensor& t, int64_t copies) {
+    Shape shape = t.shape();
+    const int64_t rows = shape[0];
+    shape[0] = rows * copies;
+    Tensor out = Tensor::empty(t.dtype(), shape);
+    const size_t row = t.nbytes() / size_t(rows);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < copies; ++c)
+        std::memcpy(static_cast<char*>(out.data()) + size_t(r * copies + c) * row,
+                    static_cast<const char*>(t.data()) + size_t(r) * row, row);
+    return out;
   }
 
   // One decoder step for every row; returns the logits [rows, vocab].
@@ -96,9 +112,11 @@ struct Generator::Impl {
     const bool forced = forced_eos >= 0 && t == steps - 1, hold_eos = t < o.min_new_tokens;
     float max = -INFINITY;
     for (int64_t v = 0; v < vocab; ++v) max = std::max(max, row[v]);
-    double sum = 0;
-    for (int64_t v = 0; v < vocab; ++v) sum += std::exp(double(row[v] - max));
-    const float log_sum = float(std::log(sum)) + max;
+    float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t v = 0; v < vocab; ++v) sum += exp_approx(row[v] - max);
+    const float log_sum = std::log(sum) + max;
+#pragma omp simd
     for (int64_t v = 0; v < vocab; ++v) lp[v] = row[v] - log_sum;
     if (hold_eos) lp[eos] = -INFINITY;
     if (forced)
@@ -166,23 +184,26 @@ struct Generator::Impl {
       r[0].score = 0.f;
     }
     std::vector<bool> closed(static_cast<size_t>(B), false);
-    std::vector<float> lp(static_cast<size_t>(K * vocab));
+    std::vector<float> lp(static_cast<size_t>(R * vocab));
     std::vector<int64_t> order(static_cast<size_t>(K * vocab)), from(static_cast<size_t>(R));
     std::vector<float> scratch;
     for (int64_t t = 0; t < steps; ++t) {
       const float* logits = run_step(in, out, cur, t);
       const int64_t cur_len = t + 1;  // transformers' cur_len: the start token and t generated tokens
+#pragma omp parallel for
+      for (int64_t r = 0; r < R; ++r) {
+        float* row = lp.data() + r * vocab;
+        processed_log_probs(logits + r * vocab, t, steps, o, row);
+        const float base = running[size_t(r / K)][size_t(r % K)].score;
+        for (int64_t v = 0; v < vocab; ++v) row[v] += base;
+      }
       bool any_open = false;
       for (int64_t b = 0; b < B; ++b) {
         std::vector<Hyp>& run = running[size_t(b)];
-        for (int64_t i = 0; i < K; ++i) {
-          float* row = lp.data() + i * vocab;
-          processed_log_probs(logits + (b * K + i) * vocab, t, steps, o, row);
-          for (int64_t v = 0; v < vocab; ++v) row[v] += run[size_t(i)].score;
-        }
+        const float* item_lp = lp.data() + b * K * vocab;
         std::iota(order.begin(), order.end(), 0);
         std::partial_sort(order.begin(), order.begin() + keep, order.end(), [&](int64_t x, int64_t y) {
-          return lp[size_t(x)] != lp[size_t(y)] ? lp[size_t(x)] > lp[size_t(y)] : x < y;
+          return item_lp[x] != item_lp[y] ? item_lp[x] > item_lp[y] : x < y;
         });
         const bool last = cur_len + 1 >= steps + 1;  // max length reached: every candidate stops
         std::vector<Hyp> next;
@@ -190,7 +211,7 @@ struct Generator::Impl {
         const float norm = std::pow(float(cur_len), o.length_penalty);
         for (int64_t c = 0; c < keep; ++c) {
           int64_t beam_i = order[size_t(c)] / vocab, token = order[size_t(c)] % vocab;
-          float score = lp[size_t(order[size_t(c)])];
+          float score = item_lp[order[size_t(c)]];
           bool stops = token == eos || last;
           Hyp h{run[size_t(beam_i)].tokens, run[size_t(beam_i)].attention, score};
           h.tokens.push_back(token);
@@ -246,18 +267,22 @@ struct Generator::Impl {
     if (int64_t(fin.size()) > k) fin.pop_back();
   }
 
-  // cache[row] = cache[from[row]] over each row's filled positions.
+  // cache[row] = cache[from[row]] over each row's filled positions: the rows that
+  // change are staged in `scratch` first, so a source is read before it is overwritten.
   void reorder_cache(Tensor& cache, const std::vector<int64_t>& from, int64_t used_bytes_per_head, std::vector<float>& scratch) {
     const int64_t rows = cache.shape()[0], per_head = cache.shape()[2] * cache.shape()[3] * int64_t(sizeof(float));
-    scratch.resize(cache.nbytes() / sizeof(float));
-    std::memcpy(scratch.data(), cache.data(), cache.nbytes());
-    char* dst = static_cast<char*>(cache.data());
-    const char* src = reinterpret_cast<const char*>(scratch.data());
-    for (int64_t r = 0; r < rows; ++r) {
-      if (from[size_t(r)] == r) continue;
-      for (int64_t h = 0; h < heads; ++h)
-        std::memcpy(dst + (r * heads + h) * per_head, src + (from[size_t(r)] * heads + h) * per_head, size_t(used_bytes_per_head));
-    }
+    const size_t used = size_t(used_bytes_per_head), staged_row = size_t(heads) * used;
+    scratch.resize(size_t(rows) * staged_row / sizeof(float) + 1);
+    char* base = static_cast<char*>(cache.data());
+    char* stage = reinterpret_cast<char*>(scratch.data());
+    for (int64_t r = 0; r < rows; ++r)
+      if (from[size_t(r)] != r)
+        for (int64_t h = 0; h < heads; ++h)
+          std::memcpy(stage + size_t(r) * staged_row + size_t(h) * used, base + (from[size_t(r)] * heads + h) * per_head, used);
+    for (int64_t r = 0; r < rows; ++r)
+      if (from[size_t(r)] != r)
+        for (int64_t h = 0; h < heads; ++h)
+          std::memcpy(base + (r * heads + h) * per_head, stage + size_t(r) * staged_row + size_t(h) * used, used);
   }
 };
 

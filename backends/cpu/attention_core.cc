@@ -1,6 +1,6 @@
 #include "backends/cpu/attention_core.h"
 
-#include "backends/cpu/fast_math.h"
+#include "engine/fast_math.h"
 
 #include <omp.h>
 

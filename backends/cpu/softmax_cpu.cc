@@ -11,7 +11,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/kernel_util.h"
 #include "backends/cpu/dnnl_util.h"
-#include "backends/cpu/fast_math.h"
+#include "engine/fast_math.h"
 
 namespace heed::cpu {
 namespace {

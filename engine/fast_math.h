@@ -6,7 +6,7 @@
 #include <bit>
 #include <cstdint>
 
-namespace heed::cpu {
+namespace heed {
 
 inline float exp_approx(float x) {
   float c = x < -87.0f ? -87.0f : x;
@@ -25,4 +25,4 @@ inline float exp_approx(float x) {
   return x >= -87.0f ? scaled : 0.0f;
 }
 
-}  // namespace heed::cpu
+}  // namespace heed
