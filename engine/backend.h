@@ -76,10 +76,10 @@ class Backend {
   // The channel block of the backend's native activation layout (0: none), and
   // whether an op's kernel reads input `input` / writes its output in it.
   virtual int channel_block() const { return 0; }
-  virtual bool takes_blocked(std::string_view op, size_t input) const { return false; }
-  virtual bool makes_blocked(std::string_view op) const { return false; }
+  virtual bool takes_blocked(std::string_view /*op*/, size_t /*input*/) const { return false; }
+  virtual bool makes_blocked(std::string_view /*op*/) const { return false; }
   // The op's output must be in its first input's layout.
-  virtual bool keeps_layout(std::string_view op) const { return false; }
+  virtual bool keeps_layout(std::string_view /*op*/) const { return false; }
   virtual int default_threads() const = 0;
 };
 

@@ -78,9 +78,17 @@ std::string MarianTokenizer::decode(const std::vector<int64_t>& ids) const {
   std::string text;
   target_->Decode(kept, &text);
   // As MarianTokenizer.convert_tokens_to_string: stray "▁" become spaces, then strip.
-  for (size_t at; (at = text.find("\xe2\x96\x81")) != std::string::npos;) text.replace(at, 3, " ");
-  size_t b = text.find_first_not_of(" \t\n"), e = text.find_last_not_of(" \t\n");
-  return b == std::string::npos ? std::string() : text.substr(b, e - b + 1);
+  std::string spaced;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 3, "\xe2\x96\x81") == 0) {
+      spaced += ' ';
+      i += 2;
+    } else {
+      spaced += text[i];
+    }
+  }
+  size_t b = spaced.find_first_not_of(" \t\n"), e = spaced.find_last_not_of(" \t\n");
+  return b == std::string::npos ? std::string() : spaced.substr(b, e - b + 1);
 }
 
 }  // namespace heed
