@@ -5,6 +5,9 @@
 #include <heed/error.h>
 #include <heed/generate.h>
 
+#include <cstring>
+
+#include "engine/model_impl.h"
 #include "loaders/safetensors.h"
 #include "tests/test_util.h"
 
@@ -155,6 +158,48 @@ TEST_P(Marian, BeamSearchMatchesTransformers) {
       auto alone = gen.generate_n_best({f.sources[b]}, o);
       EXPECT_EQ(alone[0][0].tokens, nbest[b][0].tokens) << key << " source " << b << " alone";
     }
+  }
+}
+
+}  // namespace
+}  // namespace heed
+
+namespace heed {
+namespace {
+
+// The decoder step, fed transformers' own greedy sequence token by token with the
+// KV cache, gives transformers' teacher-forced logits at every step, within 1e-4
+// plus three times what rounding alone moves them (the generator measures that by
+// perturbing every weight by 1e-7 relative: these random models are chaotic).
+TEST_P(Marian, StepLogitsMatchTransformers) {
+  Fixture f(GetParam());
+  Model model = Model::load(test::fixture("marian_" + GetParam()));
+  const Tensor &src = *f.io.find("src"), &dec = *f.io.find("decoder_input_ids"), &want = *f.io.find("step_logits");
+  const int64_t B = src.shape()[0], S = src.shape()[1], T = dec.shape()[1], V = want.shape()[2];
+  const auto& meta = model.impl().metadata();
+  const int64_t layers = std::stoll(meta.at("decoder_layers")), heads = std::stoll(meta.at("decoder_heads")),
+                hd = std::stoll(meta.at("head_dim"));
+  Tensor positions = Tensor::empty(DType::i64, {S}), pad = Tensor::empty(DType::boolean, {B, S});
+  for (int64_t j = 0; j < S; ++j) positions.data_as<int64_t>()[j] = j;
+  for (int64_t i = 0; i < B * S; ++i) pad.data_as<uint8_t>()[i] = f.io.find("src_mask")->data_as<int64_t>()[i] == 0;
+  Session enc(model, {"encoder", 2}), cross(model, {"cross_kv", 2}), step(model, {"decoder_step", 2});
+  TensorMap in = cross.run({{"encoder_out", enc.run({{"input_ids", src}, {"positions", positions}, {"src_pad", pad}}).at("encoder_out")}});
+  in["src_pad"] = pad;
+  for (int64_t l = 0; l < layers; ++l)
+    for (const char* kv : {"k", "v"}) in[std::string("cache_") + kv + "." + std::to_string(l)] = Tensor::zeros(DType::f32, {B, heads, T, hd});
+  for (int64_t t = 0; t < T; ++t) {
+    Tensor ids = Tensor::empty(DType::i64, {B, 1}), pos = Tensor::empty(DType::i64, {1}), fill = Tensor::empty(DType::i64, {});
+    for (int64_t b = 0; b < B; ++b) ids.data_as<int64_t>()[b] = dec.data_as<int64_t>()[b * T + t];
+    pos.data_as<int64_t>()[0] = fill.data_as<int64_t>()[0] = t;
+    in["input_ids"] = ids;
+    in["positions"] = pos;
+    in["position"] = fill;
+    Tensor logits = step.run(in).at("logits");
+    Tensor expected = Tensor::empty(DType::f32, {B, 1, V});
+    for (int64_t b = 0; b < B; ++b)
+      std::memcpy(expected.data_as<float>() + b * V, want.data_as<float>() + (b * T + t) * V, size_t(V) * sizeof(float));
+    double atol = 1e-4 + 3.0 * f.io.find("step_sensitivity")->data_as<float>()[t];
+    EXPECT_TRUE(test::all_close(logits, expected, 1e-4, atol)) << "step " << t << ", atol " << atol;
   }
 }
 

@@ -99,6 +99,16 @@ def main():
             gen = model.generate(input_ids=src, attention_mask=mask, num_beams=1, do_sample=False,
                                  max_new_tokens=max_new, output_scores=True, return_dict_in_generate=True)
         seqs = gen.sequences[:, 1:]  # drop the decoder start token
+        with torch.no_grad():  # teacher-forced logits at every step of the greedy sequences
+            step_logits = model(input_ids=src, attention_mask=mask, decoder_input_ids=gen.sequences[:, :-1]).logits
+            # How much float rounding alone moves them: random weights this large make a
+            # chaotic network, so the tests allow a few times this per step.
+            noisy = MarianMTModel.from_pretrained(out_dir).eval()
+            g_noise = torch.Generator().manual_seed(3)
+            for prm in noisy.parameters():
+                prm.mul_(1 + 1e-7 * torch.randn(prm.shape, generator=g_noise))
+            moved = noisy(input_ids=src, attention_mask=mask, decoder_input_ids=gen.sequences[:, :-1]).logits
+            sensitivity = (moved - step_logits).abs().amax(dim=(0, 2))
         # Sum of the chosen tokens' log-probabilities, over each sequence's own tokens (to EOS).
         scores = torch.zeros(3)
         for t, step_scores in enumerate(gen.scores):
@@ -117,6 +127,8 @@ def main():
             beams[f"beam{k}.scores"] = bo.sequences_scores.contiguous()
             beams[f"beam{k}.length_penalty"] = torch.tensor([lp])
         save_file({"src": src, "src_mask": mask, "encoder_out": enc.contiguous(), "generated": seqs.contiguous(),
+                   "decoder_input_ids": gen.sequences[:, :-1].contiguous(), "step_logits": step_logits.contiguous(),
+                   "step_sensitivity": sensitivity.contiguous(),
                    "scores": scores, "max_new_tokens": torch.tensor([max_new]), **beams},
                   os.path.join(ROOT, f"marian_{name}_io.safetensors"))
         print(name, "generated", seqs.tolist())
