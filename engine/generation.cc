@@ -26,13 +26,11 @@ Tensor i64_tensor(const Shape& shape) { return Tensor::zeros(DType::i64, shape);
 }  // namespace
 
 struct Generator::Impl {
-  const Model& model;
   Session encoder, cross_kv, step;
   int64_t layers, heads, head_dim, max_pos, vocab, pad, eos, start, forced_eos;
 
   Impl(const Model& m, int threads, bool profile)
-      : model(m),
-        encoder(m, {"encoder", threads, profile}),
+      : encoder(m, {"encoder", threads, profile}),
         cross_kv(m, {"cross_kv", threads, profile}),
         step(m, {"decoder_step", threads, profile}) {
     const auto& impl = m.impl();

@@ -13,8 +13,7 @@ using namespace ops::conv2d;
 struct Uses {
   std::map<std::string, int> readers;
   std::map<std::string, size_t> producer;  // value -> node index
-  const Graph& g;
-  explicit Uses(const Graph& graph) : g(graph) {
+  explicit Uses(const Graph& g) {
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       for (const std::string& in : g.nodes[i].inputs)
         if (!in.empty()) ++readers[in];

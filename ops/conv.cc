@@ -16,8 +16,7 @@ namespace {
 
 std::pair<int64_t, int64_t> pair_attr(const Node& n, const char* key) {
   const auto& v = n.attr_ints(key);
-  if (v.size() == 1) return {v[0], v[0]};
-  if (v.size() == 2) return {v[0], v[1]};
+  if (v.size() == 1 || v.size() == 2) return hw_pair(v);
   throw Error(fmt::format("{}: attribute '{}' must have 1 or 2 values", n.where(), key));
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // Shared by the convolution family's shape rules and kernels.
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace heed::ops {
 
@@ -9,6 +11,11 @@ namespace conv2d {
 // y = activation(conv(x) + bias + residual)
 constexpr size_t kX = 0, kWeight = 1, kBias = 2, kResidual = 3;
 }  // namespace conv2d
+
+// A 1- or 2-value attribute (stride, padding, ...) as (height, width).
+inline std::pair<int64_t, int64_t> hw_pair(const std::vector<int64_t>& v) {
+  return v.size() == 1 ? std::pair{v[0], v[0]} : std::pair{v[0], v[1]};
+}
 
 // PyTorch's output size of a sliding window; ceil mode never starts a window in the right padding.
 inline int64_t conv_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil) {

@@ -21,7 +21,6 @@ struct ConvConfig {
   const Tensor* weight;  // constant weights are reordered once per prepared shape
 };
 
-std::pair<int64_t, int64_t> pair_of(const std::vector<int64_t>& v) { return v.size() == 1 ? std::pair{v[0], v[0]} : std::pair{v[0], v[1]}; }
 
 memory::desc weight_desc(const Shape& w, int64_t groups, tag t) {
   if (groups == 1) return memory::desc({w[0], w[1], w[2], w[3]}, dt::f32, t);
@@ -124,9 +123,9 @@ class ConvInvocation final : public Invocation {
 void register_conv_kernels() {
   register_kernel("Conv2d", [](const KernelInit& init) {
     const ir::Node& n = init.node;
-    auto [sh, sw] = pair_of(n.attr_ints("stride"));
-    auto [ph, pw] = pair_of(n.attr_ints("padding"));
-    auto [dh, dw] = pair_of(n.attr_ints("dilation"));
+    auto [sh, sw] = ops::hw_pair(n.attr_ints("stride"));
+    auto [ph, pw] = ops::hw_pair(n.attr_ints("padding"));
+    auto [dh, dw] = ops::hw_pair(n.attr_ints("dilation"));
     ConvConfig cfg{sh, sw, ph, pw, dh, dw, n.attr_int("groups"), n.attr_string("activation") == "relu",
                    init.constants[kWeight]};
     return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> {

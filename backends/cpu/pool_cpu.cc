@@ -4,13 +4,13 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernel_util.h"
+#include "ops/conv.h"
 
 namespace heed::cpu {
 namespace {
 
 using dnnl::memory;
 
-std::pair<int64_t, int64_t> pair_of(const std::vector<int64_t>& v) { return v.size() == 1 ? std::pair{v[0], v[0]} : std::pair{v[0], v[1]}; }
 
 }  // namespace
 
@@ -18,9 +18,9 @@ void register_pool_kernels() {
   for (bool max : {true, false})
     register_kernel(max ? "MaxPool2d" : "AvgPool2d", [max](const KernelInit& init) {
       const ir::Node& n = init.node;
-      auto k = pair_of(n.attr_ints("kernel_size"));
-      auto st = n.attr_ints("stride").empty() ? k : pair_of(n.attr_ints("stride"));
-      auto p = pair_of(n.attr_ints("padding"));
+      auto k = ops::hw_pair(n.attr_ints("kernel_size"));
+      auto st = n.attr_ints("stride").empty() ? k : ops::hw_pair(n.attr_ints("stride"));
+      auto p = ops::hw_pair(n.attr_ints("padding"));
       bool include_pad = n.attr_int("count_include_pad");
       return kernel([=](const NodeShapes& s) -> std::unique_ptr<Invocation> {
         const Shape &x = s.in[0].shape, &y = s.out[0].shape;
