@@ -8,100 +8,22 @@
 #include <fmt/format.h>
 
 #include "engine/fast_math.h"
-#include "engine/model_impl.h"
+#include "engine/step_model.h"
 
 namespace heed {
 
 namespace {
-
-int64_t meta_int(const detail::ModelImpl& m, const std::string& key) {
-  auto it = m.metadata().find(key);
-  if (it == m.metadata().end())
-    throw Error(fmt::format("{}: not a generation model (no '{}'; import a Marian checkpoint directory)", m.path(), key));
-  return std::stoll(it->second);
-}
-
 Tensor i64_tensor(const Shape& shape) { return Tensor::zeros(DType::i64, shape); }
-
 }  // namespace
 
 struct Generator::Impl {
-  Session encoder, cross_kv, step;
-  int64_t layers, heads, head_dim, max_pos, vocab, pad, eos, start, forced_eos;
+  std::unique_ptr<detail::StepModel> model;
+  int64_t vocab, pad, eos, start, forced_eos, max_pos;
 
-  Impl(const Model& m, int threads, bool profile)
-      : encoder(m, {"encoder", threads, profile}),
-        cross_kv(m, {"cross_kv", threads, profile}),
-        step(m, {"decoder_step", threads, profile}) {
-    const auto& impl = m.impl();
-    layers = meta_int(impl, "decoder_layers");
-    heads = meta_int(impl, "decoder_heads");
-    head_dim = meta_int(impl, "head_dim");
-    max_pos = meta_int(impl, "max_positions");
-    vocab = meta_int(impl, "vocab_size");
-    pad = meta_int(impl, "pad_token_id");
-    eos = meta_int(impl, "eos_token_id");
-    start = meta_int(impl, "decoder_start_token_id");
-    forced_eos = meta_int(impl, "forced_eos_token_id");
-  }
-
-  // Runs the encoder and the cross-attention projections once per source, then
-  // repeats their rows `copies` times (one per beam), and prepares the decoder-step
-  // inputs: cross keys/values, the padding mask and empty caches of `steps` positions.
-  TensorMap prepare(const std::vector<std::vector<int64_t>>& sources, int64_t copies, int64_t steps, int64_t* src_len) {
-    const int64_t B = int64_t(sources.size());
-    int64_t S = 0;
-    for (const auto& s : sources) {
-      if (s.empty()) throw Error("an empty source: every source needs at least its EOS token");
-      S = std::max<int64_t>(S, int64_t(s.size()));
-    }
-    if (S > max_pos) throw Error(fmt::format("a source of {} tokens exceeds the model's {} positions", S, max_pos));
-    *src_len = S;
-    Tensor ids = i64_tensor({B, S}), positions = i64_tensor({S}), pad_mask = Tensor::zeros(DType::boolean, {B, S});
-    for (int64_t b = 0; b < B; ++b) {
-      const auto& src = sources[size_t(b)];
-      for (int64_t j = 0; j < S; ++j) {
-        bool real = j < int64_t(src.size());
-        ids.data_as<int64_t>()[b * S + j] = real ? src[size_t(j)] : pad;
-        pad_mask.data_as<uint8_t>()[b * S + j] = !real;
-      }
-    }
-    for (int64_t j = 0; j < S; ++j) positions.data_as<int64_t>()[j] = j;
-    TensorMap enc = encoder.run({{"input_ids", ids}, {"positions", positions}, {"src_pad", pad_mask}});
-    TensorMap in = cross_kv.run({{"encoder_out", enc.at("encoder_out")}});
-    in["src_pad"] = pad_mask;
-    if (copies > 1)
-      for (auto& [name, t] : in) t = repeat_rows(t, copies);
-    for (int64_t l = 0; l < layers; ++l)
-      for (const char* kv : {"k", "v"})
-        in[fmt::format("cache_{}.{}", kv, l)] = Tensor::zeros(DType::f32, {B * copies, heads, steps, head_dim});
-    return in;
-  }
-
-  // Each row of the first dim repeated `copies` times in place: [a, b] -> [a, a, b, b].
-  static Tensor repeat_rows(const Tensor& t, int64_t copies) {
-    Shape shape = t.shape();
-    const int64_t rows = shape[0];
-    shape[0] = rows * copies;
-    Tensor out = Tensor::empty(t.dtype(), shape);
-    const size_t row = t.nbytes() / size_t(rows);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < copies; ++c)
-        std::memcpy(static_cast<char*>(out.data()) + size_t(r * copies + c) * row,
-                    static_cast<const char*>(t.data()) + size_t(r) * row, row);
-    return out;
-  }
-
-  // One decoder step for every row; returns the logits [rows, vocab].
-  const float* run_step(TensorMap& in, TensorMap& out, const Tensor& tokens, int64_t t) {
-    Tensor pos = i64_tensor({1}), fill = i64_tensor({});
-    pos.data_as<int64_t>()[0] = t;
-    fill.data_as<int64_t>()[0] = t;
-    in["input_ids"] = tokens;
-    in["positions"] = pos;
-    in["position"] = fill;
-    step.run(in, out);
-    return out.at("logits").data_as<float>();
+  Impl(const Model& m, int threads, bool profile) : model(detail::StepModel::create(m, threads, profile)) {
+    const detail::TokenIds& ids = model->ids();
+    vocab = ids.vocab, pad = ids.pad, eos = ids.eos, start = ids.start, forced_eos = ids.forced_eos;
+    max_pos = ids.max_positions;
   }
 
   // log_softmax of a row after transformers' logits processors: forced EOS at the
@@ -121,9 +43,13 @@ struct Generator::Impl {
       for (int64_t v = 0; v < vocab; ++v) lp[v] = v == forced_eos ? 0.f : -INFINITY;
   }
 
-  std::vector<float> head_mean(const Tensor& attn, int64_t row, int64_t S, int64_t len) const {
+  // A row's attention [rows, ..., S] averaged over the middle dims (heads), cut to the source's length.
+  std::vector<float> head_mean(const TensorMap& out, int64_t row, int64_t len) const {
+    const Tensor& attn = model->attention(out);
+    const int64_t rows = attn.shape()[0], S = attn.shape()[attn.shape().rank() - 1];
+    const int64_t heads = attn.shape().numel() / (rows * S);
     std::vector<float> w(size_t(len), 0.f);
-    const float* p = attn.data_as<float>() + row * heads * S;  // [rows, H, 1, S]
+    const float* p = attn.data_as<float>() + row * heads * S;
     for (int64_t h = 0; h < heads; ++h)
       for (int64_t j = 0; j < len; ++j) w[size_t(j)] += p[h * S + j] / float(heads);
     return w;
@@ -136,15 +62,14 @@ struct Generator::Impl {
 
   std::vector<std::vector<Generation>> greedy(const std::vector<std::vector<int64_t>>& sources, const GenerationOptions& o) {
     const int64_t B = int64_t(sources.size()), steps = steps_for(o);
-    int64_t S = 0;
-    TensorMap in = prepare(sources, 1, steps, &S), out;
+    TensorMap in = model->prepare(sources, 1, steps), out;
     Tensor cur = i64_tensor({B, 1});
     std::fill(cur.data_as<int64_t>(), cur.data_as<int64_t>() + B, start);
     std::vector<std::vector<Generation>> res(static_cast<size_t>(B), std::vector<Generation>(1));
     std::vector<bool> done(static_cast<size_t>(B), false);
     std::vector<float> lp(static_cast<size_t>(vocab));
     for (int64_t t = 0; t < steps && !std::all_of(done.begin(), done.end(), [](bool d) { return d; }); ++t) {
-      const float* logits = run_step(in, out, cur, t);
+      const float* logits = model->step(in, out, cur, t);
       for (int64_t b = 0; b < B; ++b) {
         if (done[size_t(b)]) {
           cur.data_as<int64_t>()[b] = pad;
@@ -155,7 +80,7 @@ struct Generator::Impl {
         Generation& g = res[size_t(b)][0];
         g.tokens.push_back(best);
         g.score += lp[size_t(best)];
-        if (o.return_attention) g.attention.push_back(head_mean(out.at("cross_attention"), b, S, int64_t(sources[size_t(b)].size())));
+        if (o.return_attention) g.attention.push_back(head_mean(out, b, int64_t(sources[size_t(b)].size())));
         cur.data_as<int64_t>()[b] = best;
         done[size_t(b)] = best == eos;
       }
@@ -172,8 +97,7 @@ struct Generator::Impl {
   std::vector<std::vector<Generation>> beam(const std::vector<std::vector<int64_t>>& sources, const GenerationOptions& o) {
     const int64_t B = int64_t(sources.size()), K = o.beam_size, steps = steps_for(o), R = B * K;
     const int64_t keep = 2 * K;  // candidates kept per step, as transformers (max(2, 1 + #eos) * beams)
-    int64_t S = 0;
-    TensorMap in = prepare(sources, K, steps, &S), out;
+    TensorMap in = model->prepare(sources, K, steps), out;
     Tensor cur = i64_tensor({R, 1});
     std::fill(cur.data_as<int64_t>(), cur.data_as<int64_t>() + R, start);
     std::vector<std::vector<Hyp>> running(static_cast<size_t>(B)), finished(static_cast<size_t>(B));
@@ -184,9 +108,8 @@ struct Generator::Impl {
     std::vector<bool> closed(static_cast<size_t>(B), false);
     std::vector<float> lp(static_cast<size_t>(R * vocab));
     std::vector<int64_t> order(static_cast<size_t>(K * vocab)), from(static_cast<size_t>(R));
-    std::vector<float> scratch;
     for (int64_t t = 0; t < steps; ++t) {
-      const float* logits = run_step(in, out, cur, t);
+      const float* logits = model->step(in, out, cur, t);
       const int64_t cur_len = t + 1;  // transformers' cur_len: the start token and t generated tokens
 #pragma omp parallel for
       for (int64_t r = 0; r < R; ++r) {
@@ -214,7 +137,7 @@ struct Generator::Impl {
           Hyp h{run[size_t(beam_i)].tokens, run[size_t(beam_i)].attention, score};
           h.tokens.push_back(token);
           if (o.return_attention)
-            h.attention.push_back(head_mean(out.at("cross_attention"), b * K + beam_i, S, int64_t(sources[size_t(b)].size())));
+            h.attention.push_back(head_mean(out, b * K + beam_i, int64_t(sources[size_t(b)].size())));
           if (stops) {
             // Only the top `beam` candidates may finish, and only while it can still matter.
             if (c < K && !closed[size_t(b)] && score > -1e8f) add_finished(finished[size_t(b)], std::move(h), score / norm, K);
@@ -243,9 +166,7 @@ struct Generator::Impl {
         any_open |= !closed[size_t(b)] && !last;
       }
       if (!any_open) break;
-      const int64_t used = (t + 1) * head_dim * int64_t(sizeof(float));
-      for (int64_t l = 0; l < layers; ++l)
-        for (const char* kv : {"k", "v"}) reorder_cache(in.at(fmt::format("cache_{}.{}", kv, l)), from, used, scratch);
+      model->reorder(in, from, t);
     }
     std::vector<std::vector<Generation>> res(static_cast<size_t>(B));
     const int64_t n = std::clamp<int64_t>(o.num_hypotheses, 1, K);
@@ -265,43 +186,12 @@ struct Generator::Impl {
     if (int64_t(fin.size()) > k) fin.pop_back();
   }
 
-  // cache[row] = cache[from[row]] over each row's filled positions: the rows that
-  // change are staged in `scratch` first, so a source is read before it is overwritten.
-  void reorder_cache(Tensor& cache, const std::vector<int64_t>& from, int64_t used_bytes_per_head, std::vector<float>& scratch) {
-    const int64_t rows = cache.shape()[0], per_head = cache.shape()[2] * cache.shape()[3] * int64_t(sizeof(float));
-    const size_t used = size_t(used_bytes_per_head), staged_row = size_t(heads) * used;
-    scratch.resize(size_t(rows) * staged_row / sizeof(float) + 1);
-    char* base = static_cast<char*>(cache.data());
-    char* stage = reinterpret_cast<char*>(scratch.data());
-    for (int64_t r = 0; r < rows; ++r)
-      if (from[size_t(r)] != r)
-        for (int64_t h = 0; h < heads; ++h)
-          std::memcpy(stage + size_t(r) * staged_row + size_t(h) * used, base + (from[size_t(r)] * heads + h) * per_head, used);
-    for (int64_t r = 0; r < rows; ++r)
-      if (from[size_t(r)] != r)
-        for (int64_t h = 0; h < heads; ++h)
-          std::memcpy(base + (r * heads + h) * per_head, stage + size_t(r) * staged_row + size_t(h) * used, used);
-  }
 };
 
 Generator::Generator(const Model& model, int threads, bool profile)
     : impl_(std::make_unique<Impl>(model, threads, profile)) {}
 
-Profile Generator::profile() const {
-  Profile all;
-  for (const Session* s : {&impl_->encoder, &impl_->cross_kv, &impl_->step}) {
-    Profile p = s->profile();
-    int offset = int(all.nodes.size());
-    all.nodes.insert(all.nodes.end(), p.nodes.begin(), p.nodes.end());
-    for (TraceEvent e : p.events) {
-      e.node_index += offset;
-      all.events.push_back(e);
-    }
-    all.runs += p.runs;
-    all.run_total_us += p.run_total_us;
-  }
-  return all;
-}
+Profile Generator::profile() const { return impl_->model->profile(); }
 Generator::~Generator() = default;
 
 std::vector<std::vector<Generation>> Generator::generate_n_best(const std::vector<std::vector<int64_t>>& sources,

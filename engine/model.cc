@@ -12,6 +12,8 @@
 #include "engine/model_impl.h"
 #include "engine/optimize.h"
 #include "engine/validate.h"
+#include "loaders/config_reader.h"
+#include "loaders/lstm_seq2seq.h"
 #include "loaders/marian.h"
 #include "loaders/safetensors.h"
 
@@ -27,12 +29,20 @@ static std::string read_text(const std::string& path) {
   return s.str();
 }
 
+// The importer for a checkpoint directory, chosen by config.json's model_type.
+static ir::GraphFile import_directory(const std::string& dir, WeightStore& weights) {
+  if (!fs::exists(fs::path(dir) / "config.json"))
+    throw Error(fmt::format("{}: a model directory needs config.json (a Hugging Face Marian checkpoint or a heed "
+                            "LSTM seq2seq model)", dir));
+  ConfigReader config(dir + "/config.json", "the model's configuration");
+  if (config.string("model_type", "") == "heed_lstm_seq2seq") return import_lstm_seq2seq(dir, weights);
+  return import_marian(dir, weights);  // which names any other model_type in its error
+}
+
 ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path_(path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {  // a checkpoint directory: an importer makes the graphs
-    if (!fs::exists(fs::path(path) / "config.json"))
-      throw Error(fmt::format("{}: a model directory needs config.json (a Hugging Face Marian checkpoint)", path));
-    ir::GraphFile graphs = import_marian(path, weights_);
+    ir::GraphFile graphs = import_directory(path, weights_);
     metadata_ = graphs.metadata;
     build(std::move(graphs), options);
     return;

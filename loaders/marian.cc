@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "loaders/config_reader.h"
 #include "loaders/graph_builder.h"
 #include "loaders/safetensors.h"
 
@@ -26,44 +27,16 @@ struct MarianConfig {
   bool tied;
 };
 
-class ConfigReader {
- public:
-  ConfigReader(std::string path, json j) : path_(std::move(path)), j_(std::move(j)) {}
-  int64_t integer(const char* key) const {
-    if (!j_.contains(key) || !j_[key].is_number_integer())
-      throw Error(fmt::format("{}: '{}' is missing or not an integer", path_, key));
-    return j_[key].get<int64_t>();
-  }
-  bool flag(const char* key, bool fallback) const {
-    return j_.contains(key) && j_[key].is_boolean() ? j_[key].get<bool>() : fallback;
-  }
-  void refuse_if(bool cond, const std::string& what) const {
-    if (cond) throw Error(fmt::format("{}: {} is not supported by heed's Marian importer", path_, what));
-  }
-  const json& raw() const { return j_; }
-
- private:
-  std::string path_;
-  json j_;
-};
-
 MarianConfig read_config(const std::string& dir) {
-  std::string path = dir + "/config.json";
-  std::ifstream f(path);
-  if (!f) throw Error(fmt::format("{}: cannot open (a Marian model directory needs config.json)", path));
-  json j;
-  try {
-    j = json::parse(f);
-  } catch (const json::parse_error& e) {
-    throw Error(fmt::format("{}: invalid JSON at byte {}", path, e.byte));
-  }
-  ConfigReader r(path, j);
+  ConfigReader r(dir + "/config.json", "a Marian model directory needs config.json");
+  const json& j = r.raw();
+  const std::string& path = r.path();
   if (!j.contains("model_type") || j["model_type"] != "marian")
-    throw Error(fmt::format("{}: model_type is {}, expected \"marian\"", path, j.value("model_type", json()).dump()));
-  r.refuse_if(r.flag("normalize_before", false), "normalize_before = true (pre-LayerNorm)");
-  r.refuse_if(r.flag("normalize_embedding", false), "normalize_embedding = true");
-  r.refuse_if(r.flag("add_final_layer_norm", false), "add_final_layer_norm = true");
-  r.refuse_if(!r.flag("share_encoder_decoder_embeddings", true), "share_encoder_decoder_embeddings = false");
+    throw Error(fmt::format("{}: model_type is {}, expected \"marian\" or \"heed_lstm_seq2seq\"", path, j.value("model_type", json()).dump()));
+  r.refuse_if(r.flag("normalize_before", false), "normalize_before = true (pre-LayerNorm)", "Marian");
+  r.refuse_if(r.flag("normalize_embedding", false), "normalize_embedding = true", "Marian");
+  r.refuse_if(r.flag("add_final_layer_norm", false), "add_final_layer_norm = true", "Marian");
+  r.refuse_if(!r.flag("share_encoder_decoder_embeddings", true), "share_encoder_decoder_embeddings = false", "Marian");
   MarianConfig c{};
   c.d_model = r.integer("d_model");
   c.enc_layers = r.integer("encoder_layers");
@@ -72,7 +45,7 @@ MarianConfig read_config(const std::string& dir) {
   c.dec_heads = r.integer("decoder_attention_heads");
   c.vocab = r.integer("vocab_size");
   if (j.contains("decoder_vocab_size") && j["decoder_vocab_size"].is_number_integer())
-    r.refuse_if(j["decoder_vocab_size"].get<int64_t>() != c.vocab, "a decoder vocabulary different from the encoder's");
+    r.refuse_if(j["decoder_vocab_size"].get<int64_t>() != c.vocab, "a decoder vocabulary different from the encoder's", "Marian");
   c.max_pos = r.integer("max_position_embeddings");
   c.pad = r.integer("pad_token_id");
   c.eos = r.integer("eos_token_id");
@@ -87,9 +60,9 @@ MarianConfig read_config(const std::string& dir) {
       {"swish", "silu"}, {"silu", "silu"}, {"gelu", "gelu"}, {"relu", "relu"}, {"gelu_new", "gelu_tanh"},
       {"gelu_pytorch_tanh", "gelu_tanh"}, {"tanh", "tanh"}, {"sigmoid", "sigmoid"}};
   auto it = acts.find(act);
-  r.refuse_if(it == acts.end(), fmt::format("activation_function \"{}\"", act));
+  r.refuse_if(it == acts.end(), fmt::format("activation_function \"{}\"", act), "Marian");
   c.activation = it->second;
-  r.refuse_if(c.d_model % c.enc_heads || c.d_model % c.dec_heads, "d_model not divisible by the head count");
+  r.refuse_if(c.d_model % c.enc_heads || c.d_model % c.dec_heads, "d_model not divisible by the head count", "Marian");
   return c;
 }
 

@@ -71,7 +71,7 @@ void infer_global(InferContext& c) {
   if (c.outputs().size() > 1) c.out(1) = {DType::f32, {b, q[1], k[1]}};
 }
 
-// Window-relative weights: [B, T, left + right + 1].
+// Weights: window-relative [B, T, left + right + 1], or [B, T, S] (weights = source).
 void infer_local(InferContext& c) {
   using namespace local_attention;
   Dim b = check_query_keys_values(c);
@@ -99,7 +99,8 @@ void infer_local(InferContext& c) {
     expect_shape(c, kPredictVector, {wp[0]});
   }
   c.out(0) = {DType::f32, {b, q[1], v[2]}};
-  if (c.outputs().size() > 1) c.out(1) = {DType::f32, {b, q[1], Dim::known(left + right + 1)}};
+  if (c.outputs().size() > 1)
+    c.out(1) = {DType::f32, {b, q[1], c.node().attr_string("weights") == "source" ? k[1] : Dim::known(left + right + 1)}};
 }
 
 void infer_mha(InferContext& c) {
@@ -188,7 +189,8 @@ void register_attention() {
                               {"left", AttrType::Int, std::nullopt},
                               {"right", AttrType::Int, std::nullopt},
                               {"sigma", AttrType::Float, -1.0},
-                              {"score", AttrType::String, std::string("dot"), {"dot", "scaled_dot", "general"}}},
+                              {"score", AttrType::String, std::string("dot"), {"dot", "scaled_dot", "general"}},
+                              {"weights", AttrType::String, std::string("window"), {"window", "source"}}},
                     .infer = infer_local});
   register_op(OpDef{.name = "MultiHeadAttention",
                     .min_inputs = 10, .max_inputs = 16,

@@ -1,5 +1,7 @@
 #include "tests/test_util.h"
 
+#include <heed/error.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -61,5 +63,25 @@ std::string write_file(const std::string& dir, const std::string& name, const st
 }
 
 std::string fixture(const std::string& name) { return std::string(HEED_FIXTURES) + "/" + name; }
+
+::testing::AssertionResult throws_error_with(const std::function<void()>& f, const std::string& part) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (std::string(e.what()).find(part) != std::string::npos) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "the error \"" << e.what() << "\" does not contain \"" << part << "\"";
+  }
+  return ::testing::AssertionFailure() << "no heed::Error thrown (expected one with \"" << part << "\")";
+}
+
+::testing::AssertionResult attention_rows_ok(const std::vector<std::vector<float>>& rows, size_t len, bool normalized) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].size() != len) return ::testing::AssertionFailure() << "row " << i << " has " << rows[i].size() << " weights, not " << len;
+    double sum = 0;
+    for (float w : rows[i]) sum += w;
+    if (normalized ? std::abs(sum - 1.0) > 1e-4 : !(sum > 0)) return ::testing::AssertionFailure() << "row " << i << " sums to " << sum;
+  }
+  return ::testing::AssertionSuccess();
+}
 
 }  // namespace heed::test

@@ -2,7 +2,9 @@
 // Helpers shared by the tests: comparison against reference tensors, temp files.
 #include <heed/tensor.h>
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -11,6 +13,13 @@ namespace heed::test {
 // |actual - expected| <= atol + rtol * |expected| element-wise; equal for integers
 // and bools; NaN matches NaN and infinities match exactly.
 ::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected, double rtol, double atol);
+
+// Passes when f throws heed::Error with `part` in its message.
+::testing::AssertionResult throws_error_with(const std::function<void()>& f, const std::string& part);
+
+// Attention rows as generation returns them: each has `len` weights summing to 1
+// (within 1e-4), or to something positive when not `normalized`.
+::testing::AssertionResult attention_rows_ok(const std::vector<std::vector<float>>& rows, size_t len, bool normalized = true);
 
 // A fresh directory under the system temp dir, removed at process exit is not promised.
 std::string temp_dir();

@@ -22,6 +22,7 @@ struct LocalConfig {
   int64_t left, right;
   double sigma;
   std::string score;
+  bool source_weights;  // weights over the whole source [B, T, S] instead of the window
 };
 
 class LocalInvocation final : public Invocation {
@@ -76,7 +77,8 @@ class LocalInvocation final : public Invocation {
       }
       int64_t c = int64_t(std::floor(p)), first = c - cfg_.left;
       int64_t lo = std::max<int64_t>(first, 0), hi = std::min<int64_t>(c + cfg_.right + 1, len);
-      float* a = weights ? weights + r * W_ : rows_.data() + size_t(omp_get_thread_num()) * size_t(W_);
+      const bool window_out = weights && !cfg_.source_weights;
+      float* a = window_out ? weights + r * W_ : rows_.data() + size_t(omp_get_thread_num()) * size_t(W_);
       std::fill(a, a + W_, 0.f);
       const float* qr = q + r * Dk_;
       for (int64_t j = lo; j < hi; ++j) {
@@ -90,6 +92,11 @@ class LocalInvocation final : public Invocation {
       if (cfg_.predictive)
         for (int64_t j = lo; j < hi; ++j)
           a[j - first] *= float(std::exp(-(double(j) - p) * (double(j) - p) / (2 * sigma_ * sigma_)));
+      if (weights && cfg_.source_weights) {
+        float* row = weights + r * S_;
+        std::fill(row, row + S_, 0.f);
+        for (int64_t j = lo; j < hi; ++j) row[j] = a[j - first];
+      }
       float* o = out + r * Dv_;
       std::fill(o, o + Dv_, 0.f);
       for (int64_t j = lo; j < hi; ++j) {
@@ -117,7 +124,8 @@ class LocalInvocation final : public Invocation {
 void register_local_attention_kernels() {
   register_kernel("LocalAttention", [](const KernelInit& init) {
     LocalConfig cfg{init.node.attr_string("center") == "predictive", init.node.attr_int("left"),
-                    init.node.attr_int("right"), init.node.attr_float("sigma"), init.node.attr_string("score")};
+                    init.node.attr_int("right"), init.node.attr_float("sigma"), init.node.attr_string("score"),
+                    init.node.attr_string("weights") == "source"};
     return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       return std::make_unique<LocalInvocation>(cfg, s);
     });

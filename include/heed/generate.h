@@ -1,8 +1,9 @@
 #pragma once
-// Sequence generation over a model with `encoder`, `cross_kv` and `decoder_step`
-// graphs (as the Marian importer makes them): greedy and beam search with a KV
-// cache, batched over sources of different lengths, following transformers'
-// generate() (its beam search, length penalty, forced EOS and minimum length).
+// Sequence generation with an encoder-decoder model loaded from a Marian
+// checkpoint (KV caches) or a heed LSTM seq2seq directory (recurrent state):
+// greedy and beam search, batched over sources of different lengths, following
+// transformers' generate() (its beam search, length penalty, forced EOS and
+// minimum length).
 #include <heed/model.h>
 
 #include <cstdint>
@@ -17,7 +18,7 @@ struct GenerationOptions {
   float length_penalty = 1.0f;   // beam scores are sum(log p) / length^length_penalty
   int max_new_tokens = 256;      // tokens after the start token (EOS included)
   int min_new_tokens = 0;        // EOS is suppressed before this many
-  bool return_attention = false; // per generated token, the last layer's cross-attention (head mean)
+  bool return_attention = false; // per generated token, the attention over the source (Marian: last layer, head mean)
 };
 
 struct Generation {
@@ -40,7 +41,7 @@ class Generator {
   // The n-best hypotheses of each source, best first (beam search; greedy gives one).
   std::vector<std::vector<Generation>> generate_n_best(const std::vector<std::vector<int64_t>>& sources,
                                                        const GenerationOptions& options = {});
-  // Per-node timings of the encoder, cross_kv and decoder_step runs (with profile on).
+  // Per-node timings of the encoder and decoder graph runs (with profile on).
   Profile profile() const;
 
  private:

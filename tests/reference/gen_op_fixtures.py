@@ -322,12 +322,12 @@ case("global_blocked_no_weights", "GlobalAttention", [ql, kl, vl], [ctx], {"scor
 
 
 def local_ref(q, k, v, left, right, center="monotonic", score="dot", lengths=None, Wa=None, Wp=None, vp=None,
-              sigma=-1.0):
+              sigma=-1.0, source=False):
     B, T, _ = q.shape
     S, Dv = k.shape[1], v.shape[2]
     W = left + right + 1
     sig = sigma if sigma > 0 else (left + right) / 4.0
-    ctx, wts = torch.zeros(B, T, Dv), torch.zeros(B, T, W)
+    ctx, wts, src_wts = torch.zeros(B, T, Dv), torch.zeros(B, T, W), torch.zeros(B, T, S)
     for b in range(B):
         n = S if lengths is None else min(S, int(lengths[b]))
         for t in range(T):
@@ -348,18 +348,21 @@ def local_ref(q, k, v, left, right, center="monotonic", score="dot", lengths=Non
                 pos = torch.arange(lo, hi, dtype=torch.float64)
                 a = (a.double() * torch.exp(-(pos - p) ** 2 / (2 * sig * sig))).float()
             wts[b, t, lo - (c - left):hi - (c - left)] = a
+            src_wts[b, t, lo:hi] = a
             ctx[b, t] = a @ v[b, lo:hi]
-    return ctx, wts
+    return ctx, (src_wts if source else wts)
 
 
 def local_case(name, q, k, v, left, right, center="monotonic", score="dot", lengths=None, Wa=None, Wp=None, vp=None,
-               sigma=-1.0, **kw):
-    ctx, w = local_ref(q, k, v, left, right, center, score, lengths, Wa, Wp, vp, sigma)
+               sigma=-1.0, source=False, **kw):
+    ctx, w = local_ref(q, k, v, left, right, center, score, lengths, Wa, Wp, vp, sigma, source)
     ins = [q, k, v, lengths, Wa, Wp, vp]
     while ins and ins[-1] is None:
         ins.pop()
-    case(name, "LocalAttention", ins, [ctx, w],
-         {"center": center, "left": left, "right": right, "score": score, "sigma": sigma}, **kw)
+    attrs = {"center": center, "left": left, "right": right, "score": score, "sigma": sigma}
+    if source:
+        attrs["weights"] = "source"
+    case(name, "LocalAttention", ins, [ctx, w], attrs, **kw)
 
 
 q, k, v = r(2, 9, 6), r(2, 9, 6), r(2, 9, 4)
@@ -373,6 +376,8 @@ Wp, vp = r(7, 6), r(7)
 local_case("local_p", q, k, v, 2, 2, center="predictive", lengths=lens, Wp=Wp, vp=vp, atol=1e-5)
 local_case("local_p_no_lengths_sigma", q, k, v, 3, 1, center="predictive", lengths=None, Wp=Wp, vp=vp, sigma=1.5,
            atol=1e-5)
+local_case("local_p_general_source_weights", r(2, 9, 5), k, v, 2, 2, center="predictive", score="general",
+           lengths=lens, Wa=r(6, 5), Wp=r(7, 5), vp=vp, source=True, atol=1e-5)
 local_case("local_m_length_one", r(1, 1, 6), r(1, 1, 6), r(1, 1, 4), 2, 2)
 
 

@@ -1,0 +1,101 @@
+// Stepping a Marian decoder: cross-attention keys/values computed once per
+// source, a KV cache per layer filled in place, beams reordered by copying rows.
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "engine/model_impl.h"
+#include "engine/step_models.h"
+
+namespace heed::detail {
+
+int64_t metadata_int(const Model& model, const std::string& key) {
+  const auto& meta = model.impl().metadata();
+  auto it = meta.find(key);
+  if (it == meta.end()) throw Error(fmt::format("{}: the model's metadata has no '{}'", model.impl().path(), key));
+  return std::stoll(it->second);
+}
+
+namespace {
+
+class MarianSteps final : public StepModel {
+ public:
+  MarianSteps(const Model& m, int threads, bool profile)
+      : encoder_(m, {"encoder", threads, profile}), cross_kv_(m, {"cross_kv", threads, profile}),
+        step_(m, {"decoder_step", threads, profile}) {
+    layers_ = metadata_int(m, "decoder_layers");
+    heads_ = metadata_int(m, "decoder_heads");
+    head_dim_ = metadata_int(m, "head_dim");
+    ids_ = {metadata_int(m, "vocab_size"), metadata_int(m, "pad_token_id"), metadata_int(m, "eos_token_id"),
+            metadata_int(m, "decoder_start_token_id"), metadata_int(m, "forced_eos_token_id"),
+            metadata_int(m, "max_positions")};
+  }
+
+  TensorMap prepare(const Sources& sources, int64_t copies, int64_t steps) override {
+    PaddedSources p = pad_sources(sources, ids_.pad);
+    const int64_t B = int64_t(sources.size()), S = p.max_len;
+    if (S > ids_.max_positions)
+      throw Error(fmt::format("a source of {} tokens exceeds the model's {} positions", S, ids_.max_positions));
+    Tensor positions = Tensor::empty(DType::i64, {S});
+    for (int64_t j = 0; j < S; ++j) positions.data_as<int64_t>()[j] = j;
+    TensorMap enc = encoder_.run({{"input_ids", p.ids}, {"positions", positions}, {"src_pad", p.pad_mask}});
+    TensorMap in = cross_kv_.run({{"encoder_out", enc.at("encoder_out")}});
+    in["src_pad"] = p.pad_mask;
+    if (copies > 1)
+      for (auto& [name, t] : in) t = repeat_rows(t, 0, copies);
+    for (int64_t l = 0; l < layers_; ++l)
+      for (const char* kv : {"k", "v"})
+        in[fmt::format("cache_{}.{}", kv, l)] = Tensor::zeros(DType::f32, {B * copies, heads_, steps, head_dim_});
+    return in;
+  }
+
+  const float* step(TensorMap& in, TensorMap& out, const Tensor& tokens, int64_t t) override {
+    Tensor pos = Tensor::empty(DType::i64, {1}), fill = Tensor::empty(DType::i64, {});
+    pos.data_as<int64_t>()[0] = fill.data_as<int64_t>()[0] = t;
+    in["input_ids"] = tokens;
+    in["positions"] = pos;
+    in["position"] = fill;
+    step_.run(in, out);
+    return out.at("logits").data_as<float>();
+  }
+
+  void reorder(TensorMap& in, const std::vector<int64_t>& from, int64_t t) override {
+    const int64_t used = (t + 1) * head_dim_ * int64_t(sizeof(float));
+    for (int64_t l = 0; l < layers_; ++l)
+      for (const char* kv : {"k", "v"}) reorder_cache(in.at(fmt::format("cache_{}.{}", kv, l)), from, used);
+  }
+
+  const Tensor& attention(const TensorMap& out) const override { return out.at("cross_attention"); }
+  Profile profile() const override { return merge_profiles({&encoder_, &cross_kv_, &step_}); }
+
+ private:
+  // cache[row] = cache[from[row]] over each row's filled positions, in place: the
+  // rows that change are staged first, so a source is read before it is overwritten.
+  void reorder_cache(Tensor& cache, const std::vector<int64_t>& from, int64_t used_bytes_per_head) {
+    const int64_t rows = cache.shape()[0], per_head = cache.shape()[2] * cache.shape()[3] * int64_t(sizeof(float));
+    const size_t used = size_t(used_bytes_per_head), staged_row = size_t(heads_) * used;
+    scratch_.resize(size_t(rows) * staged_row / sizeof(float) + 1);
+    char* base = static_cast<char*>(cache.data());
+    char* stage = reinterpret_cast<char*>(scratch_.data());
+    for (int64_t r = 0; r < rows; ++r)
+      if (from[size_t(r)] != r)
+        for (int64_t h = 0; h < heads_; ++h)
+          std::memcpy(stage + size_t(r) * staged_row + size_t(h) * used, base + (from[size_t(r)] * heads_ + h) * per_head, used);
+    for (int64_t r = 0; r < rows; ++r)
+      if (from[size_t(r)] != r)
+        for (int64_t h = 0; h < heads_; ++h)
+          std::memcpy(base + (r * heads_ + h) * per_head, stage + size_t(r) * staged_row + size_t(h) * used, used);
+  }
+
+  Session encoder_, cross_kv_, step_;
+  int64_t layers_, heads_, head_dim_;
+  std::vector<float> scratch_;
+};
+
+}  // namespace
+
+std::unique_ptr<StepModel> make_marian_steps(const Model& model, int threads, bool profile) {
+  return std::make_unique<MarianSteps>(model, threads, profile);
+}
+
+}  // namespace heed::detail

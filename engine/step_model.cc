@@ -1,0 +1,84 @@
+#include "engine/step_model.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "engine/model_impl.h"
+#include "engine/step_models.h"
+
+namespace heed::detail {
+
+std::unique_ptr<StepModel> StepModel::create(const Model& model, int threads, bool profile) {
+  const auto& meta = model.impl().metadata();
+  auto it = meta.find("architecture");
+  std::string arch = it == meta.end() ? "" : it->second;
+  if (arch == "marian") return make_marian_steps(model, threads, profile);
+  if (arch == "lstm_seq2seq") return make_recurrent_steps(model, threads, profile);
+  throw Error(fmt::format("{}: not a generation model (load a Marian checkpoint or a heed LSTM seq2seq directory)",
+                          model.impl().path()));
+}
+
+Tensor gather_rows(const Tensor& t, int axis, const std::vector<int64_t>& from) {
+  Shape shape = t.shape();
+  const int64_t rows = shape[size_t(axis)];
+  int64_t outer = 1;
+  for (int i = 0; i < axis; ++i) outer *= shape[size_t(i)];
+  const size_t row = t.nbytes() / size_t(outer * rows);
+  shape[size_t(axis)] = int64_t(from.size());
+  Tensor out = Tensor::empty(t.dtype(), shape);
+  const char* src = static_cast<const char*>(t.data());
+  char* dst = static_cast<char*>(out.data());
+  for (int64_t o = 0; o < outer; ++o)
+    for (size_t r = 0; r < from.size(); ++r)
+      std::memcpy(dst + (size_t(o) * from.size() + r) * row, src + size_t(o * rows + from[r]) * row, row);
+  return out;
+}
+
+Tensor repeat_rows(const Tensor& t, int axis, int64_t copies) {
+  std::vector<int64_t> from;
+  for (int64_t r = 0; r < t.shape()[size_t(axis)]; ++r) from.insert(from.end(), size_t(copies), r);
+  return gather_rows(t, axis, from);
+}
+
+PaddedSources pad_sources(const Sources& sources, int64_t pad) {
+  PaddedSources p;
+  const int64_t B = int64_t(sources.size());
+  for (const auto& s : sources) {
+    if (s.empty()) throw Error("an empty source: every source needs at least its EOS token");
+    p.max_len = std::max<int64_t>(p.max_len, int64_t(s.size()));
+  }
+  const int64_t S = p.max_len;
+  p.ids = Tensor::empty(DType::i64, {B, S});
+  p.pad_mask = Tensor::empty(DType::boolean, {B, S});
+  p.lengths = Tensor::empty(DType::i64, {B});
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& src = sources[size_t(b)];
+    p.lengths.data_as<int64_t>()[b] = int64_t(src.size());
+    for (int64_t j = 0; j < S; ++j) {
+      const bool real = j < int64_t(src.size());
+      p.ids.data_as<int64_t>()[b * S + j] = real ? src[size_t(j)] : pad;
+      p.pad_mask.data_as<uint8_t>()[b * S + j] = !real;
+    }
+  }
+  return p;
+}
+
+Profile merge_profiles(const std::vector<const Session*>& sessions) {
+  Profile all;
+  for (const Session* s : sessions) {
+    Profile p = s->profile();
+    const int offset = int(all.nodes.size());
+    all.nodes.insert(all.nodes.end(), p.nodes.begin(), p.nodes.end());
+    for (TraceEvent e : p.events) {
+      e.node_index += offset;
+      all.events.push_back(e);
+    }
+    all.runs += p.runs;
+    all.run_total_us += p.run_total_us;
+  }
+  return all;
+}
+
+}  // namespace heed::detail
