@@ -39,7 +39,10 @@ case "${1:-}" in
     echo; echo "== heed translate $m  (human-written dates -> ISO dates; a Marian model trained by scripts/train_marian_dates.py)"
     printf '%s\n' "3rd of March 2021" "the 14th of July, 1989" "Nov. 9, 1989" "25.12.2023" "7/4/1976" "1 jan 2000" |
       tee /dev/stderr | "$BUILD_DIR/heed" translate "$m" --beam 4 --attention "$BUILD_DIR/dates_attention.html"
-    echo; echo "Open $BUILD_DIR/dates_attention.html to see where the model looked for each output token."
+    echo; echo "== the same with examples/dates-lstm  (an LSTM seq2seq with Luong attention, scripts/train_lstm_dates.py)"
+    printf '%s\n' "3rd of March 2021" "25.12.2023" |
+      "$BUILD_DIR/heed" translate examples/dates-lstm --attention "$BUILD_DIR/dates_lstm_attention.html"
+    echo; echo "Open $BUILD_DIR/dates_attention.html (and dates_lstm_attention.html) to see where the models looked for each output token."
     echo; echo "== heed profile examples/mlp/mlp.json (a graph JSON; per-op times and a Chrome trace)"
     "$BUILD_DIR/heed" profile examples/mlp/mlp.json --inputs examples/mlp/mlp_inputs.safetensors --repeat 20 \
       --trace "$BUILD_DIR/mlp_trace.json" | tail -8

@@ -64,6 +64,10 @@ expect_error translate_missing_dir "nope: a model directory needs config.json|no
 expect_error translate_bad_beam "--beam, --batch-size and --max-length must be >= 1" "$heed" translate "$dates" --beam 0 --input "$tmp/dates.txt"
 mkdir -p "$tmp/nospm" && cp "$dates/config.json" "$dates/model.safetensors" "$tmp/nospm/"
 expect_error translate_missing_tokenizer "source.spm: missing" "$heed" translate "$tmp/nospm" --input "$tmp/dates.txt"
+lstm=$root/examples/dates-lstm
+expect_ok translate_lstm "^2021-03-03$" sh -c "'$heed' translate '$lstm' --input '$tmp/dates.txt' --beam 3 2>/dev/null | head -1"
+expect_ok translate_lstm_attention "attention heatmaps written" "$heed" translate "$lstm" --input "$tmp/dates.txt" --attention "$tmp/lstm.html"
+expect_error translate_lstm_bad_id "index 500 at position 0 is out of range" sh -c "echo '500 0' | '$heed' translate '$lstm' --ids"
 
 printf 'garbage' >"$tmp/bad.safetensors"
 echo '{"format": "heed.graph", "version": 1, "graphs": {"main": {"inputs": [], "outputs": ["y"], "nodes": [{"op": "Nope", "inputs": [], "outputs": ["y"]}]}}}' >"$tmp/bad.json"

@@ -1,6 +1,7 @@
-// The bundled demo model (examples/dates-marian, trained by
-// scripts/train_marian_dates.py): through heed it gives PyTorch's translations of
-// the held-out set line for line, so the same exact-match accuracy.
+// The bundled demo models (examples/dates-marian and examples/dates-lstm, trained
+// by scripts/train_marian_dates.py and scripts/train_lstm_dates.py): through heed
+// each gives PyTorch's translations of the held-out set line for line, so the
+// same exact-match accuracy.
 #include <heed/generate.h>
 
 #include <fstream>
@@ -20,8 +21,10 @@ std::vector<std::string> lines_of(const std::string& path) {
   return out;
 }
 
-TEST(DatesModel, MatchesPyTorchOnTheHeldOutSet) {
-  const std::string dir = std::string(HEED_EXAMPLES) + "/dates-marian";
+class DatesModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DatesModel, MatchesPyTorchOnTheHeldOutSet) {
+  const std::string dir = std::string(HEED_EXAMPLES) + "/" + GetParam();
   Model model = Model::load(dir);
   MarianTokenizer tok(dir);
   Generator gen(model, 2);
@@ -49,6 +52,8 @@ TEST(DatesModel, MatchesPyTorchOnTheHeldOutSet) {
   EXPECT_DOUBLE_EQ(accuracy, torch_accuracy);
   EXPECT_GE(accuracy, 0.95);
 }
+
+INSTANTIATE_TEST_SUITE_P(Bundled, DatesModel, ::testing::Values("dates-marian", "dates-lstm"));
 
 }  // namespace
 }  // namespace heed

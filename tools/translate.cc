@@ -1,5 +1,5 @@
 // `heed translate MODEL_DIR`: translates lines from stdin (or --input) with a
-// Marian checkpoint directory, one output line per input line.
+// Marian checkpoint or heed LSTM seq2seq directory, one output line per input line.
 #include <heed/generate.h>
 
 #include <unistd.h>
@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -78,7 +79,9 @@ void translate(const TranslateArgs& a) {
   const int64_t eos = std::stoll(model.impl().metadata().at("eos_token_id"));
   Generator gen(model, a.threads, a.profile);
   std::vector<std::string> lines = read_lines(a.input);
-  const int64_t max_src = std::stoll(model.impl().metadata().at("max_positions"));
+  const auto& meta = model.impl().metadata();
+  const auto limit = meta.find("max_positions");  // Marian's positions; the LSTM has no limit
+  const int64_t max_src = limit == meta.end() ? std::numeric_limits<int64_t>::max() : std::stoll(limit->second);
   std::vector<std::vector<int64_t>> src(lines.size());
   for (size_t i = 0; i < lines.size(); ++i) {
     src[i] = a.ids ? parse_ids(lines[i], i + 1, eos) : tokenizer->encode(lines[i]);
@@ -134,7 +137,9 @@ void translate(const TranslateArgs& a) {
                seconds, seconds > 0 ? double(tokens) / seconds : 0.0);
   if (!a.attention.empty() && tokenizer) {
     const MarianTokenizer& tok = *tokenizer;
-    viz::HtmlSection section{"cross-attention of the last decoder layer, mean of the heads", {}};
+    const bool marian = model.impl().metadata().at("architecture") == "marian";
+    viz::HtmlSection section{marian ? "cross-attention of the last decoder layer, mean of the heads"
+                                    : "the decoder's attention over the source", {}};
     for (size_t i = 0; i < results.size() && i < 50; ++i) {
       if (results[i].empty() || results[i][0].attention.empty()) continue;
       const Generation& g = results[i][0];
@@ -158,7 +163,7 @@ void translate(const TranslateArgs& a) {
 
 void add_translate(CLI::App& app) {
   auto a = std::make_shared<TranslateArgs>();
-  auto* cmd = app.add_subcommand("translate", "Translate lines (stdin or --input) with a Marian model directory");
+  auto* cmd = app.add_subcommand("translate", "Translate lines (stdin or --input) with a Marian or heed LSTM seq2seq model directory");
   cmd->add_option("MODEL_DIR", a->model, "config.json, model.safetensors, source.spm, target.spm, vocab.json")->required();
   cmd->add_option("--input", a->input, "read lines from this file instead of stdin");
   cmd->add_option("--output", a->output, "write translations here instead of stdout");
