@@ -17,7 +17,6 @@ same algorithm as transformers' generate() (heed's tests check that on a Marian
 model), used to produce reference outputs for heed's tests.
 """
 import json
-import math
 import os
 
 import torch

@@ -26,6 +26,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
 import heed_lstm  # noqa: E402
 from dates import dataset  # noqa: E402
+from training import evaluate, optimizer_step  # noqa: E402
 
 TOKENIZER_FILES = ("source.spm", "target.spm", "vocab.json")
 
@@ -71,32 +72,15 @@ def main():
         dec_in = torch.cat([torch.full((batch, 1), pad), tgt[:, :-1]], 1)
         logits, _ = model(src, lengths, dec_in)
         loss = loss_fn(logits.reshape(-1, V), tgt.reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        if step % 250 == 0:
-            print(f"step {step} loss {loss.item():.4f} ({time.time() - t0:.0f} s)", flush=True)
+        optimizer_step(model, opt, sched, loss, step, t0)
     model.eval()
-    correct, outputs = 0, []
-    with torch.no_grad():
-        for i in range(0, len(test), 100):
-            chunk = test[i:i + 100]
-            src, lengths = batch_ids(tok, [s for s, _ in chunk], pad)
-            gen = heed_lstm.greedy(model.next_logits_fn(src, lengths), len(chunk), pad, eos, 24)
-            for (s, t), (tokens, _) in zip(chunk, gen):
-                out = tok.decode(tokens, skip_special_tokens=True)
-                outputs.append(out)
-                correct += out == t
-    acc = correct / len(test)
-    print(f"held-out exact match (greedy, PyTorch): {acc:.4f}")
+
+    def translate(texts):
+        src, lengths = batch_ids(tok, texts, pad)
+        gen = heed_lstm.greedy(model.next_logits_fn(src, lengths), len(texts), pad, eos, 24)
+        return [tok.decode(tokens, skip_special_tokens=True) for tokens, _ in gen]
     heed_lstm.save(model, a.out)
-    for name, lines in (("test.src", [s for s, _ in test]), ("test.tgt", [t for _, t in test]), ("test.pytorch", outputs)):
-        with open(os.path.join(a.out, name), "w") as f:
-            f.write("\n".join(lines) + "\n")
-    with open(os.path.join(a.out, "metrics.json"), "w") as f:
-        json.dump({"exact_match_greedy_pytorch": acc, "test_examples": len(test), "train_steps": a.steps}, f, indent=1)
+    evaluate(a.out, test, translate, a.steps)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from transformers import MarianConfig, MarianMTModel, MarianTokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dates import dataset  # noqa: E402
+from training import evaluate, optimizer_step  # noqa: E402
 
 
 def build_tokenizer(out, texts):
@@ -73,35 +74,15 @@ def main():
         enc = tok([s for s, _ in chunk], text_target=[t for _, t in chunk], padding=True, return_tensors="pt")
         labels = enc["labels"].masked_fill(enc["labels"] == cfg.pad_token_id, -100)
         loss = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], labels=labels).loss
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        if step % 250 == 0:
-            print(f"step {step} loss {loss.item():.4f} ({time.time() - t0:.0f} s)", flush=True)
+        optimizer_step(model, opt, sched, loss, step, t0)
     model.eval()
-    correct, outputs = 0, []
-    with torch.no_grad():
-        for i in range(0, len(test), 100):
-            chunk = test[i:i + 100]
-            enc = tok([s for s, _ in chunk], padding=True, return_tensors="pt")
-            gen = model.generate(**enc, num_beams=1, do_sample=False, max_new_tokens=24)
-            for (s, t), g in zip(chunk, gen):
-                out = tok.decode(g, skip_special_tokens=True)
-                outputs.append(out)
-                correct += out == t
-    acc = correct / len(test)
-    print(f"held-out exact match (greedy, PyTorch): {acc:.4f}")
+
+    def translate(texts):
+        enc = tok(texts, padding=True, return_tensors="pt")
+        gen = model.generate(**enc, num_beams=1, do_sample=False, max_new_tokens=24)
+        return [tok.decode(g, skip_special_tokens=True) for g in gen]
     model.save_pretrained(a.out)
-    with open(os.path.join(a.out, "test.src"), "w") as f:
-        f.write("\n".join(s for s, _ in test) + "\n")
-    with open(os.path.join(a.out, "test.tgt"), "w") as f:
-        f.write("\n".join(t for _, t in test) + "\n")
-    with open(os.path.join(a.out, "test.pytorch"), "w") as f:
-        f.write("\n".join(outputs) + "\n")
-    with open(os.path.join(a.out, "metrics.json"), "w") as f:
-        json.dump({"exact_match_greedy_pytorch": acc, "test_examples": len(test), "train_steps": a.steps}, f, indent=1)
+    evaluate(a.out, test, translate, a.steps)
 
 
 if __name__ == "__main__":
