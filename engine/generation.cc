@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
+
+#include <omp.h>
 
 #include <fmt/format.h>
 
@@ -28,7 +31,9 @@ struct Generator::Impl {
 
   // log_softmax of a row after transformers' logits processors: forced EOS at the
   // last step, EOS held back before min_new_tokens.
-  void processed_log_probs(const float* row, int64_t t, int64_t steps, const GenerationOptions& o, float* lp) const {
+  // Plus `base` (a beam's running score), added as transformers does: (logit - lse) + base.
+  void processed_log_probs(const float* row, int64_t t, int64_t steps, const GenerationOptions& o, float* lp,
+                           float base = 0.f) const {
     const bool forced = forced_eos >= 0 && t == steps - 1, hold_eos = t < o.min_new_tokens;
     float max = -INFINITY;
     for (int64_t v = 0; v < vocab; ++v) max = std::max(max, row[v]);
@@ -37,10 +42,10 @@ struct Generator::Impl {
     for (int64_t v = 0; v < vocab; ++v) sum += exp_approx(row[v] - max);
     const float log_sum = std::log(sum) + max;
 #pragma omp simd
-    for (int64_t v = 0; v < vocab; ++v) lp[v] = row[v] - log_sum;
+    for (int64_t v = 0; v < vocab; ++v) lp[v] = (row[v] - log_sum) + base;
     if (hold_eos) lp[eos] = -INFINITY;
     if (forced)
-      for (int64_t v = 0; v < vocab; ++v) lp[v] = v == forced_eos ? 0.f : -INFINITY;
+      for (int64_t v = 0; v < vocab; ++v) lp[v] = v == forced_eos ? base : -INFINITY;
   }
 
   // A row's attention [rows, ..., S] averaged over the middle dims (heads), cut to the source's length.
@@ -60,32 +65,69 @@ struct Generator::Impl {
     return std::min<int64_t>(o.max_new_tokens, max_pos);
   }
 
+  struct Candidate {
+    float score;
+    int64_t index;
+    // transformers' order: higher score first, then the lower index
+    static bool better(const Candidate& x, const Candidate& y) {
+      return x.score != y.score ? x.score > y.score : x.index < y.index;
+    }
+  };
+
   std::vector<std::vector<Generation>> greedy(const std::vector<std::vector<int64_t>>& sources, const GenerationOptions& o) {
     const int64_t B = int64_t(sources.size()), steps = steps_for(o);
     TensorMap in = model->prepare(sources, 1, steps), out;
     Tensor cur = i64_tensor({B, 1});
     std::fill(cur.data_as<int64_t>(), cur.data_as<int64_t>() + B, start);
     std::vector<std::vector<Generation>> res(static_cast<size_t>(B), std::vector<Generation>(1));
-    std::vector<bool> done(static_cast<size_t>(B), false);
-    std::vector<float> lp(static_cast<size_t>(vocab));
-    for (int64_t t = 0; t < steps && !std::all_of(done.begin(), done.end(), [](bool d) { return d; }); ++t) {
+    std::vector<uint8_t> done(static_cast<size_t>(B), 0);
+    std::vector<Candidate> chosen(static_cast<size_t>(B));
+    std::vector<std::vector<float>> lp_rows(static_cast<size_t>(omp_get_max_threads()), std::vector<float>(size_t(vocab)));
+    for (int64_t t = 0; t < steps && !std::all_of(done.begin(), done.end(), [](uint8_t d) { return d; }); ++t) {
       const float* logits = model->step(in, out, cur, t);
+#pragma omp parallel for if (B > 1)
+      for (int64_t b = 0; b < B; ++b) {
+        if (done[size_t(b)]) continue;
+        std::vector<float>& lp = lp_rows[size_t(omp_get_thread_num())];
+        processed_log_probs(logits + b * vocab, t, steps, o, lp.data());
+        int64_t best = int64_t(std::max_element(lp.begin(), lp.end()) - lp.begin());  // the first maximum
+        chosen[size_t(b)] = {lp[size_t(best)], best};
+      }
       for (int64_t b = 0; b < B; ++b) {
         if (done[size_t(b)]) {
           cur.data_as<int64_t>()[b] = pad;
           continue;
         }
-        processed_log_probs(logits + b * vocab, t, steps, o, lp.data());
-        int64_t best = int64_t(std::max_element(lp.begin(), lp.end()) - lp.begin());  // the first maximum
+        const int64_t best = chosen[size_t(b)].index;
         Generation& g = res[size_t(b)][0];
         g.tokens.push_back(best);
-        g.score += lp[size_t(best)];
+        g.score += chosen[size_t(b)].score;
         if (o.return_attention) g.attention.push_back(head_mean(out, b, int64_t(sources[size_t(b)].size())));
         cur.data_as<int64_t>()[b] = best;
         done[size_t(b)] = best == eos;
       }
     }
     return res;
+  }
+
+  // The `keep` best of row[0, vocab) as candidates (index offset by `first`), best first.
+  void best_of_row(const float* row, int64_t first, Candidate* best, int64_t keep) const {
+    std::fill(best, best + keep, Candidate{-INFINITY, std::numeric_limits<int64_t>::max()});
+    constexpr int64_t kBlock = 64;  // blocks whose maximum cannot enter the list are skipped (vectorized)
+    for (int64_t start = 0; start < vocab; start += kBlock) {
+      const int64_t end = std::min(start + kBlock, vocab);
+      float block_max = -INFINITY;
+#pragma omp simd reduction(max : block_max)
+      for (int64_t v = start; v < end; ++v) block_max = std::max(block_max, row[v]);
+      if (block_max < best[keep - 1].score) continue;
+      for (int64_t v = start; v < end; ++v) {
+        Candidate c{row[v], first + v};
+        if (!Candidate::better(c, best[keep - 1])) continue;
+        int64_t at = keep - 1;
+        for (; at > 0 && Candidate::better(c, best[at - 1]); --at) best[at] = best[at - 1];
+        best[at] = c;
+      }
+    }
   }
 
   struct Hyp {
@@ -106,33 +148,32 @@ struct Generator::Impl {
       r[0].score = 0.f;
     }
     std::vector<bool> closed(static_cast<size_t>(B), false);
-    std::vector<float> lp(static_cast<size_t>(R * vocab));
-    std::vector<int64_t> order(static_cast<size_t>(K * vocab)), from(static_cast<size_t>(R));
+    // Per row, its best `keep` candidates (score, index into the item's K x vocab
+    // scores): the item's best `keep` are among them, so no K x vocab sort is needed.
+    std::vector<Candidate> row_best(static_cast<size_t>(R * keep)), order;
+    std::vector<int64_t> from(static_cast<size_t>(R));
+    std::vector<std::vector<float>> lp_rows(static_cast<size_t>(omp_get_max_threads()), std::vector<float>(size_t(vocab)));
     for (int64_t t = 0; t < steps; ++t) {
       const float* logits = model->step(in, out, cur, t);
       const int64_t cur_len = t + 1;  // transformers' cur_len: the start token and t generated tokens
 #pragma omp parallel for
       for (int64_t r = 0; r < R; ++r) {
-        float* row = lp.data() + r * vocab;
-        processed_log_probs(logits + r * vocab, t, steps, o, row);
-        const float base = running[size_t(r / K)][size_t(r % K)].score;
-        for (int64_t v = 0; v < vocab; ++v) row[v] += base;
+        float* row = lp_rows[size_t(omp_get_thread_num())].data();
+        processed_log_probs(logits + r * vocab, t, steps, o, row, running[size_t(r / K)][size_t(r % K)].score);
+        best_of_row(row, (r % K) * vocab, row_best.data() + r * keep, keep);
       }
       bool any_open = false;
       for (int64_t b = 0; b < B; ++b) {
         std::vector<Hyp>& run = running[size_t(b)];
-        const float* item_lp = lp.data() + b * K * vocab;
-        std::iota(order.begin(), order.end(), 0);
-        std::partial_sort(order.begin(), order.begin() + keep, order.end(), [&](int64_t x, int64_t y) {
-          return item_lp[x] != item_lp[y] ? item_lp[x] > item_lp[y] : x < y;
-        });
+        order.assign(row_best.begin() + b * K * keep, row_best.begin() + (b + 1) * K * keep);
+        std::partial_sort(order.begin(), order.begin() + keep, order.end(), Candidate::better);
         const bool last = cur_len + 1 >= steps + 1;  // max length reached: every candidate stops
         std::vector<Hyp> next;
         std::vector<int64_t> next_from;
         const float norm = std::pow(float(cur_len), o.length_penalty);
         for (int64_t c = 0; c < keep; ++c) {
-          int64_t beam_i = order[size_t(c)] / vocab, token = order[size_t(c)] % vocab;
-          float score = item_lp[order[size_t(c)]];
+          int64_t beam_i = order[size_t(c)].index / vocab, token = order[size_t(c)].index % vocab;
+          float score = order[size_t(c)].score;
           bool stops = token == eos || last;
           Hyp h{run[size_t(beam_i)].tokens, run[size_t(beam_i)].attention, score};
           h.tokens.push_back(token);

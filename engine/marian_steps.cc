@@ -77,10 +77,12 @@ class MarianSteps final : public StepModel {
     scratch_.resize(size_t(rows) * staged_row / sizeof(float) + 1);
     char* base = static_cast<char*>(cache.data());
     char* stage = reinterpret_cast<char*>(scratch_.data());
+#pragma omp parallel for
     for (int64_t r = 0; r < rows; ++r)
       if (from[size_t(r)] != r)
         for (int64_t h = 0; h < heads_; ++h)
           std::memcpy(stage + size_t(r) * staged_row + size_t(h) * used, base + (from[size_t(r)] * heads_ + h) * per_head, used);
+#pragma omp parallel for
     for (int64_t r = 0; r < rows; ++r)
       if (from[size_t(r)] != r)
         for (int64_t h = 0; h < heads_; ++h)
