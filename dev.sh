@@ -4,6 +4,7 @@
 #   ./dev.sh test   install what is missing, build, run every test
 #   ./dev.sh build  install what is missing and build (Release, into build/)
 #   ./dev.sh bench  build and run the benchmarks in bench/ (PyTorch peers need: pip install torch)
+#   ./dev.sh tsan   build with ThreadSanitizer (build-tsan/) and run the concurrency tests
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -51,12 +52,23 @@ case "${1:-}" in
     build
     ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
     ;;
+  tsan)
+    install_missing
+    # Sessions run their kernels on one thread here (OMP_NUM_THREADS=1): what is
+    # checked is heed's sharing of one model between threads, not libgomp's
+    # internals, which are not instrumented and would report false races.
+    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEED_BUILD_BENCH=OFF \
+      -DCMAKE_CXX_FLAGS="-fsanitize=thread" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" \
+      -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=thread" >/dev/null
+    cmake --build build-tsan -j "$JOBS" --target heed_tests
+    OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1" build-tsan/tests/heed_tests --gtest_filter='*Concurren*'
+    ;;
   bench)
     build
     bench/run_all.sh "$BUILD_DIR"
     ;;
   *)
-    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

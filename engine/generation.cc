@@ -242,6 +242,26 @@ std::vector<std::vector<Generation>> Generator::generate_n_best(const std::vecto
   return options.beam_size == 1 ? impl_->greedy(sources, options) : impl_->beam(sources, options);
 }
 
+std::vector<std::vector<Generation>> Generator::generate_batched(const std::vector<std::vector<int64_t>>& sources,
+                                                                 const GenerationOptions& options, int batch_size,
+                                                                 const std::function<void(size_t, size_t)>& progress) {
+  if (batch_size < 1) throw Error(fmt::format("batch size must be at least 1, got {}", batch_size));
+  std::vector<size_t> order;
+  for (size_t i = 0; i < sources.size(); ++i)
+    if (!sources[i].empty()) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return sources[x].size() < sources[y].size(); });
+  std::vector<std::vector<Generation>> results(sources.size());
+  for (size_t at = 0; at < order.size(); at += size_t(batch_size)) {
+    const size_t end = std::min(order.size(), at + size_t(batch_size));
+    std::vector<std::vector<int64_t>> batch;
+    for (size_t k = at; k < end; ++k) batch.push_back(sources[order[k]]);
+    auto out = generate_n_best(batch, options);
+    for (size_t k = at; k < end; ++k) results[order[k]] = std::move(out[k - at]);
+    if (progress) progress(end, order.size());
+  }
+  return results;
+}
+
 std::vector<Generation> Generator::generate(const std::vector<std::vector<int64_t>>& sources,
                                             const GenerationOptions& options) {
   std::vector<Generation> best;

@@ -40,6 +40,8 @@ static ir::GraphFile import_directory(const std::string& dir, WeightStore& weigh
 }
 
 ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path_(path) {
+  if (options.device != Device::cpu)
+    throw Error(fmt::format("{}: device 'cuda' is not available: this build of heed has the CPU backend only", path));
   std::error_code ec;
   if (fs::is_directory(path, ec)) {  // a checkpoint directory: an importer makes the graphs
     ir::GraphFile graphs = import_directory(path, weights_);
@@ -141,6 +143,8 @@ std::vector<ValueInfo> Model::outputs(const std::string& graph) const {
   for (int id : g.output_ids()) out.push_back(info_of({g.values()[id].name, g.values()[id].type}));
   return out;
 }
+
+const std::map<std::string, std::string>& Model::metadata() const { return impl_->metadata(); }
 
 std::string Model::describe() const {
   std::string s;

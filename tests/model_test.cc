@@ -108,25 +108,6 @@ TEST(Model, ArenaReusesMemoryOfDeadValues) {
   EXPECT_GE(views, 4);
 }
 
-TEST(Model, ConcurrentSessionsMatchSerialResults) {
-  Model model = Model::load(test::fixture("block.json"));
-  TensorMap inputs = load_tensors(test::fixture("block_inputs.safetensors"));
-  Tensor serial = Session(model, {"", 1}).run(inputs).at("y");
-  constexpr int kThreads = 4, kRuns = 25;
-  std::vector<int> mismatches(kThreads, 0);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t)
-    threads.emplace_back([&, t] {
-      Session session(model, {"", 1});
-      for (int r = 0; r < kRuns; ++r) {
-        Tensor y = session.run(inputs).at("y");
-        if (std::memcmp(y.data(), serial.data(), y.nbytes()) != 0) ++mismatches[t];
-      }
-    });
-  for (auto& th : threads) th.join();
-  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
-}
-
 TEST(Model, ProfileCountsEveryNodeAndWritesAChromeTrace) {
   Model model = Model::load(example("mlp/mlp.json"));
   Session session(model, {"", 1, true});

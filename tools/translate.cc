@@ -1,6 +1,7 @@
 // `heed translate MODEL_DIR`: translates lines from stdin (or --input) with a
 // Marian checkpoint or heed LSTM seq2seq directory, one output line per input line.
 #include <heed/generate.h>
+#include <heed/translate.h>
 
 #include <unistd.h>
 
@@ -16,7 +17,6 @@
 #include <fmt/format.h>
 
 #include "engine/model_impl.h"
-#include "loaders/marian_tokenizer.h"
 #include "tools/commands.h"
 #include "viz/heatmap.h"
 
@@ -70,32 +70,7 @@ void progress(size_t done, size_t total) {
   if (done == total) std::fprintf(stderr, "\n");
 }
 
-void translate(const TranslateArgs& a) {
-  if (a.beam < 1 || a.batch < 1 || a.max_new < 1 || a.n_best < 1 || a.n_best > a.beam)
-    throw Error("--beam, --batch-size and --max-length must be >= 1, and --n-best between 1 and --beam");
-  Model model = Model::load(a.model);
-  std::unique_ptr<MarianTokenizer> tokenizer;
-  if (!a.ids) tokenizer = std::make_unique<MarianTokenizer>(a.model);
-  const int64_t eos = std::stoll(model.impl().metadata().at("eos_token_id"));
-  Generator gen(model, a.threads, a.profile);
-  std::vector<std::string> lines = read_lines(a.input);
-  const auto& meta = model.impl().metadata();
-  const auto limit = meta.find("max_positions");  // Marian's positions; the LSTM has no limit
-  const int64_t max_src = limit == meta.end() ? std::numeric_limits<int64_t>::max() : std::stoll(limit->second);
-  std::vector<std::vector<int64_t>> src(lines.size());
-  for (size_t i = 0; i < lines.size(); ++i) {
-    src[i] = a.ids ? parse_ids(lines[i], i + 1, eos) : tokenizer->encode(lines[i]);
-    if (int64_t(src[i].size()) > max_src) {
-      std::fprintf(stderr, "heed: warning: line %zu has %zu tokens; keeping the first %lld (the model's limit)\n", i + 1,
-                   src[i].size(), static_cast<long long>(max_src));
-      src[i].resize(size_t(max_src - 1));
-      src[i].push_back(eos);
-    }
-  }
-  // Translate in batches of similar length, then restore the input order.
-  std::vector<size_t> order(lines.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return src[x].size() < src[y].size(); });
+GenerationOptions generation_options(const TranslateArgs& a) {
   GenerationOptions o;
   o.beam_size = a.beam;
   o.num_hypotheses = a.n_best;
@@ -103,20 +78,56 @@ void translate(const TranslateArgs& a) {
   o.max_new_tokens = a.max_new;
   o.min_new_tokens = a.min_new;
   o.return_attention = !a.attention.empty();
-  std::vector<std::vector<Generation>> results(lines.size());
-  auto t0 = std::chrono::steady_clock::now();
-  for (size_t at = 0; at < order.size(); at += size_t(a.batch)) {
-    std::vector<std::vector<int64_t>> batch;
-    std::vector<size_t> which;
-    for (size_t k = at; k < std::min(order.size(), at + size_t(a.batch)); ++k)
-      if (!lines[order[k]].empty()) {  // an empty line stays empty
-        batch.push_back(src[order[k]]);
-        which.push_back(order[k]);
-      }
-    auto out = gen.generate_n_best(batch, o);
-    for (size_t k = 0; k < which.size(); ++k) results[which[k]] = std::move(out[k]);
-    progress(std::min(order.size(), at + size_t(a.batch)), order.size());
+  return o;
+}
+
+// --ids: token ids in and out, no tokenizer (a line longer than the model's
+// positions is an error here).
+std::vector<std::vector<Translation>> translate_ids(Generator& gen, const Model& model, const std::vector<std::string>& lines,
+                                                    const TranslateArgs& a) {
+  const int64_t eos = std::stoll(model.metadata().at("eos_token_id"));
+  std::vector<std::vector<int64_t>> src(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) src[i] = parse_ids(lines[i], i + 1, eos);
+  auto generated = gen.generate_batched(src, generation_options(a), a.batch, progress);
+  std::vector<std::vector<Translation>> out(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i)
+    for (const Generation& g : generated[i])
+      out[i].push_back({fmt::format("{}", fmt::join(g.tokens, " ")), g.score, false, {},
+                        std::vector<std::string>(g.tokens.size())});  // no tokenizer: one empty piece per token
+  return out;
+}
+
+void write_attention_html(const std::vector<std::string>& lines, const std::vector<std::vector<Translation>>& results,
+                          const Model& model, const TranslateArgs& a) {
+  const bool marian = model.metadata().at("architecture") == "marian";
+  viz::HtmlSection section{marian ? "cross-attention of the last decoder layer, mean of the heads"
+                                  : "the decoder's attention over the source", {}};
+  for (size_t i = 0; i < results.size() && i < 50; ++i) {
+    if (results[i].empty() || results[i][0].attention.empty()) continue;
+    const Translation& t = results[i][0];
+    viz::AttentionMap map{lines[i], int(t.target_pieces.size()), int(t.source_pieces.size()), {}, t.target_pieces, t.source_pieces};
+    for (const auto& row : t.attention) map.weights.insert(map.weights.end(), row.begin(), row.end());
+    section.images.emplace_back(lines[i] + "  ->  " + t.text, viz::render_heatmap(map));
   }
+  std::ofstream html(a.attention);
+  html << viz::render_html("Where the model looked: " + a.model, {section});
+  if (!html) throw Error(fmt::format("{}: cannot write", a.attention));
+  std::fprintf(stderr, "attention heatmaps written to %s\n", a.attention.c_str());
+}
+
+void translate(const TranslateArgs& a) {
+  if (a.beam < 1 || a.batch < 1 || a.max_new < 1 || a.n_best < 1 || a.n_best > a.beam)
+    throw Error("--beam, --batch-size and --max-length must be >= 1, and --n-best between 1 and --beam");
+  Model model = Model::load(a.model);
+  std::unique_ptr<Translator> translator;
+  std::unique_ptr<Generator> id_generator;
+  if (a.ids)
+    id_generator = std::make_unique<Generator>(model, a.threads, a.profile);
+  else
+    translator = std::make_unique<Translator>(model, a.model, TranslatorOptions{a.threads, a.profile, a.batch, progress});
+  std::vector<std::string> lines = read_lines(a.input);
+  auto t0 = std::chrono::steady_clock::now();
+  auto results = a.ids ? translate_ids(*id_generator, model, lines, a) : translator->translate_n_best(lines, generation_options(a));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::ofstream file;
   if (!a.output.empty()) {
@@ -125,35 +136,22 @@ void translate(const TranslateArgs& a) {
   }
   std::ostream& out = a.output.empty() ? std::cout : file;
   size_t tokens = 0;
-  for (const auto& hyps : results) {
-    if (hyps.empty()) out << "\n";
-    for (const Generation& g : hyps) {
-      tokens += g.tokens.size();
-      if (a.n_best > 1) out << fmt::format("{:.4f}\t", g.score);
-      out << (a.ids ? fmt::format("{}", fmt::join(g.tokens, " ")) : tokenizer->decode(g.tokens)) << "\n";
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (results[i].empty()) out << "\n";
+    if (!results[i].empty() && results[i][0].truncated)
+      std::fprintf(stderr, "heed: warning: line %zu is longer than the model's positions; its first %zu tokens were translated\n",
+                   i + 1, results[i][0].source_pieces.size());
+    for (const Translation& t : results[i]) {
+      tokens += t.target_pieces.size();
+      if (a.n_best > 1) out << fmt::format("{:.4f}\t", t.score);
+      out << t.text << "\n";
     }
   }
   std::fprintf(stderr, "translated %zu lines: %zu target tokens in %.2f s, %.1f tokens/s\n", lines.size(), tokens,
                seconds, seconds > 0 ? double(tokens) / seconds : 0.0);
-  if (!a.attention.empty() && tokenizer) {
-    const MarianTokenizer& tok = *tokenizer;
-    const bool marian = model.impl().metadata().at("architecture") == "marian";
-    viz::HtmlSection section{marian ? "cross-attention of the last decoder layer, mean of the heads"
-                                    : "the decoder's attention over the source", {}};
-    for (size_t i = 0; i < results.size() && i < 50; ++i) {
-      if (results[i].empty() || results[i][0].attention.empty()) continue;
-      const Generation& g = results[i][0];
-      viz::AttentionMap map{lines[i], int(g.tokens.size()), int(src[i].size()), {}, tok.pieces(g.tokens), tok.pieces(src[i])};
-      for (const auto& row : g.attention) map.weights.insert(map.weights.end(), row.begin(), row.end());
-      section.images.emplace_back(lines[i] + "  ->  " + tok.decode(g.tokens), viz::render_heatmap(map));
-    }
-    std::ofstream html(a.attention);
-    html << viz::render_html("Where the model looked: " + a.model, {section});
-    if (!html) throw Error(fmt::format("{}: cannot write", a.attention));
-    std::fprintf(stderr, "attention heatmaps written to %s\n", a.attention.c_str());
-  }
+  if (!a.attention.empty() && translator) write_attention_html(lines, results, model, a);
   if (a.profile) {
-    Profile p = gen.profile();
+    Profile p = a.ids ? id_generator->profile() : translator->profile();
     std::fprintf(stderr, "\n%s", p.table().c_str());
     if (!a.trace.empty()) p.write_chrome_trace(a.trace);
   }

@@ -4,9 +4,11 @@
 // greedy and beam search, batched over sources of different lengths, following
 // transformers' generate() (its beam search, length penalty, forced EOS and
 // minimum length).
+#include <heed/export.h>
 #include <heed/model.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -31,7 +33,7 @@ struct Generation {
   std::vector<std::vector<float>> attention;  // [token][source position], when asked
 };
 
-class Generator {
+class HEED_API Generator {
  public:
   explicit Generator(const Model& model, int threads = 0, bool profile = false);
   ~Generator();
@@ -41,6 +43,12 @@ class Generator {
   // The n-best hypotheses of each source, best first (beam search; greedy gives one).
   std::vector<std::vector<Generation>> generate_n_best(const std::vector<std::vector<int64_t>>& sources,
                                                        const GenerationOptions& options = {});
+  // Many sources in batches of up to `batch_size` sources of similar length
+  // (sorted by length, results back in input order); an empty source gives no
+  // hypotheses. `progress(done, total)` is called after each batch.
+  std::vector<std::vector<Generation>> generate_batched(
+      const std::vector<std::vector<int64_t>>& sources, const GenerationOptions& options, int batch_size,
+      const std::function<void(size_t, size_t)>& progress = {});
   // Per-node timings of the encoder and decoder graph runs (with profile on).
   Profile profile() const;
 

@@ -2,6 +2,7 @@
 // Load a model, run its graphs. A Model is immutable and may be shared by many
 // threads; each thread runs it through its own Session.
 #include <heed/error.h>
+#include <heed/export.h>
 #include <heed/profile.h>
 #include <heed/tensor.h>
 
@@ -28,6 +29,9 @@ struct LoadOptions {
   // Fold BatchNorm2d into the preceding Conv2d and fuse residual Adds and ReLUs
   // into it (results equal within float rounding).
   bool optimize = true;
+  // Where the graphs run. This build has the CPU backend only: asking for
+  // Device::cuda is an error that says so.
+  Device device = Device::cpu;
 };
 
 struct ValueInfo {
@@ -36,10 +40,12 @@ struct ValueInfo {
   std::vector<std::string> dims;  // "512" or a symbol such as "batch"
 };
 
-class Model {
+class HEED_API Model {
  public:
-  // `path`: a graph JSON (weights beside it) or a single .safetensors whose
-  // __metadata__ holds the graph JSON under "heed.graph".
+  // `path`: a graph JSON (weights beside it), a single .safetensors whose
+  // __metadata__ holds the graph JSON under "heed.graph", or a checkpoint
+  // directory (Hugging Face Marian, heed LSTM seq2seq) that an importer turns
+  // into graphs.
   static Model load(const std::string& path, const LoadOptions& options = {});
 
   std::vector<std::string> graph_names() const;
@@ -47,6 +53,8 @@ class Model {
   std::vector<ValueInfo> outputs(const std::string& graph = "") const;
   // Every graph with its nodes and load-time inferred shapes, as text.
   std::string describe() const;
+  // What an importer recorded about the model ("architecture", token ids, ...).
+  const std::map<std::string, std::string>& metadata() const;
 
   const detail::ModelImpl& impl() const { return *impl_; }
 
@@ -63,7 +71,7 @@ struct SessionOptions {
 
 using TensorMap = std::map<std::string, Tensor>;
 
-class Session {
+class HEED_API Session {
  public:
   explicit Session(const Model& model, const SessionOptions& options = {});
   ~Session();

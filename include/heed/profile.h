@@ -1,5 +1,7 @@
 #pragma once
 // Per-node timings collected by a session with profiling on.
+#include <heed/export.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,7 +21,7 @@ struct TraceEvent {
   double start_us, duration_us;
 };
 
-struct Profile {
+struct HEED_API Profile {
   std::vector<NodeTiming> nodes;    // one row per node and shape signature
   std::vector<TraceEvent> events;   // one per executed node (capped at 1,000,000)
   int64_t runs = 0;

@@ -1,6 +1,8 @@
 #pragma once
 // Tensors as the public API sees them: a dtype, a fixed-capacity shape and a
 // reference-counted buffer that may be owned memory or a view into a mapped file.
+#include <heed/export.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -15,14 +17,14 @@ namespace heed {
 enum class DType : uint8_t { f32, f16, bf16, i32, i64, u8, boolean };
 enum class Device : uint8_t { cpu, cuda };
 
-size_t dtype_size(DType dtype);
-std::string_view dtype_name(DType dtype);       // "f32", "f16", "bf16", "i32", "i64", "u8", "bool"
-DType dtype_from_name(std::string_view name);   // throws heed::Error on an unknown name
-bool is_floating(DType dtype);
+HEED_API size_t dtype_size(DType dtype);
+HEED_API std::string_view dtype_name(DType dtype);       // "f32", "f16", "bf16", "i32", "i64", "u8", "bool"
+HEED_API DType dtype_from_name(std::string_view name);   // throws heed::Error on an unknown name
+HEED_API bool is_floating(DType dtype);
 
 // A shape held inline (no heap), so that kernels can pass shapes around per run
 // without allocating.
-class Shape {
+class HEED_API Shape {
  public:
   static constexpr int kMaxRank = 8;
   Shape() = default;
@@ -45,7 +47,7 @@ class Shape {
   int rank_ = 0;
 };
 
-class Tensor {
+class HEED_API Tensor {
  public:
   Tensor() = default;
   // Owned, 64-byte aligned, uninitialized (zeros() fills with zero bytes).
