@@ -4,11 +4,13 @@
 // it would only be a plain transposed copy (AVX2's gemm:jit), the weight is read
 // in PyTorch's own [out, in] layout straight from the file instead: measured here,
 // that is 3x faster at N = 2048 than the row-major copy, whose 8 KiB row stride
-// thrashes the cache.
+// thrashes the cache. A wide weight (the vocabulary projection) also gets a
+// panel-packed copy for the few-row calls of decoding (panel_gemm.h).
 #include "backends/cpu/activation.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernel_util.h"
+#include "backends/cpu/panel_gemm.h"
 
 namespace heed::cpu {
 namespace {
@@ -23,7 +25,11 @@ class LinearKernel final : public Kernel {
       const Tensor& weight = *init.constants[1];
       int64_t n = weight.shape()[0], k = weight.shape()[1];
       auto pd = primitive_desc(128, k, n, memory::desc({k, n}, memory::data_type::f32, tag::any));
-      if (pd.weights_desc().data.format_desc.blocking.inner_nblks == 0) return;  // plain: no packing
+      if (pd.weights_desc().data.format_desc.blocking.inner_nblks == 0) {  // plain: no oneDNN packing
+        if (activation_ == "none" && weight.dtype() == DType::f32 && PanelGemm::worth_packing(n, k))
+          panels_ = std::make_shared<PanelGemm>(weight.data_as<float>(), n, k);
+        return;
+      }
       packed_md_ = pd.weights_desc();
       packed_ = memory(packed_md_, cpu_engine());
       memory src(plain_weight_md(k, n), cpu_engine(), const_cast<void*>(weight.data()));
@@ -37,6 +43,12 @@ class LinearKernel final : public Kernel {
     int64_t n = s.in[1].shape[0], k = s.in[1].shape[1];
     int64_t m = s.in[0].shape.numel() / k;
     if (m == 0) return invocation([](const Buffers&) {});
+    if (panels_ && PanelGemm::wins_for(m)) {
+      const bool bias = s.in.size() > 2 && s.in[2].present;
+      return invocation([panels = panels_, m, bias](const Buffers& io) {
+        panels->run(io.in_as<float>(0), m, bias ? io.in_as<float>(2) : nullptr, io.out_as<float>(0));
+      });
+    }
     bool packed = bool(packed_);
     auto pd = primitive_desc(m, k, n, packed ? packed_md_ : plain_weight_md(k, n), s.in.size() > 2 && s.in[2].present);
     auto inv = dnnl_invocation<dnnl::matmul>(pd);
@@ -72,6 +84,7 @@ class LinearKernel final : public Kernel {
   std::string activation_;
   memory::desc packed_md_;
   memory packed_;
+  std::shared_ptr<const PanelGemm> panels_;
 };
 
 }  // namespace
