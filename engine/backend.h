@@ -1,5 +1,5 @@
 #pragma once
-// The contract between the engine and a backend (CPU now, CUDA later).
+// The contract between the engine and a backend (CPU, CUDA).
 //
 //  Kernel      one per node, built at model load; owns prepacked weights; immutable
 //              and shared by every session.
@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/graph.h"
@@ -81,8 +82,42 @@ class Backend {
   // The op's output must be in its first input's layout.
   virtual bool keeps_layout(std::string_view /*op*/) const { return false; }
   virtual int default_threads() const = 0;
+
+  // The memory its kernels read and write. The CPU's is host memory (these
+  // defaults); a device backend allocates on its device, and the session copies
+  // inputs in and outputs out at the graph's boundaries.
+  virtual Device device() const { return Device::cpu; }
+  virtual void* allocate(size_t bytes) const;
+  virtual void deallocate(void* p) const;
+  virtual void copy_in(void* dst, const void* host_src, size_t bytes) const;
+  virtual void copy_out(void* host_dst, const void* src, size_t bytes) const;
+  virtual void synchronize() const {}  // wait for the calling thread's queued work
+};
+
+// Memory from a backend, returned to it on destruction.
+class BackendBuffer {
+ public:
+  BackendBuffer() = default;
+  BackendBuffer(const Backend& b, size_t bytes) : backend_(&b), data_(bytes ? b.allocate(bytes) : nullptr) {}
+  BackendBuffer(BackendBuffer&& o) noexcept : backend_(o.backend_), data_(o.data_) { o.data_ = nullptr; }
+  BackendBuffer& operator=(BackendBuffer&& o) noexcept {
+    std::swap(backend_, o.backend_);
+    std::swap(data_, o.data_);
+    return *this;
+  }
+  ~BackendBuffer() {
+    if (data_) backend_->deallocate(data_);
+  }
+  void* get() const { return data_; }
+
+ private:
+  const Backend* backend_ = nullptr;
+  void* data_ = nullptr;
 };
 
 const Backend& cpu_backend();
+// The CUDA backend; throws heed::Error saying why when this build has none or
+// the machine has no usable GPU.
+const Backend& cuda_backend();
 
 }  // namespace heed

@@ -32,7 +32,10 @@ CompiledGraph::CompiledGraph(ir::Graph graph, const std::map<std::string, ir::Va
     output_ids_.push_back(ids_.at(out));
     values_[ids_.at(out)].is_graph_output = true;
   }
+  upload_constants();
   for (const ir::Node& n : graph_.nodes) {
+    for (int i : ir::find_op(n.op)->mutated_inputs)
+      if (size_t(i) < n.inputs.size() && !n.inputs[size_t(i)].empty()) mutated_input_ids_.push_back(ids_.at(n.inputs[size_t(i)]));
     if (!backend.supports(n.op))
       throw Error(fmt::format("graph '{}': {}: the {} backend has no kernel for this op", graph_.name,
                               n.where(), backend.name()));
@@ -54,6 +57,20 @@ CompiledGraph::CompiledGraph(ir::Graph graph, const std::map<std::string, ir::Va
     }
     nodes_.push_back(std::move(cn));
   }
+}
+
+void CompiledGraph::upload_constants() {
+  constant_ptrs_.assign(values_.size(), nullptr);
+  for (size_t v = 0; v < values_.size(); ++v) {
+    const Tensor* c = values_[v].constant;
+    if (!c) continue;
+    constant_ptrs_[v] = c->data();
+    if (backend_.device() == Device::cpu || !c->nbytes()) continue;
+    device_constants_.emplace_back(backend_, c->nbytes());
+    backend_.copy_in(device_constants_.back().get(), c->data(), c->nbytes());
+    constant_ptrs_[v] = device_constants_.back().get();
+  }
+  backend_.synchronize();
 }
 
 namespace {

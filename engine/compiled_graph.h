@@ -41,6 +41,11 @@ class CompiledGraph {
   const std::vector<int>& input_ids() const { return input_ids_; }
   const std::vector<int>& output_ids() const { return output_ids_; }
   const Backend& backend() const { return backend_; }
+  // Where the backend's kernels find constant value `id` (a device copy, made
+  // once at load, when the backend is not the CPU).
+  const void* constant_data(int id) const { return constant_ptrs_[size_t(id)]; }
+  // Graph inputs that a node updates in place (KV caches).
+  const std::vector<int>& mutated_input_ids() const { return mutated_input_ids_; }
 
   // Shared by all sessions; built once per distinct list of input shapes.
   std::shared_ptr<const ShapePlan> plan_for(const std::vector<Shape>& input_shapes) const;
@@ -48,6 +53,7 @@ class CompiledGraph {
  private:
   int add_value(ValueSlot slot);
   void choose_layouts(ShapePlan& plan) const;
+  void upload_constants();
 
   ir::Graph graph_;
   const WeightStore& weights_;
@@ -55,7 +61,9 @@ class CompiledGraph {
   std::vector<ValueSlot> values_;
   std::map<std::string, int> ids_;
   std::vector<CompiledNode> nodes_;
-  std::vector<int> input_ids_, output_ids_;
+  std::vector<int> input_ids_, output_ids_, mutated_input_ids_;
+  std::vector<BackendBuffer> device_constants_;
+  std::vector<const void*> constant_ptrs_;
   mutable std::mutex plans_mutex_;
   mutable std::map<std::vector<int64_t>, std::shared_ptr<const ShapePlan>> plans_;
 };

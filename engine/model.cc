@@ -40,8 +40,6 @@ static ir::GraphFile import_directory(const std::string& dir, WeightStore& weigh
 }
 
 ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path_(path) {
-  if (options.device != Device::cpu)
-    throw Error(fmt::format("{}: device 'cuda' is not available: this build of heed has the CPU backend only", path));
   std::error_code ec;
   if (fs::is_directory(path, ec)) {  // a checkpoint directory: an importer makes the graphs
     ir::GraphFile graphs = import_directory(path, weights_);
@@ -86,13 +84,22 @@ static void add_attention_captures(ir::Graph& g) {
 }
 
 void ModelImpl::build(ir::GraphFile file, const LoadOptions& options) {
+  const Backend* chosen = &cpu_backend();
+  if (options.device == Device::cuda) {
+    try {
+      chosen = &cuda_backend();
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: {}", path_, e.what()));
+    }
+  }
+  const Backend& backend = *chosen;
   auto lookup = [this](const std::string& name) { return weights_.find(name); };
   for (auto& [name, graph] : file.graphs) {
     if (options.capture_attention) add_attention_captures(graph);
     auto types = ir::validate_graph(graph, lookup, weights_.describe_sources());
     if (options.optimize && ir::optimize_graph(graph, lookup).changed())
       types = ir::validate_graph(graph, lookup, weights_.describe_sources());
-    graphs_[name] = std::make_unique<CompiledGraph>(std::move(graph), types, weights_, cpu_backend());
+    graphs_[name] = std::make_unique<CompiledGraph>(std::move(graph), types, weights_, backend);
   }
 }
 

@@ -22,7 +22,10 @@ std::vector<SymbolLink> symbol_links(const ir::Graph& g);
 struct BoundPlan {
   std::vector<Shape> input_shapes;
   std::shared_ptr<const ShapePlan> plan;
-  std::unique_ptr<unsigned char, decltype(&std::free)> arena{nullptr, &std::free};
+  BackendBuffer arena;
+  // A device backend's copies of the graph inputs and outputs (empty on the CPU,
+  // whose kernels use the caller's tensors directly).
+  std::vector<BackendBuffer> staged;  // by value id
   std::vector<std::unique_ptr<Invocation>> invocations;
   std::vector<void*> ptrs;
   std::vector<int> profile_rows;
@@ -50,6 +53,7 @@ class SessionImpl {
   void check_inputs(const TensorMap& inputs);
   BoundPlan& bind(const std::vector<Shape>& shapes);
   void execute(BoundPlan& b);
+  void copy_back(BoundPlan& b, const TensorMap& inputs, TensorMap& outputs);
   double now_us() const { return std::chrono::duration<double, std::micro>(Clock::now() - epoch_).count(); }
 
   std::shared_ptr<const ModelImpl> model_;
@@ -116,15 +120,19 @@ BoundPlan& SessionImpl::bind(const std::vector<Shape>& shapes) {
   auto b = std::make_unique<BoundPlan>();
   b->input_shapes = shapes;
   b->plan = graph_.plan_for(shapes);
-  if (b->plan->arena_bytes) {
-    b->arena.reset(static_cast<unsigned char*>(std::aligned_alloc(64, b->plan->arena_bytes)));
-    if (!b->arena) throw Error(fmt::format("out of memory: arena of {} bytes", b->plan->arena_bytes));
-  }
+  const Backend& backend = graph_.backend();
+  b->arena = BackendBuffer(backend, b->plan->arena_bytes);
   const auto& values = graph_.values();
   b->ptrs.assign(values.size(), nullptr);
   for (size_t v = 0; v < values.size(); ++v) {
-    if (values[v].constant) b->ptrs[v] = const_cast<void*>(values[v].constant->data());
-    if (b->plan->offset[v] >= 0) b->ptrs[v] = b->arena.get() + b->plan->offset[v];
+    if (values[v].constant) b->ptrs[v] = const_cast<void*>(graph_.constant_data(int(v)));
+    if (b->plan->offset[v] >= 0) b->ptrs[v] = static_cast<unsigned char*>(b->arena.get()) + b->plan->offset[v];
+  }
+  if (backend.device() != Device::cpu) {
+    b->staged.resize(values.size());
+    for (size_t v = 0; v < values.size(); ++v)
+      if (values[v].kind == ValueSlot::Kind::input || (values[v].is_graph_output && values[v].kind == ValueSlot::Kind::node_output))
+        b->staged[v] = BackendBuffer(backend, b->plan->values[v].nbytes());
   }
   for (size_t i = 0; i < graph_.nodes().size(); ++i)
     b->invocations.push_back(graph_.nodes()[i].kernel->prepare(b->plan->nodes[i]));
@@ -154,6 +162,7 @@ void SessionImpl::execute(BoundPlan& b) {
   for (size_t i = 0; i < nodes.size(); ++i) {
     double start = now_us();
     b.invocations[i]->run({b.ptrs.data(), nodes[i].in_ids.data(), nodes[i].out_ids.data(), nodes[i].in_ids.size()});
+    if (!b.staged.empty()) graph_.backend().synchronize();  // a device node's time is its queued work's
     double dur = now_us() - start;
     NodeTiming& row = profile_.nodes[b.profile_rows[i]];
     ++row.calls;
@@ -165,26 +174,52 @@ void SessionImpl::execute(BoundPlan& b) {
 void SessionImpl::run(const TensorMap& inputs, TensorMap& outputs) {
   double start = profiling_ ? now_us() : 0;
   check_inputs(inputs);
-  graph_.backend().set_threads(threads_);
+  const Backend& backend = graph_.backend();
+  backend.set_threads(threads_);
   BoundPlan& b = bind(input_shapes_);
+  const bool on_host = b.staged.empty();
   const auto& values = graph_.values();
-  const auto& in_ids = graph_.input_ids();
-  for (size_t i = 0; i < in_ids.size(); ++i)
-    b.ptrs[in_ids[i]] = const_cast<void*>(inputs.at(values[in_ids[i]].name).data());
+  for (int id : graph_.input_ids()) {
+    const Tensor& t = inputs.at(values[id].name);
+    if (on_host) {
+      b.ptrs[id] = const_cast<void*>(t.data());
+    } else {
+      b.ptrs[id] = b.staged[id].get();
+      if (t.nbytes()) backend.copy_in(b.ptrs[id], t.data(), t.nbytes());
+    }
+  }
   for (int id : graph_.output_ids()) {
     const TensorDesc& d = b.plan->values[id];
     Tensor& t = outputs[values[id].name];
     if (!t.data() || t.dtype() != d.dtype || !(t.shape() == d.shape)) t = Tensor::empty(d.dtype, d.shape);
-    if (values[id].kind == ValueSlot::Kind::node_output) b.ptrs[id] = t.data();
-    else if (t.nbytes()) std::memcpy(t.data(), b.ptrs[id], t.nbytes());  // an input or weight passed through
+    if (values[id].kind == ValueSlot::Kind::node_output) b.ptrs[id] = on_host ? t.data() : b.staged[id].get();
+    else if (t.nbytes()) backend.copy_out(t.data(), b.ptrs[id], t.nbytes());  // an input or weight passed through
   }
   for (size_t v = 0; v < values.size(); ++v)
     if (b.plan->alias_of[v] >= 0) b.ptrs[v] = b.ptrs[b.plan->alias_of[v]];
   execute(b);
+  if (!on_host) copy_back(b, inputs, outputs);
   if (profiling_) {
     ++profile_.runs;
     profile_.run_total_us += now_us() - start;
   }
+}
+
+// A device backend's results to the caller's tensors: the outputs, and the
+// inputs that nodes updated in place (KV caches).
+void SessionImpl::copy_back(BoundPlan& b, const TensorMap& inputs, TensorMap& outputs) {
+  const Backend& backend = graph_.backend();
+  const auto& values = graph_.values();
+  for (int id : graph_.output_ids())
+    if (values[id].kind == ValueSlot::Kind::node_output) {
+      Tensor& t = outputs.at(values[id].name);
+      if (t.nbytes()) backend.copy_out(t.data(), b.staged[id].get(), t.nbytes());
+    }
+  for (int id : graph_.mutated_input_ids()) {
+    const Tensor& t = inputs.at(values[id].name);
+    if (t.nbytes()) backend.copy_out(const_cast<void*>(t.data()), b.staged[id].get(), t.nbytes());
+  }
+  backend.synchronize();
 }
 
 }  // namespace heed::detail

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/backend.h"
 #include "engine/half.h"
 
 namespace heed::test {
@@ -83,5 +84,17 @@ std::string fixture(const std::string& name) { return std::string(HEED_FIXTURES)
   }
   return ::testing::AssertionSuccess();
 }
+
+bool cuda_usable(std::string* why) {
+  try {
+    cuda_backend();
+    return true;
+  } catch (const Error& e) {
+    *why = e.what();
+    return false;
+  }
+}
+
+bool cuda_supports(const std::string& op) { return cuda_backend().supports(op); }
 
 }  // namespace heed::test

@@ -21,6 +21,11 @@ namespace heed::test {
 // (within 1e-4), or to something positive when not `normalized`.
 ::testing::AssertionResult attention_rows_ok(const std::vector<std::vector<float>>& rows, size_t len, bool normalized = true);
 
+// Whether Device::cuda can run here (else `why` says what is missing), and
+// whether the CUDA backend has a kernel for `op`.
+bool cuda_usable(std::string* why);
+bool cuda_supports(const std::string& op);
+
 // A fresh directory under the system temp dir, removed at process exit is not promised.
 std::string temp_dir();
 std::string write_file(const std::string& dir, const std::string& name, const std::string& text);

@@ -29,8 +29,9 @@ struct LoadOptions {
   // Fold BatchNorm2d into the preceding Conv2d and fuse residual Adds and ReLUs
   // into it (results equal within float rounding).
   bool optimize = true;
-  // Where the graphs run. This build has the CPU backend only: asking for
-  // Device::cuda is an error that says so.
+  // Where the graphs run: Device::cuda needs a build with the CUDA backend
+  // (HEED_CUDA) and a GPU, else loading fails saying which is missing. Inputs
+  // and outputs stay host tensors; the session copies them at the boundaries.
   Device device = Device::cpu;
 };
 

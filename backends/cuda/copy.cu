@@ -1,0 +1,72 @@
+// Data movement: strided copies (transpose, slice, broadcast reads) and row
+// gathers with an on-device range check.
+#include "backends/cuda/cuda_kernels.h"
+
+namespace heed::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+inline unsigned blocks_for(int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
+
+template <typename T>
+__global__ void strided_copy_kernel(const T* src, T* dst, StridedIndex index, int64_t n) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  int64_t rest = i, offset = 0;
+  for (int d = index.rank - 1; d >= 0; --d) {
+    offset += (rest % index.shape[d]) * index.stride_a[d];
+    rest /= index.shape[d];
+  }
+  dst[i] = src[offset];
+}
+
+template <typename Index>
+__global__ void check_ids_kernel(const Index* ids, int64_t count, int64_t dim, unsigned long long* bad) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < count && (ids[i] < 0 || ids[i] >= dim)) atomicCAS(bad, 0ull, static_cast<unsigned long long>(i + 1));
+}
+
+// One block per (outer, id) row; bytes copied as 4-byte words when aligned.
+template <typename Index>
+__global__ void gather_kernel(const char* data, int64_t dim, int64_t row_bytes, const Index* ids, int64_t count,
+                              char* out, const unsigned long long* bad) {
+  if (*bad) return;
+  const int64_t o = blockIdx.x / count, i = blockIdx.x % count;
+  const char* src = data + (o * dim + int64_t(ids[i])) * row_bytes;
+  char* dst = out + (o * count + i) * row_bytes;
+  if (row_bytes % 4 == 0) {
+    for (int64_t j = threadIdx.x; j < row_bytes / 4; j += blockDim.x)
+      reinterpret_cast<int*>(dst)[j] = reinterpret_cast<const int*>(src)[j];
+  } else {
+    for (int64_t j = threadIdx.x; j < row_bytes; j += blockDim.x) dst[j] = src[j];
+  }
+}
+
+}  // namespace
+
+void strided_copy(const void* src, void* dst, int elem_bytes, const StridedIndex& index, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return;
+  switch (elem_bytes) {
+    case 1: strided_copy_kernel<<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst), index, n); break;
+    case 2: strided_copy_kernel<<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const uint16_t*>(src), static_cast<uint16_t*>(dst), index, n); break;
+    case 4: strided_copy_kernel<<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst), index, n); break;
+    default: strided_copy_kernel<<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const uint64_t*>(src), static_cast<uint64_t*>(dst), index, n); break;
+  }
+}
+
+template <typename Index>
+void gather_rows(const void* data, int64_t outer, int64_t dim, int64_t row_bytes, const Index* ids, int64_t count,
+                 void* out, unsigned long long* bad, cudaStream_t stream) {
+  if (count <= 0 || outer <= 0) return;
+  cudaMemsetAsync(bad, 0, sizeof(unsigned long long), stream);
+  check_ids_kernel<<<blocks_for(count), kThreads, 0, stream>>>(ids, count, dim, bad);
+  if (row_bytes > 0)
+    gather_kernel<<<unsigned(outer * count), kThreads, 0, stream>>>(static_cast<const char*>(data), dim, row_bytes, ids,
+                                                                    count, static_cast<char*>(out), bad);
+}
+template void gather_rows<int32_t>(const void*, int64_t, int64_t, int64_t, const int32_t*, int64_t, void*,
+                                   unsigned long long*, cudaStream_t);
+template void gather_rows<int64_t>(const void*, int64_t, int64_t, int64_t, const int64_t*, int64_t, void*,
+                                   unsigned long long*, cudaStream_t);
+
+}  // namespace heed::cuda

@@ -1,0 +1,85 @@
+#pragma once
+// Building blocks for kernels written as lambdas, shared by the backends.
+#include <heed/error.h>
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+#include "engine/backend.h"
+
+namespace heed {
+
+template <typename Run>
+class FnInvocation final : public Invocation {
+ public:
+  explicit FnInvocation(Run run) : run_(std::move(run)) {}
+  void run(const Buffers& io) override { run_(io); }
+
+ private:
+  Run run_;
+};
+
+// An invocation from a lambda `void(const Buffers&)`.
+template <typename Run>
+std::unique_ptr<Invocation> invocation(Run run) {
+  return std::make_unique<FnInvocation<Run>>(std::move(run));
+}
+
+template <typename Prepare>
+class FnKernel final : public Kernel {
+ public:
+  explicit FnKernel(Prepare prepare) : prepare_(std::move(prepare)) {}
+  std::unique_ptr<Invocation> prepare(const NodeShapes& shapes) const override { return prepare_(shapes); }
+
+ private:
+  Prepare prepare_;
+};
+
+// A kernel from a lambda `std::unique_ptr<Invocation>(const NodeShapes&)`.
+template <typename Prepare>
+std::unique_ptr<Kernel> kernel(Prepare prepare) {
+  return std::make_unique<FnKernel<Prepare>>(std::move(prepare));
+}
+
+// Calls f(T{}) with T the C++ type of `dtype`.
+template <typename F>
+decltype(auto) dispatch_dtype(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::f32: return f(float{});
+    case DType::i32: return f(int32_t{});
+    case DType::i64: return f(int64_t{});
+    case DType::u8: case DType::boolean: return f(uint8_t{});
+    case DType::f16: case DType::bf16: return f(uint16_t{});
+  }
+  throw Error("unreachable dtype");
+}
+
+// Row-major strides (in elements) of a shape.
+inline Shape strides_of(const Shape& shape) {
+  Shape s = shape;
+  int64_t step = 1;
+  for (int i = shape.rank(); i-- > 0;) {
+    s[i] = step;
+    step *= shape[i];
+  }
+  return s;
+}
+
+// A tensor seen as rows along one axis: element (o, j, i) sits at (o * n + j) * inner + i,
+// and row r = o * inner + i starts at base(r) with stride `inner`.
+struct Rows {
+  int64_t outer = 1, n = 1, inner = 1;
+  int64_t count() const { return outer * inner; }
+  int64_t base(int64_t row) const { return (row / inner) * n * inner + row % inner; }
+};
+
+inline Rows rows_of(const Shape& shape, int64_t axis_attr) {
+  int axis = int(axis_attr < 0 ? axis_attr + shape.rank() : axis_attr);
+  Rows r{1, shape[axis], 1};
+  for (int i = 0; i < axis; ++i) r.outer *= shape[i];
+  for (int i = axis + 1; i < shape.rank(); ++i) r.inner *= shape[i];
+  return r;
+}
+
+}  // namespace heed
