@@ -82,4 +82,7 @@ inline Rows rows_of(const Shape& shape, int64_t axis_attr) {
   return r;
 }
 
+// Whether optional input i was given.
+inline bool present(const NodeShapes& s, size_t i) { return i < s.in.size() && s.in[i].present; }
+
 }  // namespace heed

@@ -1,5 +1,6 @@
 #include <heed/model.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -29,7 +30,13 @@ struct BoundPlan {
   std::vector<std::unique_ptr<Invocation>> invocations;
   std::vector<void*> ptrs;
   std::vector<int> profile_rows;
+  uint64_t last_used = 0;
 };
+
+// Bound plans kept per session: each holds an arena and prepared kernels for one
+// input signature, so a session fed ever-new shapes (sentences of every length)
+// keeps the most recently used few instead of growing without bound.
+constexpr size_t kMaxBoundPlans = 6;
 
 class SessionImpl {
  public:
@@ -46,6 +53,7 @@ class SessionImpl {
   Profile profile() const { return profile_; }
   void reset_profile() {
     profile_ = Profile{};
+    profiled_signatures_.clear();
     for (auto& b : bound_) b->profile_rows.clear();
   }
 
@@ -63,6 +71,8 @@ class SessionImpl {
   Clock::time_point epoch_;
   std::vector<std::unique_ptr<BoundPlan>> bound_;
   BoundPlan* last_ = nullptr;
+  uint64_t uses_ = 0;
+  std::vector<std::pair<std::vector<Shape>, std::vector<int>>> profiled_signatures_;
   Profile profile_;
   std::vector<SymbolLink> links_;
   std::vector<Shape> input_shapes_;
@@ -114,9 +124,19 @@ void SessionImpl::check_inputs(const TensorMap& inputs) {
 }
 
 BoundPlan& SessionImpl::bind(const std::vector<Shape>& shapes) {
-  if (last_ && last_->input_shapes == shapes) return *last_;
+  ++uses_;
+  if (last_ && last_->input_shapes == shapes) {
+    last_->last_used = uses_;
+    return *last_;
+  }
   for (auto& b : bound_)
-    if (b->input_shapes == shapes) return *(last_ = b.get());
+    if (b->input_shapes == shapes) {
+      b->last_used = uses_;
+      return *(last_ = b.get());
+    }
+  if (bound_.size() >= kMaxBoundPlans)  // evict the least recently used
+    bound_.erase(std::min_element(bound_.begin(), bound_.end(),
+                                  [](const auto& x, const auto& y) { return x->last_used < y->last_used; }));
   auto b = std::make_unique<BoundPlan>();
   b->input_shapes = shapes;
   b->plan = graph_.plan_for(shapes);
@@ -136,6 +156,7 @@ BoundPlan& SessionImpl::bind(const std::vector<Shape>& shapes) {
   }
   for (size_t i = 0; i < graph_.nodes().size(); ++i)
     b->invocations.push_back(graph_.nodes()[i].kernel->prepare(b->plan->nodes[i]));
+  b->last_used = uses_;
   bound_.push_back(std::move(b));
   return *(last_ = bound_.back().get());
 }
@@ -148,6 +169,10 @@ void SessionImpl::execute(BoundPlan& b) {
     return;
   }
   if (b.profile_rows.empty()) {
+    for (const auto& [shapes, rows] : profiled_signatures_)  // a plan evicted earlier keeps its rows
+      if (shapes == b.input_shapes) b.profile_rows = rows;
+  }
+  if (b.profile_rows.empty()) {
     for (size_t i = 0; i < nodes.size(); ++i) {
       auto shapes = [](const std::vector<TensorDesc>& ds) {
         std::vector<std::string> s;
@@ -158,6 +183,7 @@ void SessionImpl::execute(BoundPlan& b) {
       profile_.nodes.push_back({nodes[i].node->name, nodes[i].node->op, shapes(b.plan->nodes[i].in),
                                 shapes(b.plan->nodes[i].out), 0, 0});
     }
+    profiled_signatures_.emplace_back(b.input_shapes, b.profile_rows);
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
     double start = now_us();

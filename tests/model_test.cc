@@ -108,6 +108,32 @@ TEST(Model, ArenaReusesMemoryOfDeadValues) {
   EXPECT_GE(views, 4);
 }
 
+// A session fed many input shapes keeps a few bound plans (arenas, prepared
+// kernels) and rebuilds an evicted one on demand: results stay right, and the
+// profile keeps one row per node and shape.
+TEST(Model, SessionOverManyShapesEvictsAndRebuildsPlans) {
+  Model model = Model::load(example("mlp/mlp.json"));
+  Session session(model, {"", 1, true});
+  Session reference(model, {"", 1});
+  const TensorMap base = load_tensors(example("mlp/mlp_inputs.safetensors"));
+  const Tensor& x = base.at("x");
+  const int64_t features = x.shape()[1];
+  auto rows = [&](int64_t n) {
+    Tensor t = Tensor::empty(DType::f32, {n, features});
+    for (int64_t i = 0; i < n * features; ++i) t.data_as<float>()[i] = x.data_as<float>()[i % x.numel()];
+    return TensorMap{{"x", t}};
+  };
+  for (int round = 0; round < 2; ++round)
+    for (int64_t n = 1; n <= 12; ++n) {
+      TensorMap in = rows(n);
+      TensorMap got = session.run(in), want = reference.run(in);
+      for (const auto& [name, t] : want) EXPECT_TRUE(test::all_close(got.at(name), t, 0, 0)) << name << " rows " << n;
+    }
+  const Profile p = session.profile();
+  EXPECT_EQ(p.nodes.size(), 12u * 4u);  // 12 shapes x 4 nodes, not repeated after evictions
+  for (const NodeTiming& n : p.nodes) EXPECT_EQ(n.calls, 2) << n.node << " " << n.input_shapes;
+}
+
 TEST(Model, ProfileCountsEveryNodeAndWritesAChromeTrace) {
   Model model = Model::load(example("mlp/mlp.json"));
   Session session(model, {"", 1, true});

@@ -13,6 +13,9 @@ struct AttentionReport {
 };
 void write_attention_report(const TensorMap& weights, const AttentionReport& report);
 
+// --device cpu|cuda on a subcommand, into `device`.
+void add_device_option(CLI::App* cmd, Device* device);
+
 // Each adds a subcommand whose callback does the work (errors propagate as heed::Error).
 void add_inspect(CLI::App& app);
 void add_run(CLI::App& app);  // `run` and `profile`

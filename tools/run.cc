@@ -16,6 +16,7 @@ struct RunArgs {
   std::string model, inputs, output, graph, weights, trace;
   AttentionReport attention;  // --attention FILE.html
   int threads = 0, repeat = 1;
+  Device device = Device::cpu;
   bool profile = false;
   bool warmup = false;  // one untimed run first (primitive creation, thread start-up)
 };
@@ -40,6 +41,7 @@ void run(const RunArgs& a) {
   if (a.threads < 0) throw Error(fmt::format("--threads must be positive, got {}", a.threads));
   LoadOptions lo{a.weights};
   lo.capture_attention = !a.attention.html.empty();
+  lo.device = a.device;
   Model model = Model::load(a.model, lo);
   SafetensorsFile in = read_safetensors(a.inputs);
   TensorMap inputs(in.tensors.begin(), in.tensors.end());
@@ -88,6 +90,7 @@ CLI::App* add_common(CLI::App& app, const char* name, const char* help, std::sha
   cmd->add_option("--graph", a->graph, "which graph to run (default: the only one, or 'main')");
   cmd->add_option("--weights", a->weights, "weights for a graph JSON (default: its \"weights\" entry)");
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  add_device_option(cmd, &a->device);
   return cmd;
 }
 

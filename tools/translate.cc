@@ -28,6 +28,7 @@ struct TranslateArgs {
   int beam = 1, batch = 32, threads = 0, max_new = 256, min_new = 0, n_best = 1;
   float length_penalty = 1.0f;
   bool profile = false, ids = false;  // ids: lines are token ids, no tokenizer
+  Device device = Device::cpu;
 };
 
 std::vector<std::string> read_lines(const std::string& path) {
@@ -118,13 +119,15 @@ void write_attention_html(const std::vector<std::string>& lines, const std::vect
 void translate(const TranslateArgs& a) {
   if (a.beam < 1 || a.batch < 1 || a.max_new < 1 || a.n_best < 1 || a.n_best > a.beam)
     throw Error("--beam, --batch-size and --max-length must be >= 1, and --n-best between 1 and --beam");
-  Model model = Model::load(a.model);
+  LoadOptions lo;
+  lo.device = a.device;
+  Model model = Model::load(a.model, lo);
   std::unique_ptr<Translator> translator;
   std::unique_ptr<Generator> id_generator;
   if (a.ids)
     id_generator = std::make_unique<Generator>(model, a.threads, a.profile);
   else
-    translator = std::make_unique<Translator>(model, a.model, TranslatorOptions{a.threads, a.profile, a.batch, progress});
+    translator = std::make_unique<Translator>(model, a.model, TranslatorOptions{a.threads, a.profile, a.batch, a.device, progress});
   std::vector<std::string> lines = read_lines(a.input);
   auto t0 = std::chrono::steady_clock::now();
   auto results = a.ids ? translate_ids(*id_generator, model, lines, a) : translator->translate_n_best(lines, generation_options(a));
@@ -173,6 +176,7 @@ void add_translate(CLI::App& app) {
   cmd->add_option("--min-length", a->min_new, "EOS is held back before this many tokens (default 0)");
   cmd->add_flag("--ids", a->ids, "lines are space-separated token ids, and so is the output (no tokenizer)");
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  add_device_option(cmd, &a->device);
   cmd->add_option("--attention", a->attention, "write cross-attention heatmaps (first 50 lines) to this HTML file");
   cmd->add_option("--profile", a->trace, "print per-op timings; with =FILE also write a Chrome trace")->expected(0, 1);
   cmd->callback([a, cmd] {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/kernel_helpers.h"
 
 namespace heed::cpu {
 
@@ -30,6 +31,5 @@ class AdditiveMask {
   std::vector<float> buf_;
 };
 
-inline bool present(const NodeShapes& s, size_t i) { return i < s.in.size() && s.in[i].present; }
 
 }  // namespace heed::cpu

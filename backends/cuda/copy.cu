@@ -12,12 +12,14 @@ template <typename T>
 __global__ void strided_copy_kernel(const T* src, T* dst, StridedIndex index, int64_t n) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  int64_t rest = i, offset = 0;
+  int64_t rest = i, from = 0, to = 0;
   for (int d = index.rank - 1; d >= 0; --d) {
-    offset += (rest % index.shape[d]) * index.stride_a[d];
+    const int64_t c = rest % index.shape[d];
     rest /= index.shape[d];
+    from += c * index.stride_a[d];
+    to += c * index.stride_b[d];
   }
-  dst[i] = src[offset];
+  dst[to] = src[from];
 }
 
 template <typename Index>

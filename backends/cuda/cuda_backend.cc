@@ -24,6 +24,11 @@ const std::map<std::string, KernelFactory, std::less<>>& kernels() {
     register_gemm_kernels();
     register_copy_kernels();
     register_gather_kernels();
+    register_select_kernels();
+    register_mha_kernels();
+    register_recurrent_kernels();
+    register_luong_attention_kernels();
+    register_conv_kernels();
   });
   return storage();
 }

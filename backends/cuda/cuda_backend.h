@@ -19,5 +19,10 @@ void register_normalize_kernels();
 void register_gemm_kernels();
 void register_copy_kernels();
 void register_gather_kernels();
+void register_select_kernels();
+void register_mha_kernels();
+void register_recurrent_kernels();
+void register_luong_attention_kernels();
+void register_conv_kernels();
 
 }  // namespace heed::cuda

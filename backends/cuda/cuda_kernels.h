@@ -21,11 +21,11 @@ struct StridedIndex {
 };
 
 void unary_f32(Unary op, const float* x, float* y, int64_t n, cudaStream_t stream);
-// T: float, int32_t or int64_t.
+// T: float, int32_t, int64_t or uint8_t (u8 and bool).
 template <typename T>
 void binary(Binary op, const T* a, const T* b, T* y, const StridedIndex& index, int64_t n, cudaStream_t stream);
-// y[r, c] = act(y[r, c] + bias[c]) (bias may be null).
-void bias_activation_f32(float* y, const float* bias, int64_t rows, int64_t cols, Unary act, cudaStream_t stream);
+// y[r * ld + c] = act(y[r * ld + c] + bias[c]) (bias may be null).
+void bias_activation_f32(float* y, int64_t ld, const float* bias, int64_t rows, int64_t cols, Unary act, cudaStream_t stream);
 
 // x viewed as [outer, axis, inner]: softmax (or log-softmax) along axis.
 void softmax_f32(const float* x, float* y, int64_t outer, int64_t axis, int64_t inner, bool log, cudaStream_t stream);
@@ -33,9 +33,106 @@ void softmax_f32(const float* x, float* y, int64_t outer, int64_t axis, int64_t 
 void layer_norm_f32(const float* x, const float* weight, const float* bias, float* y, int64_t rows, int64_t cols,
                     float epsilon, cudaStream_t stream);
 
-// dst[i] = src[offset(i)]: dst contiguous over index.shape, src through index.stride_a
-// (a transpose, slice or broadcast read), elements of elem_bytes (1, 2, 4 or 8).
+// For every index i over index.shape: dst at offset stride_b(i) = src at offset
+// stride_a(i) (transpose, slice, concat, split), elements of elem_bytes (1, 2, 4 or 8).
 void strided_copy(const void* src, void* dst, int elem_bytes, const StridedIndex& index, int64_t n, cudaStream_t stream);
+
+enum class ScalarType : int { f32, f16, bf16, i32, i64, u8, boolean };
+// y = x converted (float to integer truncates toward zero; to bool: x != 0).
+void cast(const void* x, ScalarType from, void* y, ScalarType to, int64_t n, cudaStream_t stream);
+
+// x viewed as [outer, n, inner], per (outer, inner) column: the first index of
+// the maximum (ArgMax), or the k best values and their indices, ties to the
+// lower index (TopK).
+void argmax_f32(const float* x, int64_t outer, int64_t n, int64_t inner, int64_t* out, cudaStream_t stream);
+void topk_f32(const float* x, int64_t outer, int64_t n, int64_t inner, int64_t k, bool largest, float* values,
+              int64_t* indices, cudaStream_t stream);
+
+// Attention probabilities in place: scores [B, H, T, L] (already scaled) get the
+// masks (additive f32, or bool/u8 with true = hide; null when absent; both with
+// row stride mask_stride), the causal rule (query t sees keys <= offset + t), a
+// softmax over the first `keys` columns and zeros after them; a row with no
+// visible key becomes zeros.
+struct AttentionMaskArgs {
+  const void* key_padding = nullptr;  // [B, mask_stride]
+  bool key_padding_bool = false;
+  const void* attn_mask = nullptr;    // [T, mask_stride]
+  bool attn_mask_bool = false;
+  int64_t mask_stride = 0;
+  bool causal = false;
+  int64_t query_offset = 0;
+};
+void attention_softmax(float* scores, int64_t B, int64_t H, int64_t T, int64_t L, int64_t keys,
+                       const AttentionMaskArgs& masks, cudaStream_t stream);
+// rows [B, T, ld] (head h's Dh columns at h * Dh) into cache [B, H, S, Dh] at [position, position + T).
+void append_to_cache(float* cache, const float* rows, int64_t B, int64_t T, int64_t H, int64_t Dh, int64_t S, int64_t ld,
+                     int64_t position, cudaStream_t stream);
+
+// One time step of an LSTM (gates i, f, g, o) or GRU (r, z, n) layer direction,
+// PyTorch's gate order, for every batch row b:
+//   gx: the input projections x W_ih^T + b_ih of all steps, row (t, b) at
+//       gx_batch_first ? b * T + t : t * B + b, 4H (LSTM) or 3H (GRU) wide
+//   gh: h W_hh^T of this step [B, gates * H] (b_hh added here, may be null)
+//   h, c: the state [B, H], updated in place (c null for a GRU)
+//   y: output row (t, b) at y_batch_first ? b * T + t : t * B + b, row width ld,
+//      this direction's H columns at column `col`
+// Sequence b runs lengths[b] steps (null: T); step s is time s (forward) or
+// lengths[b] - 1 - s (reverse); past its length the state is kept and y at time
+// s is zero.
+struct RecurrentStep {
+  bool gru = false, reverse = false, gx_batch_first = false, y_batch_first = false;
+  int64_t T = 0, B = 0, H = 0, step = 0, ld = 0, col = 0;
+  const void* lengths = nullptr;
+  bool lengths64 = false;
+};
+void recurrent_step(const RecurrentStep& p, const float* gx, const float* gh, const float* b_hh, float* h, float* c, float* y,
+                    cudaStream_t stream);
+// One cell step (LSTMCell / GRUCell): gx = x W_ih^T + b_ih [B, gates*H], gh = h W_hh^T [B, gates*H].
+void cell_step(bool gru, const float* gx, const float* gh, const float* b_hh, const float* h, const float* c, float* h_out,
+               float* c_out, int64_t B, int64_t H, cudaStream_t stream);
+
+// Additive (concat) attention scores: scores[b, t, s] = v . tanh(qa[b, t] + ka[b, s]),
+// qa [B, T, A] (bias included), ka [B, S, A].
+void additive_scores(const float* qa, const float* ka, const float* v, float* scores, int64_t B, int64_t T, int64_t S,
+                     int64_t A, cudaStream_t stream);
+
+// Luong local attention, one query row at a time (see ops/attention.h):
+// q [B*T, Dk] (already multiplied by W_a for score "general"), k [B, S, Dk],
+// v [B, S, Dv], hp [B*T, P] = q W_p^T (predictive centre) or null with vp, lengths
+// (i32/i64) or null; out [B*T, Dv]; weights window-relative [B*T, left+right+1] or
+// over the source [B*T, S] (source_weights), or null.
+struct LocalAttentionArgs {
+  int64_t B = 0, T = 0, S = 0, Dk = 0, Dv = 0, P = 0, left = 0, right = 0;
+  float scale = 1.f;
+  double sigma = 1.0;
+  bool predictive = false, source_weights = false, lengths64 = false;
+  const void* lengths = nullptr;
+};
+void local_attention(const LocalAttentionArgs& a, const float* q, const float* k, const float* v, const float* hp,
+                     const float* vp, float* out, float* weights, cudaStream_t stream);
+
+// Convolution family, NCHW.
+struct Window2d {
+  int64_t N = 0, C = 0, H = 0, W = 0, OH = 0, OW = 0, kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+};
+// col [C * kh * kw, OH * OW] of one image x [C, H, W] (zeros in the padding).
+void im2col(const float* x, const Window2d& w, float* col, cudaStream_t stream);
+// y [N, O, P] += bias[o] + residual, then ReLU when asked.
+void conv_epilogue(float* y, const float* bias, const float* residual, int64_t N, int64_t O, int64_t P, bool relu,
+                   cudaStream_t stream);
+// Max / average pooling as PyTorch (ceil mode by w.OH/OW, count_include_pad for average).
+void pool2d(const float* x, const Window2d& w, bool max, bool count_include_pad, float* y, cudaStream_t stream);
+void adaptive_avg_pool2d(const float* x, const Window2d& w, float* y, cudaStream_t stream);
+// y = (x - mean) / sqrt(var + eps) * scale + shift, per channel.
+void batch_norm(const float* x, const float* scale, const float* shift, const float* mean, const float* var, float eps,
+                int64_t N, int64_t C, int64_t P, float* y, cudaStream_t stream);
+
+enum class Reduction : int { sum, mean, max };
+// out[o] over the reduced elements: x at base(o) + the reduced index through
+// `reduced` (shape and strides in stride_a); base(o) through `kept` (shape = the
+// output's, strides in stride_a).
+void reduce_f32(Reduction op, const float* x, const StridedIndex& kept, const StridedIndex& reduced, int64_t count,
+                float* out, int64_t outputs, cudaStream_t stream);
 // data viewed as [outer, dim, row_bytes]: out[o, i] = data[o, ids[i]]. An id
 // outside [0, dim) sets *bad to its position + 1 (first writer wins) and copies nothing.
 template <typename Index>

@@ -8,6 +8,7 @@
 #include <cuda_runtime_api.h>
 
 #include <string>
+#include <utility>
 
 namespace heed::cuda {
 
@@ -27,5 +28,23 @@ inline void check_launch(const char* what) { check(cudaGetLastError(), what); }
 
 // The calling thread's cuBLAS handle, bound to its stream.
 cublasHandle_t cublas();
+
+// Device floats owned by one invocation: allocated at prepare, freed with it.
+class DeviceFloats {
+ public:
+  explicit DeviceFloats(size_t n = 0) {
+    if (n) check(cudaMalloc(reinterpret_cast<void**>(&p_), n * sizeof(float)), "cudaMalloc (kernel scratch)");
+  }
+  DeviceFloats(DeviceFloats&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  DeviceFloats& operator=(DeviceFloats&& o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~DeviceFloats() { cudaFree(p_); }
+  float* get() const { return p_; }
+
+ private:
+  float* p_ = nullptr;
+};
 
 }  // namespace heed::cuda

@@ -72,11 +72,12 @@ __global__ void binary_kernel(Binary op, const T* a, const T* b, T* y, StridedIn
   y[i] = apply(op, a[ia], b[ib]);
 }
 
-__global__ void bias_activation_kernel(float* y, const float* bias, int64_t rows, int64_t cols, Unary act) {
+__global__ void bias_activation_kernel(float* y, int64_t ld, const float* bias, int64_t rows, int64_t cols, Unary act) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= rows * cols) return;
-  float v = y[i] + (bias ? bias[i % cols] : 0.f);
-  y[i] = apply(act, v);
+  const int64_t c = i % cols;
+  float* p = y + (i / cols) * ld + c;
+  *p = apply(act, *p + (bias ? bias[c] : 0.f));
 }
 
 }  // namespace
@@ -92,9 +93,10 @@ void binary(Binary op, const T* a, const T* b, T* y, const StridedIndex& index, 
 template void binary<float>(Binary, const float*, const float*, float*, const StridedIndex&, int64_t, cudaStream_t);
 template void binary<int32_t>(Binary, const int32_t*, const int32_t*, int32_t*, const StridedIndex&, int64_t, cudaStream_t);
 template void binary<int64_t>(Binary, const int64_t*, const int64_t*, int64_t*, const StridedIndex&, int64_t, cudaStream_t);
+template void binary<uint8_t>(Binary, const uint8_t*, const uint8_t*, uint8_t*, const StridedIndex&, int64_t, cudaStream_t);
 
-void bias_activation_f32(float* y, const float* bias, int64_t rows, int64_t cols, Unary act, cudaStream_t stream) {
-  if (rows * cols > 0) bias_activation_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(y, bias, rows, cols, act);
+void bias_activation_f32(float* y, int64_t ld, const float* bias, int64_t rows, int64_t cols, Unary act, cudaStream_t stream) {
+  if (rows * cols > 0) bias_activation_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(y, ld, bias, rows, cols, act);
 }
 
 }  // namespace heed::cuda

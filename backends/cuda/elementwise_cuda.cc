@@ -1,7 +1,7 @@
-// Element-wise ops on the GPU: binary with numpy broadcasting (f32, i32, i64)
+// Element-wise ops on the GPU: binary with numpy broadcasting (f32, i32, i64, u8/bool)
 // and unary functions (f32).
-#include <algorithm>
-#include <cctype>
+#include <map>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -71,6 +71,7 @@ void register_elementwise_kernels() {
           case DType::f32: return binary_invocation<float>(op, index, n);
           case DType::i32: return binary_invocation<int32_t>(op, index, n);
           case DType::i64: return binary_invocation<int64_t>(op, index, n);
+          case DType::u8: case DType::boolean: return binary_invocation<uint8_t>(op, index, n);
           default: throw Error(fmt::format("{}: dtype {} has no CUDA kernel", where, dtype_name(s.out[0].dtype)));
         }
       });

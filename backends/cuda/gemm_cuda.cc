@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/cuda_gemm.h"
 #include "backends/cuda/cuda_kernels.h"
 #include "backends/cuda/cuda_util.h"
 #include "engine/kernel_helpers.h"
@@ -16,15 +17,6 @@ Unary activation_of(const std::string& name) {
                                                     {"silu", Unary::silu},     {"tanh", Unary::tanh},
                                                     {"sigmoid", Unary::sigmoid}};
   return acts.at(name);
-}
-
-// Row-major C[m, n] = A[m, k] . op(B), with cuBLAS's column-major view: C^T = op(B)^T A^T.
-void gemm(bool b_transposed, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
-          int64_t ldb, float* c, int64_t ldc) {
-  const float one = 1.f, zero = 0.f;
-  check(cublasSgemm(cublas(), b_transposed ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, int(n), int(m), int(k), &one, b,
-                    int(ldb), a, int(lda), &zero, c, int(ldc)),
-        "cublasSgemm");
 }
 
 // Offsets (in elements) of each batch of A and B in a broadcast batched MatMul.
@@ -71,6 +63,20 @@ BatchPlan plan_batches(const Shape& a, const Shape& b, const Shape& out, int64_t
 
 }  // namespace
 
+void linear_f32(const float* x, int64_t m, int64_t k, int64_t ldx, const float* w, int64_t n, const float* bias, float* y,
+                int64_t ldy, Unary act, int64_t ldw) {
+  if (m == 0 || n == 0) return;
+  const float one = 1.f, zero = 0.f;
+  // Column-major view: y^T [n, m] = W [n, k] . x^T [k, m].
+  check(cublasSgemm(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(m), int(k), &one, w, int(ldw ? ldw : k), x, int(ldx),
+                    &zero, y, int(ldy)),
+        "cublasSgemm");
+  if (bias || act != Unary::identity) {
+    bias_activation_f32(y, ldy, bias, m, n, act, stream());
+    check_launch("bias and activation");
+  }
+}
+
 void register_gemm_kernels() {
   register_kernel("Linear", [](const KernelInit& init) {
     const Unary act = activation_of(init.node.attr_string("activation"));
@@ -78,13 +84,8 @@ void register_gemm_kernels() {
       const int64_t n = s.in[1].shape[0], k = s.in[1].shape[1], m = s.in[0].shape.numel() / k;
       const bool bias = s.in.size() > 2 && s.in[2].present;
       return invocation([=](const Buffers& io) {
-        if (m == 0) return;
-        float* y = io.out_as<float>(0);
-        gemm(true, m, n, k, io.in_as<float>(0), k, io.in_as<float>(1), k, y, n);  // PyTorch's W [n, k]
-        if (bias || act != Unary::identity) {
-          bias_activation_f32(y, bias ? io.in_as<float>(2) : nullptr, m, n, act, stream());
-          check_launch("Linear's bias and activation");
-        }
+        linear_f32(io.in_as<float>(0), m, k, k, io.in_as<float>(1), n, bias ? io.in_as<float>(2) : nullptr,
+                   io.out_as<float>(0), n, act);
       });
     });
   });

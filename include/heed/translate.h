@@ -18,6 +18,7 @@ struct TranslatorOptions {
   int threads = 0;       // 0: all cores
   bool profile = false;  // per-op timings, read with profile()
   int batch_size = 32;   // sentences generated together (sorted by length)
+  Device device = Device::cpu;  // where a model loaded from a directory runs
   std::function<void(size_t done, size_t total)> progress;  // after each batch, when set
 };
 

@@ -1,0 +1,162 @@
+// The non-GEMM parts of multi-head attention: masked softmax over score rows,
+// and appending new keys/values to a KV cache.
+#include <cfloat>
+
+#include "backends/cuda/cuda_kernels.h"
+
+namespace heed::cuda {
+namespace {
+
+constexpr int kThreads = 128;
+
+__device__ float mask_value(const void* mask, bool is_bool, int64_t i) {
+  if (!mask) return 0.f;
+  if (is_bool) return static_cast<const uint8_t*>(mask)[i] ? -INFINITY : 0.f;
+  return static_cast<const float*>(mask)[i];
+}
+
+__device__ float warp_max(float v) {
+  for (int o = 16; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+__device__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// One warp per row [b, h, t].
+__global__ void attention_softmax_kernel(float* scores, int64_t rows, int64_t H, int64_t T, int64_t L, int64_t keys,
+                                         AttentionMaskArgs m) {
+  const int64_t row = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+  if (row >= rows) return;
+  const int lane = threadIdx.x % 32;
+  const int64_t t = row % T, b = row / (H * T);
+  float* s = scores + row * L;
+  const int64_t limit = m.query_offset + t + 1, visible = m.causal && limit < keys ? limit : keys;
+  float mx = -INFINITY;
+  for (int64_t j = lane; j < keys; j += 32) {
+    float v = j < visible ? s[j] + mask_value(m.key_padding, m.key_padding_bool, b * m.mask_stride + j) +
+                                mask_value(m.attn_mask, m.attn_mask_bool, t * m.mask_stride + j)
+                          : -INFINITY;
+    s[j] = v;
+    mx = fmaxf(mx, v);
+  }
+  mx = warp_max(mx);
+  if (mx == -INFINITY) {  // nothing visible: zeros, never NaN
+    for (int64_t j = lane; j < L; j += 32) s[j] = 0.f;
+    return;
+  }
+  float sum = 0.f;
+  for (int64_t j = lane; j < keys; j += 32) {
+    const float e = expf(s[j] - mx);
+    s[j] = e;
+    sum += e;
+  }
+  sum = warp_sum(sum);
+  for (int64_t j = lane; j < L; j += 32) s[j] = j < keys ? s[j] / sum : 0.f;
+}
+
+__global__ void append_kernel(float* cache, const float* rows, int64_t B, int64_t T, int64_t H, int64_t Dh, int64_t S,
+                              int64_t ld, int64_t position) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= B * T * H * Dh) return;
+  const int64_t d = i % Dh, h = (i / Dh) % H, t = (i / (Dh * H)) % T, b = i / (Dh * H * T);
+  cache[((b * H + h) * S + position + t) * Dh + d] = rows[(b * T + t) * ld + h * Dh + d];
+}
+
+}  // namespace
+
+void attention_softmax(float* scores, int64_t B, int64_t H, int64_t T, int64_t L, int64_t keys,
+                       const AttentionMaskArgs& masks, cudaStream_t stream) {
+  const int64_t rows = B * H * T, per_block = kThreads / 32;
+  if (rows > 0)
+    attention_softmax_kernel<<<unsigned((rows + per_block - 1) / per_block), kThreads, 0, stream>>>(scores, rows, H, T, L,
+                                                                                                  keys, masks);
+}
+
+void append_to_cache(float* cache, const float* rows, int64_t B, int64_t T, int64_t H, int64_t Dh, int64_t S, int64_t ld,
+                     int64_t position, cudaStream_t stream) {
+  const int64_t n = B * T * H * Dh;
+  if (n > 0) append_kernel<<<unsigned((n + 255) / 256), 256, 0, stream>>>(cache, rows, B, T, H, Dh, S, ld, position);
+}
+
+}  // namespace heed::cuda
+
+namespace heed::cuda {
+namespace {
+
+__global__ void additive_scores_kernel(const float* qa, const float* ka, const float* v, float* scores, int64_t B,
+                                       int64_t T, int64_t S, int64_t A) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= B * T * S) return;
+  const int64_t s = i % S, t = (i / S) % T, b = i / (S * T);
+  const float* q = qa + (b * T + t) * A;
+  const float* k = ka + (b * S + s) * A;
+  float acc = 0.f;
+  for (int64_t a = 0; a < A; ++a) acc += v[a] * tanhf(q[a] + k[a]);
+  scores[i] = acc;
+}
+
+// One thread per query row: the window is small (left + right + 1 keys).
+__global__ void local_attention_kernel(LocalAttentionArgs a, const float* q, const float* k, const float* v,
+                                       const float* hp, const float* vp, float* out, float* weights) {
+  const int64_t r = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (r >= a.B * a.T) return;
+  const int64_t b = r / a.T, t = r % a.T, W = a.left + a.right + 1;
+  int64_t len = a.S;
+  if (a.lengths) {
+    const int64_t l = a.lengths64 ? static_cast<const int64_t*>(a.lengths)[b] : static_cast<const int32_t*>(a.lengths)[b];
+    len = l < a.S ? l : a.S;
+  }
+  double p = double(t);
+  if (a.predictive) {
+    double z = 0;
+    for (int64_t i = 0; i < a.P; ++i) z += double(vp[i]) * tanh(double(hp[r * a.P + i]));
+    p = double(len) / (1.0 + exp(-z));
+  }
+  const int64_t c = int64_t(floor(p)), first = c - a.left;
+  const int64_t lo = first > 0 ? first : 0, hi = c + a.right + 1 < len ? c + a.right + 1 : len;
+  float* o = out + r * a.Dv;
+  for (int64_t e = 0; e < a.Dv; ++e) o[e] = 0.f;
+  float* wrow = weights ? weights + r * (a.source_weights ? a.S : W) : nullptr;
+  if (wrow)
+    for (int64_t j = 0; j < (a.source_weights ? a.S : W); ++j) wrow[j] = 0.f;
+  if (hi <= lo) return;
+  const float* qr = q + r * a.Dk;
+  float mx = -INFINITY;
+  for (int64_t j = lo; j < hi; ++j) {
+    float dot = 0.f;
+    for (int64_t e = 0; e < a.Dk; ++e) dot += qr[e] * k[(b * a.S + j) * a.Dk + e];
+    mx = fmaxf(mx, dot * a.scale);
+  }
+  float sum = 0.f;
+  for (int64_t j = lo; j < hi; ++j) {
+    float dot = 0.f;
+    for (int64_t e = 0; e < a.Dk; ++e) dot += qr[e] * k[(b * a.S + j) * a.Dk + e];
+    sum += expf(dot * a.scale - mx);
+  }
+  for (int64_t j = lo; j < hi; ++j) {
+    float dot = 0.f;
+    for (int64_t e = 0; e < a.Dk; ++e) dot += qr[e] * k[(b * a.S + j) * a.Dk + e];
+    float w = expf(dot * a.scale - mx) / sum;
+    if (a.predictive) w *= float(exp(-(double(j) - p) * (double(j) - p) / (2 * a.sigma * a.sigma)));
+    if (wrow) wrow[a.source_weights ? j : j - first] = w;
+    for (int64_t e = 0; e < a.Dv; ++e) o[e] += w * v[(b * a.S + j) * a.Dv + e];
+  }
+}
+
+}  // namespace
+
+void additive_scores(const float* qa, const float* ka, const float* v, float* scores, int64_t B, int64_t T, int64_t S,
+                     int64_t A, cudaStream_t stream) {
+  const int64_t n = B * T * S;
+  if (n > 0) additive_scores_kernel<<<unsigned((n + 255) / 256), 256, 0, stream>>>(qa, ka, v, scores, B, T, S, A);
+}
+
+void local_attention(const LocalAttentionArgs& a, const float* q, const float* k, const float* v, const float* hp,
+                     const float* vp, float* out, float* weights, cudaStream_t stream) {
+  const int64_t rows = a.B * a.T;
+  if (rows > 0) local_attention_kernel<<<unsigned((rows + 127) / 128), 128, 0, stream>>>(a, q, k, v, hp, vp, out, weights);
+}
+
+}  // namespace heed::cuda

@@ -1,0 +1,80 @@
+// Whole models on the CUDA backend against the CPU (ggml-style: every backend
+// checked against the CPU): graphs, and Marian greedy translation token for
+// token. Skips, saying why, where there is no GPU; either way, asking for
+// Device::cuda without one is a clear error, never a crash.
+#include <heed/generate.h>
+#include <heed/translate.h>
+
+#include "loaders/safetensors.h"
+#include "tests/test_util.h"
+
+namespace heed {
+namespace {
+
+LoadOptions on(Device device) {
+  LoadOptions o;
+  o.device = device;
+  return o;
+}
+
+TEST(Cuda, UnavailableDeviceIsAClearError) {
+  std::string why;
+  if (test::cuda_usable(&why)) GTEST_SKIP() << "a GPU is present: nothing to refuse";
+  EXPECT_TRUE(test::throws_error_with([] { Model::load(test::fixture("block.json"), on(Device::cuda)); },
+                                      "device 'cuda' is not available"));
+}
+
+class CudaGraph : public ::testing::TestWithParam<std::pair<std::string, std::string>> {};
+
+TEST_P(CudaGraph, MatchesCpu) {
+  std::string why;
+  if (!test::cuda_usable(&why)) GTEST_SKIP() << "CUDA: " << why;
+  const auto& [graph, inputs_file] = GetParam();
+  TensorMap inputs;
+  for (auto& [name, t] : read_safetensors(inputs_file).tensors) inputs[name] = t;
+  TensorMap cpu = Session(Model::load(graph)).run(inputs);
+  TensorMap gpu = Session(Model::load(graph, on(Device::cuda))).run(inputs);
+  for (const auto& [name, t] : cpu) EXPECT_TRUE(test::all_close(gpu.at(name), t, 1e-4, 1e-5)) << graph << " output " << name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, CudaGraph,
+                         ::testing::Values(std::pair{std::string(HEED_EXAMPLES) + "/mlp/mlp.json",
+                                                     std::string(HEED_EXAMPLES) + "/mlp/mlp_inputs.safetensors"},
+                                           std::pair{test::fixture("block.json"), test::fixture("block_inputs.safetensors")}));
+
+TEST(Cuda, MarianGreedyMatchesCpuTokenForToken) {
+  std::string why;
+  if (!test::cuda_usable(&why)) GTEST_SKIP() << "CUDA: " << why;
+  const std::vector<std::vector<int64_t>> sources = {{5, 9, 13, 0}, {7, 0}, {3, 4, 5, 6, 7, 8, 0}};
+  GenerationOptions o;
+  o.max_new_tokens = 12;
+  auto cpu = Generator(Model::load(test::fixture("marian_tiny")), 1).generate(sources, o);
+  auto gpu = Generator(Model::load(test::fixture("marian_tiny"), on(Device::cuda)), 1).generate(sources, o);
+  for (size_t b = 0; b < sources.size(); ++b) {
+    EXPECT_EQ(gpu[b].tokens, cpu[b].tokens) << "source " << b;
+    EXPECT_NEAR(gpu[b].score, cpu[b].score, 1e-3) << "source " << b;
+  }
+}
+
+// The bundled translation models (Marian and LSTM seq2seq: every op family of
+// generation) on the GPU give the CPU's translations of their held-out lines.
+class CudaTranslation : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CudaTranslation, MatchesCpu) {
+  std::string why;
+  if (!test::cuda_usable(&why)) GTEST_SKIP() << "CUDA: " << why;
+  const std::string dir = std::string(HEED_EXAMPLES) + "/" + GetParam();
+  const std::vector<std::string> lines = {"3rd of March 2021", "the 14th of July, 1989", "25.12.2023", "7/4/1976", "1 jan 2000"};
+  GenerationOptions beam;
+  beam.beam_size = 3;
+  for (const GenerationOptions& o : {GenerationOptions{}, beam}) {
+    auto cpu = Translator(dir, {.threads = 1}).translate(lines, o);
+    auto gpu = Translator(dir, {.device = Device::cuda}).translate(lines, o);
+    for (size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(gpu[i].text, cpu[i].text) << lines[i] << " beam " << o.beam_size;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Bundled, CudaTranslation, ::testing::Values("dates-marian", "dates-lstm"));
+
+}  // namespace
+}  // namespace heed
