@@ -65,6 +65,7 @@ struct KernelInit {
   const ir::Node& node;
   std::vector<ir::ValueType> input_types;  // load-time types (dims may be symbolic)
   std::vector<const Tensor*> constants;    // per input: the weight/constant, or nullptr
+  DType gemm_dtype = DType::f32;           // LoadOptions::gemm_dtype (f16/bf16: tensor-core GEMMs, CUDA)
 };
 
 class Backend {

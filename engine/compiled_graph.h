@@ -33,7 +33,7 @@ struct CompiledNode {
 class CompiledGraph {
  public:
   CompiledGraph(ir::Graph graph, const std::map<std::string, ir::ValueType>& types,
-                const WeightStore& weights, const Backend& backend);
+                const WeightStore& weights, const Backend& backend, DType gemm_dtype = DType::f32);
 
   const ir::Graph& graph() const { return graph_; }
   const std::vector<ValueSlot>& values() const { return values_; }

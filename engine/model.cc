@@ -93,13 +93,18 @@ void ModelImpl::build(ir::GraphFile file, const LoadOptions& options) {
     }
   }
   const Backend& backend = *chosen;
+  if (options.gemm_dtype != DType::f32 && options.gemm_dtype != DType::f16 && options.gemm_dtype != DType::bf16)
+    throw Error(fmt::format("{}: gemm_dtype must be f32, f16 or bf16, got {}", path_, dtype_name(options.gemm_dtype)));
+  if (options.gemm_dtype != DType::f32 && backend.device() == Device::cpu)
+    throw Error(fmt::format("{}: gemm_dtype {} needs device 'cuda' (the CPU backend computes in f32)", path_,
+                            dtype_name(options.gemm_dtype)));
   auto lookup = [this](const std::string& name) { return weights_.find(name); };
   for (auto& [name, graph] : file.graphs) {
     if (options.capture_attention) add_attention_captures(graph);
     auto types = ir::validate_graph(graph, lookup, weights_.describe_sources());
     if (options.optimize && ir::optimize_graph(graph, lookup).changed())
       types = ir::validate_graph(graph, lookup, weights_.describe_sources());
-    graphs_[name] = std::make_unique<CompiledGraph>(std::move(graph), types, weights_, backend);
+    graphs_[name] = std::make_unique<CompiledGraph>(std::move(graph), types, weights_, backend, options.gemm_dtype);
   }
 }
 

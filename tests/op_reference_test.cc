@@ -4,6 +4,10 @@
 // The CUDA cases skip, saying why, where there is no GPU (or no kernel yet).
 #include <heed/model.h>
 
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+
 #include <nlohmann/json.hpp>
 
 #include "tests/op_cases.h"
@@ -16,19 +20,34 @@ using nlohmann::json;
 class OpReference : public ::testing::TestWithParam<json> {};
 class OpReferenceCuda : public ::testing::TestWithParam<json> {};
 
-void expect_matches_pytorch(const json& c, Device device) {
+// gemm_dtype f16/bf16 (CUDA tensor cores): tolerances of that dtype, relative to
+// the output's largest magnitude.
+double gemm_tolerance(DType gemm_dtype) { return gemm_dtype == DType::bf16 ? 4e-2 : gemm_dtype == DType::f16 ? 1e-2 : 0; }
+
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, double(std::abs(t.data_as<float>()[i])));
+  return m;
+}
+
+void expect_matches_pytorch(const json& c, Device device, DType gemm_dtype = DType::f32) {
   TensorMap inputs;
   std::string dir = test::temp_dir();
   std::string path = test::write_file(dir, "graph.json", test::op_case_graph(c, inputs).dump());
   LoadOptions options{test::fixture("ops.safetensors")};
   options.device = device;
+  options.gemm_dtype = gemm_dtype;
   Model model = Model::load(path, options);
   Session session(model, {"", 2});
   for (int repeat = 0; repeat < 2; ++repeat) {  // the second run reuses the bound plan
     TensorMap outputs = session.run(inputs);
-    for (const std::string& name : c["outputs"])
-      EXPECT_TRUE(test::all_close(outputs.at(name), *test::op_fixtures().find(name), c["rtol"], c["atol"]))
+    for (const std::string& name : c["outputs"]) {
+      const Tensor& want = *test::op_fixtures().find(name);
+      const double tol = gemm_tolerance(gemm_dtype);
+      EXPECT_TRUE(tol ? test::all_close(outputs.at(name), want, tol, tol * max_abs(want))
+                      : test::all_close(outputs.at(name), want, c["rtol"], c["atol"]))
           << c["name"].get<std::string>() << " output " << name << " (run " << repeat << ")";
+    }
   }
 }
 
@@ -41,6 +60,34 @@ TEST_P(OpReferenceCuda, MatchesPyTorch) {
   expect_matches_pytorch(GetParam(), Device::cuda);
 }
 
+// Linear and MatMul on CUDA tensor cores, per GEMM dtype.
+class OpReferenceCudaHalf : public ::testing::TestWithParam<std::tuple<json, DType>> {};
+
+TEST_P(OpReferenceCudaHalf, MatchesPyTorch) {
+  const auto& [c, dtype] = GetParam();
+  std::string why;
+  if (!test::cuda_usable(&why)) GTEST_SKIP() << "CUDA: " << why;
+  expect_matches_pytorch(c, Device::cuda, dtype);
+}
+
+TEST(OpReferenceGemmDtype, HalfGemmsNeedCuda) {
+  TensorMap inputs;
+  const json c = test::op_cases().front();
+  std::string path = test::write_file(test::temp_dir(), "graph.json", test::op_case_graph(c, inputs).dump());
+  LoadOptions options{test::fixture("ops.safetensors")};
+  options.gemm_dtype = DType::f16;
+  EXPECT_TRUE(test::throws_error_with([&] { Model::load(path, options); }, "gemm_dtype f16 needs device 'cuda'"));
+  options.gemm_dtype = DType::i32;
+  EXPECT_TRUE(test::throws_error_with([&] { Model::load(path, options); }, "gemm_dtype must be f32, f16 or bf16, got i32"));
+}
+
+std::vector<json> gemm_cases() {
+  std::vector<json> out;
+  for (const json& c : test::op_cases())
+    if (c["op"] == "Linear" || c["op"] == "MatMul") out.push_back(c);
+  return out;
+}
+
 std::string case_name(const ::testing::TestParamInfo<json>& info) {
   std::string n = info.param["name"];
   for (char& ch : n)
@@ -50,6 +97,14 @@ std::string case_name(const ::testing::TestParamInfo<json>& info) {
 
 INSTANTIATE_TEST_SUITE_P(PyTorch, OpReference, ::testing::ValuesIn(test::op_cases()), case_name);
 INSTANTIATE_TEST_SUITE_P(PyTorch, OpReferenceCuda, ::testing::ValuesIn(test::op_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(PyTorch, OpReferenceCudaHalf,
+                         ::testing::Combine(::testing::ValuesIn(gemm_cases()), ::testing::Values(DType::f16, DType::bf16)),
+                         [](const ::testing::TestParamInfo<std::tuple<json, DType>>& info) {
+                           std::string n = std::get<0>(info.param)["name"];
+                           for (char& ch : n)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n + "_" + std::string(dtype_name(std::get<1>(info.param)));
+                         });
 
 }  // namespace
 }  // namespace heed

@@ -1,11 +1,14 @@
-// Linear and MatMul on cuBLAS (fp32 in, fp32 out, no TF32), with Linear's bias
-// and activation applied by one epilogue kernel.
+// Linear and MatMul on cuBLAS: fp32 (no TF32) by default, or f16/bf16 tensor
+// cores with fp32 accumulation and output (LoadOptions::gemm_dtype: inputs
+// rounded per call, constant weights once at load). Linear's bias and
+// activation run in one epilogue kernel.
 #include <fmt/format.h>
 
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cuda_gemm.h"
 #include "backends/cuda/cuda_kernels.h"
 #include "backends/cuda/cuda_util.h"
+#include "engine/half.h"
 #include "engine/kernel_helpers.h"
 
 namespace heed::cuda {
@@ -61,6 +64,99 @@ BatchPlan plan_batches(const Shape& a, const Shape& b, const Shape& out, int64_t
   return p;
 }
 
+cudaDataType_t cuda_type(DType t) { return t == DType::bf16 ? CUDA_R_16BF : CUDA_R_16F; }
+ScalarType scalar_of(DType t) { return t == DType::bf16 ? ScalarType::bf16 : ScalarType::f16; }
+
+// A constant weight in f16/bf16 on the device, converted once at load.
+class HalfWeight {
+ public:
+  HalfWeight(const Tensor& w, DType dtype) {
+    std::vector<uint16_t> host(size_t(w.numel()));
+    for (size_t i = 0; i < host.size(); ++i)
+      host[i] = dtype == DType::bf16 ? f32_to_bf16(w.data_as<float>()[i]) : f32_to_f16(w.data_as<float>()[i]);
+    check(cudaMalloc(&p_, host.size() * 2), "cudaMalloc (f16/bf16 weight)");
+    check(cudaMemcpy(p_, host.data(), host.size() * 2, cudaMemcpyHostToDevice), "uploading an f16/bf16 weight");
+  }
+  ~HalfWeight() { cudaFree(p_); }
+  HalfWeight(const HalfWeight&) = delete;
+  HalfWeight& operator=(const HalfWeight&) = delete;
+  const void* get() const { return p_; }
+
+ private:
+  void* p_ = nullptr;
+};
+
+// f32 [n] -> f16/bf16 in `scratch` (n halves).
+const void* to_half(const float* x, int64_t n, DType dtype, const DeviceFloats& scratch) {
+  cast(x, ScalarType::f32, scratch.get(), scalar_of(dtype), n, stream());
+  check_launch("rounding a GEMM input to f16/bf16");
+  return scratch.get();
+}
+
+class HalfLinear final : public Invocation {
+ public:
+  HalfLinear(DType dtype, std::shared_ptr<const HalfWeight> weight, Unary act, const NodeShapes& s)
+      : dtype_(dtype), weight_(std::move(weight)), act_(act) {
+    n_ = s.in[1].shape[0], k_ = s.in[1].shape[1], m_ = s.in[0].shape.numel() / k_;
+    bias_ = present(s, 2);
+    x_ = DeviceFloats(size_t(m_ * k_ + 1) / 2);
+    if (!weight_) w_ = DeviceFloats(size_t(n_ * k_ + 1) / 2);
+  }
+  void run(const Buffers& io) override {
+    if (m_ == 0 || n_ == 0) return;
+    const void* x = to_half(io.in_as<float>(0), m_ * k_, dtype_, x_);
+    const void* w = weight_ ? weight_->get() : to_half(io.in_as<float>(1), n_ * k_, dtype_, w_);
+    const float one = 1.f, zero = 0.f;
+    float* y = io.out_as<float>(0);
+    check(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, int(n_), int(m_), int(k_), &one, w, cuda_type(dtype_), int(k_), x,
+                       cuda_type(dtype_), int(k_), &zero, y, CUDA_R_32F, int(n_), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+          "cublasGemmEx (Linear)");
+    if (bias_ || act_ != Unary::identity) {
+      bias_activation_f32(y, n_, bias_ ? io.in_as<float>(2) : nullptr, m_, n_, act_, stream());
+      check_launch("bias and activation");
+    }
+  }
+
+ private:
+  DType dtype_;
+  std::shared_ptr<const HalfWeight> weight_;
+  Unary act_;
+  int64_t n_, k_, m_;
+  bool bias_;
+  DeviceFloats x_, w_;
+};
+
+}  // namespace
+
+namespace {
+
+// MatMul with both operands rounded to f16/bf16 per call, fp32 accumulation and output.
+std::unique_ptr<Invocation> half_matmul(const NodeShapes& s, const BatchPlan& p, bool ta, bool tb, int64_t m, int64_t n,
+                                        int64_t k, int64_t lda, int64_t ldb, DType dtype) {
+  const int64_t na = s.in[0].shape.numel(), nb = s.in[1].shape.numel(), count = int64_t(p.a.size());
+  auto a_half = std::make_shared<DeviceFloats>(size_t(na + 1) / 2), b_half = std::make_shared<DeviceFloats>(size_t(nb + 1) / 2);
+  return invocation([=](const Buffers& io) {
+    if (m == 0 || n == 0) return;
+    const auto* a = static_cast<const uint16_t*>(to_half(io.in_as<float>(0), na, dtype, *a_half));
+    const auto* b = static_cast<const uint16_t*>(to_half(io.in_as<float>(1), nb, dtype, *b_half));
+    const float one = 1.f, zero = 0.f;
+    const cublasOperation_t opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+    float* c = io.out_as<float>(0);
+    const cudaDataType_t t = cuda_type(dtype);
+    if (p.uniform) {
+      check(cublasGemmStridedBatchedEx(cublas(), opb, opa, int(n), int(m), int(k), &one, b, t, int(ldb), p.stride_b, a, t,
+                                       int(lda), p.stride_a, &zero, c, CUDA_R_32F, int(n), m * n, int(count),
+                                       CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+            "cublasGemmStridedBatchedEx (MatMul)");
+      return;
+    }
+    for (int64_t i = 0; i < count; ++i)
+      check(cublasGemmEx(cublas(), opb, opa, int(n), int(m), int(k), &one, b + p.b[size_t(i)], t, int(ldb), a + p.a[size_t(i)],
+                         t, int(lda), &zero, c + i * m * n, CUDA_R_32F, int(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+            "cublasGemmEx (MatMul)");
+  });
+}
+
 }  // namespace
 
 void linear_f32(const float* x, int64_t m, int64_t k, int64_t ldx, const float* w, int64_t n, const float* bias, float* y,
@@ -80,6 +176,13 @@ void linear_f32(const float* x, int64_t m, int64_t k, int64_t ldx, const float* 
 void register_gemm_kernels() {
   register_kernel("Linear", [](const KernelInit& init) {
     const Unary act = activation_of(init.node.attr_string("activation"));
+    if (init.gemm_dtype != DType::f32) {
+      std::shared_ptr<const HalfWeight> weight;
+      if (init.constants[1]) weight = std::make_shared<const HalfWeight>(*init.constants[1], init.gemm_dtype);
+      return kernel([act, weight, dtype = init.gemm_dtype](const NodeShapes& s) -> std::unique_ptr<Invocation> {
+        return std::make_unique<HalfLinear>(dtype, weight, act, s);
+      });
+    }
     return kernel([act](const NodeShapes& s) {
       const int64_t n = s.in[1].shape[0], k = s.in[1].shape[1], m = s.in[0].shape.numel() / k;
       const bool bias = s.in.size() > 2 && s.in[2].present;
@@ -91,13 +194,15 @@ void register_gemm_kernels() {
   });
   register_kernel("MatMul", [](const KernelInit& init) {
     const bool ta = init.node.attr_int("transpose_a"), tb = init.node.attr_int("transpose_b");
-    return kernel([ta, tb](const NodeShapes& s) {
+    const DType dtype = init.gemm_dtype;
+    return kernel([ta, tb, dtype](const NodeShapes& s) {
       const Shape &a = s.in[0].shape, &b = s.in[1].shape, &out = s.out[0].shape;
       const int64_t m = out[out.rank() - 2], n = out[out.rank() - 1];
       const int64_t k = ta ? a[a.rank() - 2] : a[a.rank() - 1];
       const int64_t lda = a[a.rank() - 1], ldb = b[b.rank() - 1];
       BatchPlan p = plan_batches(a, b, out, a[a.rank() - 2] * lda, b[b.rank() - 2] * ldb);
       const int64_t count = int64_t(p.a.size());
+      if (dtype != DType::f32) return half_matmul(s, p, ta, tb, m, n, k, lda, ldb, dtype);
       return invocation([=](const Buffers& io) {
         const float one = 1.f, zero = 0.f;
         const float *pa = io.in_as<float>(0), *pb = io.in_as<float>(1);

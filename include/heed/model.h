@@ -33,6 +33,10 @@ struct LoadOptions {
   // (HEED_CUDA) and a GPU, else loading fails saying which is missing. Inputs
   // and outputs stay host tensors; the session copies them at the boundaries.
   Device device = Device::cpu;
+  // Linear and MatMul on CUDA tensor cores in f16 or bf16 (inputs rounded, fp32
+  // accumulation and output; constant weights converted once at load). f32 (the
+  // default) keeps every GEMM in fp32; f16/bf16 need Device::cuda.
+  DType gemm_dtype = DType::f32;
 };
 
 struct ValueInfo {
