@@ -45,8 +45,8 @@ class LinearKernel final : public Kernel {
     if (m == 0) return invocation([](const Buffers&) {});
     if (panels_ && PanelGemm::wins_for(m)) {
       const bool bias = s.in.size() > 2 && s.in[2].present;
-      return invocation([panels = panels_, m, bias](const Buffers& io) {
-        panels->run(io.in_as<float>(0), m, bias ? io.in_as<float>(2) : nullptr, io.out_as<float>(0));
+      return invocation([panels = panels_, m, bias, scratch = std::vector<float>()](const Buffers& io) mutable {
+        panels->run(io.in_as<float>(0), m, bias ? io.in_as<float>(2) : nullptr, io.out_as<float>(0), scratch);
       });
     }
     bool packed = bool(packed_);
