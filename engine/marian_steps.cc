@@ -9,13 +9,6 @@
 
 namespace heed::detail {
 
-int64_t metadata_int(const Model& model, const std::string& key) {
-  const auto& meta = model.impl().metadata();
-  auto it = meta.find(key);
-  if (it == meta.end()) throw Error(fmt::format("{}: the model's metadata has no '{}'", model.impl().path(), key));
-  return std::stoll(it->second);
-}
-
 namespace {
 
 class MarianSteps final : public StepModel {
@@ -26,9 +19,7 @@ class MarianSteps final : public StepModel {
     layers_ = metadata_int(m, "decoder_layers");
     heads_ = metadata_int(m, "decoder_heads");
     head_dim_ = metadata_int(m, "head_dim");
-    ids_ = {metadata_int(m, "vocab_size"), metadata_int(m, "pad_token_id"), metadata_int(m, "eos_token_id"),
-            metadata_int(m, "decoder_start_token_id"), metadata_int(m, "forced_eos_token_id"),
-            metadata_int(m, "max_positions")};
+    ids_ = token_ids(m, metadata_int(m, "max_positions"));
   }
 
   TensorMap prepare(const Sources& sources, int64_t copies, int64_t steps) override {

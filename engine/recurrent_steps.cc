@@ -24,8 +24,7 @@ class RecurrentSteps final : public StepModel {
  public:
   RecurrentSteps(const Model& m, int threads, bool profile)
       : encoder_(m, {"encoder", threads, profile}), step_(m, {"decoder_step", threads, profile}) {
-    ids_ = {metadata_int(m, "vocab_size"), metadata_int(m, "pad_token_id"), metadata_int(m, "eos_token_id"),
-            metadata_int(m, "decoder_start_token_id"), metadata_int(m, "forced_eos_token_id"), int64_t(1) << 40};
+    ids_ = token_ids(m, int64_t(1) << 40);  // no position limit
     std::vector<std::string> outputs;
     for (const ValueInfo& v : m.outputs("decoder_step")) outputs.push_back(v.name);
     for (const ValueInfo& v : m.inputs("decoder_step")) {

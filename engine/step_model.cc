@@ -20,6 +20,18 @@ std::unique_ptr<StepModel> StepModel::create(const Model& model, int threads, bo
                           model.impl().path()));
 }
 
+int64_t metadata_int(const Model& model, const std::string& key) {
+  const auto& meta = model.impl().metadata();
+  auto it = meta.find(key);
+  if (it == meta.end()) throw Error(fmt::format("{}: the model's metadata has no '{}'", model.impl().path(), key));
+  return std::stoll(it->second);
+}
+
+TokenIds token_ids(const Model& model, int64_t max_positions) {
+  return {metadata_int(model, "vocab_size"), metadata_int(model, "pad_token_id"), metadata_int(model, "eos_token_id"),
+          metadata_int(model, "decoder_start_token_id"), metadata_int(model, "forced_eos_token_id"), max_positions};
+}
+
 Tensor gather_rows(const Tensor& t, int axis, const std::vector<int64_t>& from) {
   Shape shape = t.shape();
   const int64_t rows = shape[size_t(axis)];

@@ -12,5 +12,7 @@ std::unique_ptr<StepModel> make_marian_steps(const Model& model, int threads, bo
 std::unique_ptr<StepModel> make_recurrent_steps(const Model& model, int threads, bool profile);
 
 int64_t metadata_int(const Model& model, const std::string& key);
+// The token ids every importer records (vocab_size, pad, eos, decoder start, forced eos).
+TokenIds token_ids(const Model& model, int64_t max_positions);
 
 }  // namespace heed::detail

@@ -5,7 +5,7 @@
 // in PyTorch's own [out, in] layout straight from the file instead: measured here,
 // that is 3x faster at N = 2048 than the row-major copy, whose 8 KiB row stride
 // thrashes the cache. A wide weight (the vocabulary projection) also gets a
-// panel-packed copy for the few-row calls of decoding (panel_gemm.h).
+// panel-packed copy for the calls of up to 128 rows that decoding makes (panel_gemm.h).
 #include "backends/cpu/activation.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/dnnl_util.h"

@@ -48,14 +48,15 @@ x, w = r(1, 512), r(384, 512) * 0.05
 case("linear_m1_512x384_nobias", "Linear", [x, w, None], [F.linear(x, w)], params=(1,), atol=1e-5)
 x, w, b = r(64, 256), r(100, 256) * 0.05, r(100)
 case("linear_m64_plain_weight", "Linear", [x, w, b], [F.linear(x, w, b)], atol=1e-5)
-# A wide constant weight (n >= 4096): decode-sized calls (1..4 rows) take heed's
-# panel kernel, 5 rows take oneDNN; n = 4100 leaves a partial last panel.
-w, b = r(4100, 64) * 0.1, r(4100)
-for m in (1, 3, 4, 5):
-    x = r(m, 64)
+# A wide constant weight (n >= 4096) takes heed's panel kernel for up to 128
+# rows: 6-row blocks plus a partial one (1, 3, 4, 5, 13 rows), k = 136 walks two
+# 128-deep slices, n = 4100 leaves a partial last panel.
+w, b = r(4100, 136) * 0.1, r(4100)
+for m in (1, 3, 4, 5, 13):
+    x = r(m, 136)
     case(f"linear_wide_m{m}", "Linear", [x, w, b if m != 3 else None], [F.linear(x, w, b if m != 3 else None)],
          params=(1, 2), atol=1e-5)
-    if m != 1:  # one stored copy of the 1 MB weight and its bias
+    if m != 1:  # one stored copy of the 2 MB weight and its bias
         del tensors[f"linear_wide_m{m}.in1"]
         cases[-1]["inputs"][1] = "linear_wide_m1.in1"
         if m != 3:
