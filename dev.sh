@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # heed's one entry point for a fresh machine:
-#   ./dev.sh demo   install what is missing, build, translate with the bundled model
+#   ./dev.sh demo   install what is missing, build, translate, caption and answer with the bundled models
 #   ./dev.sh test   install what is missing, build, run every test
 #   ./dev.sh build  install what is missing and build (Release, into build/)
 #   ./dev.sh bench  build and run the benchmarks in bench/ (PyTorch peers need: pip install torch)
@@ -44,6 +44,16 @@ case "${1:-}" in
     printf '%s\n' "3rd of March 2021" "25.12.2023" |
       "$BUILD_DIR/heed" translate examples/dates-lstm --attention "$BUILD_DIR/dates_lstm_attention.html"
     echo; echo "Open $BUILD_DIR/dates_attention.html (and dates_lstm_attention.html) to see where the models looked for each output token."
+    pics=examples/shapes-test
+    echo; echo "== heed caption examples/shapes-caption  (Show, Attend and Tell; pictures of shapes, scripts/train_shapes.py)"
+    "$BUILD_DIR/heed" caption examples/shapes-caption "$pics/000.png" "$pics/001.png" "$pics/002.png" --beam 3 \
+      --attention "$BUILD_DIR/caption_attention.html"
+    echo; echo "== heed vqa examples/shapes-vqa  (pytorch-vqa's model on the same pictures)"
+    for q in "what color is the triangle?" "how many shapes are there?" "is there a circle?"; do
+      printf '%s  ->  ' "$q"
+      "$BUILD_DIR/heed" vqa examples/shapes-vqa "$pics/000.png" "$q" --top 2 --attention "$BUILD_DIR/vqa_attention.html" 2>/dev/null
+    done
+    echo "Open $BUILD_DIR/caption_attention.html and vqa_attention.html to see each word's and glimpse's attention over the picture."
     echo; echo "== heed profile examples/mlp/mlp.json (a graph JSON; per-op times and a Chrome trace)"
     "$BUILD_DIR/heed" profile examples/mlp/mlp.json --inputs examples/mlp/mlp_inputs.safetensors --repeat 20 \
       --trace "$BUILD_DIR/mlp_trace.json" | tail -8

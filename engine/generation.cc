@@ -50,6 +50,7 @@ struct Generator::Impl {
   std::vector<float> head_mean(const TensorMap& out, int64_t row, int64_t len) const {
     const Tensor& attn = model->attention(out);
     const int64_t rows = attn.shape()[0], S = attn.shape()[attn.shape().rank() - 1];
+    len = std::min(len, S);
     const int64_t heads = attn.shape().numel() / (rows * S);
     std::vector<float> w(size_t(len), 0.f);
     const float* p = attn.data_as<float>() + row * heads * S;
@@ -72,8 +73,8 @@ struct Generator::Impl {
     }
   };
 
-  std::vector<std::vector<Generation>> greedy(const std::vector<std::vector<int64_t>>& sources, const GenerationOptions& o) {
-    const int64_t B = int64_t(sources.size()), steps = steps_for(o);
+  std::vector<std::vector<Generation>> greedy(const detail::Sources& sources, const GenerationOptions& o) {
+    const int64_t B = sources.size(), steps = steps_for(o);
     TensorMap in = model->prepare(sources, 1, steps), out;
     Tensor cur = i64_tensor({B, 1});
     std::fill(cur.data_as<int64_t>(), cur.data_as<int64_t>() + B, start);
@@ -100,7 +101,7 @@ struct Generator::Impl {
         Generation& g = res[size_t(b)][0];
         g.tokens.push_back(best);
         g.score += chosen[size_t(b)].score;
-        if (o.return_attention) g.attention.push_back(head_mean(out, b, int64_t(sources[size_t(b)].size())));
+        if (o.return_attention) g.attention.push_back(head_mean(out, b, sources.length(b)));
         cur.data_as<int64_t>()[b] = best;
         done[size_t(b)] = best == eos;
       }
@@ -134,8 +135,8 @@ struct Generator::Impl {
     float score;  // running: sum of log-probs; finished: normalized
   };
 
-  std::vector<std::vector<Generation>> beam(const std::vector<std::vector<int64_t>>& sources, const GenerationOptions& o) {
-    const int64_t B = int64_t(sources.size()), K = o.beam_size, steps = steps_for(o), R = B * K;
+  std::vector<std::vector<Generation>> beam(const detail::Sources& sources, const GenerationOptions& o) {
+    const int64_t B = sources.size(), K = o.beam_size, steps = steps_for(o), R = B * K;
     const int64_t keep = 2 * K;  // candidates kept per step, as transformers (max(2, 1 + #eos) * beams)
     TensorMap in = model->prepare(sources, K, steps), out;
     Tensor cur = i64_tensor({R, 1});
@@ -176,7 +177,7 @@ struct Generator::Impl {
           Hyp h{run[size_t(beam_i)].tokens, run[size_t(beam_i)].attention, score};
           h.tokens.push_back(token);
           if (o.return_attention)
-            h.attention.push_back(head_mean(out, b * K + beam_i, int64_t(sources[size_t(b)].size())));
+            h.attention.push_back(head_mean(out, b * K + beam_i, sources.length(b)));
           if (stops) {
             // Only the top `beam` candidates may finish, and only while it can still matter.
             if (c < K && !closed[size_t(b)] && score > -1e8f) add_finished(finished[size_t(b)], std::move(h), score / norm, K);
@@ -218,6 +219,12 @@ struct Generator::Impl {
   }
 
   // Keeps the best `k` finished hypotheses, best first; earlier ones win ties.
+  std::vector<std::vector<Generation>> run(const detail::Sources& sources, const GenerationOptions& o) {
+    if (sources.size() == 0) return {};
+    if (o.beam_size < 1) throw Error(fmt::format("beam size must be at least 1, got {}", o.beam_size));
+    return o.beam_size == 1 ? greedy(sources, o) : beam(sources, o);
+  }
+
   static void add_finished(std::vector<Hyp>& fin, Hyp h, float score, int64_t k) {
     h.score = score;
     auto at = std::upper_bound(fin.begin(), fin.end(), score, [](float s, const Hyp& x) { return s > x.score; });
@@ -235,9 +242,12 @@ Generator::~Generator() = default;
 
 std::vector<std::vector<Generation>> Generator::generate_n_best(const std::vector<std::vector<int64_t>>& sources,
                                                                 const GenerationOptions& options) {
-  if (sources.empty()) return {};
-  if (options.beam_size < 1) throw Error(fmt::format("beam size must be at least 1, got {}", options.beam_size));
-  return options.beam_size == 1 ? impl_->greedy(sources, options) : impl_->beam(sources, options);
+  return impl_->run(detail::Sources{sources, {}}, options);
+}
+
+std::vector<std::vector<Generation>> Generator::generate_n_best(const TensorMap& encoder_inputs, const GenerationOptions& options) {
+  if (encoder_inputs.empty()) throw Error("no encoder inputs given");
+  return impl_->run(detail::Sources{{}, encoder_inputs}, options);
 }
 
 std::vector<std::vector<Generation>> Generator::generate_batched(const std::vector<std::vector<int64_t>>& sources,

@@ -23,7 +23,8 @@ class MarianSteps final : public StepModel {
   }
 
   TensorMap prepare(const Sources& sources, int64_t copies, int64_t steps) override {
-    PaddedSources p = pad_sources(sources, ids_.pad);
+    if (sources.ids.empty()) throw Error("a Marian model reads token sources, not encoder inputs");
+    PaddedSources p = pad_sources(sources.ids, ids_.pad);
     const int64_t B = int64_t(sources.size()), S = p.max_len;
     if (S > ids_.max_positions)
       throw Error(fmt::format("a source of {} tokens exceeds the model's {} positions", S, ids_.max_positions));

@@ -15,6 +15,8 @@
 #include "loaders/config_reader.h"
 #include "loaders/lstm_seq2seq.h"
 #include "loaders/marian.h"
+#include "loaders/pytorch_vqa.h"
+#include "loaders/show_attend_tell.h"
 #include "loaders/safetensors.h"
 
 namespace heed {
@@ -32,10 +34,13 @@ static std::string read_text(const std::string& path) {
 // The importer for a checkpoint directory, chosen by config.json's model_type.
 static ir::GraphFile import_directory(const std::string& dir, WeightStore& weights) {
   if (!fs::exists(fs::path(dir) / "config.json"))
-    throw Error(fmt::format("{}: a model directory needs config.json (a Hugging Face Marian checkpoint or a heed "
-                            "LSTM seq2seq model)", dir));
+    throw Error(fmt::format("{}: a model directory needs config.json (a Hugging Face Marian checkpoint, a heed "
+                            "LSTM seq2seq, a Show, Attend and Tell or a pytorch-vqa model)", dir));
   ConfigReader config(dir + "/config.json", "the model's configuration");
-  if (config.string("model_type", "") == "heed_lstm_seq2seq") return import_lstm_seq2seq(dir, weights);
+  const std::string type = config.string("model_type", "");
+  if (type == "heed_lstm_seq2seq") return import_lstm_seq2seq(dir, weights);
+  if (type == "show_attend_tell") return import_show_attend_tell(dir, weights);
+  if (type == "pytorch_vqa") return import_pytorch_vqa(dir, weights);
   return import_marian(dir, weights);  // which names any other model_type in its error
 }
 

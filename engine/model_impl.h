@@ -11,6 +11,14 @@
 
 namespace heed::detail {
 
+// The load options of the text/image front ends (Translator, Captioner,
+// QuestionAnswerer): the defaults, on `device`.
+inline LoadOptions load_on(Device device) {
+  LoadOptions o;
+  o.device = device;
+  return o;
+}
+
 class ModelImpl {
  public:
   ModelImpl(const std::string& path, const LoadOptions& options);

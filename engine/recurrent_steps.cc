@@ -38,10 +38,15 @@ class RecurrentSteps final : public StepModel {
   }
 
   TensorMap prepare(const Sources& sources, int64_t copies, int64_t) override {
-    PaddedSources p = pad_sources(sources, ids_.pad);
-    TensorMap enc = encoder_.run({{"input_ids", p.ids}, {"lengths", p.lengths}});
-    enc["src_pad"] = p.pad_mask;
-    enc["lengths"] = p.lengths;
+    TensorMap enc;
+    if (sources.ids.empty()) {
+      enc = encoder_.run(sources.inputs);
+    } else {
+      PaddedSources p = pad_sources(sources.ids, ids_.pad);
+      enc = encoder_.run({{"input_ids", p.ids}, {"lengths", p.lengths}});
+      enc["src_pad"] = p.pad_mask;
+      enc["lengths"] = p.lengths;
+    }
     TensorMap in;
     for (const DecoderInput& d : inputs_) {
       auto it = enc.find(d.name);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -15,8 +16,9 @@ std::unique_ptr<StepModel> StepModel::create(const Model& model, int threads, bo
   auto it = meta.find("architecture");
   std::string arch = it == meta.end() ? "" : it->second;
   if (arch == "marian") return make_marian_steps(model, threads, profile);
-  if (arch == "lstm_seq2seq") return make_recurrent_steps(model, threads, profile);
-  throw Error(fmt::format("{}: not a generation model (load a Marian checkpoint or a heed LSTM seq2seq directory)",
+  if (arch == "lstm_seq2seq" || arch == "show_attend_tell") return make_recurrent_steps(model, threads, profile);
+  throw Error(fmt::format("{}: not a generation model (load a Marian checkpoint, a heed LSTM seq2seq or a Show, "
+                          "Attend and Tell directory)",
                           model.impl().path()));
 }
 
@@ -54,7 +56,16 @@ Tensor repeat_rows(const Tensor& t, int axis, int64_t copies) {
   return gather_rows(t, axis, from);
 }
 
-PaddedSources pad_sources(const Sources& sources, int64_t pad) {
+int64_t Sources::size() const {
+  if (!ids.empty() || inputs.empty()) return int64_t(ids.size());
+  return inputs.begin()->second.shape().rank() > 0 ? inputs.begin()->second.shape()[0] : 0;
+}
+
+int64_t Sources::length(int64_t b) const {
+  return ids.empty() ? std::numeric_limits<int64_t>::max() : int64_t(ids[size_t(b)].size());
+}
+
+PaddedSources pad_sources(const std::vector<std::vector<int64_t>>& sources, int64_t pad) {
   PaddedSources p;
   const int64_t B = int64_t(sources.size());
   for (const auto& s : sources) {

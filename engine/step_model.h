@@ -10,7 +10,16 @@
 
 namespace heed::detail {
 
-using Sources = std::vector<std::vector<int64_t>>;
+// What the encoder reads: token sources (padded into input_ids and lengths by
+// the step model), or the encoder's inputs given as they are (images).
+struct Sources {
+  std::vector<std::vector<int64_t>> ids;
+  TensorMap inputs;  // when ids is empty; every input's dim 0 is the batch
+
+  int64_t size() const;
+  // Source positions of item b (its attention is cut to them); images: all.
+  int64_t length(int64_t b) const;
+};
 
 struct TokenIds {
   int64_t vocab, pad, eos, start, forced_eos;
@@ -50,7 +59,7 @@ struct PaddedSources {
   Tensor ids, pad_mask, lengths;
   int64_t max_len = 0;
 };
-PaddedSources pad_sources(const Sources& sources, int64_t pad);
+PaddedSources pad_sources(const std::vector<std::vector<int64_t>>& sources, int64_t pad);
 
 Profile merge_profiles(const std::vector<const Session*>& sessions);
 

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "engine/model_impl.h"
 #include "loaders/marian_tokenizer.h"
 
 namespace heed {
@@ -21,14 +22,8 @@ struct Translator::Impl {
   }
 };
 
-static LoadOptions on(Device device) {
-  LoadOptions o;
-  o.device = device;
-  return o;
-}
-
 Translator::Translator(const std::string& model_dir, const TranslatorOptions& options)
-    : Translator(Model::load(model_dir, on(options.device)), model_dir, options) {}
+    : Translator(Model::load(model_dir, detail::load_on(options.device)), model_dir, options) {}
 
 Translator::Translator(const Model& model, const std::string& model_dir, const TranslatorOptions& options)
     : impl_(std::make_unique<Impl>(model, model_dir, options)) {}

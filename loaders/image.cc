@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <vector>
 
 #include <fmt/format.h>
 #include <jpeglib.h>
@@ -15,20 +16,59 @@
 namespace heed {
 namespace {
 
+// As Pillow's Image.open(path).convert("RGB"), which torchvision's pipelines use:
+// palette expanded, gray replicated, alpha dropped (not blended), 16-bit samples
+// cut to their high byte. 16-bit grayscale is refused: Pillow clips it to
+// [0, 255] rather than scaling, so no faithful 8-bit picture exists.
+struct PngReader {
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  char message[256] = "corrupt or truncated data";
+  std::vector<png_bytep> rows;
+  ~PngReader() { png_destroy_read_struct(&png, &info, nullptr); }
+};
+
+// libpng reports errors by longjmp: everything this touches after setjmp lives in
+// the caller's objects, so nothing is left half-destroyed. False on an error.
+bool decode_png(PngReader& r, FILE* f, Image& out) {
+  if (setjmp(png_jmpbuf(r.png))) return false;
+  png_init_io(r.png, f);
+  png_read_info(r.png, r.info);
+  const int depth = png_get_bit_depth(r.png, r.info), type = png_get_color_type(r.png, r.info);
+  if (depth == 16 && type == PNG_COLOR_TYPE_GRAY)
+    png_error(r.png, "16-bit grayscale is not supported (convert it to 8-bit)");
+  if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(r.png);
+  if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(r.png);
+  if (!(type & PNG_COLOR_MASK_COLOR)) png_set_gray_to_rgb(r.png);
+  if (depth == 16) png_set_strip_16(r.png);
+  if (type & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(r.png);
+  png_set_interlace_handling(r.png);
+  png_read_update_info(r.png, r.info);
+  out = Image(int(png_get_image_width(r.png, r.info)), int(png_get_image_height(r.png, r.info)));
+  if (png_get_rowbytes(r.png, r.info) != size_t(out.width) * 3) png_error(r.png, "unexpected row layout");
+  for (int y = 0; y < out.height; ++y) r.rows.push_back(out.at(0, y));
+  png_read_image(r.png, r.rows.data());
+  png_read_end(r.png, nullptr);
+  return true;
+}
+
+// As Pillow's Image.open(path).convert("RGB"), which torchvision's pipelines use:
+// palette expanded, gray replicated, alpha dropped (not blended), 16-bit samples
+// cut to their high byte. 16-bit grayscale is refused: Pillow clips it to
+// [0, 255] rather than scaling, so no faithful 8-bit picture exists.
 Image read_png(const std::string& path) {
-  png_image img;
-  std::memset(&img, 0, sizeof img);
-  img.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_file(&img, path.c_str()))
-    throw Error(fmt::format("{}: cannot read PNG: {}", path, img.message));
-  img.format = PNG_FORMAT_RGB;
-  Image out(int(img.width), int(img.height));
-  png_color white{255, 255, 255};
-  if (!png_image_finish_read(&img, &white, out.rgb.data(), 0, nullptr)) {
-    std::string msg = img.message;
-    png_image_free(&img);
-    throw Error(fmt::format("{}: cannot decode PNG: {}", path, msg));
-  }
+  std::unique_ptr<FILE, decltype(&std::fclose)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) throw Error(fmt::format("{}: cannot open", path));
+  PngReader r;
+  r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  r.info = r.png ? png_create_info_struct(r.png) : nullptr;
+  if (!r.info) throw Error(fmt::format("{}: cannot start the PNG decoder", path));
+  png_set_error_fn(r.png, r.message, [](png_structp p, png_const_charp msg) {
+    std::snprintf(static_cast<char*>(png_get_error_ptr(p)), 256, "%s", msg);
+    png_longjmp(p, 1);
+  }, [](png_structp, png_const_charp) {});
+  Image out;
+  if (!decode_png(r, f.get(), out)) throw Error(fmt::format("{}: cannot decode PNG: {}", path, r.message));
   return out;
 }
 

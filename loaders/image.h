@@ -15,8 +15,9 @@ struct Image {
   const uint8_t* at(int x, int y) const { return rgb.data() + (size_t(y) * size_t(width) + size_t(x)) * 3; }
 };
 
-// PNG (any bit depth; gray and alpha converted to RGB over white) or JPEG, told
-// apart by their signatures. Throws heed::Error naming the file.
+// PNG or JPEG, told apart by their signatures, as Pillow's
+// Image.open(path).convert("RGB") gives it (gray replicated, alpha dropped,
+// 16-bit cut to 8; 16-bit grayscale refused). Throws heed::Error naming the file.
 Image read_image(const std::string& path);
 void write_png(const std::string& path, const Image& image);
 std::string encode_png(const Image& image);  // the bytes of a PNG file

@@ -69,6 +69,30 @@ expect_ok translate_lstm "^2021-03-03$" sh -c "'$heed' translate '$lstm' --input
 expect_ok translate_lstm_attention "attention heatmaps written" "$heed" translate "$lstm" --input "$tmp/dates.txt" --attention "$tmp/lstm.html"
 expect_error translate_lstm_bad_id "index 500 at position 0 is out of range" sh -c "echo '500 0' | '$heed' translate '$lstm' --ids"
 
+cap=$root/examples/shapes-caption; vqa=$root/examples/shapes-vqa; pics=$root/examples/shapes-test
+cap1=$(awk -F'\t' 'NR==2{print $3}' "$pics/captions.tsv")
+expect_ok caption_help "--beam" "$heed" caption --help
+expect_ok caption "^$cap1$" sh -c "'$heed' caption '$cap' '$pics/000.png' '$pics/001.png' 2>/dev/null | head -1"
+expect_ok caption_beam_nbest "^-?[0-9.]+	$cap1$" sh -c "'$heed' caption '$cap' '$pics/000.png' --beam 3 --n-best 2 2>/dev/null | head -1"
+expect_ok caption_attention "attention overlays written" "$heed" caption "$cap" "$pics/000.png" --attention "$tmp/cap.html"
+expect_ok caption_html "<img alt=\"a\"" cat "$tmp/cap.html"
+expect_ok caption_profile "LSTMCell" "$heed" caption "$cap" "$pics/000.png" --profile
+expect_error caption_not_an_image "not_an_image.png: not a PNG or JPEG file" "$heed" caption "$cap" "$root/tests/fixtures/images/not_an_image.png"
+expect_error caption_truncated "truncated.png: cannot decode PNG" "$heed" caption "$cap" "$root/tests/fixtures/images/truncated.png"
+expect_error caption_missing_image "nope.png: cannot open" "$heed" caption "$cap" "$tmp/nope.png"
+expect_error caption_wrong_model "not a Show, Attend and Tell captioning model" "$heed" caption "$root/examples/dates-lstm" "$pics/000.png"
+expect_error caption_bad_beam "--beam and --batch-size must be >= 1" "$heed" caption "$cap" "$pics/000.png" --beam 0
+expect_ok vqa_help "--top" "$heed" vqa --help
+expect_ok vqa "^two	[01]\.[0-9]{4}	[a-z]+	[01]\.[0-9]{4}$" sh -c "'$heed' vqa '$vqa' '$pics/000.png' 'how many shapes are there?' --top 2 2>/dev/null"
+expect_ok vqa_input_file "answered 2 questions" sh -c "printf '$pics/000.png\tis there a circle?\n$pics/001.png\twhat color is the square\n' >'$tmp/q.tsv' && '$heed' vqa '$vqa' --input '$tmp/q.tsv'"
+expect_ok vqa_attention "attention overlays written" "$heed" vqa "$vqa" "$pics/000.png" "is there a circle?" --attention "$tmp/vqa.html"
+expect_ok vqa_unknown_words "question 1: unknown words .*: zebra" "$heed" vqa "$vqa" "$pics/000.png" "is there a zebra?"
+expect_error vqa_empty_question "question 1: \"\?\" has no words" "$heed" vqa "$vqa" "$pics/000.png" "?"
+expect_error vqa_no_question "give IMAGE and QUESTION" "$heed" vqa "$vqa" "$pics/000.png"
+expect_error vqa_bad_input_line "q.tsv:1: expected IMAGE<TAB>QUESTION" sh -c "echo 'no tab here' >'$tmp/q.tsv' && '$heed' vqa '$vqa' --input '$tmp/q.tsv'"
+expect_error vqa_gray16 "gray16.png: cannot decode PNG: 16-bit grayscale" "$heed" vqa "$vqa" "$root/tests/fixtures/images/gray16.png" "is there a circle?"
+expect_error vqa_wrong_model "not a pytorch-vqa model" "$heed" vqa "$cap" "$pics/000.png" "is there a circle?"
+
 printf 'garbage' >"$tmp/bad.safetensors"
 echo '{"format": "heed.graph", "version": 1, "graphs": {"main": {"inputs": [], "outputs": ["y"], "nodes": [{"op": "Nope", "inputs": [], "outputs": ["y"]}]}}}' >"$tmp/bad.json"
 expect_error missing_model "nope.json: cannot open" "$heed" run "$tmp/nope.json" --inputs "$mlp/mlp_inputs.safetensors"

@@ -5,6 +5,7 @@
 #  - examples/translate builds with find_package(heed) against the shared and the
 #    static library, and with pkg-config, and translates with the bundled model,
 #  - examples/batch-service builds and answers requests from stdin.
+#  - examples/describe-image builds, captions a demo picture and answers a question about it.
 # Usage: install_test.sh BUILD_DIR REPO_ROOT
 set -euo pipefail
 build=$1; root=$2
@@ -27,7 +28,7 @@ fi
 
 leaked=$(nm -DC --defined-only "$lib/libheed.so" | awk '{ $1=""; $2=""; print substr($0, 3) }' |
   grep -E '^(heed::|dnnl|fmt::|nlohmann|sentencepiece|png_|jpeg_|FT_)' |
-  grep -vE '^heed::(Model|Session|Generator|Translator|Tensor|Shape|Profile|Error|dtype_size|dtype_name|dtype_from_name|is_floating)\b' || true)
+  grep -vE '^heed::(Model|Session|Generator|Translator|Captioner|QuestionAnswerer|Tensor|Shape|Profile|Error|dtype_size|dtype_name|dtype_from_name|is_floating)\b' || true)
 [ -z "$leaked" ] || fail "libheed.so exports internal symbols: $(echo "$leaked" | head -5)"
 
 for variant in shared static; do
@@ -48,4 +49,12 @@ cmake -S "$root/examples/batch-service" -B "$tmp/svc" -DCMAKE_PREFIX_PATH="$pref
   fail "examples/batch-service does not build"
 out=$(printf 'a\t3rd of March 2021\nb\t25.12.2023\n\nc\tJuly 14, 1989\nbad line\n' | LD_LIBRARY_PATH="$lib" "$tmp/svc/batch-service" "$model" 2 2)
 [ "$out" = $'a\t2021-03-03\nb\t2023-12-25\nbad line\terror: expected ID<TAB>TEXT\nc\t1989-07-14' ] || fail "batch-service printed: $out"
-echo "install: ok (headers, exported symbols, find_package shared and static, pkg-config, batch service)"
+pics=$root/examples/shapes-test
+cmake -S "$root/examples/describe-image" -B "$tmp/describe" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null && cmake --build "$tmp/describe" -j 2 >/dev/null ||
+  fail "examples/describe-image does not build"
+out=$(LD_LIBRARY_PATH="$lib" "$tmp/describe/describe-image" "$root/examples/shapes-caption" "$root/examples/shapes-vqa" "$pics/000.png" "how many shapes are there?")
+want_caption=$(awk -F'\t' 'NR==2{print $3}' "$pics/captions.tsv")
+want_answer=$(awk -F'\t' '$1=="000.png" && $2=="how many shapes are there?"{print $4}' "$pics/questions.tsv")
+[ "$(sed -n 1p <<<"$out")" = "$want_caption" ] || fail "describe-image captioned: $out"
+grep -q "^how many shapes are there?	$want_answer	" <<<"$out" || fail "describe-image answered: $out"
+echo "install: ok (headers, exported symbols, find_package shared and static, pkg-config, batch service, describe-image)"

@@ -16,10 +16,17 @@ void write_attention_report(const TensorMap& weights, const AttentionReport& rep
 // --device cpu|cuda on a subcommand, into `device`.
 void add_device_option(CLI::App* cmd, Device* device);
 
+// A progress bar on stderr (a terminal only), as a batch callback.
+void print_progress(size_t done, size_t total);
+// The per-op table on stderr; with a path, also the Chrome trace there.
+void print_profile(const Profile& profile, const std::string& trace);
+
 // Each adds a subcommand whose callback does the work (errors propagate as heed::Error).
 void add_inspect(CLI::App& app);
 void add_run(CLI::App& app);  // `run` and `profile`
 void add_attention(CLI::App& app);
 void add_translate(CLI::App& app);
+void add_caption(CLI::App& app);
+void add_vqa(CLI::App& app);
 
 }  // namespace heed::tools

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   heed::tools::add_run(app);
   heed::tools::add_attention(app);
   heed::tools::add_translate(app);
+  heed::tools::add_caption(app);
+  heed::tools::add_vqa(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -3,8 +3,6 @@
 #include <heed/generate.h>
 #include <heed/translate.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -63,14 +61,6 @@ std::vector<int64_t> parse_ids(const std::string& line, size_t number, int64_t e
   return ids;
 }
 
-void progress(size_t done, size_t total) {
-  if (!isatty(2) || total < 2) return;
-  int width = 40, filled = int(double(done) / double(total) * width);
-  std::fprintf(stderr, "\r[%s%s] %zu/%zu", std::string(size_t(filled), '#').c_str(),
-               std::string(size_t(width - filled), '.').c_str(), done, total);
-  if (done == total) std::fprintf(stderr, "\n");
-}
-
 GenerationOptions generation_options(const TranslateArgs& a) {
   GenerationOptions o;
   o.beam_size = a.beam;
@@ -89,7 +79,7 @@ std::vector<std::vector<Translation>> translate_ids(Generator& gen, const Model&
   const int64_t eos = std::stoll(model.metadata().at("eos_token_id"));
   std::vector<std::vector<int64_t>> src(lines.size());
   for (size_t i = 0; i < lines.size(); ++i) src[i] = parse_ids(lines[i], i + 1, eos);
-  auto generated = gen.generate_batched(src, generation_options(a), a.batch, progress);
+  auto generated = gen.generate_batched(src, generation_options(a), a.batch, print_progress);
   std::vector<std::vector<Translation>> out(lines.size());
   for (size_t i = 0; i < lines.size(); ++i)
     for (const Generation& g : generated[i])
@@ -127,7 +117,7 @@ void translate(const TranslateArgs& a) {
   if (a.ids)
     id_generator = std::make_unique<Generator>(model, a.threads, a.profile);
   else
-    translator = std::make_unique<Translator>(model, a.model, TranslatorOptions{a.threads, a.profile, a.batch, a.device, progress});
+    translator = std::make_unique<Translator>(model, a.model, TranslatorOptions{a.threads, a.profile, a.batch, a.device, print_progress});
   std::vector<std::string> lines = read_lines(a.input);
   auto t0 = std::chrono::steady_clock::now();
   auto results = a.ids ? translate_ids(*id_generator, model, lines, a) : translator->translate_n_best(lines, generation_options(a));
@@ -154,9 +144,7 @@ void translate(const TranslateArgs& a) {
                seconds, seconds > 0 ? double(tokens) / seconds : 0.0);
   if (!a.attention.empty() && translator) write_attention_html(lines, results, model, a);
   if (a.profile) {
-    Profile p = a.ids ? id_generator->profile() : translator->profile();
-    std::fprintf(stderr, "\n%s", p.table().c_str());
-    if (!a.trace.empty()) p.write_chrome_trace(a.trace);
+    print_profile(a.ids ? id_generator->profile() : translator->profile(), a.trace);
   }
 }
 

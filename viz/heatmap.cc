@@ -127,6 +127,16 @@ Image render_overlay(const Image& image, const AttentionMap& map, int row, int g
   return out;
 }
 
+Image scaled(const Image& image, int width) {
+  int height = std::max(1, int(std::lround(double(image.height) * width / std::max(1, image.width))));
+  Image out(width, height);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      std::copy_n(image.at(std::min(image.width - 1, x * image.width / width), std::min(image.height - 1, y * image.height / height)),
+                  3, out.at(x, y));
+  return out;
+}
+
 void write_png_file(const std::string& path, const Image& image) { write_png(path, image); }
 
 static std::string base64(const std::string& bytes) {

@@ -30,6 +30,9 @@ Image render_heatmap(const AttentionMap& map);
 // blended over the image (resized to `width` pixels wide).
 Image render_overlay(const Image& image, const AttentionMap& map, int row, int grid_h, int grid_w, int width = 224);
 
+// The image scaled (nearest pixel) to `width` pixels wide.
+Image scaled(const Image& image, int width);
+
 struct HtmlSection {
   std::string title;
   std::vector<std::pair<std::string, Image>> images;  // caption, picture

@@ -1,6 +1,7 @@
 #pragma once
 // Sequence generation with an encoder-decoder model loaded from a Marian
-// checkpoint (KV caches) or a heed LSTM seq2seq directory (recurrent state):
+// checkpoint (KV caches), a heed LSTM seq2seq or a Show, Attend and Tell
+// directory (recurrent state):
 // greedy and beam search, batched over sources of different lengths, following
 // transformers' generate() (its beam search, length penalty, forced EOS and
 // minimum length).
@@ -43,6 +44,9 @@ class HEED_API Generator {
   // The n-best hypotheses of each source, best first (beam search; greedy gives one).
   std::vector<std::vector<Generation>> generate_n_best(const std::vector<std::vector<int64_t>>& sources,
                                                        const GenerationOptions& options = {});
+  // For a model whose encoder reads tensors rather than tokens (a captioning
+  // model: {"image": [N, 3, H, W]}): the n-best of each of the N items.
+  std::vector<std::vector<Generation>> generate_n_best(const TensorMap& encoder_inputs, const GenerationOptions& options = {});
   // Many sources in batches of up to `batch_size` sources of similar length
   // (sorted by length, results back in input order); an empty source gives no
   // hypotheses. `progress(done, total)` is called after each batch.

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Captioning and VQA throughput (issue 7): heed against the same PyTorch modules
+in eager mode, same thread count, same random weights.
+
+  caption  Show, Attend and Tell with the tutorial's sizes: ResNet-101 encoder,
+           256x256 pictures pooled to 14x14, attention/embedding/decoder 512,
+           vocabulary 10,000. Every caption is exactly --words words (the <end>
+           logit is held at -100 in both), so both engines do the same work.
+           Timed from PNG files to captions (decoding and transforms included);
+           PyTorch's search is an incremental loop over decoder.step (greedy, or
+           beam search keeping each row's LSTM state), as heed's.
+  vqa      pytorch-vqa's Net with its sizes (question 1024, glimpses 2, mid 512,
+           classifier 1024, 3,000 answers, 15,000 question tokens) on ResNet-152-sized
+           features [2048, 14, 14] given directly; heed runs the `answer` graph
+           (`heed run --repeat`), PyTorch Net.forward; 10-word questions.
+
+Each figure is the median of --repeats runs (after a warm-up).
+
+  python3 bench/vision.py --heed build/heed --threads 2 [--repeats 3]
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.join(ROOT, "python"))
+import pytorch_vqa  # noqa: E402
+import show_attend_tell as sat  # noqa: E402
+
+CAP_DIR, VQA_DIR, PICS = "/tmp/heed_bench_caption", "/tmp/heed_bench_vqa", "/tmp/heed_bench_pictures"
+VOCAB = 10000
+
+
+def build_caption_model():
+    wm = {f"w{i}": i + 1 for i in range(VOCAB - 4)}
+    for s in ("<unk>", "<start>", "<end>"):
+        wm[s] = len(wm) + 1
+    wm["<pad>"] = 0
+    torch.manual_seed(0)
+    model = sat.CaptionModel(sat.make_config(vocab_size=VOCAB, max_caption_length=100)).eval()
+    with torch.no_grad():
+        model.decoder.fc.bias[wm["<end>"]] = -100.0  # never ends: every caption is max_new_tokens long
+    if not os.path.exists(os.path.join(CAP_DIR, "model.safetensors")):
+        sat.save(model, CAP_DIR, wm)
+    return model, wm
+
+
+def build_vqa_model():
+    torch.manual_seed(0)
+    vocab = {"question": {f"q{i}": i + 1 for i in range(14999)}, "answer": {f"a{i}": i for i in range(3000)}}
+    model = pytorch_vqa.Net(pytorch_vqa.make_config(embedding_tokens=15000, max_answers=3000), with_trunk=False).eval()
+    if not os.path.exists(os.path.join(VQA_DIR, "model.safetensors")):
+        pytorch_vqa.save(model, VQA_DIR, vocab)
+    return model
+
+
+def pictures(n):
+    from PIL import Image
+    os.makedirs(PICS, exist_ok=True)
+    g = torch.Generator().manual_seed(1)
+    paths = []
+    for i in range(n):
+        p = os.path.join(PICS, f"{i}.png")
+        if not os.path.exists(p):
+            small = torch.randint(0, 256, (3, 16, 16), generator=g, dtype=torch.uint8)
+            img = torch.nn.functional.interpolate(small[None].float(), size=(300, 400), mode="bilinear")[0]
+            Image.fromarray(img.clamp(0, 255).byte().permute(1, 2, 0).numpy()).save(p)
+        paths.append(p)
+    return paths
+
+
+def torch_captions(model, wm, paths, batch, beam, words):
+    """Incremental search over decoder.step, in eager PyTorch."""
+    image_cfg = model.config["image"]
+    dec = model.decoder
+    for at in range(0, len(paths), batch):
+        images = torch.stack([sat.image_tensor(p, image_cfg) for p in paths[at:at + batch]])
+        B = images.size(0)
+        enc = model.encode(images).repeat_interleave(beam, 0)
+        h, c = dec.init_hidden_state(enc)
+        tokens = torch.full((B * beam,), wm["<start>"], dtype=torch.long)
+        scores = torch.zeros(B, beam)
+        scores[:, 1:] = -1e9
+        for _ in range(words):
+            logits, h, c, _ = dec.step(enc, tokens, h, c)
+            lp = torch.log_softmax(logits, -1)
+            if beam == 1:
+                tokens = lp.argmax(-1)
+                continue
+            total = (lp + scores.view(-1, 1)).view(B, -1)
+            scores, idx = total.topk(beam, -1)
+            rows = (idx // VOCAB + torch.arange(B).view(-1, 1) * beam).view(-1)
+            tokens = (idx % VOCAB).view(-1)
+            h, c = h.index_select(0, rows), c.index_select(0, rows)
+
+
+def median_s(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def heed_captions_s(heed, paths, batch, beam, words, threads, repeats):
+    """heed's own timer (model loaded; decoding, transforms and generation), median of runs."""
+    times = []
+    for _ in range(repeats + 1):
+        r = subprocess.run([heed, "caption", CAP_DIR, *paths, "--batch-size", str(batch), "--beam", str(beam),
+                            "--max-length", str(words), "--threads", str(threads)], capture_output=True, text=True)
+        if r.returncode:
+            raise SystemExit(r.stderr)
+        times.append(float(re.search(r"captioned \d+ images in ([0-9.]+) s", r.stderr).group(1)))
+    return statistics.median(times[1:])
+
+
+def vqa_inputs(batch):
+    g = torch.Generator().manual_seed(2)
+    return {"features": torch.rand(batch, 2048, 14, 14, generator=g),
+            "question": torch.randint(1, 15000, (batch, 10), generator=g),
+            "question_lengths": torch.full((batch,), 10, dtype=torch.long)}
+
+
+def heed_vqa_ms(heed, batch, threads, repeats):
+    from safetensors.torch import save_file
+    path = f"/tmp/heed_bench_vqa_in{batch}.safetensors"
+    save_file(vqa_inputs(batch), path)
+    r = subprocess.run([heed, "run", VQA_DIR, "--graph", "answer", "--inputs", path, "--repeat", str(max(5, repeats * 3)),
+                        "--threads", str(threads)], capture_output=True, text=True)
+    if r.returncode:
+        raise SystemExit(r.stderr)
+    return float(re.search(r"median ([0-9.]+) ms", r.stdout + r.stderr).group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--heed", default="build/heed")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--words", type=int, default=20)
+    ap.add_argument("--images", type=int, default=8)
+    ap.add_argument("--only", choices=["caption", "vqa"], default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    if args.only != "vqa":
+        model, wm = build_caption_model()
+        paths = pictures(args.images)
+        for batch, beam in ((1, 1), (8, 1), (1, 3), (8, 3)):
+            with torch.no_grad():
+                t_torch = median_s(lambda: torch_captions(model, wm, paths, batch, beam, args.words), args.repeats)
+            t_heed = heed_captions_s(args.heed, paths, batch, beam, args.words, args.threads, args.repeats)
+            n = len(paths)
+            rows.append(("caption", f"batch {batch}, {'greedy' if beam == 1 else f'beam {beam}'}", n / t_heed, n / t_torch))
+            print(f"caption batch {batch} beam {beam}: heed {n / t_heed:.2f} images/s, PyTorch {n / t_torch:.2f} "
+                  f"({t_torch / t_heed:.2f}x)", flush=True)
+    if args.only != "caption":
+        model = build_vqa_model()
+        for batch in (1, 32):
+            x = vqa_inputs(batch)
+            with torch.no_grad():
+                t_torch = median_s(lambda: model(x["features"], x["question"], x["question_lengths"]), max(5, args.repeats * 3))
+            t_heed = heed_vqa_ms(args.heed, batch, args.threads, args.repeats) / 1e3
+            rows.append(("vqa", f"batch {batch}", batch / t_heed, batch / t_torch))
+            print(f"vqa batch {batch}: heed {batch / t_heed:.1f} questions/s, PyTorch {batch / t_torch:.1f} "
+                  f"({t_torch / t_heed:.2f}x)", flush=True)
+    print("\n| task | setting | heed /s | PyTorch eager /s | heed / PyTorch |\n|---|---|---:|---:|---:|")
+    for task, setting, h, t in rows:
+        print(f"| {task} | {setting} | {h:.2f} | {t:.2f} | {h / t:.2f}x |")
+    print(json.dumps({"threads": args.threads, "words": args.words, "images": args.images}))
+
+
+if __name__ == "__main__":
+    main()

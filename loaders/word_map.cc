@@ -1,0 +1,41 @@
+#include "loaders/word_map.h"
+
+#include <heed/error.h>
+
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace heed {
+
+int64_t WordMap::at(const std::string& word, const std::string& where) const {
+  auto it = ids.find(word);
+  if (it == ids.end()) throw Error(fmt::format("{}: has no \"{}\"", where, word));
+  return it->second;
+}
+
+WordMap word_map_from(const nlohmann::json& object, const std::string& where) {
+  if (!object.is_object()) throw Error(fmt::format("{}: expected an object of word -> id", where));
+  WordMap m;
+  for (const auto& [word, id] : object.items()) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > (int64_t(1) << 24))
+      throw Error(fmt::format("{}: the id of \"{}\" must be an integer in [0, 2^24]", where, word));
+    m.ids[word] = id.get<int64_t>();
+    if (size_t(id.get<int64_t>()) >= m.words.size()) m.words.resize(size_t(id.get<int64_t>()) + 1);
+    m.words[size_t(id.get<int64_t>())] = word;
+  }
+  return m;
+}
+
+nlohmann::json read_json_file(const std::string& path, const std::string& needed_for) {
+  std::ifstream f(path);
+  if (!f) throw Error(fmt::format("{}: cannot open ({})", path, needed_for));
+  try {
+    return nlohmann::json::parse(f);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(fmt::format("{}: invalid JSON at byte {}", path, e.byte));
+  }
+}
+
+}  // namespace heed

@@ -1,0 +1,115 @@
+// `heed vqa MODEL_DIR IMAGE "QUESTION"`: the most probable answers with a
+// pytorch-vqa model; --input answers many (image, question) pairs; --attention
+// writes each glimpse's attention over the picture.
+#include <heed/vqa.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "engine/image_input.h"
+#include "tools/commands.h"
+#include "viz/heatmap.h"
+
+namespace heed::tools {
+namespace {
+
+struct VqaArgs {
+  std::string model, image, question, input, attention, trace;
+  int top = 3, batch = 32, threads = 0;
+  bool profile = false;
+  Device device = Device::cpu;
+};
+
+// "IMAGE<TAB>QUESTION" lines.
+std::vector<Question> read_questions(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw Error(fmt::format("{}: cannot open", path));
+  std::vector<Question> out;
+  size_t number = 0;
+  for (std::string line; std::getline(f, line);) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const size_t tab = line.find('\t');
+    if (tab == std::string::npos) throw Error(fmt::format("{}:{}: expected IMAGE<TAB>QUESTION", path, number));
+    out.push_back({line.substr(0, tab), line.substr(tab + 1)});
+  }
+  return out;
+}
+
+void write_vqa_html(const VqaArgs& a, const std::vector<Question>& qs, const std::vector<VqaResult>& results) {
+  detail::ImageInput input(a.model);
+  std::vector<viz::HtmlSection> sections;
+  for (size_t i = 0; i < results.size() && i < 50; ++i) {
+    const VqaResult& r = results[i];
+    Image picture = input.picture(qs[i].image);
+    const int positions = r.grid_height * r.grid_width;
+    viz::AttentionMap map{qs[i].text, int(r.attention.size()), positions, {}, {}, {}};
+    for (const auto& g : r.attention) map.weights.insert(map.weights.end(), g.begin(), g.end());
+    viz::HtmlSection s{fmt::format("{}: {} -> {} ({:.3f})", qs[i].image, qs[i].text, r.answers[0].text, r.answers[0].probability), {}};
+    s.images.emplace_back("the picture the model read", viz::scaled(picture, 160));
+    for (int g = 0; g < map.rows; ++g)
+      s.images.emplace_back(fmt::format("glimpse {}", g + 1), viz::render_overlay(picture, map, g, r.grid_height, r.grid_width, 160));
+    sections.push_back(std::move(s));
+  }
+  std::ofstream html(a.attention);
+  html << viz::render_html("Where the model looked: " + a.model, sections);
+  if (!html) throw Error(fmt::format("{}: cannot write", a.attention));
+  std::fprintf(stderr, "attention overlays written to %s\n", a.attention.c_str());
+}
+
+void vqa(const VqaArgs& a) {
+  if (a.top < 1 || a.batch < 1) throw Error("--top and --batch-size must be >= 1");
+  std::vector<Question> qs;
+  if (!a.input.empty()) {
+    if (!a.image.empty()) throw Error("give IMAGE and QUESTION, or --input, not both");
+    qs = read_questions(a.input);
+  } else {
+    if (a.image.empty() || a.question.empty()) throw Error("give IMAGE and QUESTION (or --input FILE)");
+    qs.push_back({a.image, a.question});
+  }
+  QuestionAnswerer answerer(a.model, AnswererOptions{a.threads, a.profile, a.batch, a.device, print_progress});
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<VqaResult> results = answerer.answer(qs, a.top);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (!results[i].unknown_words.empty())
+      std::fprintf(stderr, "heed: warning: question %zu: unknown words (read as id 0, as pytorch-vqa): %s\n", i + 1,
+                   fmt::format("{}", fmt::join(results[i].unknown_words, " ")).c_str());
+    std::vector<std::string> cells;
+    for (const Answer& ans : results[i].answers) cells.push_back(fmt::format("{}\t{:.4f}", ans.text, ans.probability));
+    std::cout << fmt::format("{}", fmt::join(cells, "\t")) << "\n";
+  }
+  std::fprintf(stderr, "answered %zu questions in %.2f s, %.1f questions/s\n", qs.size(), seconds,
+               seconds > 0 ? double(qs.size()) / seconds : 0.0);
+  if (!a.attention.empty()) write_vqa_html(a, qs, results);
+  if (a.profile) print_profile(answerer.profile(), a.trace);
+}
+
+}  // namespace
+
+void add_vqa(CLI::App& app) {
+  auto a = std::make_shared<VqaArgs>();
+  auto* cmd = app.add_subcommand("vqa", "Answer a question about an image with a pytorch-vqa model directory; prints "
+                                        "'answer<TAB>probability' for the top answers, one line per question");
+  cmd->add_option("MODEL_DIR", a->model, "config.json, model.safetensors, vocab.json")->required();
+  cmd->add_option("IMAGE", a->image, "a PNG or JPEG file");
+  cmd->add_option("QUESTION", a->question, "the question, e.g. \"what color is the circle?\"");
+  cmd->add_option("--input", a->input, "answer every 'IMAGE<TAB>QUESTION' line of this file instead");
+  cmd->add_option("--top", a->top, "answers per question (default 3)");
+  cmd->add_option("--batch-size", a->batch, "questions per batch (default 32)");
+  cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  add_device_option(cmd, &a->device);
+  cmd->add_option("--attention", a->attention, "write each glimpse's attention over the image (first 50 questions) to this HTML file");
+  cmd->add_option("--profile", a->trace, "print per-op timings; with =FILE also write a Chrome trace")->expected(0, 1);
+  cmd->callback([a, cmd] {
+    a->profile = cmd->count("--profile") > 0;
+    vqa(*a);
+  });
+}
+
+}  // namespace heed::tools
