@@ -25,13 +25,15 @@ def figures(html_path):
             for alt, b in re.findall(r'alt="([^"]*)" src="data:image/png;base64,([^"]+)"', html)]
 
 
-def strip(items, path, label_height=18):
+def strip(items, path, per_row=8, label_height=18):
     w, h = items[0][1].size
-    sheet = Image.new("RGB", (w * len(items), h + label_height), "white")
+    rows = (len(items) + per_row - 1) // per_row
+    sheet = Image.new("RGB", (w * min(per_row, len(items)), (h + label_height) * rows), "white")
     d = ImageDraw.Draw(sheet)
     for i, (label, img) in enumerate(items):
-        sheet.paste(img, (i * w, label_height))
-        d.text((i * w + 4, 3), label, fill="black")
+        x, y = (i % per_row) * w, (i // per_row) * (h + label_height)
+        sheet.paste(img, (x, y + label_height))
+        d.text((x + 4, y + 3), label, fill="black")
     sheet.save(path)
     print("wrote", path)
 
