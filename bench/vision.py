@@ -6,9 +6,10 @@ in eager mode, same thread count, same random weights.
            256x256 pictures pooled to 14x14, attention/embedding/decoder 512,
            vocabulary 10,000. Every caption is exactly --words words (the <end>
            logit is held at -100 in both), so both engines do the same work.
-           Timed from PNG files to captions (decoding and transforms included);
-           PyTorch's search is an incremental loop over decoder.step (greedy, or
-           beam search keeping each row's LSTM state), as heed's.
+           Timed warm, from PNG files to captions (decoding and transforms
+           included): heed::Captioner (build/bench/heed_bench_caption) against an
+           incremental PyTorch loop over decoder.step (greedy, or beam search
+           keeping each row's LSTM state), as heed's.
   vqa      pytorch-vqa's Net with its sizes (question 1024, glimpses 2, mid 512,
            classifier 1024, 3,000 answers, 15,000 question tokens) on ResNet-152-sized
            features [2048, 14, 14] given directly; heed runs the `answer` graph
@@ -111,16 +112,13 @@ def median_s(fn, repeats):
     return statistics.median(times)
 
 
-def heed_captions_s(heed, paths, batch, beam, words, threads, repeats):
-    """heed's own timer (model loaded; decoding, transforms and generation), median of runs."""
-    times = []
-    for _ in range(repeats + 1):
-        r = subprocess.run([heed, "caption", CAP_DIR, *paths, "--batch-size", str(batch), "--beam", str(beam),
-                            "--max-length", str(words), "--threads", str(threads)], capture_output=True, text=True)
-        if r.returncode:
-            raise SystemExit(r.stderr)
-        times.append(float(re.search(r"captioned \d+ images in ([0-9.]+) s", r.stderr).group(1)))
-    return statistics.median(times[1:])
+def heed_captions_s(bench_bin, paths, batch, beam, words, threads, repeats):
+    """heed::Captioner, warm, from files to captions (build/bench/heed_bench_caption), median of runs."""
+    r = subprocess.run([bench_bin, CAP_DIR, *paths, "--batch", str(batch), "--beam", str(beam), "--words", str(words),
+                        "--threads", str(threads), "--repeats", str(repeats)], capture_output=True, text=True)
+    if r.returncode:
+        raise SystemExit(r.stderr)
+    return json.loads(r.stdout.strip().splitlines()[-1])["seconds"]
 
 
 def vqa_inputs(batch):
@@ -144,6 +142,7 @@ def heed_vqa_ms(heed, batch, threads, repeats):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--heed", default="build/heed")
+    ap.add_argument("--caption-bench", default="build/bench/heed_bench_caption")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--words", type=int, default=20)
@@ -158,7 +157,7 @@ def main():
         for batch, beam in ((1, 1), (8, 1), (1, 3), (8, 3)):
             with torch.no_grad():
                 t_torch = median_s(lambda: torch_captions(model, wm, paths, batch, beam, args.words), args.repeats)
-            t_heed = heed_captions_s(args.heed, paths, batch, beam, args.words, args.threads, args.repeats)
+            t_heed = heed_captions_s(args.caption_bench, paths, batch, beam, args.words, args.threads, args.repeats)
             n = len(paths)
             rows.append(("caption", f"batch {batch}, {'greedy' if beam == 1 else f'beam {beam}'}", n / t_heed, n / t_torch))
             print(f"caption batch {batch} beam {beam}: heed {n / t_heed:.2f} images/s, PyTorch {n / t_torch:.2f} "

@@ -100,7 +100,11 @@ struct AnswerGraph {
     b.input("question_lengths", DType::i64, {batch});
     std::string q = question(), v = normalized_features();
     // Attention: x_conv(relu(v_conv(v) + q_lin(q) tiled over positions)), softmax over positions per glimpse.
-    std::string vc = b.node("attention.v_conv", "Conv2d", {v, w("attention.v_conv.weight")});
+    // v_conv, a 1x1 convolution without bias, as one matmul over the positions: [mid, vision] x [vision, h*w].
+    std::string wv = b.node("attention.v_conv.matrix", "Reshape", {w("attention.v_conv.weight")}, {{"shape", Ints{c.mid, c.vision}}});
+    std::string flat_v = b.node("attention.v_conv.input", "Reshape", {v}, {{"shape", Ints{0, c.vision, -1}}});
+    std::string vc = b.node("attention.v_conv", "MatMul", {wv, flat_v});
+    vc = b.node("attention.v_conv.map", "Reshape", {vc}, {{"shape", Ints{0, c.mid, 1, -1}}});
     std::string ql = b.node("attention.q_lin", "Linear", {q, w("attention.q_lin.weight"), w("attention.q_lin.bias")});
     std::string tiled = b.node("attention.q_tiled", "Reshape", {ql}, {{"shape", Ints{0, c.mid, 1, 1}}});
     std::string x = b.node("attention.relu", "Relu", {b.node("attention.sum", "Add", {vc, tiled})});

@@ -191,6 +191,14 @@ for op, fn in {"ReduceSum": torch.sum, "ReduceMean": torch.mean, "ReduceMax": to
     case(f"{op.lower()}_axis1", op, [x], [fn(x, dim=1)], {"axes": [1]})
     case(f"{op.lower()}_keepdims", op, [x], [fn(x, dim=(0, 2), keepdim=True)], {"axes": [0, 2], "keepdims": True})
     case(f"{op.lower()}_all", op, [x], [fn(x)])
+# heed's own loops: a middle axis over rows wider than one 512-column chunk, a run
+# of two axes, the last axis, and a run with a size-1 dim inside.
+x2, x3, x4 = r(2, 6, 700), r(3, 4, 5, 6), r(3, 1, 4, 5)
+for op, fn in {"ReduceSum": torch.sum, "ReduceMean": torch.mean, "ReduceMax": torch.amax}.items():
+    case(f"{op.lower()}_wide_rows", op, [x2], [fn(x2, dim=1, keepdim=True)], {"axes": [1], "keepdims": True})
+    case(f"{op.lower()}_two_axes", op, [x3], [fn(x3, dim=(1, 2))], {"axes": [1, 2]})
+    case(f"{op.lower()}_last", op, [x3], [fn(x3, dim=-1)], {"axes": [-1]})
+    case(f"{op.lower()}_around_one", op, [x4], [fn(x4, dim=(1, 2))], {"axes": [1, 2]})
 
 # ArgMax / TopK.
 x = r(4, 7, 9)

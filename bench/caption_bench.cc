@@ -1,0 +1,42 @@
+// Captioning throughput through heed::Captioner, warm (one untimed pass first,
+// as the PyTorch side of bench/vision.py): median seconds to caption the images
+// (decoding, transforms, encoder and search), as one JSON line.
+//
+//   heed_bench_caption MODEL_DIR IMAGE... [--batch B] [--beam K] [--words W] [--threads T] [--repeats R]
+#include <heed/caption.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "bench/bench_util.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> positional;
+  int batch = 1, beam = 1, words = 20, threads = 0, repeats = 5;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    int* target = a == "--batch" ? &batch : a == "--beam" ? &beam : a == "--words" ? &words : a == "--threads" ? &threads
+                : a == "--repeats" ? &repeats : nullptr;
+    if (target && i + 1 < argc) *target = std::atoi(argv[++i]);
+    else if (a.rfind("--", 0) == 0) {
+      std::fprintf(stderr, "usage: %s MODEL_DIR IMAGE... [--batch B] [--beam K] [--words W] [--threads T] [--repeats R]\n", argv[0]);
+      return 2;
+    } else positional.push_back(a);
+  }
+  if (positional.size() < 2) return std::fprintf(stderr, "give MODEL_DIR and at least one image\n"), 2;
+  heed::Captioner captioner(positional[0], {threads, false, batch});
+  std::vector<std::string> images(positional.begin() + 1, positional.end());
+  heed::GenerationOptions o;
+  o.beam_size = beam;
+  o.max_new_tokens = words;
+  std::vector<double> seconds;
+  for (int r = 0; r <= repeats; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    captioner.caption(images, o);
+    if (r > 0) seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  heed::bench::emit({{"seconds", heed::bench::median(seconds)}, {"images", images.size()}, {"batch", batch}, {"beam", beam}});
+}
