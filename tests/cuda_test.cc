@@ -2,8 +2,10 @@
 // checked against the CPU): graphs, and Marian greedy translation token for
 // token. Skips, saying why, where there is no GPU; either way, asking for
 // Device::cuda without one is a clear error, never a crash.
+#include <heed/caption.h>
 #include <heed/generate.h>
 #include <heed/translate.h>
+#include <heed/vqa.h>
 
 #include "loaders/safetensors.h"
 #include "tests/test_util.h"
@@ -75,6 +77,30 @@ TEST_P(CudaTranslation, MatchesCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Bundled, CudaTranslation, ::testing::Values("dates-marian", "dates-lstm"));
+
+// The bundled captioning and VQA demos (ResNet trunk, LSTMCell, attention,
+// LSTM over questions) on the GPU give the CPU's captions and answers.
+TEST(Cuda, ShapesDemosMatchCpu) {
+  std::string why;
+  if (!test::cuda_usable(&why)) GTEST_SKIP() << "CUDA: " << why;
+  const std::string ex = HEED_EXAMPLES, pics = ex + "/shapes-test/";
+  std::vector<std::string> images;
+  for (const char* name : {"000.png", "001.png", "002.png", "003.png", "004.png"}) images.push_back(pics + name);
+  GenerationOptions o;
+  o.max_new_tokens = 20;
+  auto cpu = Captioner(ex + "/shapes-caption", {1}).caption(images, o);
+  auto gpu = Captioner(ex + "/shapes-caption", {1, false, 8, Device::cuda}).caption(images, o);
+  for (size_t i = 0; i < images.size(); ++i) EXPECT_EQ(gpu[i].text, cpu[i].text) << images[i];
+  std::vector<Question> qs;
+  for (const std::string& image : images)
+    for (const char* q : {"what color is the circle?", "how many shapes are there?", "is there a square?"}) qs.push_back({image, q});
+  auto cpu_answers = QuestionAnswerer(ex + "/shapes-vqa", {1}).answer(qs, 1);
+  auto gpu_answers = QuestionAnswerer(ex + "/shapes-vqa", {1, false, 32, Device::cuda}).answer(qs, 1);
+  for (size_t i = 0; i < qs.size(); ++i) {
+    EXPECT_EQ(gpu_answers[i].answers[0].text, cpu_answers[i].answers[0].text) << qs[i].image << ": " << qs[i].text;
+    EXPECT_NEAR(gpu_answers[i].answers[0].probability, cpu_answers[i].answers[0].probability, 1e-3);
+  }
+}
 
 }  // namespace
 }  // namespace heed
