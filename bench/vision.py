@@ -139,6 +139,25 @@ def heed_vqa_ms(heed, batch, threads, repeats):
     return float(re.search(r"median ([0-9.]+) ms", r.stdout + r.stderr).group(1))
 
 
+def encoder_only(args):
+    """ResNet-101 trunk + pool + init of the caption model, batch 8: seconds and GFLOP/s on both sides."""
+    from safetensors.torch import save_file
+    model, _ = build_caption_model()
+    x = torch.randn(8, 3, 256, 256, generator=torch.Generator().manual_seed(3))
+    path = "/tmp/heed_bench_caption_images8.safetensors"
+    save_file({"image": x}, path)
+    with torch.no_grad():
+        t_torch = median_s(lambda: model.encoder(x), args.repeats)
+    r = subprocess.run([args.heed, "run", CAP_DIR, "--graph", "encoder", "--inputs", path, "--repeat", str(args.repeats + 1),
+                        "--threads", str(args.threads)], capture_output=True, text=True)
+    if r.returncode:
+        raise SystemExit(r.stderr)
+    t_heed = float(re.search(r"median ([0-9.]+) ms", r.stdout + r.stderr).group(1)) / 1e3
+    gflop = 2 * 8 * 10.2  # ResNet-101 at 256x256: about 10.2 G multiply-adds a picture
+    print(f"encoder, batch 8: heed {t_heed:.3f} s ({gflop / t_heed:.0f} GFLOP/s), "
+          f"PyTorch {t_torch:.3f} s ({gflop / t_torch:.0f} GFLOP/s), {t_torch / t_heed:.2f}x")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--heed", default="build/heed")
@@ -147,10 +166,13 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--words", type=int, default=20)
     ap.add_argument("--images", type=int, default=8)
-    ap.add_argument("--only", choices=["caption", "vqa"], default=None)
+    ap.add_argument("--only", choices=["caption", "vqa", "encoder"], default=None,
+                    help="encoder: the captioning encoder alone on 8 random 256x256 pictures (heed: `heed run --graph encoder`)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
+    if args.only == "encoder":
+        return encoder_only(args)
     if args.only != "vqa":
         model, wm = build_caption_model()
         paths = pictures(args.images)
