@@ -79,6 +79,15 @@ void PanelGemm::run(const float* x, int64_t m, const float* bias, float* y, std:
         micro(int(std::min(kRows, m - b * kRows)), xp + (b * k_ + k0) * kRows, panel + k0 * P, kc, acc + b * kRows * P, k0 == 0);
     }
     const int64_t cols = std::min(P, n_ - p * P);
+    if (cols == P) {  // a full panel: two vectors a row
+      const __m256 b0 = bias ? _mm256_loadu_ps(bias + p * P) : _mm256_setzero_ps();
+      const __m256 b1 = bias ? _mm256_loadu_ps(bias + p * P + 8) : _mm256_setzero_ps();
+      for (int64_t row = 0; row < m; ++row) {
+        _mm256_storeu_ps(y + row * n_ + p * P, _mm256_add_ps(_mm256_loadu_ps(acc + row * P), b0));
+        _mm256_storeu_ps(y + row * n_ + p * P + 8, _mm256_add_ps(_mm256_loadu_ps(acc + row * P + 8), b1));
+      }
+      continue;
+    }
     for (int64_t row = 0; row < m; ++row)
       for (int64_t j = 0; j < cols; ++j)
         y[row * n_ + p * P + j] = acc[row * P + j] + (bias ? bias[p * P + j] : 0.f);
