@@ -1,8 +1,11 @@
 #pragma once
 // Numpy-broadcast binary loop, shared by the element-wise ops and the additive
-// mask of Softmax.
+// mask of Softmax. Adjacent dims are merged where both operands allow, so that
+// [1, 2048, 14, 14] / [1, 1, 14, 14] runs as 2048 rows of 196, not 28,672 rows
+// of 14; long rows are split so that both threads work.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "backends/cpu/kernel_util.h"
@@ -18,35 +21,63 @@ inline Shape broadcast_strides(const Shape& in, const Shape& out) {
   return r;
 }
 
+// out's dims with size-1 dims dropped and neighbours merged where both
+// operands' strides continue across them; strides in elements, 0 = broadcast.
+struct BroadcastLayout {
+  Shape shape, sa, sb;
+};
+
+inline BroadcastLayout merged_layout(const Shape& a, const Shape& b, const Shape& out) {
+  const Shape sa = broadcast_strides(a, out), sb = broadcast_strides(b, out);
+  int64_t size[Shape::kMaxRank], da[Shape::kMaxRank], db[Shape::kMaxRank];
+  int n = 0;  // merged dims, innermost first
+  for (int i = out.rank() - 1; i >= 0; --i) {
+    if (out[i] == 1) continue;
+    if (n > 0 && sa[i] == da[n - 1] * size[n - 1] && sb[i] == db[n - 1] * size[n - 1]) {
+      size[n - 1] *= out[i];
+      continue;
+    }
+    size[n] = out[i], da[n] = sa[i], db[n] = sb[i];
+    ++n;
+  }
+  BroadcastLayout l;
+  if (n == 0) size[0] = 1, da[0] = db[0] = 0, n = 1;
+  for (int k = n - 1; k >= 0; --k) {
+    l.shape.push_back(size[k]);
+    l.sa.push_back(da[k]);
+    l.sb.push_back(db[k]);
+  }
+  return l;
+}
+
 // out[i] = op(a[i], b[i]) over `out_shape` with broadcasting.
 template <typename T, typename Op>
 void broadcast_binary(const T* a, const Shape& a_shape, const T* b, const Shape& b_shape, T* out,
                       const Shape& out_shape, Op op) {
-  int64_t total = out_shape.numel();
+  const int64_t total = out_shape.numel();
   if (total == 0) return;
-  if (out_shape.rank() == 0) {
-    out[0] = op(a[0], b[0]);
-    return;
-  }
-  Shape sa = broadcast_strides(a_shape, out_shape), sb = broadcast_strides(b_shape, out_shape);
-  int rank = out_shape.rank();
-  int64_t inner = out_shape[rank - 1], outer = total / inner;
-  int64_t ia = sa[rank - 1], ib = sb[rank - 1];
+  const BroadcastLayout l = merged_layout(a_shape, b_shape, out_shape);
+  const int rank = l.shape.rank();
+  const int64_t inner = l.shape[rank - 1], outer = total / inner, ia = l.sa[rank - 1], ib = l.sb[rank - 1];
+  // Few long rows: cut them so that every thread gets work.
+  const int64_t chunk = outer >= 8 ? inner : std::max<int64_t>(4096, (inner + 7) / 8);
+  const int64_t chunks = (inner + chunk - 1) / chunk;
 #pragma omp parallel for if (total > 32768) schedule(static)
-  for (int64_t o = 0; o < outer; ++o) {
-    auto [oa, ob] = row_offsets(o, out_shape, sa, sb);
+  for (int64_t task = 0; task < outer * chunks; ++task) {
+    const int64_t o = task / chunks, begin = (task % chunks) * chunk, end = std::min(inner, begin + chunk);
+    auto [oa, ob] = row_offsets(o, l.shape, l.sa, l.sb);
     const T* pa = a + oa;
     const T* pb = b + ob;
     T* po = out + o * inner;
-    // The three common cases get their own loops so the compiler vectorizes them.
+    // The common cases get their own loops so the compiler vectorizes them.
     if (ia == 1 && ib == 1)
-      for (int64_t j = 0; j < inner; ++j) po[j] = op(pa[j], pb[j]);
+      for (int64_t j = begin; j < end; ++j) po[j] = op(pa[j], pb[j]);
     else if (ia == 1)
-      for (int64_t j = 0; j < inner; ++j) po[j] = op(pa[j], pb[0]);
+      for (int64_t j = begin; j < end; ++j) po[j] = op(pa[j], pb[0]);
     else if (ib == 1)
-      for (int64_t j = 0; j < inner; ++j) po[j] = op(pa[0], pb[j]);
+      for (int64_t j = begin; j < end; ++j) po[j] = op(pa[0], pb[j]);
     else
-      for (int64_t j = 0; j < inner; ++j) po[j] = op(pa[0], pb[0]);
+      for (int64_t j = begin; j < end; ++j) po[j] = op(pa[0], pb[0]);
   }
 }
 

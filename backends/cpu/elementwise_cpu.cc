@@ -13,19 +13,17 @@
 namespace heed::cpu {
 namespace {
 
-template <typename T>
-auto binary_op(const std::string& op) {
-  return [op](const T& x, const T& y) -> T {
-    switch (op[0]) {
-      case 'A': return x + y;
-      case 'S': return x - y;
-      case 'M':
-        if (op == "Mul") return x * y;
-        return op == "Maximum" ? std::max(x, y) : std::min(x, y);
-      case 'D': return x / y;
-      default: return T(std::pow(x, y));
-    }
-  };
+// Calls f(op) with `op` a stateless functor for the named binary op, so that
+// each op's loop is its own instantiation (and vectorizes).
+template <typename T, typename F>
+auto with_binary_op(const std::string& op, F&& f) {
+  if (op == "Add") return f([](T x, T y) { return T(x + y); });
+  if (op == "Sub") return f([](T x, T y) { return T(x - y); });
+  if (op == "Mul") return f([](T x, T y) { return T(x * y); });
+  if (op == "Div") return f([](T x, T y) { return T(x / y); });
+  if (op == "Maximum") return f([](T x, T y) { return std::max(x, y); });
+  if (op == "Minimum") return f([](T x, T y) { return std::min(x, y); });
+  return f([](T x, T y) { return T(std::pow(x, y)); });
 }
 
 std::unique_ptr<Invocation> dnnl_binary(const std::string& op, const NodeShapes& s) {
@@ -59,9 +57,11 @@ std::unique_ptr<Invocation> dnnl_binary(const std::string& op, const NodeShapes&
 std::unique_ptr<Invocation> loop_binary(const std::string& op, const NodeShapes& s) {
   return dispatch_dtype(s.out[0].dtype, [&](auto zero) -> std::unique_ptr<Invocation> {
     using T = decltype(zero);
-    return invocation([s, f = binary_op<T>(op)](const Buffers& io) {
-      broadcast_binary(io.in_as<T>(0), s.in[0].shape, io.in_as<T>(1), s.in[1].shape, io.out_as<T>(0),
-                       s.out[0].shape, f);
+    return with_binary_op<T>(op, [&](auto f) -> std::unique_ptr<Invocation> {
+      return invocation([s, f](const Buffers& io) {
+        broadcast_binary(io.in_as<T>(0), s.in[0].shape, io.in_as<T>(1), s.in[1].shape, io.out_as<T>(0),
+                         s.out[0].shape, f);
+      });
     });
   });
 }

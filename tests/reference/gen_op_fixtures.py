@@ -134,6 +134,14 @@ for op, fn in bin_ops.items():
     case(f"{op.lower()}_both_broadcast", op, [a, b], [fn(a, b)])
 a, b = r(6, 7), r(6, 7)
 case("add_same_shape", "Add", [a, b], [a + b])
+# Merged dims (a channel norm's [B, C, H, W] / [B, 1, H, W]), a broadcasting
+# first operand, and one long row that the loop splits between threads.
+a, b = r(2, 40, 7, 9), r(2, 1, 7, 9).abs() + 0.5
+case("div_middle_broadcast", "Div", [a, b], [a / b])
+case("sub_first_broadcasts", "Sub", [b, a], [b - a])
+a, b = r(1, 70001), r(1, 70001)
+case("mul_long_row", "Mul", [a, b], [a * b])
+case("maximum_long_row_scalar", "Maximum", [a, torch.tensor(0.1)], [torch.maximum(a, torch.tensor(0.1))])
 a = r(2, 5)
 s = torch.tensor(0.5)
 case("mul_scalar", "Mul", [a, s], [a * s])
