@@ -124,7 +124,7 @@ def evaluate(cap, vqa, wm, vocab, test_dir, n):
         f.write("image\texpected\tpytorch\n" + "\n".join(cap_lines) + "\n")
     with open(os.path.join(test_dir, "questions.tsv"), "w") as f:
         f.write("image\tquestion\texpected\tpytorch\n" + "\n".join(vqa_lines) + "\n")
-    return cap_ok / n, vqa_ok / total_q
+    return cap_ok / n, vqa_ok / total_q, total_q
 
 
 def main():
@@ -153,14 +153,15 @@ def main():
             setattr(vqa.resnet, name, cap.encoder.resnet[index])
         train(cap, vqa, args.steps, wm, vocab, args.coverage)
     cap.eval(), vqa.eval()
-    cap_acc, vqa_acc = evaluate(cap, vqa, wm, vocab, os.path.join(ROOT, "examples/shapes-test"), args.test)
+    cap_acc, vqa_acc, questions = evaluate(cap, vqa, wm, vocab, os.path.join(ROOT, "examples/shapes-test"), args.test)
     print(f"held-out caption exact match (greedy, PyTorch): {cap_acc:.4f}; VQA accuracy (PyTorch): {vqa_acc:.4f}")
     if not args.evaluate_only:
         sat.save(cap, cap_dir, wm)
         pytorch_vqa.save(vqa, vqa_dir, vocab)
     for d, key, acc in ((cap_dir, "caption_exact_match_greedy_pytorch", cap_acc), (vqa_dir, "vqa_accuracy_pytorch", vqa_acc)):
         with open(os.path.join(d, "metrics.json"), "w") as f:
-            json.dump({key: acc, "test_images": args.test, "train_steps": args.steps, "batch": 32}, f, indent=1)
+            json.dump({key: acc, "test_images": args.test, "test_questions": questions, "train_steps": args.steps,
+                       "batch": 32, "coverage": args.coverage}, f, indent=1)
 
 
 if __name__ == "__main__":
