@@ -81,7 +81,7 @@ struct AnswerGraph {
                                  w("text.lstm.bias_ih_l0"), w("text.lstm.bias_hh_l0")},
            {{"hidden_size", c.question}, {"batch_first", int64_t(1)}});
     b.last().outputs = {"text.lstm", "text.h_n", "text.c_n"};
-    return b.node("text.features", "Reshape", {"text.c_n"}, {{"shape", Ints{-1, c.question}}});
+    return b.node("text.features", "Squeeze", {"text.c_n"}, {{"axes", Ints{0}}});
   }
 
   // v / (||v||_2 over channels + 1e-8)
