@@ -111,6 +111,7 @@ void ModelImpl::build(ir::GraphFile file, const LoadOptions& options) {
       types = ir::validate_graph(graph, lookup, weights_.describe_sources());
     graphs_[name] = std::make_unique<CompiledGraph>(std::move(graph), types, weights_, backend, options.gemm_dtype);
   }
+  weights_.release_mapped_pages();
 }
 
 const CompiledGraph& ModelImpl::graph(const std::string& name) const {

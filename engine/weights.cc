@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "engine/half.h"
+#include "loaders/mapped_file.h"
 
 namespace heed {
 
@@ -25,6 +26,11 @@ void WeightStore::add_file(const SafetensorsFile& file) {
     tensors_[name] = widen_to_f32(t);
   }
   sources_.push_back(file.path);
+  if (file.mapping) mappings_.push_back(file.mapping);
+}
+
+void WeightStore::release_mapped_pages() const {
+  for (const auto& m : mappings_) m->release_resident_pages();
 }
 
 const Tensor* WeightStore::find(const std::string& name) const {

@@ -4,6 +4,7 @@
 #include <heed/tensor.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,10 +19,14 @@ class WeightStore {
   const std::map<std::string, Tensor>& all() const { return tensors_; }
   const std::vector<std::string>& sources() const { return sources_; }
   std::string describe_sources() const;
+  // After the kernels have packed what they need: the mapped files' pages leave
+  // resident memory (the weights read again later fault back in).
+  void release_mapped_pages() const;
 
  private:
   std::map<std::string, Tensor> tensors_;
   std::vector<std::string> sources_;
+  std::vector<std::shared_ptr<const MappedFile>> mappings_;
 };
 
 Tensor widen_to_f32(const Tensor& t);  // f16/bf16 -> f32 copy; other dtypes as they are

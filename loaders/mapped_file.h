@@ -15,6 +15,10 @@ class MappedFile {
 
   const unsigned char* data() const { return data_; }
   size_t size() const { return size_; }
+  // Drops the pages read so far from this process's resident memory; a later
+  // read faults them back in from the file (the mapping is private and never
+  // written, so nothing is lost). Called once a model has packed its weights.
+  void release_resident_pages() const;
 
  private:
   MappedFile() = default;

@@ -127,6 +127,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
 
   SafetensorsFile out;
   out.path = path;
+  out.mapping = file;
   std::vector<Entry> entries;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {

@@ -4,14 +4,18 @@
 #include <heed/tensor.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace heed {
 
+class MappedFile;
+
 struct SafetensorsFile {
   std::string path;
+  std::shared_ptr<const MappedFile> mapping;                // what the tensors view
   std::map<std::string, std::string> metadata;            // "__metadata__"
   std::vector<std::pair<std::string, Tensor>> tensors;    // in file order
   const Tensor* find(const std::string& name) const;
