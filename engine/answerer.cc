@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -135,7 +136,18 @@ std::vector<VqaResult> QuestionAnswerer::answer_features(const Tensor& features,
   if (features.shape().rank() != 4 || features.shape()[0] != int64_t(questions.size()))
     throw Error(fmt::format("features {} must be [questions ({}), channels, height, width]", features.shape().str(),
                             questions.size()));
-  return impl_->run(features, questions, top_k, 0, *this);
+  std::vector<VqaResult> out;
+  const size_t batch = size_t(impl_->options.batch_size), row = features.nbytes() / std::max<size_t>(1, questions.size());
+  for (size_t at = 0; at < questions.size(); at += batch) {  // batches of rows, viewed in place
+    const size_t n = std::min(batch, questions.size() - at);
+    Shape shape = features.shape();
+    shape[0] = int64_t(n);
+    Tensor rows = Tensor::view(features.dtype(), shape, static_cast<char*>(const_cast<void*>(features.data())) + at * row);
+    std::vector<VqaResult> res = impl_->run(rows, {questions.begin() + long(at), questions.begin() + long(at + n)}, top_k, at, *this);
+    std::move(res.begin(), res.end(), std::back_inserter(out));
+    if (impl_->options.progress) impl_->options.progress(at + n, questions.size());
+  }
+  return out;
 }
 
 std::vector<VqaResult> QuestionAnswerer::answer(const std::vector<Question>& questions, int top_k) {

@@ -77,6 +77,8 @@ expect_ok caption_beam_nbest "^-?[0-9.]+	$cap1$" sh -c "'$heed' caption '$cap' '
 expect_ok caption_attention "attention overlays written" "$heed" caption "$cap" "$pics/000.png" --attention "$tmp/cap.html"
 expect_ok caption_html "<img alt=\"a\"" cat "$tmp/cap.html"
 expect_ok caption_profile "LSTMCell" "$heed" caption "$cap" "$pics/000.png" --profile
+expect_ok caption_input_file "^$cap1,.*,.*$" sh -c "printf '$pics/000.png\n\n$pics/001.png\n$pics/002.png\n' >'$tmp/pics.txt' && '$heed' caption '$cap' --input '$tmp/pics.txt' 2>/dev/null | paste -sd,"
+expect_error caption_no_images "give IMAGE files or --input FILE" "$heed" caption "$cap"
 expect_error caption_not_an_image "not_an_image.png: not a PNG or JPEG file" "$heed" caption "$cap" "$root/tests/fixtures/images/not_an_image.png"
 expect_error caption_truncated "truncated.png: cannot decode PNG" "$heed" caption "$cap" "$root/tests/fixtures/images/truncated.png"
 expect_error caption_missing_image "nope.png: cannot open" "$heed" caption "$cap" "$tmp/nope.png"
@@ -91,6 +93,14 @@ expect_error vqa_empty_question "question 1: \"\?\" has no words" "$heed" vqa "$
 expect_error vqa_no_question "give IMAGE and QUESTION" "$heed" vqa "$vqa" "$pics/000.png"
 expect_error vqa_bad_input_line "q.tsv:1: expected IMAGE<TAB>QUESTION" sh -c "echo 'no tab here' >'$tmp/q.tsv' && '$heed' vqa '$vqa' --input '$tmp/q.tsv'"
 expect_error vqa_gray16 "gray16.png: cannot decode PNG: 16-bit grayscale" "$heed" vqa "$vqa" "$root/tests/fixtures/images/gray16.png" "is there a circle?"
+# Features instead of pictures: the trunk's output through `heed run`, then the answer graph.
+expect_ok vqa_trunk_run "features" "$heed" run "$vqa" --graph image_features --inputs "$root/tests/fixtures/shapes_pictures.safetensors" --output "$tmp/feats.safetensors"
+want0=$(awk -F'\t' '$1=="000.png" && $2=="how many shapes are there?"{print $4}' "$pics/questions.tsv")
+want1=$(awk -F'\t' '$1=="001.png" && $2=="how many shapes are there?"{print $4}' "$pics/questions.tsv")
+expect_ok vqa_features "^$want0	[01][.0-9]*	.*,$want1	" sh -c "'$heed' vqa '$vqa' --features '$tmp/feats.safetensors' 'how many shapes are there?' 2>/dev/null | paste -sd,"
+expect_ok vqa_features_input "^$want1	" sh -c "printf '1\thow many shapes are there?\n' >'$tmp/fq.tsv' && '$heed' vqa '$vqa' --features '$tmp/feats.safetensors' --input '$tmp/fq.tsv' 2>/dev/null"
+expect_error vqa_features_bad_row "question 1: row '7' is not in \[0, 2\)" sh -c "printf '7\tis there a circle?\n' >'$tmp/fq.tsv' && '$heed' vqa '$vqa' --features '$tmp/feats.safetensors' --input '$tmp/fq.tsv'"
+expect_error vqa_features_attention "--attention needs pictures" "$heed" vqa "$vqa" --features "$tmp/feats.safetensors" "is there a circle?" --attention "$tmp/x.html"
 expect_error vqa_wrong_model "not a pytorch-vqa model" "$heed" vqa "$cap" "$pics/000.png" "is there a circle?"
 
 printf 'garbage' >"$tmp/bad.safetensors"

@@ -210,6 +210,13 @@ TEST_P(Vqa, AnswererTokenizesAsPytorchVqaAndRanksAnswers) {
     EXPECT_EQ(int64_t(res[i].attention.size()), io.find("attention")->shape()[1]);
     EXPECT_TRUE(test::attention_rows_ok(res[i].attention, 25 * (io.find("images") ? 0 : 1) + 9 * (io.find("images") ? 1 : 0)));
   }
+  // In batches of 2 (rows viewed in place): the same answers.
+  QuestionAnswerer by_two(dir, {2, false, 2});
+  std::vector<VqaResult> again = by_two.answer_features(*io.find("features"), questions, 3);
+  for (size_t i = 0; i < questions.size(); ++i) {
+    EXPECT_EQ(again[i].answers[0].text, res[i].answers[0].text);
+    EXPECT_NEAR(again[i].answers[0].probability, res[i].answers[0].probability, 1e-6);
+  }
   EXPECT_TRUE(test::throws_error_with([&] { qa.answer_features(*io.find("features"), {"?", "what", "is"}, 3); }, "question 1"));
   EXPECT_TRUE(test::throws_error_with([&] { qa.answer_features(*io.find("features"), {"what"}, 3); }, "must be [questions (1)"));
 }

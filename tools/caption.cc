@@ -17,7 +17,7 @@ namespace heed::tools {
 namespace {
 
 struct CaptionArgs {
-  std::string model, attention, trace;
+  std::string model, input, attention, trace;
   std::vector<std::string> images;
   int beam = 1, n_best = 1, batch = 8, threads = 0, max_new = 0;
   float length_penalty = 1.0f;
@@ -47,7 +47,24 @@ void write_caption_html(const CaptionArgs& a, const std::vector<std::vector<Capt
   std::fprintf(stderr, "attention overlays written to %s\n", a.attention.c_str());
 }
 
-void caption(const CaptionArgs& a) {
+// --input: one image path a line (blank lines skipped).
+std::vector<std::string> read_paths(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw Error(fmt::format("{}: cannot open", path));
+  std::vector<std::string> out;
+  for (std::string line; std::getline(f, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+void caption(CaptionArgs a) {
+  if (!a.input.empty()) {
+    std::vector<std::string> more = read_paths(a.input);
+    a.images.insert(a.images.end(), more.begin(), more.end());
+  }
+  if (a.images.empty()) throw Error("give IMAGE files or --input FILE");
   if (a.beam < 1 || a.n_best < 1 || a.n_best > a.beam || a.batch < 1 || a.max_new < 0)
     throw Error("--beam and --batch-size must be >= 1, --n-best between 1 and --beam, --max-length >= 1");
   Captioner captioner(a.model, CaptionerOptions{a.threads, a.profile, a.batch, a.device, print_progress});
@@ -74,7 +91,8 @@ void add_caption(CLI::App& app) {
   auto a = std::make_shared<CaptionArgs>();
   auto* cmd = app.add_subcommand("caption", "Caption images with a Show, Attend and Tell model directory (one line per image)");
   cmd->add_option("MODEL_DIR", a->model, "config.json, model.safetensors, word_map.json")->required();
-  cmd->add_option("IMAGE", a->images, "PNG or JPEG files")->required();
+  cmd->add_option("IMAGE", a->images, "PNG or JPEG files");
+  cmd->add_option("--input", a->input, "also caption the images listed in this file, one path a line");
   cmd->add_option("--beam", a->beam, "beam size (1: greedy)");
   cmd->add_option("--n-best", a->n_best, "captions per image, each as 'score<TAB>caption' (at most --beam)");
   cmd->add_option("--length-penalty", a->length_penalty, "beam scores are log p / length^penalty (default 1)");

@@ -6,11 +6,13 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <cstring>
 #include <iostream>
 
 #include <fmt/format.h>
 
 #include "engine/image_input.h"
+#include "loaders/safetensors.h"
 #include "tools/commands.h"
 #include "viz/heatmap.h"
 
@@ -18,7 +20,7 @@ namespace heed::tools {
 namespace {
 
 struct VqaArgs {
-  std::string model, image, question, input, attention, trace;
+  std::string model, image, question, input, features, attention, trace;
   int top = 3, batch = 32, threads = 0;
   bool profile = false;
   Device device = Device::cpu;
@@ -62,19 +64,58 @@ void write_vqa_html(const VqaArgs& a, const std::vector<Question>& qs, const std
   std::fprintf(stderr, "attention overlays written to %s\n", a.attention.c_str());
 }
 
-void vqa(const VqaArgs& a) {
+// --features: questions about rows of a [N, C, h, w] tensor (the tensor named
+// "features", or the file's only one) instead of pictures; `image` holds the row.
+std::vector<VqaResult> answer_features(QuestionAnswerer& qa, const VqaArgs& a, const std::vector<Question>& qs) {
+  SafetensorsFile file = read_safetensors(a.features);
+  const Tensor* f = file.find("features");
+  if (!f && file.tensors.size() == 1) f = &file.tensors[0].second;
+  if (!f) throw Error(fmt::format("{}: no tensor named 'features'", a.features));
+  if (f->dtype() != DType::f32 || f->shape().rank() != 4)
+    throw Error(fmt::format("{}: features must be f32 [N, channels, height, width], got {} {}", a.features,
+                            dtype_name(f->dtype()), f->shape().str()));
+  const int64_t n = f->shape()[0];
+  const size_t row = f->nbytes() / size_t(std::max<int64_t>(n, 1));
+  Shape shape = f->shape();
+  shape[0] = int64_t(qs.size());
+  Tensor rows = Tensor::empty(DType::f32, shape);
+  std::vector<std::string> texts;
+  for (size_t i = 0; i < qs.size(); ++i) {
+    int64_t r = -1;
+    try {
+      size_t used = 0;
+      r = std::stoll(qs[i].image, &used);
+      if (used != qs[i].image.size()) r = -1;
+    } catch (const std::exception&) {
+    }
+    if (r < 0 || r >= n) throw Error(fmt::format("question {}: row '{}' is not in [0, {}) of {}", i + 1, qs[i].image, n, a.features));
+    std::memcpy(static_cast<char*>(rows.data()) + i * row, static_cast<const char*>(f->data()) + size_t(r) * row, row);
+    texts.push_back(qs[i].text);
+  }
+  return qa.answer_features(rows, texts, a.top);
+}
+
+void vqa(VqaArgs a) {
   if (a.top < 1 || a.batch < 1) throw Error("--top and --batch-size must be >= 1");
+  if (!a.features.empty() && a.question.empty() && a.input.empty()) std::swap(a.image, a.question);  // no IMAGE with --features
+  if (!a.features.empty() && !a.attention.empty()) throw Error("--attention needs pictures to draw on, not --features");
   std::vector<Question> qs;
   if (!a.input.empty()) {
     if (!a.image.empty()) throw Error("give IMAGE and QUESTION, or --input, not both");
     qs = read_questions(a.input);
+  } else if (!a.features.empty()) {
+    if (a.question.empty()) throw Error("give QUESTION (asked about every row of --features) or --input FILE");
+    SafetensorsFile file = read_safetensors(a.features);
+    const Tensor* f = file.find("features");
+    if (!f && file.tensors.size() == 1) f = &file.tensors[0].second;
+    for (int64_t r = 0; f && f->shape().rank() > 0 && r < f->shape()[0]; ++r) qs.push_back({std::to_string(r), a.question});
   } else {
     if (a.image.empty() || a.question.empty()) throw Error("give IMAGE and QUESTION (or --input FILE)");
     qs.push_back({a.image, a.question});
   }
   QuestionAnswerer answerer(a.model, AnswererOptions{a.threads, a.profile, a.batch, a.device, print_progress});
   auto t0 = std::chrono::steady_clock::now();
-  std::vector<VqaResult> results = answerer.answer(qs, a.top);
+  std::vector<VqaResult> results = a.features.empty() ? answerer.answer(qs, a.top) : answer_features(answerer, a, qs);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (size_t i = 0; i < results.size(); ++i) {
     if (!results[i].unknown_words.empty())
@@ -99,7 +140,10 @@ void add_vqa(CLI::App& app) {
   cmd->add_option("MODEL_DIR", a->model, "config.json, model.safetensors, vocab.json")->required();
   cmd->add_option("IMAGE", a->image, "a PNG or JPEG file");
   cmd->add_option("QUESTION", a->question, "the question, e.g. \"what color is the circle?\"");
-  cmd->add_option("--input", a->input, "answer every 'IMAGE<TAB>QUESTION' line of this file instead");
+  cmd->add_option("--input", a->input, "answer every 'IMAGE<TAB>QUESTION' line of this file instead (with --features: 'ROW<TAB>QUESTION')");
+  cmd->add_option("--features", a->features,
+                  "image features instead of pictures: a safetensors file with 'features' f32 [N, channels, h, w] "
+                  "(QUESTION is asked about every row)");
   cmd->add_option("--top", a->top, "answers per question (default 3)");
   cmd->add_option("--batch-size", a->batch, "questions per batch (default 32)");
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)");

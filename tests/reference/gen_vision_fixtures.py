@@ -8,6 +8,7 @@ PyTorch, torchvision and Pillow:
   tests/fixtures/<model>/                 config.json, word_map.json or vocab.json, and
                                           manifest.json (seeded weights, tests/reference/seeded.py)
   tests/fixtures/<model>_io.safetensors   inputs and PyTorch's outputs
+  tests/fixtures/shapes_pictures.safetensors  two demo pictures as tensors (the CLI's --features test)
 
 Models (random weights, in the public layouts of python/show_attend_tell.py and
 python/pytorch_vqa.py):
@@ -222,9 +223,18 @@ def vqa_fixture(name, trunk, size=96, **kw):
     print(f"{name}: {len(manifest)} weights, answers {logits.argmax(1).tolist()}, attention max {attention.max():.3f}")
 
 
+def demo_pictures():
+    """The first two held-out demo pictures as the demo models read them, for the CLI's --features path."""
+    with open(os.path.join(ROOT, "examples", "shapes-vqa", "config.json")) as f:
+        image = json.load(f)["image"]
+    pics = [sat.image_tensor(os.path.join(ROOT, "examples", "shapes-test", f"{i:03d}.png"), image) for i in (0, 1)]
+    save_file({"image": torch.stack(pics).contiguous()}, os.path.join(FIX, "shapes_pictures.safetensors"))
+
+
 def main():
     torch.manual_seed(0)
     write_images()
+    demo_pictures()
     caption_fixture("sat_r18", 64, False, resnet_depth=18, resnet_stages=4, encoded_image_size=4,
                     attention_dim=32, embed_dim=16, decoder_dim=32, dropout=0.0)
     caption_fixture("sat_r50_tv", 64, True, resnet_depth=50, resnet_stages=2, encoded_image_size=5,
