@@ -14,6 +14,7 @@
 #include "engine/image_input.h"
 #include "engine/model_impl.h"
 #include "engine/step_models.h"
+#include "loaders/vqa_question.h"
 #include "loaders/word_map.h"
 
 namespace heed {
@@ -105,29 +106,16 @@ QuestionAnswerer::~QuestionAnswerer() = default;
 QuestionAnswerer::QuestionAnswerer(QuestionAnswerer&&) noexcept = default;
 QuestionAnswerer& QuestionAnswerer::operator=(QuestionAnswerer&&) noexcept = default;
 
-// pytorch-vqa's prepare_questions: lower case, the final '?' dropped, characters
-// other than [a-z0-9 ] removed, split on spaces.
 std::vector<int64_t> QuestionAnswerer::encode(const std::string& question, std::vector<std::string>* tokens,
                                               std::vector<std::string>* unknown) const {
-  std::string q = question;
-  while (!q.empty() && std::isspace(static_cast<unsigned char>(q.back()))) q.pop_back();
-  if (!q.empty() && q.back() == '?') q.pop_back();
   std::vector<int64_t> ids;
-  std::string word;
-  auto flush = [&] {
-    if (word.empty()) return;
+  for (const std::string& word : vqa_question_tokens(question)) {
     auto it = impl_->question_words.ids.find(word);
-    ids.push_back(it == impl_->question_words.ids.end() ? 0 : it->second);
+    const bool known = it != impl_->question_words.ids.end();
+    ids.push_back(known ? it->second : 0);  // pytorch-vqa's unknown (and padding) id
     if (tokens) tokens->push_back(word);
-    if (unknown && it == impl_->question_words.ids.end()) unknown->push_back(word);
-    word.clear();
-  };
-  for (char ch : q) {
-    const char c = char(std::tolower(static_cast<unsigned char>(ch)));
-    if (c == ' ') flush();
-    else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) word += c;
+    if (unknown && !known) unknown->push_back(word);
   }
-  flush();
   return ids;
 }
 

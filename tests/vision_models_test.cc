@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loaders/safetensors.h"
+#include "loaders/vqa_question.h"
 #include "tests/seeded_weights.h"
 #include "tests/test_util.h"
 
@@ -222,6 +223,16 @@ TEST_P(Vqa, AnswererTokenizesAsPytorchVqaAndRanksAnswers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, Vqa, ::testing::Values("vqa_r18", "vqa_features"));
+
+TEST(VqaQuestions, TokensEqualPytorchVqasOnAwkwardQuestions) {
+  std::ifstream f(test::fixture("vqa_questions.json"));
+  int checked = 0;
+  for (const auto& e : nlohmann::json::parse(f)) {
+    EXPECT_EQ(vqa_question_tokens(e["question"]), e["tokens"].get<std::vector<std::string>>()) << e["question"];
+    ++checked;
+  }
+  EXPECT_EQ(checked, 9);
+}
 
 TEST(VqaModel, FeaturesOnlyModelsRefuseImagesAndBadVocabulariesAreRefused) {
   QuestionAnswerer qa(model_dir("vqa_features"), {2});

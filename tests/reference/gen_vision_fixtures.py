@@ -9,6 +9,7 @@ PyTorch, torchvision and Pillow:
                                           manifest.json (seeded weights, tests/reference/seeded.py)
   tests/fixtures/<model>_io.safetensors   inputs and PyTorch's outputs
   tests/fixtures/shapes_pictures.safetensors  two demo pictures as tensors (the CLI's --features test)
+  tests/fixtures/vqa_questions.json       pytorch-vqa's tokens of awkward questions
 
 Models (random weights, in the public layouts of python/show_attend_tell.py and
 python/pytorch_vqa.py):
@@ -231,10 +232,19 @@ def demo_pictures():
     save_file({"image": torch.stack(pics).contiguous()}, os.path.join(FIX, "shapes_pictures.safetensors"))
 
 
+def question_tokens():
+    """pytorch-vqa's question normalization on awkward inputs (python/pytorch_vqa.py's question_tokens)."""
+    questions = ["What color is the circle?", "  how MANY shapes are there??  ", "is there a red-ish  triangle",
+                 "what's at (3, 4)?", "\tTabs\tand\nnewlines?", "?", "", "caf\u00e9 or tea?", "1 2 3 ?"]
+    with open(os.path.join(FIX, "vqa_questions.json"), "w") as f:
+        json.dump([{"question": q, "tokens": pytorch_vqa.question_tokens(q)} for q in questions], f, indent=1)
+
+
 def main():
     torch.manual_seed(0)
     write_images()
     demo_pictures()
+    question_tokens()
     caption_fixture("sat_r18", 64, False, resnet_depth=18, resnet_stages=4, encoded_image_size=4,
                     attention_dim=32, embed_dim=16, decoder_dim=32, dropout=0.0)
     caption_fixture("sat_r50_tv", 64, True, resnet_depth=50, resnet_stages=2, encoded_image_size=5,
