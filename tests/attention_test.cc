@@ -52,7 +52,7 @@ Tensor scalar(int64_t v) {
 class KvCache : public ::testing::Test {
  protected:
   void SetUp() override {
-    fixtures_ = read_safetensors(test::fixture("ops.safetensors"));
+    fixtures_ = read_safetensors(test::op_fixtures_path());
     path_ = test::write_file(test::temp_dir(), "step.json", step_graph(kCap));
   }
   SafetensorsFile fixtures_;
@@ -60,7 +60,7 @@ class KvCache : public ::testing::Test {
 };
 
 TEST_F(KvCache, StepwiseDecodeEqualsFullCausalPass) {
-  Model model = Model::load(path_, {test::fixture("ops.safetensors")});
+  Model model = Model::load(path_, {test::op_fixtures_path()});
   Session session(model, {"step", 2});
   const Tensor& x = *fixtures_.find("kvcache.x");
   const Tensor& full = *fixtures_.find("kvcache.full");
@@ -79,7 +79,7 @@ TEST_F(KvCache, StepwiseDecodeEqualsFullCausalPass) {
 }
 
 TEST_F(KvCache, FullCacheIsAnErrorNamingTheNode) {
-  Model model = Model::load(path_, {test::fixture("ops.safetensors")});
+  Model model = Model::load(path_, {test::op_fixtures_path()});
   Session session(model, {"step", 1});
   TensorMap in = {{"x", rows(*fixtures_.find("kvcache.x"), 0, 2)},
                   {"cache_k", Tensor::zeros(DType::f32, {kBatch, kHeads, kCap, kEmbed / kHeads})},
@@ -104,7 +104,7 @@ TEST_F(KvCache, CacheMustBeAGraphInput) {
   g["nodes"].insert(g["nodes"].begin(), copy);
   std::string path = test::write_file(test::temp_dir(), "bad.json", doc.dump());
   try {
-    Model::load(path, {test::fixture("ops.safetensors")});
+    Model::load(path, {test::op_fixtures_path()});
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("input 13 'cache_k' is updated in place, so it must be a graph input"),
@@ -126,7 +126,7 @@ TEST(AttentionCapture, ReturnsWeightsWithoutChangingOutputs) {
     const nlohmann::json& c = test::op_case(name);
     TensorMap inputs;
     std::string path = test::write_file(test::temp_dir(), "g.json", test::op_case_graph(c, inputs).dump());
-    LoadOptions plain{test::fixture("ops.safetensors")}, capture = plain;
+    LoadOptions plain{test::op_fixtures_path()}, capture = plain;
     capture.capture_attention = true;
     TensorMap a = Session(Model::load(path, plain), {"", 2}).run(inputs);
     TensorMap b = Session(Model::load(path, capture), {"", 2}).run(inputs);

@@ -9,6 +9,9 @@
 
 namespace heed::test {
 
+// ops.safetensors with the inputs its "seeded" metadata lists generated
+// (tests/seeded_weights.cc), written once to a temp file: the weights file of op-case models.
+const std::string& op_fixtures_path();
 const SafetensorsFile& op_fixtures();
 std::vector<nlohmann::json> op_cases();
 const nlohmann::json& op_case(const std::string& name);

@@ -34,7 +34,7 @@ void expect_matches_pytorch(const json& c, Device device, DType gemm_dtype = DTy
   TensorMap inputs;
   std::string dir = test::temp_dir();
   std::string path = test::write_file(dir, "graph.json", test::op_case_graph(c, inputs).dump());
-  LoadOptions options{test::fixture("ops.safetensors")};
+  LoadOptions options{test::op_fixtures_path()};
   options.device = device;
   options.gemm_dtype = gemm_dtype;
   Model model = Model::load(path, options);
@@ -74,7 +74,7 @@ TEST(OpReferenceGemmDtype, HalfGemmsNeedCuda) {
   TensorMap inputs;
   const json c = test::op_cases().front();
   std::string path = test::write_file(test::temp_dir(), "graph.json", test::op_case_graph(c, inputs).dump());
-  LoadOptions options{test::fixture("ops.safetensors")};
+  LoadOptions options{test::op_fixtures_path()};
   options.gemm_dtype = DType::f16;
   EXPECT_TRUE(test::throws_error_with([&] { Model::load(path, options); }, "gemm_dtype f16 needs device 'cuda'"));
   options.gemm_dtype = DType::i32;

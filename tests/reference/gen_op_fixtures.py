@@ -4,7 +4,10 @@ PyTorch computes for them. The C++ op tests run each case through heed and compa
 
 Run: python3 tests/reference/gen_op_fixtures.py   (needs torch, safetensors)
 Cases are listed in __metadata__["cases"]: op, attrs, which inputs are parameters
-(weights, so kernels that prepack them are exercised), tolerances.
+(weights, so kernels that prepack them are exercised), tolerances. Large inputs
+are not stored: __metadata__["seeded"] lists them (tests/reference/seeded.py),
+and the C++ tests generate the same values (tests/seeded_weights.cc). A tensor
+given to several cases is stored once.
 """
 import json
 import math
@@ -15,19 +18,47 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from seeded import uniform  # noqa: E402
+
 torch.manual_seed(20261125)
-tensors, cases = {}, []
+tensors, cases, seeded_inputs = {}, [], []
+stored = {}   # id(tensor) -> the name it is stored under (tensors passed to several cases)
+seeded = {}   # id(tensor) -> (seed, shape, low, high) for tensors the tests generate
+alive = []    # keeps those tensors alive, so that their ids stay theirs
+
+
+def seeded_uniform(seed, shape, low, high):
+    t = uniform(seed, shape, low, high)
+    seeded[id(t)] = (seed, shape, low, high)
+    alive.append(t)
+    return t
+
+
+def input_name(name, i, t):
+    if t is None:
+        return None
+    earlier = stored.get(id(t))
+    if earlier and not earlier.startswith(name + "."):
+        return earlier
+    key = f"{name}.in{i}"
+    stored[id(t)] = key
+    alive.append(t)
+    if id(t) in seeded:
+        seed, shape, low, high = seeded[id(t)]
+        seeded_inputs.append(dict(name=key, seed=seed, shape=shape, low=low, high=high))
+    else:
+        tensors[key] = t.contiguous().clone()
+    return key
 
 
 def case(name, op, inputs, outputs, attrs=None, params=(), rtol=1e-5, atol=1e-6):
     """inputs: list of tensors or None (optional input left out)."""
-    for i, t in enumerate(inputs):
-        if t is not None:
-            tensors[f"{name}.in{i}"] = t.contiguous().clone()
+    names = [input_name(name, i, t) for i, t in enumerate(inputs)]
     for j, t in enumerate(outputs):
         tensors[f"{name}.out{j}"] = t.contiguous().clone()
     cases.append(dict(name=name, op=op, attrs=attrs or {},
-                      inputs=[None if t is None else f"{name}.in{i}" for i, t in enumerate(inputs)],
+                      inputs=names,
                       params=[i in params for i in range(len(inputs))],
                       outputs=[f"{name}.out{j}" for j in range(len(outputs))],
                       rtol=rtol, atol=atol))
@@ -44,24 +75,18 @@ acts = {"none": lambda y: y, "relu": F.relu, "gelu": F.gelu,
 for act, fn in acts.items():
     x, w, b = r(3, 5, 37), r(19, 37), r(19)
     case(f"linear_{act}", "Linear", [x, w, b], [fn(F.linear(x, w, b))], {"activation": act}, params=(1, 2))
-x, w = r(1, 512), r(384, 512) * 0.05
+x, w = r(1, 512), seeded_uniform("linear_m1_512x384.weight", [384, 512], -0.087, 0.087)
 case("linear_m1_512x384_nobias", "Linear", [x, w, None], [F.linear(x, w)], params=(1,), atol=1e-5)
 x, w, b = r(64, 256), r(100, 256) * 0.05, r(100)
 case("linear_m64_plain_weight", "Linear", [x, w, b], [F.linear(x, w, b)], atol=1e-5)
 # A wide constant weight (n >= 4096) takes heed's panel kernel for up to 128
 # rows: 6-row blocks plus a partial one (1, 3, 4, 5, 13 rows), k = 136 walks two
 # 128-deep slices, n = 4100 leaves a partial last panel.
-w, b = r(4100, 136) * 0.1, r(4100)
+w, b = seeded_uniform("linear_wide.weight", [4100, 136], -0.17, 0.17), r(4100)
 for m in (1, 3, 4, 5, 13):
     x = r(m, 136)
     case(f"linear_wide_m{m}", "Linear", [x, w, b if m != 3 else None], [F.linear(x, w, b if m != 3 else None)],
          params=(1, 2), atol=1e-5)
-    if m != 1:  # one stored copy of the 2 MB weight and its bias
-        del tensors[f"linear_wide_m{m}.in1"]
-        cases[-1]["inputs"][1] = "linear_wide_m1.in1"
-        if m != 3:
-            del tensors[f"linear_wide_m{m}.in2"]
-            cases[-1]["inputs"][2] = "linear_wide_m1.in2"
 x, w, b = r(7), r(3, 7), r(3)
 case("linear_1d_input", "Linear", [x, w, b], [F.linear(x, w, b)], params=(1, 2))
 
@@ -139,7 +164,7 @@ case("add_same_shape", "Add", [a, b], [a + b])
 a, b = r(2, 40, 7, 9), r(2, 1, 7, 9).abs() + 0.5
 case("div_middle_broadcast", "Div", [a, b], [a / b])
 case("sub_first_broadcasts", "Sub", [b, a], [b - a])
-a, b = r(1, 70001), r(1, 70001)
+a, b = seeded_uniform("long_row.a", [1, 33001], -2, 2), seeded_uniform("long_row.b", [1, 33001], -2, 2)
 case("mul_long_row", "Mul", [a, b], [a * b])
 case("maximum_long_row_scalar", "Maximum", [a, torch.tensor(0.1)], [torch.maximum(a, torch.tensor(0.1))])
 a = r(2, 5)
@@ -516,6 +541,6 @@ case("flatten", "Flatten", [x], [torch.flatten(x, 1)])
 case("flatten_middle", "Flatten", [x], [torch.flatten(x, 1, 2)], {"start_dim": 1, "end_dim": 2})
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
-save_file(tensors, out, metadata={"cases": json.dumps(cases), "generator": "tests/reference/gen_op_fixtures.py",
-                                  "torch": torch.__version__})
-print(f"{out}: {len(cases)} cases, {len(tensors)} tensors")
+save_file(tensors, out, metadata={"cases": json.dumps(cases), "seeded": json.dumps(seeded_inputs),
+                                  "generator": "tests/reference/gen_op_fixtures.py", "torch": torch.__version__})
+print(f"{out}: {len(cases)} cases, {len(tensors)} tensors stored, {len(seeded_inputs)} generated by the tests")
