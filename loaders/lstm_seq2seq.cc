@@ -2,8 +2,6 @@
 
 #include <heed/error.h>
 
-#include <filesystem>
-
 #include <fmt/format.h>
 
 #include "loaders/config_reader.h"
@@ -174,9 +172,7 @@ ir::Graph decoder_step_graph(const LstmConfig& c, const WeightStore& weights) {
 
 ir::GraphFile import_lstm_seq2seq(const std::string& dir, WeightStore& weights) {
   LstmConfig c = read_config(dir);
-  std::string st = dir + "/model.safetensors";
-  if (!std::filesystem::exists(st)) throw Error(fmt::format("{}: missing (the LSTM seq2seq weights)", st));
-  SafetensorsFile file = read_safetensors(st);
+  SafetensorsFile file = read_model_weights(dir, "LSTM seq2seq weights");
   rename_tensors(file, c.rename, dir + "/config.json");
   weights.add_file(file);
   ir::GraphFile graphs;

@@ -3,7 +3,6 @@
 #include <heed/error.h>
 
 #include <cmath>
-#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -188,9 +187,7 @@ ir::Graph decoder_step_graph(const MarianConfig& c, bool untied_head) {
 
 ir::GraphFile import_marian(const std::string& dir, WeightStore& weights) {
   MarianConfig c = read_config(dir);
-  std::string st = dir + "/model.safetensors";
-  if (!std::filesystem::exists(st)) throw Error(fmt::format("{}: missing (the Marian weights)", st));
-  weights.add_file(read_safetensors(st));
+  weights.add_file(read_model_weights(dir, "Marian weights"));
   bool untied = !c.tied && weights.find("lm_head.weight");
   ir::GraphFile file;
   file.graphs["encoder"] = encoder_graph(c);

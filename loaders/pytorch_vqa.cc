@@ -2,8 +2,6 @@
 
 #include <heed/error.h>
 
-#include <filesystem>
-
 #include <fmt/format.h>
 
 #include "loaders/config_reader.h"
@@ -128,9 +126,7 @@ struct AnswerGraph {
 }  // namespace
 
 ir::GraphFile import_pytorch_vqa(const std::string& dir, WeightStore& weights) {
-  std::string st = dir + "/model.safetensors";
-  if (!std::filesystem::exists(st)) throw Error(fmt::format("{}: missing (the VQA model's weights)", st));
-  weights.add_file(read_safetensors(st));
+  weights.add_file(read_model_weights(dir, "VQA model's weights"));
   VqaConfig c = read_config(dir, weights);
   ir::GraphFile graphs;
   if (c.trunk) graphs.graphs["image_features"] = image_features_graph(c);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -111,6 +112,12 @@ const Tensor* SafetensorsFile::find(const std::string& name) const {
   for (const auto& [n, t] : tensors)
     if (n == name) return &t;
   return nullptr;
+}
+
+SafetensorsFile read_model_weights(const std::string& dir, const std::string& what) {
+  const std::string path = dir + "/model.safetensors";
+  if (!std::filesystem::exists(path)) throw Error(fmt::format("{}: missing (the {})", path, what));
+  return read_safetensors(path);
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {

@@ -23,6 +23,8 @@ struct SafetensorsFile {
 
 // Throws heed::Error naming the file (and the tensor) on any malformation.
 SafetensorsFile read_safetensors(const std::string& path);
+// A checkpoint directory's model.safetensors; `what` names it when it is missing.
+SafetensorsFile read_model_weights(const std::string& dir, const std::string& what);
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 void write_safetensors(const std::string& path, const NamedTensors& tensors,

@@ -2,8 +2,6 @@
 
 #include <heed/error.h>
 
-#include <filesystem>
-
 #include <fmt/format.h>
 
 #include "loaders/config_reader.h"
@@ -112,9 +110,7 @@ ir::Graph decoder_step_graph(const SatConfig& c) {
 }  // namespace
 
 ir::GraphFile import_show_attend_tell(const std::string& dir, WeightStore& weights) {
-  std::string st = dir + "/model.safetensors";
-  if (!std::filesystem::exists(st)) throw Error(fmt::format("{}: missing (the captioning model's weights)", st));
-  weights.add_file(read_safetensors(st));
+  weights.add_file(read_model_weights(dir, "captioning model's weights"));
   SatConfig c = read_config(dir, weights);
   ir::GraphFile graphs;
   graphs.graphs["encoder"] = encoder_graph(c);

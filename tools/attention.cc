@@ -78,12 +78,7 @@ void write_attention_report(const TensorMap& weights, const AttentionReport& r) 
     }
     sections.push_back(std::move(section));
   }
-  if (!r.html.empty()) {
-    std::ofstream f(r.html);
-    f << viz::render_html(r.title, sections);
-    if (!f) throw Error(fmt::format("{}: cannot write", r.html));
-    fmt::print(stderr, "attention heatmaps written to {}\n", r.html);
-  }
+  if (!r.html.empty()) write_html_page(r.html, r.title, sections, "attention heatmaps");
   if (written) fmt::print(stderr, "{} PNG heatmaps written to {}/\n", written, r.png_dir);
 }
 

@@ -33,18 +33,14 @@ void write_caption_html(const CaptionArgs& a, const std::vector<std::vector<Capt
     if (results[i].empty()) continue;
     const Caption& c = results[i][0];
     Image picture = input.picture(a.images[i]);
-    viz::AttentionMap map{a.images[i], int(c.words.size()), c.grid_height * c.grid_width, {}, c.words, {}};
-    for (const auto& row : c.attention) map.weights.insert(map.weights.end(), row.begin(), row.end());
+    viz::AttentionMap map = viz::attention_map(a.images[i], c.attention, c.grid_height * c.grid_width, c.words);
     viz::HtmlSection s{fmt::format("{}: {}", a.images[i], c.text), {}};
     s.images.emplace_back("the picture the model read", viz::scaled(picture, 160));
     for (int w = 0; w < map.rows; ++w)
       s.images.emplace_back(c.words[size_t(w)], viz::render_overlay(picture, map, w, c.grid_height, c.grid_width, 160));
     sections.push_back(std::move(s));
   }
-  std::ofstream html(a.attention);
-  html << viz::render_html("Where the model looked: " + a.model, sections);
-  if (!html) throw Error(fmt::format("{}: cannot write", a.attention));
-  std::fprintf(stderr, "attention overlays written to %s\n", a.attention.c_str());
+  write_html_page(a.attention, "Where the model looked: " + a.model, sections, "attention overlays");
 }
 
 // --input: one image path a line (blank lines skipped).

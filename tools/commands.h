@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "viz/heatmap.h"
+
 namespace heed::tools {
 
 struct AttentionReport {
@@ -20,6 +22,9 @@ void add_device_option(CLI::App* cmd, Device* device);
 void print_progress(size_t done, size_t total);
 // The per-op table on stderr; with a path, also the Chrome trace there.
 void print_profile(const Profile& profile, const std::string& trace);
+// viz::render_html's page written to `path`, then "<what> written to <path>" on stderr.
+void write_html_page(const std::string& path, const std::string& title, const std::vector<viz::HtmlSection>& sections,
+                     const std::string& what);
 
 // Each adds a subcommand whose callback does the work (errors propagate as heed::Error).
 void add_inspect(CLI::App& app);

@@ -96,14 +96,10 @@ void write_attention_html(const std::vector<std::string>& lines, const std::vect
   for (size_t i = 0; i < results.size() && i < 50; ++i) {
     if (results[i].empty() || results[i][0].attention.empty()) continue;
     const Translation& t = results[i][0];
-    viz::AttentionMap map{lines[i], int(t.target_pieces.size()), int(t.source_pieces.size()), {}, t.target_pieces, t.source_pieces};
-    for (const auto& row : t.attention) map.weights.insert(map.weights.end(), row.begin(), row.end());
+    viz::AttentionMap map = viz::attention_map(lines[i], t.attention, int(t.source_pieces.size()), t.target_pieces, t.source_pieces);
     section.images.emplace_back(lines[i] + "  ->  " + t.text, viz::render_heatmap(map));
   }
-  std::ofstream html(a.attention);
-  html << viz::render_html("Where the model looked: " + a.model, {section});
-  if (!html) throw Error(fmt::format("{}: cannot write", a.attention));
-  std::fprintf(stderr, "attention heatmaps written to %s\n", a.attention.c_str());
+  write_html_page(a.attention, "Where the model looked: " + a.model, {section}, "attention heatmaps");
 }
 
 void translate(const TranslateArgs& a) {

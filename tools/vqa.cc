@@ -49,34 +49,34 @@ void write_vqa_html(const VqaArgs& a, const std::vector<Question>& qs, const std
   for (size_t i = 0; i < results.size() && i < 50; ++i) {
     const VqaResult& r = results[i];
     Image picture = input.picture(qs[i].image);
-    const int positions = r.grid_height * r.grid_width;
-    viz::AttentionMap map{qs[i].text, int(r.attention.size()), positions, {}, {}, {}};
-    for (const auto& g : r.attention) map.weights.insert(map.weights.end(), g.begin(), g.end());
+    viz::AttentionMap map = viz::attention_map(qs[i].text, r.attention, r.grid_height * r.grid_width);
     viz::HtmlSection s{fmt::format("{}: {} -> {} ({:.3f})", qs[i].image, qs[i].text, r.answers[0].text, r.answers[0].probability), {}};
     s.images.emplace_back("the picture the model read", viz::scaled(picture, 160));
     for (int g = 0; g < map.rows; ++g)
       s.images.emplace_back(fmt::format("glimpse {}", g + 1), viz::render_overlay(picture, map, g, r.grid_height, r.grid_width, 160));
     sections.push_back(std::move(s));
   }
-  std::ofstream html(a.attention);
-  html << viz::render_html("Where the model looked: " + a.model, sections);
-  if (!html) throw Error(fmt::format("{}: cannot write", a.attention));
-  std::fprintf(stderr, "attention overlays written to %s\n", a.attention.c_str());
+  write_html_page(a.attention, "Where the model looked: " + a.model, sections, "attention overlays");
 }
 
-// --features: questions about rows of a [N, C, h, w] tensor (the tensor named
-// "features", or the file's only one) instead of pictures; `image` holds the row.
-std::vector<VqaResult> answer_features(QuestionAnswerer& qa, const VqaArgs& a, const std::vector<Question>& qs) {
-  SafetensorsFile file = read_safetensors(a.features);
+// --features: the tensor named "features" (or the file's only one), f32 [N, C, h, w].
+Tensor read_features(const std::string& path) {
+  SafetensorsFile file = read_safetensors(path);
   const Tensor* f = file.find("features");
   if (!f && file.tensors.size() == 1) f = &file.tensors[0].second;
-  if (!f) throw Error(fmt::format("{}: no tensor named 'features'", a.features));
+  if (!f) throw Error(fmt::format("{}: no tensor named 'features'", path));
   if (f->dtype() != DType::f32 || f->shape().rank() != 4)
-    throw Error(fmt::format("{}: features must be f32 [N, channels, height, width], got {} {}", a.features,
+    throw Error(fmt::format("{}: features must be f32 [N, channels, height, width], got {} {}", path,
                             dtype_name(f->dtype()), f->shape().str()));
-  const int64_t n = f->shape()[0];
-  const size_t row = f->nbytes() / size_t(std::max<int64_t>(n, 1));
-  Shape shape = f->shape();
+  return *f;  // shares the mapping, which the tensor keeps alive
+}
+
+// Questions about rows of the features instead of pictures; `image` holds the row.
+std::vector<VqaResult> answer_features(QuestionAnswerer& qa, const Tensor& features, const VqaArgs& a,
+                                       const std::vector<Question>& qs) {
+  const int64_t n = features.shape()[0];
+  const size_t row = features.nbytes() / size_t(std::max<int64_t>(n, 1));
+  Shape shape = features.shape();
   shape[0] = int64_t(qs.size());
   Tensor rows = Tensor::empty(DType::f32, shape);
   std::vector<std::string> texts;
@@ -89,7 +89,7 @@ std::vector<VqaResult> answer_features(QuestionAnswerer& qa, const VqaArgs& a, c
     } catch (const std::exception&) {
     }
     if (r < 0 || r >= n) throw Error(fmt::format("question {}: row '{}' is not in [0, {}) of {}", i + 1, qs[i].image, n, a.features));
-    std::memcpy(static_cast<char*>(rows.data()) + i * row, static_cast<const char*>(f->data()) + size_t(r) * row, row);
+    std::memcpy(static_cast<char*>(rows.data()) + i * row, static_cast<const char*>(features.data()) + size_t(r) * row, row);
     texts.push_back(qs[i].text);
   }
   return qa.answer_features(rows, texts, a.top);
@@ -99,23 +99,21 @@ void vqa(VqaArgs a) {
   if (a.top < 1 || a.batch < 1) throw Error("--top and --batch-size must be >= 1");
   if (!a.features.empty() && a.question.empty() && a.input.empty()) std::swap(a.image, a.question);  // no IMAGE with --features
   if (!a.features.empty() && !a.attention.empty()) throw Error("--attention needs pictures to draw on, not --features");
+  const Tensor features = a.features.empty() ? Tensor() : read_features(a.features);
   std::vector<Question> qs;
   if (!a.input.empty()) {
     if (!a.image.empty()) throw Error("give IMAGE and QUESTION, or --input, not both");
     qs = read_questions(a.input);
   } else if (!a.features.empty()) {
     if (a.question.empty()) throw Error("give QUESTION (asked about every row of --features) or --input FILE");
-    SafetensorsFile file = read_safetensors(a.features);
-    const Tensor* f = file.find("features");
-    if (!f && file.tensors.size() == 1) f = &file.tensors[0].second;
-    for (int64_t r = 0; f && f->shape().rank() > 0 && r < f->shape()[0]; ++r) qs.push_back({std::to_string(r), a.question});
+    for (int64_t r = 0; r < features.shape()[0]; ++r) qs.push_back({std::to_string(r), a.question});
   } else {
     if (a.image.empty() || a.question.empty()) throw Error("give IMAGE and QUESTION (or --input FILE)");
     qs.push_back({a.image, a.question});
   }
   QuestionAnswerer answerer(a.model, AnswererOptions{a.threads, a.profile, a.batch, a.device, print_progress});
   auto t0 = std::chrono::steady_clock::now();
-  std::vector<VqaResult> results = a.features.empty() ? answerer.answer(qs, a.top) : answer_features(answerer, a, qs);
+  std::vector<VqaResult> results = a.features.empty() ? answerer.answer(qs, a.top) : answer_features(answerer, features, a, qs);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (size_t i = 0; i < results.size(); ++i) {
     if (!results[i].unknown_words.empty())

@@ -104,6 +104,13 @@ static float sample(const float* g, int gh, int gw, float y, float x) {
   return top * (1 - fy) + bottom * fy;
 }
 
+AttentionMap attention_map(std::string title, const std::vector<std::vector<float>>& rows, int cols,
+                           std::vector<std::string> row_labels, std::vector<std::string> col_labels) {
+  AttentionMap map{std::move(title), int(rows.size()), cols, {}, std::move(row_labels), std::move(col_labels)};
+  for (const auto& row : rows) map.weights.insert(map.weights.end(), row.begin(), row.end());
+  return map;
+}
+
 Image render_overlay(const Image& image, const AttentionMap& map, int row, int grid_h, int grid_w, int width) {
   if (grid_h * grid_w != map.cols)
     throw Error(fmt::format("{}: a {}x{} grid has {} cells but the map has {} columns", map.title, grid_h, grid_w,

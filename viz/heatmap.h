@@ -18,6 +18,10 @@ struct AttentionMap {
   std::vector<std::string> row_labels, col_labels;
 };
 
+// A map from rows of weights (all `cols` long), e.g. a generation's attention per token.
+AttentionMap attention_map(std::string title, const std::vector<std::vector<float>>& rows, int cols,
+                           std::vector<std::string> row_labels = {}, std::vector<std::string> col_labels = {});
+
 // Splits captured weights into maps: [B, H, T, S] gives per head and the head
 // average for each batch item; [B, T, S] and [T, S] one map per item. Labels
 // default to positions; given tokens must match the axis lengths.

@@ -1,8 +1,14 @@
-// A progress bar on stderr for long batched work (only on a terminal).
+// What the tools report besides their results: a progress bar for long batched
+// work (only on a terminal), per-op profiles, attention pages.
+#include <heed/error.h>
+
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "tools/commands.h"
 
@@ -14,6 +20,14 @@ void print_progress(size_t done, size_t total) {
   std::fprintf(stderr, "\r[%s%s] %zu/%zu", std::string(size_t(filled), '#').c_str(),
                std::string(size_t(width - filled), '.').c_str(), done, total);
   if (done == total) std::fprintf(stderr, "\n");
+}
+
+void write_html_page(const std::string& path, const std::string& title, const std::vector<viz::HtmlSection>& sections,
+                     const std::string& what) {
+  std::ofstream html(path);
+  html << viz::render_html(title, sections);
+  if (!html) throw Error(fmt::format("{}: cannot write", path));
+  std::fprintf(stderr, "%s written to %s\n", what.c_str(), path.c_str());
 }
 
 void print_profile(const Profile& profile, const std::string& trace) {
