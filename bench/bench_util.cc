@@ -26,7 +26,7 @@ Options parse_options(int argc, char** argv) {
   return o;
 }
 
-Model load_graph(const std::string& name, const nlohmann::json& graph, const NamedTensors& weights) {
+Model load_graph(const std::string& name, const nlohmann::json& graph, const NamedTensors& weights, LoadOptions lo) {
   std::string dir = "/tmp/heed_bench";
   std::filesystem::create_directories(dir);
   std::vector<std::string> params;
@@ -36,7 +36,6 @@ Model load_graph(const std::string& name, const nlohmann::json& graph, const Nam
   nlohmann::json doc = {{"format", "heed.graph"}, {"version", 1}, {"graphs", {{"main", g}}}};
   std::string path = dir + "/" + name + ".json";
   std::ofstream(path) << doc.dump();
-  LoadOptions lo;
   if (!weights.empty()) {
     lo.weights = dir + "/" + name + ".safetensors";
     write_safetensors(lo.weights, weights);

@@ -56,8 +56,10 @@ inline Tensor random_tensor(const Shape& s, unsigned seed, float stddev = 0.05f)
   return t;
 }
 
-// Writes `graph` (one graph named main) and its weights under /tmp and loads it.
-Model load_graph(const std::string& name, const nlohmann::json& graph, const NamedTensors& weights);
+// Writes `graph` (one graph named main) and its weights under /tmp and loads it
+// with `options` (their weights path is set here).
+Model load_graph(const std::string& name, const nlohmann::json& graph, const NamedTensors& weights,
+                 LoadOptions options = {});
 
 inline void emit(const nlohmann::json& row) {
   std::printf("%s\n", row.dump().c_str());

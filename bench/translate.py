@@ -1,12 +1,22 @@
 #!/usr/bin/env python3
 """Translation throughput at opus-mt's size (issue 5): heed against transformers
-(PyTorch eager) and CTranslate2 (fp32), same threads, same random-weight Marian
+(PyTorch eager) and CTranslate2, same threads, same random-weight Marian
 model (d_model 512, 6+6 layers, 8 heads, FFN 2048, vocab 58,101), same inputs:
 500 made-up sentences of 10..60 tokens. Every engine generates exactly
 --target-len tokens per sentence (min = max length), so all do the same work.
 Each engine runs in its own process; peak memory is that process's max RSS.
 
   python3 bench/translate.py --heed build/heed --threads 2 [--sentences 500]
+
+On a GPU (issue 6): --device cuda runs all three there (transformers: PyTorch
+CUDA eager; CTranslate2: device "cuda"), --precision fp16 makes every engine
+compute its GEMMs in half precision (heed: --gemm-dtype f16; transformers: the
+model in float16; CTranslate2: compute_type float16). Peak memory is then the
+GPU's too: the most device memory nvidia-smi saw held by the engine's process
+(sampled every 0.2 s; CUDA context and cached allocator blocks included, as
+each engine keeps them), beside the host RSS.
+
+  python3 bench/translate.py --heed build/heed --device cuda --precision fp16
 """
 import argparse
 import json
@@ -60,8 +70,8 @@ def sentences(n):
 
 
 def engine_main():
-    """Child mode: python3 translate.py --child ENGINE INPUT BEAM BATCH TARGET_LEN THREADS"""
-    _, _, engine, path, beam, batch, target, threads = sys.argv
+    """Child mode: python3 translate.py --child ENGINE INPUT BEAM BATCH TARGET_LEN THREADS DEVICE PRECISION"""
+    _, _, engine, path, beam, batch, target, threads, device, precision = sys.argv
     beam, batch, target, threads = int(beam), int(batch), int(target), int(threads)
     with open(path) as f:
         src = [[int(x) for x in line.split()] for line in f]
@@ -71,7 +81,9 @@ def engine_main():
         import torch
         from transformers import MarianMTModel
         torch.set_num_threads(threads)
-        model = MarianMTModel.from_pretrained(MODEL_DIR).eval()
+        model = MarianMTModel.from_pretrained(MODEL_DIR).eval().to(device)
+        if precision == "fp16":
+            model = model.half()
         t = time.perf_counter()
         with torch.no_grad():
             for i in range(0, len(src), batch):
@@ -82,12 +94,15 @@ def engine_main():
                 for b, s in enumerate(chunk):
                     ids[b, :len(s)] = torch.tensor(s)
                     mask[b, :len(s)] = 1
-                out = model.generate(input_ids=ids, attention_mask=mask, num_beams=beam, do_sample=False,
+                out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), num_beams=beam, do_sample=False,
                                      min_new_tokens=target, max_new_tokens=target)
                 tokens += int((out[:, 1:] != VOCAB - 1).sum())
+        if device == "cuda":
+            torch.cuda.synchronize()
     else:
         import ctranslate2
-        tr = ctranslate2.Translator(CT2_DIR, device="cpu", inter_threads=1, intra_threads=threads)
+        tr = ctranslate2.Translator(CT2_DIR, device=device, inter_threads=1, intra_threads=threads,
+                                    compute_type="float16" if precision == "fp16" else "float32")
         with open(os.path.join(MODEL_DIR, "vocab.json")) as f:
             piece = {v: k for k, v in json.load(f).items()}
         toks = [[piece[i] for i in s] for s in src]
@@ -101,23 +116,48 @@ def engine_main():
     print(json.dumps({"seconds": elapsed, "tokens": tokens}))
 
 
-def measured(args):
-    """Runs a command under GNU time; returns (stdout, stderr, peak RSS in MiB)."""
+def gpu_name():
+    out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else "a CUDA GPU"
+
+
+def gpu_used_mib():
+    """Device memory held by compute processes now, as nvidia-smi reports it."""
+    out = subprocess.run(["nvidia-smi", "--query-compute-apps=used_memory", "--format=csv,noheader,nounits"],
+                         capture_output=True, text=True).stdout
+    return sum(float(m) for m in out.split())
+
+
+def measured(args, device="cpu"):
+    """Runs a command under GNU time; returns (stdout, stderr, peak RSS in MiB, peak GPU MiB or None)."""
+    import threading
+    gpu_peak, done = [0.0], threading.Event()
+
+    def poll():
+        while not done.wait(0.2):
+            gpu_peak[0] = max(gpu_peak[0], gpu_used_mib())
+
+    poller = threading.Thread(target=poll, daemon=True)
+    if device == "cuda":
+        poller.start()
     with tempfile.NamedTemporaryFile(suffix=".rss") as rss:
         p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *args], capture_output=True, text=True)
+        done.set()
         if p.returncode != 0:
             raise RuntimeError(p.stderr[-3000:])
-        return p.stdout, p.stderr, int(open(rss.name).read().split()[-1]) / 1024
+        rss_mib = int(open(rss.name).read().split()[-1]) / 1024
+    return p.stdout, p.stderr, rss_mib, (gpu_peak[0] if device == "cuda" else None)
 
 
-def heed_run(heed, path, beam, batch, target, threads):
-    _, err, peak = measured([heed, "translate", MODEL_DIR, "--ids", "--input", path, "--beam", str(beam),
+def heed_run(heed, path, beam, batch, target, threads, device, precision):
+    gpu = ["--device", "cuda", "--gemm-dtype", "f16" if precision == "fp16" else "f32"] if device == "cuda" else []
+    _, err, peak, gpu_mib = measured([heed, "translate", MODEL_DIR, "--ids", "--input", path, "--beam", str(beam),
                              "--batch-size", str(batch), "--min-length", str(target), "--max-length", str(target),
-                             "--threads", str(threads)])
+                             "--threads", str(threads), *gpu], device)
     # heed prints its own timing of the translation loop (model load excluded), as the others do
     line = [l for l in err.splitlines() if l.startswith("translated")][-1]
     tokens, seconds = int(line.split(": ")[1].split()[0]), float(line.split(" in ")[1].split()[0])
-    return {"seconds": seconds, "tokens": tokens, "peak_mib": peak}
+    return {"seconds": seconds, "tokens": tokens, "peak_mib": peak, "gpu_mib": gpu_mib}
 
 
 def main():
@@ -130,7 +170,11 @@ def main():
     p.add_argument("--target-len", type=int, default=40)
     p.add_argument("--configs", default="1x1,1x32,4x1,4x32", help="beam x batch, comma-separated")
     p.add_argument("--engines", default="heed,ctranslate2,transformers")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--precision", choices=["fp32", "fp16"], default="fp32")
     a = p.parse_args()
+    if a.precision == "fp16" and a.device != "cuda":
+        p.error("--precision fp16 needs --device cuda (heed's CPU kernels compute in fp32)")
     here = os.path.dirname(os.path.abspath(__file__))
     build_model(os.path.join(here, "..", "examples", "dates-marian"))
     if "ctranslate2" in a.engines:
@@ -139,25 +183,29 @@ def main():
     fd, path = tempfile.mkstemp(suffix=".ids")
     with os.fdopen(fd, "w") as f:
         f.write("\n".join(" ".join(map(str, s)) for s in src) + "\n")
-    print(f"{a.sentences} sentences of 10..60 tokens, {a.target_len} target tokens each, {a.threads} threads, fp32\n")
-    print("| beam | batch | engine | target tokens/s | vs transformers | peak MiB |")
-    print("|---:|---:|---|---:|---:|---:|")
+    where = f"{a.threads} threads" if a.device == "cpu" else gpu_name()
+    print(f"{a.sentences} sentences of 10..60 tokens, {a.target_len} target tokens each, {where}, {a.precision}\n")
+    gpu_col = " | peak GPU MiB" if a.device == "cuda" else ""
+    print(f"| beam | batch | engine | target tokens/s | vs transformers | peak MiB{gpu_col} |")
+    print("|---:|---:|---|---:|---:|---:|" + ("---:|" if gpu_col else ""))
     for cfg in a.configs.split(","):
         beam, batch = map(int, cfg.split("x"))
         rows = {}
         for engine in a.engines.split(","):
             if engine == "heed":
-                r = heed_run(a.heed, path, beam, batch, a.target_len, a.threads)
+                r = heed_run(a.heed, path, beam, batch, a.target_len, a.threads, a.device, a.precision)
             else:
-                out, _, peak = measured([sys.executable, __file__, "--child", engine, path, str(beam), str(batch),
-                                         str(a.target_len), str(a.threads)])
-                r = dict(json.loads(out.strip().splitlines()[-1]), peak_mib=peak)
+                out, _, peak, gpu_mib = measured([sys.executable, __file__, "--child", engine, path, str(beam),
+                                                  str(batch), str(a.target_len), str(a.threads), a.device,
+                                                  a.precision], a.device)
+                r = dict(json.loads(out.strip().splitlines()[-1]), peak_mib=peak, gpu_mib=gpu_mib)
             rows[engine] = r
         base = rows.get("transformers")
         for engine, r in rows.items():
             tps = r["tokens"] / r["seconds"]
             rel = f"{tps / (base['tokens'] / base['seconds']):.2f}x" if base else "-"
-            print(f"| {beam} | {batch} | {engine} | {tps:.1f} | {rel} | {r['peak_mib']:.0f} |", flush=True)
+            gpu = (f" {r['gpu_mib']:.0f} |" if r.get("gpu_mib") else " - |") if gpu_col else ""
+            print(f"| {beam} | {batch} | {engine} | {tps:.1f} | {rel} | {r['peak_mib']:.0f} |{gpu}", flush=True)
     os.remove(path)
 
 

@@ -18,6 +18,10 @@ in eager mode, same thread count, same random weights.
 Each figure is the median of --repeats runs (after a warm-up).
 
   python3 bench/vision.py --heed build/heed --threads 2 [--repeats 3]
+
+--device cuda runs both sides on the GPU (issue 6): heed with --device cuda,
+PyTorch's modules and tensors moved there (CUDA eager, fp32, TF32 off as in
+heed), synchronized before each time is read.
 """
 import argparse
 import json
@@ -37,6 +41,12 @@ import show_attend_tell as sat  # noqa: E402
 
 CAP_DIR, VQA_DIR, PICS = "/tmp/heed_bench_caption", "/tmp/heed_bench_vqa", "/tmp/heed_bench_pictures"
 VOCAB = 10000
+DEVICE = "cpu"  # --device
+
+
+def sync():
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
 
 
 def build_caption_model():
@@ -82,12 +92,12 @@ def torch_captions(model, wm, paths, batch, beam, words):
     image_cfg = model.config["image"]
     dec = model.decoder
     for at in range(0, len(paths), batch):
-        images = torch.stack([sat.image_tensor(p, image_cfg) for p in paths[at:at + batch]])
+        images = torch.stack([sat.image_tensor(p, image_cfg) for p in paths[at:at + batch]]).to(DEVICE)
         B = images.size(0)
         enc = model.encode(images).repeat_interleave(beam, 0)
         h, c = dec.init_hidden_state(enc)
-        tokens = torch.full((B * beam,), wm["<start>"], dtype=torch.long)
-        scores = torch.zeros(B, beam)
+        tokens = torch.full((B * beam,), wm["<start>"], dtype=torch.long, device=DEVICE)
+        scores = torch.zeros(B, beam, device=DEVICE)
         scores[:, 1:] = -1e9
         for _ in range(words):
             logits, h, c, _ = dec.step(enc, tokens, h, c)
@@ -97,17 +107,19 @@ def torch_captions(model, wm, paths, batch, beam, words):
                 continue
             total = (lp + scores.view(-1, 1)).view(B, -1)
             scores, idx = total.topk(beam, -1)
-            rows = (idx // VOCAB + torch.arange(B).view(-1, 1) * beam).view(-1)
+            rows = (idx // VOCAB + torch.arange(B, device=DEVICE).view(-1, 1) * beam).view(-1)
             tokens = (idx % VOCAB).view(-1)
             h, c = h.index_select(0, rows), c.index_select(0, rows)
 
 
 def median_s(fn, repeats):
     fn()
+    sync()
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
@@ -115,7 +127,8 @@ def median_s(fn, repeats):
 def heed_captions_s(bench_bin, paths, batch, beam, words, threads, repeats):
     """heed::Captioner, warm, from files to captions (build/bench/heed_bench_caption), median of runs."""
     r = subprocess.run([bench_bin, CAP_DIR, *paths, "--batch", str(batch), "--beam", str(beam), "--words", str(words),
-                        "--threads", str(threads), "--repeats", str(repeats)], capture_output=True, text=True)
+                        "--threads", str(threads), "--repeats", str(repeats), "--device", DEVICE],
+                       capture_output=True, text=True)
     if r.returncode:
         raise SystemExit(r.stderr)
     return json.loads(r.stdout.strip().splitlines()[-1])["seconds"]
@@ -133,7 +146,7 @@ def heed_vqa_ms(heed, batch, threads, repeats):
     path = f"/tmp/heed_bench_vqa_in{batch}.safetensors"
     save_file(vqa_inputs(batch), path)
     r = subprocess.run([heed, "run", VQA_DIR, "--graph", "answer", "--inputs", path, "--repeat", str(max(5, repeats * 3)),
-                        "--threads", str(threads)], capture_output=True, text=True)
+                        "--threads", str(threads), "--device", DEVICE], capture_output=True, text=True)
     if r.returncode:
         raise SystemExit(r.stderr)
     return float(re.search(r"median ([0-9.]+) ms", r.stdout + r.stderr).group(1))
@@ -146,10 +159,11 @@ def encoder_only(args):
     x = torch.randn(8, 3, 256, 256, generator=torch.Generator().manual_seed(3))
     path = "/tmp/heed_bench_caption_images8.safetensors"
     save_file({"image": x}, path)
+    model, x = model.to(DEVICE), x.to(DEVICE)
     with torch.no_grad():
         t_torch = median_s(lambda: model.encoder(x), args.repeats)
     r = subprocess.run([args.heed, "run", CAP_DIR, "--graph", "encoder", "--inputs", path, "--repeat", str(args.repeats + 1),
-                        "--threads", str(args.threads)], capture_output=True, text=True)
+                        "--threads", str(args.threads), "--device", DEVICE], capture_output=True, text=True)
     if r.returncode:
         raise SystemExit(r.stderr)
     t_heed = float(re.search(r"median ([0-9.]+) ms", r.stdout + r.stderr).group(1)) / 1e3
@@ -168,13 +182,18 @@ def main():
     ap.add_argument("--images", type=int, default=8)
     ap.add_argument("--only", choices=["caption", "vqa", "encoder"], default=None,
                     help="encoder: the captioning encoder alone on 8 random 256x256 pictures (heed: `heed run --graph encoder`)")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = args.device
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     torch.set_num_threads(args.threads)
     rows = []
     if args.only == "encoder":
         return encoder_only(args)
     if args.only != "vqa":
         model, wm = build_caption_model()
+        model = model.to(DEVICE)
         paths = pictures(args.images)
         for batch, beam in ((1, 1), (8, 1), (1, 3), (8, 3)):
             with torch.no_grad():
@@ -185,9 +204,9 @@ def main():
             print(f"caption batch {batch} beam {beam}: heed {n / t_heed:.2f} images/s, PyTorch {n / t_torch:.2f} "
                   f"({t_torch / t_heed:.2f}x)", flush=True)
     if args.only != "caption":
-        model = build_vqa_model()
+        model = build_vqa_model().to(DEVICE)
         for batch in (1, 32):
-            x = vqa_inputs(batch)
+            x = {k: v.to(DEVICE) for k, v in vqa_inputs(batch).items()}
             with torch.no_grad():
                 t_torch = median_s(lambda: model(x["features"], x["question"], x["question_lengths"]), max(5, args.repeats * 3))
             t_heed = heed_vqa_ms(args.heed, batch, args.threads, args.repeats) / 1e3
@@ -197,7 +216,7 @@ def main():
     print("\n| task | setting | heed /s | PyTorch eager /s | heed / PyTorch |\n|---|---|---:|---:|---:|")
     for task, setting, h, t in rows:
         print(f"| {task} | {setting} | {h:.2f} | {t:.2f} | {h / t:.2f}x |")
-    print(json.dumps({"threads": args.threads, "words": args.words, "images": args.images}))
+    print(json.dumps({"threads": args.threads, "words": args.words, "images": args.images, "device": DEVICE}))
 
 
 if __name__ == "__main__":

@@ -68,6 +68,24 @@ struct KernelInit {
   DType gemm_dtype = DType::f32;           // LoadOptions::gemm_dtype (f16/bf16: tensor-core GEMMs, CUDA)
 };
 
+// One contiguous copy within a backend's memory.
+struct CopyBlock {
+  void* dst;
+  const void* src;
+  size_t bytes;
+};
+
+// Device-side timing of consecutive stretches of queued work (the profiler's
+// per-node times on a GPU, without a synchronization per node).
+class EventClock {
+ public:
+  virtual ~EventClock() = default;
+  // Records mark i after the work queued so far on the calling thread's queue.
+  virtual void mark(size_t i) = 0;
+  // Waits for mark n; out[i] = microseconds from mark i to mark i + 1, i < n.
+  virtual void elapsed_us(double* out, size_t n) = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -93,6 +111,12 @@ class Backend {
   virtual void copy_in(void* dst, const void* host_src, size_t bytes) const;
   virtual void copy_out(void* host_dst, const void* src, size_t bytes) const;
   virtual void synchronize() const {}  // wait for the calling thread's queued work
+  // Copies within the backend's memory, queued together (beam reorders of KV
+  // caches, repeated rows); the blocks' destinations must not overlap their sources.
+  virtual void copy_blocks(const std::vector<CopyBlock>& blocks) const;
+  virtual void fill_zero(void* dst, size_t bytes) const;
+  // Marks 0..marks-1 for the profiler; nullptr: nodes are timed on the host clock.
+  virtual std::unique_ptr<EventClock> make_event_clock(size_t /*marks*/) const { return nullptr; }
 };
 
 // Memory from a backend, returned to it on destruction.
@@ -117,6 +141,11 @@ class BackendBuffer {
 };
 
 const Backend& cpu_backend();
+// The backend whose memory holds tensors of `device`.
+const Backend& backend_for(Device device);
+// A zero-filled tensor in `backend`'s memory (a host tensor for the CPU's);
+// its memory goes back to the backend with the last copy of the tensor.
+Tensor new_tensor(const Backend& backend, DType dtype, const Shape& shape);
 // The CUDA backend; throws heed::Error saying why when this build has none or
 // the machine has no usable GPU.
 const Backend& cuda_backend();

@@ -1,9 +1,12 @@
 // Stepping a Marian decoder: cross-attention keys/values computed once per
 // source, a KV cache per layer filled in place, beams reordered by copying rows.
+// On a GPU the encoder output, cross keys/values and caches stay in device
+// memory for the whole generation; each step moves only tokens and logits.
 #include <cstring>
 
 #include <fmt/format.h>
 
+#include "engine/backend.h"
 #include "engine/model_impl.h"
 #include "engine/step_models.h"
 
@@ -14,8 +17,8 @@ namespace {
 class MarianSteps final : public StepModel {
  public:
   MarianSteps(const Model& m, int threads, bool profile)
-      : encoder_(m, {"encoder", threads, profile}), cross_kv_(m, {"cross_kv", threads, profile}),
-        step_(m, {"decoder_step", threads, profile}) {
+      : encoder_(m, {"encoder", threads, profile, true}), cross_kv_(m, {"cross_kv", threads, profile, true}),
+        step_(m, {"decoder_step", threads, profile}), backend_(m.impl().graph("decoder_step").backend()) {
     layers_ = metadata_int(m, "decoder_layers");
     heads_ = metadata_int(m, "decoder_heads");
     head_dim_ = metadata_int(m, "head_dim");
@@ -37,7 +40,7 @@ class MarianSteps final : public StepModel {
       for (auto& [name, t] : in) t = repeat_rows(t, 0, copies);
     for (int64_t l = 0; l < layers_; ++l)
       for (const char* kv : {"k", "v"})
-        in[fmt::format("cache_{}.{}", kv, l)] = Tensor::zeros(DType::f32, {B * copies, heads_, steps, head_dim_});
+        in[fmt::format("cache_{}.{}", kv, l)] = step_.new_tensor(DType::f32, {B * copies, heads_, steps, head_dim_});
     return in;
   }
 
@@ -62,28 +65,33 @@ class MarianSteps final : public StepModel {
 
  private:
   // cache[row] = cache[from[row]] over each row's filled positions, in place: the
-  // rows that change are staged first, so a source is read before it is overwritten.
+  // rows that change are staged first, so a source is read before it is
+  // overwritten. The backend holding the cache copies (a GPU's stays there).
   void reorder_cache(Tensor& cache, const std::vector<int64_t>& from, int64_t used_bytes_per_head) {
     const int64_t rows = cache.shape()[0], per_head = cache.shape()[2] * cache.shape()[3] * int64_t(sizeof(float));
     const size_t used = size_t(used_bytes_per_head), staged_row = size_t(heads_) * used;
-    scratch_.resize(size_t(rows) * staged_row / sizeof(float) + 1);
+    if (size_t(stage_.nbytes()) < size_t(rows) * staged_row)
+      stage_ = step_.new_tensor(DType::u8, {int64_t(size_t(rows) * staged_row)});
     char* base = static_cast<char*>(cache.data());
-    char* stage = reinterpret_cast<char*>(scratch_.data());
-#pragma omp parallel for
+    char* stage = static_cast<char*>(stage_.data());
+    to_stage_.clear();
+    from_stage_.clear();
     for (int64_t r = 0; r < rows; ++r)
       if (from[size_t(r)] != r)
-        for (int64_t h = 0; h < heads_; ++h)
-          std::memcpy(stage + size_t(r) * staged_row + size_t(h) * used, base + (from[size_t(r)] * heads_ + h) * per_head, used);
-#pragma omp parallel for
-    for (int64_t r = 0; r < rows; ++r)
-      if (from[size_t(r)] != r)
-        for (int64_t h = 0; h < heads_; ++h)
-          std::memcpy(base + (r * heads_ + h) * per_head, stage + size_t(r) * staged_row + size_t(h) * used, used);
+        for (int64_t h = 0; h < heads_; ++h) {
+          char* staged = stage + size_t(r) * staged_row + size_t(h) * used;
+          to_stage_.push_back({staged, base + (from[size_t(r)] * heads_ + h) * per_head, used});
+          from_stage_.push_back({base + (r * heads_ + h) * per_head, staged, used});
+        }
+    backend_.copy_blocks(to_stage_);
+    backend_.copy_blocks(from_stage_);
   }
 
   Session encoder_, cross_kv_, step_;
+  const Backend& backend_;
   int64_t layers_, heads_, head_dim_;
-  std::vector<float> scratch_;
+  Tensor stage_;
+  std::vector<CopyBlock> to_stage_, from_stage_;
 };
 
 }  // namespace

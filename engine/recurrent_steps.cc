@@ -1,7 +1,8 @@
 // Stepping a recurrent decoder: its state is every decoder_step input X that has
 // an output X_out (h, c and the input-feeding vector for the LSTM seq2seq). A
 // state starts as the encoder's output of the same name, or zeros; after each
-// step the outputs become the next inputs; beams gather their rows.
+// step the outputs become the next inputs; beams gather their rows. On a GPU the
+// encoder's outputs and the states stay in device memory between steps.
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -23,7 +24,7 @@ struct DecoderInput {
 class RecurrentSteps final : public StepModel {
  public:
   RecurrentSteps(const Model& m, int threads, bool profile)
-      : encoder_(m, {"encoder", threads, profile}), step_(m, {"decoder_step", threads, profile}) {
+      : encoder_(m, {"encoder", threads, profile, true}), step_(m, {"decoder_step", threads, profile}) {
     ids_ = token_ids(m, int64_t(1) << 40);  // no position limit
     std::vector<std::string> outputs;
     for (const ValueInfo& v : m.outputs("decoder_step")) outputs.push_back(v.name);
@@ -50,7 +51,7 @@ class RecurrentSteps final : public StepModel {
     TensorMap in;
     for (const DecoderInput& d : inputs_) {
       auto it = enc.find(d.name);
-      Tensor t = it != enc.end() ? it->second : zeros(d, int64_t(sources.size()));
+      Tensor t = it != enc.end() ? it->second : zeros(d, int64_t(sources.size()), step_);
       if (it == enc.end() && !d.state)
         throw Error(fmt::format("decoder_step input '{}' is neither an encoder output nor a state", d.name));
       in[d.name] = copies > 1 ? repeat_rows(t, d.batch_axis, copies) : t;
@@ -60,6 +61,12 @@ class RecurrentSteps final : public StepModel {
 
   const float* step(TensorMap& in, TensorMap& out, const Tensor& tokens, int64_t) override {
     in["input_ids"] = tokens;
+    for (const DecoderInput& d : inputs_) {  // the next state is written where the current one lives
+      const Tensor& now = in.at(d.name);
+      if (!d.state || now.device() == Device::cpu) continue;
+      Tensor& next = out[d.name + "_out"];
+      if (next.device() != now.device() || !(next.shape() == now.shape())) next = step_.new_tensor(now.dtype(), now.shape());
+    }
     step_.run(in, out);
     for (const DecoderInput& d : inputs_)
       if (d.state) std::swap(in.at(d.name), out.at(d.name + "_out"));
@@ -76,8 +83,8 @@ class RecurrentSteps final : public StepModel {
 
  private:
   // A state the encoder does not give (the input-feeding vector): zeros, its
-  // other dims as declared.
-  static Tensor zeros(const DecoderInput& d, int64_t batch) {
+  // other dims as declared, in the memory the decoder runs in.
+  static Tensor zeros(const DecoderInput& d, int64_t batch, const Session& step) {
     Shape shape;
     for (size_t i = 0; i < d.dims.size(); ++i) {
       if (int(i) == d.batch_axis) {
@@ -90,7 +97,7 @@ class RecurrentSteps final : public StepModel {
         throw Error(fmt::format("decoder_step state '{}' has a symbolic dim '{}' besides batch", d.name, d.dims[i]));
       }
     }
-    return Tensor::zeros(d.dtype, shape);
+    return step.new_tensor(d.dtype, shape);
   }
 
   Session encoder_, step_;

@@ -24,12 +24,16 @@ struct BoundPlan {
   std::vector<Shape> input_shapes;
   std::shared_ptr<const ShapePlan> plan;
   BackendBuffer arena;
-  // A device backend's copies of the graph inputs and outputs (empty on the CPU,
-  // whose kernels use the caller's tensors directly).
+  // A device backend's copies of the graph's host inputs and outputs, by value
+  // id (empty on the CPU, whose kernels use the caller's tensors directly).
   std::vector<BackendBuffer> staged;  // by value id
   std::vector<std::unique_ptr<Invocation>> invocations;
   std::vector<void*> ptrs;
   std::vector<int> profile_rows;
+  // Profiling: each node's start and duration in the last run; on a device, the
+  // event clock (CUDA events between nodes) that measures them.
+  std::unique_ptr<EventClock> clock;
+  std::vector<double> node_start_us, node_us;
   uint64_t last_used = 0;
 };
 
@@ -45,12 +49,16 @@ class SessionImpl {
         graph_(model_->graph(o.graph)),
         threads_(o.threads > 0 ? o.threads : graph_.backend().default_threads()),
         profiling_(o.profile),
+        outputs_on_device_(o.keep_outputs_on_device && graph_.backend().device() != Device::cpu),
         epoch_(Clock::now()),
         links_(symbol_links(graph_.graph())),
         input_shapes_(graph_.graph().inputs.size()) {}
 
   void run(const TensorMap& inputs, TensorMap& outputs);
   Profile profile() const { return profile_; }
+  Tensor new_tensor(DType dtype, const Shape& shape) const { return heed::new_tensor(graph_.backend(), dtype, shape); }
+  Tensor to_device(const Tensor& host) const;
+  Tensor to_host(const Tensor& t) const;
   void reset_profile() {
     profile_ = Profile{};
     profiled_signatures_.clear();
@@ -61,6 +69,9 @@ class SessionImpl {
   void check_inputs(const TensorMap& inputs);
   BoundPlan& bind(const std::vector<Shape>& shapes);
   void execute(BoundPlan& b);
+  void profiled_execute(BoundPlan& b);
+  void bind_outputs(BoundPlan& b, TensorMap& outputs);
+  void* staged(BoundPlan& b, int id);
   void copy_back(BoundPlan& b, const TensorMap& inputs, TensorMap& outputs);
   double now_us() const { return std::chrono::duration<double, std::micro>(Clock::now() - epoch_).count(); }
 
@@ -68,6 +79,7 @@ class SessionImpl {
   const CompiledGraph& graph_;
   int threads_;
   bool profiling_;
+  bool outputs_on_device_;
   Clock::time_point epoch_;
   std::vector<std::unique_ptr<BoundPlan>> bound_;
   BoundPlan* last_ = nullptr;
@@ -113,6 +125,9 @@ void SessionImpl::check_inputs(const TensorMap& inputs) {
       throw Error(fmt::format("input '{}': expected {}, got {}{}", in.name, in.type.str(), dtype_name(t.dtype()),
                               t.shape().str()));
     if (!t.data() && t.numel() > 0) throw Error(fmt::format("input '{}' has no data", in.name));
+    if (t.device() != Device::cpu && t.device() != graph_.backend().device())
+      throw Error(fmt::format("input '{}' is in {} memory, but graph '{}' runs on the {} backend", in.name,
+                              t.device() == Device::cuda ? "cuda" : "cpu", g.name, graph_.backend().name()));
     input_shapes_[i] = t.shape();
   }
   for (const SymbolLink& l : links_) {
@@ -148,12 +163,7 @@ BoundPlan& SessionImpl::bind(const std::vector<Shape>& shapes) {
     if (values[v].constant) b->ptrs[v] = const_cast<void*>(graph_.constant_data(int(v)));
     if (b->plan->offset[v] >= 0) b->ptrs[v] = static_cast<unsigned char*>(b->arena.get()) + b->plan->offset[v];
   }
-  if (backend.device() != Device::cpu) {
-    b->staged.resize(values.size());
-    for (size_t v = 0; v < values.size(); ++v)
-      if (values[v].kind == ValueSlot::Kind::input || (values[v].is_graph_output && values[v].kind == ValueSlot::Kind::node_output))
-        b->staged[v] = BackendBuffer(backend, b->plan->values[v].nbytes());
-  }
+  if (backend.device() != Device::cpu) b->staged.resize(values.size());  // filled as needed (staged())
   for (size_t i = 0; i < graph_.nodes().size(); ++i)
     b->invocations.push_back(graph_.nodes()[i].kernel->prepare(b->plan->nodes[i]));
   b->last_used = uses_;
@@ -163,11 +173,16 @@ BoundPlan& SessionImpl::bind(const std::vector<Shape>& shapes) {
 
 void SessionImpl::execute(BoundPlan& b) {
   const auto& nodes = graph_.nodes();
-  if (!profiling_) {
-    for (size_t i = 0; i < nodes.size(); ++i)
-      b.invocations[i]->run({b.ptrs.data(), nodes[i].in_ids.data(), nodes[i].out_ids.data(), nodes[i].in_ids.size()});
-    return;
-  }
+  if (profiling_) return profiled_execute(b);
+  for (size_t i = 0; i < nodes.size(); ++i)
+    b.invocations[i]->run({b.ptrs.data(), nodes[i].in_ids.data(), nodes[i].out_ids.data(), nodes[i].in_ids.size()});
+}
+
+// Host kernels are timed by the host clock around each node. A device's nodes
+// are timed by its event clock (marks queued between nodes, read once after the
+// run): their queued work's duration, laid end to end from the run's start.
+void SessionImpl::profiled_execute(BoundPlan& b) {
+  const auto& nodes = graph_.nodes();
   if (b.profile_rows.empty()) {
     for (const auto& [shapes, rows] : profiled_signatures_)  // a plan evicted earlier keeps its rows
       if (shapes == b.input_shapes) b.profile_rows = rows;
@@ -185,15 +200,32 @@ void SessionImpl::execute(BoundPlan& b) {
     }
     profiled_signatures_.emplace_back(b.input_shapes, b.profile_rows);
   }
+  if (b.node_us.empty()) {
+    b.node_start_us.assign(nodes.size(), 0);
+    b.node_us.assign(nodes.size(), 0);
+    if (!b.staged.empty()) b.clock = graph_.backend().make_event_clock(nodes.size() + 1);
+  }
+  const double run_start = now_us();
+  if (b.clock) b.clock->mark(0);
   for (size_t i = 0; i < nodes.size(); ++i) {
-    double start = now_us();
+    b.node_start_us[i] = now_us();
     b.invocations[i]->run({b.ptrs.data(), nodes[i].in_ids.data(), nodes[i].out_ids.data(), nodes[i].in_ids.size()});
-    if (!b.staged.empty()) graph_.backend().synchronize();  // a device node's time is its queued work's
-    double dur = now_us() - start;
+    if (b.clock) {
+      b.clock->mark(i + 1);
+      continue;
+    }
+    if (!b.staged.empty()) graph_.backend().synchronize();  // a device without an event clock
+    b.node_us[i] = now_us() - b.node_start_us[i];
+  }
+  if (b.clock) {
+    b.clock->elapsed_us(b.node_us.data(), nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) b.node_start_us[i] = i ? b.node_start_us[i - 1] + b.node_us[i - 1] : run_start;
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
     NodeTiming& row = profile_.nodes[b.profile_rows[i]];
     ++row.calls;
-    row.total_us += dur;
-    if (profile_.events.size() < 1'000'000) profile_.events.push_back({b.profile_rows[i], start, dur});
+    row.total_us += b.node_us[i];
+    if (profile_.events.size() < 1'000'000) profile_.events.push_back({b.profile_rows[i], b.node_start_us[i], b.node_us[i]});
   }
 }
 
@@ -207,20 +239,14 @@ void SessionImpl::run(const TensorMap& inputs, TensorMap& outputs) {
   const auto& values = graph_.values();
   for (int id : graph_.input_ids()) {
     const Tensor& t = inputs.at(values[id].name);
-    if (on_host) {
+    if (on_host || t.device() != Device::cpu) {  // host kernels, or a tensor in the device's memory
       b.ptrs[id] = const_cast<void*>(t.data());
     } else {
-      b.ptrs[id] = b.staged[id].get();
+      b.ptrs[id] = staged(b, id);
       if (t.nbytes()) backend.copy_in(b.ptrs[id], t.data(), t.nbytes());
     }
   }
-  for (int id : graph_.output_ids()) {
-    const TensorDesc& d = b.plan->values[id];
-    Tensor& t = outputs[values[id].name];
-    if (!t.data() || t.dtype() != d.dtype || !(t.shape() == d.shape)) t = Tensor::empty(d.dtype, d.shape);
-    if (values[id].kind == ValueSlot::Kind::node_output) b.ptrs[id] = on_host ? t.data() : b.staged[id].get();
-    else if (t.nbytes()) backend.copy_out(t.data(), b.ptrs[id], t.nbytes());  // an input or weight passed through
-  }
+  bind_outputs(b, outputs);
   for (size_t v = 0; v < values.size(); ++v)
     if (b.plan->alias_of[v] >= 0) b.ptrs[v] = b.ptrs[b.plan->alias_of[v]];
   execute(b);
@@ -231,19 +257,67 @@ void SessionImpl::run(const TensorMap& inputs, TensorMap& outputs) {
   }
 }
 
-// A device backend's results to the caller's tensors: the outputs, and the
-// inputs that nodes updated in place (KV caches).
+Tensor SessionImpl::to_device(const Tensor& host) const {
+  const Backend& backend = graph_.backend();
+  if (host.device() == backend.device()) return host;
+  if (host.device() != Device::cpu) throw Error("to_device: the tensor is in another device's memory");
+  Tensor t = new_tensor(host.dtype(), host.shape());
+  if (t.nbytes()) backend.copy_in(t.data(), host.data(), t.nbytes());
+  backend.synchronize();
+  return t;
+}
+
+Tensor SessionImpl::to_host(const Tensor& t) const {
+  const Backend& backend = graph_.backend();
+  if (t.device() == Device::cpu) return t;
+  if (t.device() != backend.device()) throw Error("to_host: the tensor is in another device's memory");
+  Tensor host = Tensor::empty(t.dtype(), t.shape());
+  if (t.nbytes()) backend.copy_out(host.data(), t.data(), t.nbytes());
+  backend.synchronize();
+  return host;
+}
+
+// Caller-owned outputs of the right dtype and shape are written in place (on a
+// device, those in its memory without a copy back); others are allocated, in
+// the device's memory when the session keeps its outputs there.
+void SessionImpl::bind_outputs(BoundPlan& b, TensorMap& outputs) {
+  const Backend& backend = graph_.backend();
+  const bool on_host = b.staged.empty();
+  const auto& values = graph_.values();
+  for (int id : graph_.output_ids()) {
+    const TensorDesc& d = b.plan->values[id];
+    Tensor& t = outputs[values[id].name];
+    const bool reusable = t.data() && t.dtype() == d.dtype && t.shape() == d.shape &&
+                          (t.device() == Device::cpu || t.device() == backend.device());
+    if (!reusable) t = outputs_on_device_ ? new_tensor(d.dtype, d.shape) : Tensor::empty(d.dtype, d.shape);
+    const bool in_place = on_host || t.device() != Device::cpu;
+    if (values[id].kind == ValueSlot::Kind::node_output) b.ptrs[id] = in_place ? t.data() : staged(b, id);
+    else if (!t.nbytes()) continue;
+    else if (!on_host && in_place) backend.copy_blocks({{t.data(), b.ptrs[id], t.nbytes()}});  // passed through
+    else backend.copy_out(t.data(), b.ptrs[id], t.nbytes());  // an input or weight passed through
+  }
+}
+
+// A device backend's copy of graph input or output `id`, allocated when first needed.
+void* SessionImpl::staged(BoundPlan& b, int id) {
+  if (!b.staged[size_t(id)].get()) b.staged[size_t(id)] = BackendBuffer(graph_.backend(), b.plan->values[size_t(id)].nbytes());
+  return b.staged[size_t(id)].get();
+}
+
+// A device backend's results to the caller's host tensors: the outputs, and the
+// inputs that nodes updated in place (KV caches). Tensors in the device's
+// memory are already up to date.
 void SessionImpl::copy_back(BoundPlan& b, const TensorMap& inputs, TensorMap& outputs) {
   const Backend& backend = graph_.backend();
   const auto& values = graph_.values();
   for (int id : graph_.output_ids())
     if (values[id].kind == ValueSlot::Kind::node_output) {
       Tensor& t = outputs.at(values[id].name);
-      if (t.nbytes()) backend.copy_out(t.data(), b.staged[id].get(), t.nbytes());
+      if (t.device() == Device::cpu && t.nbytes()) backend.copy_out(t.data(), b.staged[id].get(), t.nbytes());
     }
   for (int id : graph_.mutated_input_ids()) {
     const Tensor& t = inputs.at(values[id].name);
-    if (t.nbytes()) backend.copy_out(const_cast<void*>(t.data()), b.staged[id].get(), t.nbytes());
+    if (t.device() == Device::cpu && t.nbytes()) backend.copy_out(const_cast<void*>(t.data()), b.staged[id].get(), t.nbytes());
   }
   backend.synchronize();
 }
@@ -263,6 +337,9 @@ TensorMap Session::run(const TensorMap& inputs) {
   return outputs;
 }
 void Session::run(const TensorMap& inputs, TensorMap& outputs) { impl_->run(inputs, outputs); }
+Tensor Session::new_tensor(DType dtype, const Shape& shape) const { return impl_->new_tensor(dtype, shape); }
+Tensor Session::to_device(const Tensor& host) const { return impl_->to_device(host); }
+Tensor Session::to_host(const Tensor& t) const { return impl_->to_host(t); }
 Profile Session::profile() const { return impl_->profile(); }
 void Session::reset_profile() { impl_->reset_profile(); }
 

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/backend.h"
 #include "engine/model_impl.h"
 #include "engine/step_models.h"
 
@@ -34,6 +35,7 @@ TokenIds token_ids(const Model& model, int64_t max_positions) {
           metadata_int(model, "decoder_start_token_id"), metadata_int(model, "forced_eos_token_id"), max_positions};
 }
 
+// Rows are copied by the backend whose memory holds t (a GPU's state stays there).
 Tensor gather_rows(const Tensor& t, int axis, const std::vector<int64_t>& from) {
   Shape shape = t.shape();
   const int64_t rows = shape[size_t(axis)];
@@ -41,12 +43,15 @@ Tensor gather_rows(const Tensor& t, int axis, const std::vector<int64_t>& from) 
   for (int i = 0; i < axis; ++i) outer *= shape[size_t(i)];
   const size_t row = t.nbytes() / size_t(outer * rows);
   shape[size_t(axis)] = int64_t(from.size());
-  Tensor out = Tensor::empty(t.dtype(), shape);
+  const Backend& backend = backend_for(t.device());
+  Tensor out = t.device() == Device::cpu ? Tensor::empty(t.dtype(), shape) : new_tensor(backend, t.dtype(), shape);
   const char* src = static_cast<const char*>(t.data());
   char* dst = static_cast<char*>(out.data());
+  std::vector<CopyBlock> blocks;
   for (int64_t o = 0; o < outer; ++o)
     for (size_t r = 0; r < from.size(); ++r)
-      std::memcpy(dst + (size_t(o) * from.size() + r) * row, src + size_t(o * rows + from[r]) * row, row);
+      blocks.push_back({dst + (size_t(o) * from.size() + r) * row, src + size_t(o * rows + from[r]) * row, row});
+  backend.copy_blocks(blocks);
   return out;
 }
 

@@ -106,6 +106,13 @@ Tensor Tensor::view(DType dtype, const Shape& shape, void* data,
   return t;
 }
 
+Tensor Tensor::on_device(Device device, DType dtype, const Shape& shape, void* data,
+                         std::shared_ptr<const void> keep_alive) {
+  Tensor t = view(dtype, shape, data, std::move(keep_alive));
+  t.device_ = device;
+  return t;
+}
+
 Tensor Tensor::reshaped(const Shape& shape) const {
   if (shape.numel() != numel())
     throw Error(fmt::format("cannot reshape {} to {}", shape_.str(), shape.str()));

@@ -57,6 +57,8 @@ expect_ok translate_keeps_empty_lines "^2021-03-03,,1989-07-14$" sh -c "'$heed' 
 expect_ok translate_stdin_beam "^1989-07-14$" sh -c "echo 'July 14, 1989' | '$heed' translate '$dates' --beam 4"
 expect_ok translate_nbest "^-?[0-9.]+	1989-07-14$" sh -c "echo 'July 14, 1989' | '$heed' translate '$dates' --beam 3 --n-best 2 2>/dev/null | head -1"
 expect_ok translate_attention "attention heatmaps written" "$heed" translate "$dates" --input "$tmp/dates.txt" --attention "$tmp/dates.html"
+expect_error translate_half_gemm_on_cpu "gemm_dtype f16 needs device 'cuda'" "$heed" translate "$dates" --input "$tmp/dates.txt" --gemm-dtype f16
+expect_ok run_unknown_gemm_dtype "--gemm-dtype: f8 not in \{f32,f16,bf16\}" sh -c "'$heed' run '$mlp/mlp.json' --inputs '$mlp/mlp_inputs.safetensors' --gemm-dtype f8 2>&1; test \$? -eq 105"
 expect_ok translate_summary "translated 3 lines: .* tokens/s" "$heed" translate "$dates" --input "$tmp/dates.txt"
 python3 -c 'print(" ".join(["3rd of March 2021"] * 20))' >"$tmp/long.txt" 2>/dev/null || printf '%s ' $(seq 1 80) >"$tmp/long.txt"
 expect_ok translate_truncates_long_lines "warning: line 1 is longer than the model.s positions; its first 64 tokens were translated" "$heed" translate "$dates" --input "$tmp/long.txt"

@@ -78,6 +78,58 @@ TEST_P(CudaTranslation, MatchesCpu) {
 
 INSTANTIATE_TEST_SUITE_P(Bundled, CudaTranslation, ::testing::Values("dates-marian", "dates-lstm"));
 
+// Tensors in GPU memory (Session::new_tensor, to_device, keep_outputs_on_device)
+// are read and written in place and give the CPU's results.
+TEST(Cuda, DeviceTensorsStayOnTheGpu) {
+  std::string why;
+  if (!test::cuda_usable(&why)) GTEST_SKIP() << "CUDA: " << why;
+  const std::string ex = HEED_EXAMPLES;
+  TensorMap inputs;
+  for (auto& [name, t] : read_safetensors(ex + "/mlp/mlp_inputs.safetensors").tensors) inputs[name] = t;
+  const TensorMap cpu = Session(Model::load(ex + "/mlp/mlp.json")).run(inputs);
+  Model gpu_model = Model::load(ex + "/mlp/mlp.json", on(Device::cuda));
+  Session gpu(gpu_model, {.keep_outputs_on_device = true});
+  TensorMap on_gpu;
+  for (const auto& [name, t] : inputs) on_gpu[name] = gpu.to_device(t);
+  EXPECT_EQ(on_gpu.begin()->second.device(), Device::cuda);
+  TensorMap out = gpu.run(on_gpu);
+  for (const auto& [name, t] : cpu) {
+    ASSERT_EQ(out.at(name).device(), Device::cuda) << name;
+    EXPECT_TRUE(test::all_close(gpu.to_host(out.at(name)), t, 1e-4, 1e-5)) << name;
+  }
+  TensorMap owned;
+  for (const auto& [name, t] : cpu) owned[name] = gpu.new_tensor(t.dtype(), t.shape());
+  const void* where = owned.begin()->second.data();
+  gpu.run(on_gpu, owned);
+  EXPECT_EQ(owned.begin()->second.data(), where);
+  for (const auto& [name, t] : cpu) EXPECT_TRUE(test::all_close(gpu.to_host(owned.at(name)), t, 1e-4, 1e-5)) << name;
+}
+
+// Per-node GPU times come from CUDA events: every node timed on every run, the
+// events laid end to end from the run's start.
+TEST(Cuda, ProfileTimesEveryNodeWithEvents) {
+  std::string why;
+  if (!test::cuda_usable(&why)) GTEST_SKIP() << "CUDA: " << why;
+  TensorMap inputs;
+  for (auto& [name, t] : read_safetensors(test::fixture("block_inputs.safetensors")).tensors) inputs[name] = t;
+  Model model = Model::load(test::fixture("block.json"), on(Device::cuda));
+  Session session(model, {.profile = true});
+  for (int i = 0; i < 3; ++i) session.run(inputs);
+  const Profile p = session.profile();
+  ASSERT_FALSE(p.nodes.empty());
+  double total = 0;
+  for (const NodeTiming& n : p.nodes) {
+    EXPECT_EQ(n.calls, 3) << n.node;
+    EXPECT_GE(n.total_us, 0) << n.node;
+    total += n.total_us;
+  }
+  EXPECT_GT(total, 0);
+  EXPECT_LE(total, p.run_total_us * 1.01);
+  ASSERT_EQ(p.events.size(), 3 * p.nodes.size());
+  for (size_t i = 1; i < p.nodes.size(); ++i)
+    EXPECT_NEAR(p.events[i].start_us, p.events[i - 1].start_us + p.events[i - 1].duration_us, 1e-6);
+}
+
 // The bundled captioning and VQA demos (ResNet trunk, LSTMCell, attention,
 // LSTM over questions) on the GPU give the CPU's captions and answers.
 TEST(Cuda, ShapesDemosMatchCpu) {

@@ -156,5 +156,53 @@ TEST(Model, ProfileCountsEveryNodeAndWritesAChromeTrace) {
   EXPECT_EQ(e["args"]["input_shapes"], "[4, 16] [32, 16] [32]");
 }
 
+// On the CPU a session's "device memory" is host memory: new_tensor gives
+// zeros, to_device/to_host hand the tensor back, and a caller-owned output made
+// by new_tensor is written in place.
+TEST(Model, SessionTensorsOnTheCpuAreHostTensors) {
+  Model model = Model::load(example("mlp/mlp.json"));
+  Session session(model, {"", 1});
+  const TensorMap base = load_tensors(example("mlp/mlp_inputs.safetensors"));
+  Tensor z = session.new_tensor(DType::f32, {3, 5});
+  EXPECT_EQ(z.device(), Device::cpu);
+  for (int64_t i = 0; i < z.numel(); ++i) EXPECT_EQ(z.data_as<float>()[i], 0.0f);
+  const Tensor& x = base.at("x");
+  EXPECT_EQ(session.to_device(x).data(), x.data());
+  EXPECT_EQ(session.to_host(x).data(), x.data());
+  const TensorMap want = session.run({{"x", x}});
+  const std::string out_name = want.begin()->first;
+  const Tensor& y = want.begin()->second;
+  TensorMap out{{out_name, session.new_tensor(y.dtype(), y.shape())}};
+  const void* where = out.at(out_name).data();
+  session.run({{"x", x}}, out);
+  EXPECT_EQ(out.at(out_name).data(), where);
+  EXPECT_TRUE(test::all_close(out.at(out_name), y, 0, 0));
+}
+
+// A tensor in GPU memory handed to a CPU session: refused by name as an input
+// (its pointer never read), replaced by a host tensor as an output (never written).
+TEST(Model, TensorInAnotherDevicesMemoryIsRefused) {
+  Model model = Model::load(example("mlp/mlp.json"));
+  Session session(model, {"", 1});
+  const TensorMap base = load_tensors(example("mlp/mlp_inputs.safetensors"));
+  const Tensor& x = base.at("x");
+  std::vector<float> fake(size_t(x.numel()), 7.0f);
+  Tensor on_gpu = Tensor::on_device(Device::cuda, DType::f32, x.shape(), fake.data());
+  EXPECT_EQ(on_gpu.device(), Device::cuda);
+  EXPECT_EQ(on_gpu.reshaped({x.numel()}).device(), Device::cuda);
+  EXPECT_TRUE(test::throws_error_with([&] { session.run({{"x", on_gpu}}); },
+                                      "input 'x' is in cuda memory, but graph 'main' runs on the cpu backend"));
+  EXPECT_TRUE(test::throws_error_with([&] { session.to_host(on_gpu); }, "another device's memory"));
+  const TensorMap want = session.run({{"x", x}});
+  const std::string out_name = want.begin()->first;
+  const Tensor& y = want.begin()->second;
+  std::vector<float> sink(size_t(y.numel()), 7.0f);
+  TensorMap out{{out_name, Tensor::on_device(Device::cuda, y.dtype(), y.shape(), sink.data())}};
+  session.run({{"x", x}}, out);
+  EXPECT_EQ(out.at(out_name).device(), Device::cpu);
+  EXPECT_TRUE(test::all_close(out.at(out_name), y, 0, 0));
+  for (float v : sink) ASSERT_EQ(v, 7.0f);
+}
+
 }  // namespace
 }  // namespace heed

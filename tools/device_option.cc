@@ -1,4 +1,4 @@
-// --device cpu|cuda, shared by the subcommands that load a model.
+// --device cpu|cuda and --gemm-dtype, shared by the subcommands that load a model.
 #include "tools/commands.h"
 
 namespace heed::tools {
@@ -9,6 +9,14 @@ void add_device_option(CLI::App* cmd, Device* device) {
          "where to run: cpu (default) or cuda (needs a build with the CUDA backend and a GPU)")
       ->transform(CLI::IsMember({"cpu", "cuda"}, CLI::ignore_case).description(""))
       ->type_name("cpu|cuda");
+}
+
+void add_gemm_dtype_option(CLI::App* cmd, DType* dtype) {
+  cmd->add_option_function<std::string>(
+         "--gemm-dtype", [dtype](const std::string& name) { *dtype = dtype_from_name(name); },
+         "Linear/MatMul precision: f32 (default), or f16/bf16 on tensor cores with fp32 accumulation (--device cuda)")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}).description(""))
+      ->type_name("f32|f16|bf16");
 }
 
 }  // namespace heed::tools

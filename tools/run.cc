@@ -17,6 +17,7 @@ struct RunArgs {
   AttentionReport attention;  // --attention FILE.html
   int threads = 0, repeat = 1;
   Device device = Device::cpu;
+  DType gemm_dtype = DType::f32;
   bool profile = false;
   bool warmup = false;  // one untimed run first (primitive creation, thread start-up)
 };
@@ -42,6 +43,7 @@ void run(const RunArgs& a) {
   LoadOptions lo{a.weights};
   lo.capture_attention = !a.attention.html.empty();
   lo.device = a.device;
+  lo.gemm_dtype = a.gemm_dtype;
   Model model = Model::load(a.model, lo);
   SafetensorsFile in = read_safetensors(a.inputs);
   TensorMap inputs(in.tensors.begin(), in.tensors.end());
@@ -91,6 +93,7 @@ CLI::App* add_common(CLI::App& app, const char* name, const char* help, std::sha
   cmd->add_option("--weights", a->weights, "weights for a graph JSON (default: its \"weights\" entry)");
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)");
   add_device_option(cmd, &a->device);
+  add_gemm_dtype_option(cmd, &a->gemm_dtype);
   return cmd;
 }
 

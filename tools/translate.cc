@@ -27,6 +27,7 @@ struct TranslateArgs {
   float length_penalty = 1.0f;
   bool profile = false, ids = false;  // ids: lines are token ids, no tokenizer
   Device device = Device::cpu;
+  DType gemm_dtype = DType::f32;
 };
 
 std::vector<std::string> read_lines(const std::string& path) {
@@ -107,6 +108,7 @@ void translate(const TranslateArgs& a) {
     throw Error("--beam, --batch-size and --max-length must be >= 1, and --n-best between 1 and --beam");
   LoadOptions lo;
   lo.device = a.device;
+  lo.gemm_dtype = a.gemm_dtype;
   Model model = Model::load(a.model, lo);
   std::unique_ptr<Translator> translator;
   std::unique_ptr<Generator> id_generator;
@@ -161,6 +163,7 @@ void add_translate(CLI::App& app) {
   cmd->add_flag("--ids", a->ids, "lines are space-separated token ids, and so is the output (no tokenizer)");
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)");
   add_device_option(cmd, &a->device);
+  add_gemm_dtype_option(cmd, &a->gemm_dtype);
   cmd->add_option("--attention", a->attention, "write cross-attention heatmaps (first 50 lines) to this HTML file");
   cmd->add_option("--profile", a->trace, "print per-op timings; with =FILE also write a Chrome trace")->expected(0, 1);
   cmd->callback([a, cmd] {

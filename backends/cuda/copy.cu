@@ -44,7 +44,24 @@ __global__ void gather_kernel(const char* data, int64_t dim, int64_t row_bytes, 
   }
 }
 
+// One block of threads per copy, in 16-byte words when the copy allows, else bytes.
+__global__ void copy_blocks_kernel(const DeviceCopy* blocks) {
+  const DeviceCopy c = blocks[blockIdx.x];
+  const auto dst = reinterpret_cast<uintptr_t>(c.dst), src = reinterpret_cast<uintptr_t>(c.src);
+  if ((dst | src | c.bytes) % 16 == 0) {
+    for (unsigned long long j = threadIdx.x; j < c.bytes / 16; j += blockDim.x)
+      reinterpret_cast<uint4*>(c.dst)[j] = reinterpret_cast<const uint4*>(c.src)[j];
+  } else {
+    for (unsigned long long j = threadIdx.x; j < c.bytes; j += blockDim.x)
+      static_cast<char*>(c.dst)[j] = static_cast<const char*>(c.src)[j];
+  }
+}
+
 }  // namespace
+
+void copy_blocks(const DeviceCopy* blocks, int64_t count, cudaStream_t stream) {
+  if (count > 0) copy_blocks_kernel<<<unsigned(count), kThreads, 0, stream>>>(blocks);
+}
 
 void strided_copy(const void* src, void* dst, int elem_bytes, const StridedIndex& index, int64_t n, cudaStream_t stream) {
   if (n <= 0) return;

@@ -1,10 +1,13 @@
 #include "backends/cuda/cuda_backend.h"
 
+#include <cstdint>
 #include <map>
 #include <mutex>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "backends/cuda/cuda_kernels.h"
 #include "backends/cuda/cuda_util.h"
 
 namespace heed {
@@ -33,10 +36,43 @@ const std::map<std::string, KernelFactory, std::less<>>& kernels() {
   return storage();
 }
 
+// The profiler's clock on the GPU: one CUDA event per mark, recorded on the
+// calling thread's stream, read once after the run.
+class CudaEventClock final : public EventClock {
+ public:
+  explicit CudaEventClock(size_t marks) : events_(marks) {
+    for (cudaEvent_t& e : events_) check(cudaEventCreate(&e), "cudaEventCreate");
+  }
+  ~CudaEventClock() override {
+    for (cudaEvent_t e : events_) cudaEventDestroy(e);
+  }
+  void mark(size_t i) override { check(cudaEventRecord(events_.at(i), stream()), "cudaEventRecord"); }
+  void elapsed_us(double* out, size_t n) override {
+    check(cudaEventSynchronize(events_.at(n)), "cudaEventSynchronize");
+    for (size_t i = 0; i < n; ++i) {
+      float ms = 0;
+      check(cudaEventElapsedTime(&ms, events_[i], events_[i + 1]), "cudaEventElapsedTime");
+      out[i] = double(ms) * 1000.0;
+    }
+  }
+
+ private:
+  std::vector<cudaEvent_t> events_;
+};
+
 // Memory comes from the device's stream-ordered pool (cudaMallocAsync): freed
-// blocks are cached by the driver and reused without a device synchronization.
+// blocks stay cached in the pool (no release threshold) and are reused without
+// a device synchronization, as PyTorch's and CTranslate2's allocators do.
 class CudaBackend final : public Backend {
  public:
+  CudaBackend() {
+    int device = 0;
+    cudaMemPool_t pool;
+    check(cudaGetDevice(&device), "cudaGetDevice");
+    check(cudaDeviceGetDefaultMemPool(&pool, device), "cudaDeviceGetDefaultMemPool");
+    uint64_t keep_all = UINT64_MAX;
+    check(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep_all), "cudaMemPoolSetAttribute");
+  }
   std::string_view name() const override { return "cuda"; }
   bool supports(std::string_view op) const override { return kernels().count(op) > 0; }
   std::unique_ptr<Kernel> make_kernel(const KernelInit& init) const override {
@@ -60,6 +96,26 @@ class CudaBackend final : public Backend {
     check(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, stream()), "copy from the GPU");
   }
   void synchronize() const override { check(cudaStreamSynchronize(stream()), "cudaStreamSynchronize"); }
+  void fill_zero(void* dst, size_t bytes) const override {
+    check(cudaMemsetAsync(dst, 0, bytes, stream()), "cudaMemsetAsync");
+  }
+  // The block list goes to the device once (a pageable copy: the host vector
+  // may go as soon as this returns), then one launch copies them all.
+  void copy_blocks(const std::vector<CopyBlock>& blocks) const override {
+    if (blocks.empty()) return;
+    std::vector<DeviceCopy> list;
+    list.reserve(blocks.size());
+    for (const CopyBlock& b : blocks) list.push_back({b.dst, b.src, b.bytes});
+    const size_t bytes = list.size() * sizeof(DeviceCopy);
+    void* on_device = allocate(bytes);
+    copy_in(on_device, list.data(), bytes);
+    cuda::copy_blocks(static_cast<const DeviceCopy*>(on_device), int64_t(list.size()), stream());
+    check_launch("copy_blocks");
+    deallocate(on_device);
+  }
+  std::unique_ptr<EventClock> make_event_clock(size_t marks) const override {
+    return std::make_unique<CudaEventClock>(marks);
+  }
 };
 
 }  // namespace

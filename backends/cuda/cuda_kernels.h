@@ -37,6 +37,15 @@ void layer_norm_f32(const float* x, const float* weight, const float* bias, floa
 // stride_a(i) (transpose, slice, concat, split), elements of elem_bytes (1, 2, 4 or 8).
 void strided_copy(const void* src, void* dst, int elem_bytes, const StridedIndex& index, int64_t n, cudaStream_t stream);
 
+// One contiguous copy in device memory; copy_blocks runs `count` of them, read
+// from a device array, in one launch (beam reorders of KV caches).
+struct DeviceCopy {
+  void* dst;
+  const void* src;
+  unsigned long long bytes;
+};
+void copy_blocks(const DeviceCopy* blocks, int64_t count, cudaStream_t stream);
+
 enum class ScalarType : int { f32, f16, bf16, i32, i64, u8, boolean };
 // y = x converted (float to integer truncates toward zero; to bool: x != 0).
 void cast(const void* x, ScalarType from, void* y, ScalarType to, int64_t n, cudaStream_t stream);

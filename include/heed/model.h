@@ -30,8 +30,9 @@ struct LoadOptions {
   // into it (results equal within float rounding).
   bool optimize = true;
   // Where the graphs run: Device::cuda needs a build with the CUDA backend
-  // (HEED_CUDA) and a GPU, else loading fails saying which is missing. Inputs
-  // and outputs stay host tensors; the session copies them at the boundaries.
+  // (HEED_CUDA) and a GPU, else loading fails saying which is missing. Host
+  // inputs and outputs are copied at the graph's boundaries; tensors in the
+  // device's memory (Session::new_tensor) are used in place.
   Device device = Device::cpu;
   // Linear and MatMul on CUDA tensor cores in f16 or bf16 (inputs rounded, fp32
   // accumulation and output; constant weights converted once at load). f32 (the
@@ -72,6 +73,9 @@ struct SessionOptions {
   std::string graph;    // empty: the model's only graph, or "main"
   int threads = 0;      // 0: all cores
   bool profile = false; // collect per-node timings (no cost when off)
+  // Outputs the caller did not provide are allocated in the device's memory
+  // (Device::cuda: results stay on the GPU for the next graph; no effect on the CPU).
+  bool keep_outputs_on_device = false;
 };
 
 using TensorMap = std::map<std::string, Tensor>;
@@ -90,6 +94,15 @@ class HEED_API Session {
   // tensor of the right dtype and shape under an output's name (no allocation);
   // other outputs are allocated and added.
   void run(const TensorMap& inputs, TensorMap& outputs);
+  // A zero-filled tensor in the memory the session's graph runs in: a host
+  // tensor on the CPU, device memory on a GPU. As an input it is read (and, for
+  // a KV cache, updated) in place; as a caller-owned output it is written in
+  // place: no copies between runs. Tensors of another device are refused.
+  Tensor new_tensor(DType dtype, const Shape& shape) const;
+  // A host tensor's copy in that memory (on the CPU: the tensor itself), and a
+  // host copy of a tensor there (a host tensor: itself). Both wait for the copy.
+  Tensor to_device(const Tensor& host) const;
+  Tensor to_host(const Tensor& t) const;
 
   Profile profile() const;
   void reset_profile();

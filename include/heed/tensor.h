@@ -58,6 +58,11 @@ class HEED_API Tensor {
   // No copy: `data` stays valid as long as `keep_alive` does (nullptr: caller's promise).
   static Tensor view(DType dtype, const Shape& shape, void* data,
                      std::shared_ptr<const void> keep_alive = nullptr);
+  // The same in `device`'s memory (a CUDA device pointer for Device::cuda): a
+  // session on that device reads and writes it in place, with no copy (see
+  // Session::new_tensor); data() is then not a host pointer.
+  static Tensor on_device(Device device, DType dtype, const Shape& shape, void* data,
+                          std::shared_ptr<const void> keep_alive = nullptr);
 
   bool defined() const { return data_ != nullptr || shape_.numel() == 0; }
   DType dtype() const { return dtype_; }
