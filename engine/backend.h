@@ -86,6 +86,19 @@ class EventClock {
   virtual void elapsed_us(double* out, size_t n) = 0;
 };
 
+// Generation's choice at one step: for each row r of logits [rows, vocab] (in
+// the backend's memory), log_softmax(row) + base[r] after transformers' logits
+// processors (token `hold` at -inf: EOS before min_new_tokens; `forced`: every
+// other token at -inf and it at base[r]), and the row's `keep` best as (score,
+// index), best first, ties to the lower index.
+struct CandidateQuery {
+  const float* logits = nullptr;
+  int64_t rows = 0, vocab = 0, keep = 1;
+  const float* base = nullptr;     // host, [rows]; nullptr: zeros
+  const uint8_t* skip = nullptr;   // host, [rows]: rows nobody reads (may be left unscored)
+  int64_t hold = -1, forced = -1;  // -1: none
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -115,6 +128,9 @@ class Backend {
   // caches, repeated rows); the blocks' destinations must not overlap their sources.
   virtual void copy_blocks(const std::vector<CopyBlock>& blocks) const;
   virtual void fill_zero(void* dst, size_t bytes) const;
+  // Host arrays scores and indices [rows * keep] for `q` (see CandidateQuery):
+  // on a device only these come back, not the logits.
+  virtual void best_candidates(const CandidateQuery& q, float* scores, int64_t* indices) const;
   // Marks 0..marks-1 for the profiler; nullptr: nodes are timed on the host clock.
   virtual std::unique_ptr<EventClock> make_event_clock(size_t /*marks*/) const { return nullptr; }
 };

@@ -2,13 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
-
-#include <omp.h>
 
 #include <fmt/format.h>
 
-#include "engine/fast_math.h"
+#include "engine/backend.h"
+#include "engine/candidates.h"
 #include "engine/step_model.h"
 
 namespace heed {
@@ -27,28 +25,22 @@ struct Generator::Impl {
     max_pos = ids.max_positions;
   }
 
-  // log_softmax of a row after transformers' logits processors: forced EOS at the
-  // last step, EOS held back before min_new_tokens.
-  // Plus `base` (a beam's running score), added as transformers does: (logit - lse) + base.
-  void processed_log_probs(const float* row, int64_t t, int64_t steps, const GenerationOptions& o, float* lp,
-                           float base = 0.f) const {
-    const bool forced = forced_eos >= 0 && t == steps - 1, hold_eos = t < o.min_new_tokens;
-    float max = -INFINITY;
-    for (int64_t v = 0; v < vocab; ++v) max = std::max(max, row[v]);
-    float sum = 0.f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t v = 0; v < vocab; ++v) sum += exp_approx(row[v] - max);
-    const float log_sum = std::log(sum) + max;
-#pragma omp simd
-    for (int64_t v = 0; v < vocab; ++v) lp[v] = (row[v] - log_sum) + base;
-    if (hold_eos) lp[eos] = -INFINITY;
-    if (forced)
-      for (int64_t v = 0; v < vocab; ++v) lp[v] = v == forced_eos ? base : -INFINITY;
+  // One step's scoring: transformers' logits processors (forced EOS at the last
+  // step, EOS held back before min_new_tokens), by the backend holding the logits.
+  CandidateQuery query(const Tensor& logits, int64_t rows, int64_t keep, int64_t t, int64_t steps,
+                       const GenerationOptions& o) const {
+    CandidateQuery q;
+    q.logits = logits.data_as<float>();
+    q.rows = rows, q.vocab = vocab, q.keep = keep;
+    q.hold = t < o.min_new_tokens ? eos : -1;
+    q.forced = forced_eos >= 0 && t == steps - 1 ? forced_eos : -1;
+    if (logits.numel() != rows * vocab)
+      throw Error(fmt::format("decoder_step logits have {} values, expected {} rows x {}", logits.numel(), rows, vocab));
+    return q;
   }
 
   // A row's attention [rows, ..., S] averaged over the middle dims (heads), cut to the source's length.
-  std::vector<float> head_mean(const TensorMap& out, int64_t row, int64_t len) const {
-    const Tensor& attn = model->attention(out);
+  static std::vector<float> head_mean(const Tensor& attn, int64_t row, int64_t len) {
     const int64_t rows = attn.shape()[0], S = attn.shape()[attn.shape().rank() - 1];
     len = std::min(len, S);
     const int64_t heads = attn.shape().numel() / (rows * S);
@@ -64,15 +56,6 @@ struct Generator::Impl {
     return std::min<int64_t>(o.max_new_tokens, max_pos);
   }
 
-  struct Candidate {
-    float score;
-    int64_t index;
-    // transformers' order: higher score first, then the lower index
-    static bool better(const Candidate& x, const Candidate& y) {
-      return x.score != y.score ? x.score > y.score : x.index < y.index;
-    }
-  };
-
   std::vector<std::vector<Generation>> greedy(const detail::Sources& sources, const GenerationOptions& o) {
     const int64_t B = sources.size(), steps = steps_for(o);
     TensorMap in = model->prepare(sources, 1, steps), out;
@@ -80,53 +63,28 @@ struct Generator::Impl {
     std::fill(cur.data_as<int64_t>(), cur.data_as<int64_t>() + B, start);
     std::vector<std::vector<Generation>> res(static_cast<size_t>(B), std::vector<Generation>(1));
     std::vector<uint8_t> done(static_cast<size_t>(B), 0);
-    std::vector<Candidate> chosen(static_cast<size_t>(B));
-    std::vector<std::vector<float>> lp_rows(static_cast<size_t>(omp_get_max_threads()), std::vector<float>(size_t(vocab)));
+    std::vector<float> score(static_cast<size_t>(B));
+    std::vector<int64_t> best(static_cast<size_t>(B));
     for (int64_t t = 0; t < steps && !std::all_of(done.begin(), done.end(), [](uint8_t d) { return d; }); ++t) {
-      const float* logits = model->step(in, out, cur, t);
-#pragma omp parallel for if (B > 1)
-      for (int64_t b = 0; b < B; ++b) {
-        if (done[size_t(b)]) continue;
-        std::vector<float>& lp = lp_rows[size_t(omp_get_thread_num())];
-        processed_log_probs(logits + b * vocab, t, steps, o, lp.data());
-        int64_t best = int64_t(std::max_element(lp.begin(), lp.end()) - lp.begin());  // the first maximum
-        chosen[size_t(b)] = {lp[size_t(best)], best};
-      }
+      const Tensor& logits = model->step(in, out, cur, t);
+      CandidateQuery q = query(logits, B, 1, t, steps, o);
+      q.skip = done.data();
+      backend_for(logits.device()).best_candidates(q, score.data(), best.data());
+      const Tensor attn = o.return_attention ? model->attention(out) : Tensor();
       for (int64_t b = 0; b < B; ++b) {
         if (done[size_t(b)]) {
           cur.data_as<int64_t>()[b] = pad;
           continue;
         }
-        const int64_t best = chosen[size_t(b)].index;
         Generation& g = res[size_t(b)][0];
-        g.tokens.push_back(best);
-        g.score += chosen[size_t(b)].score;
-        if (o.return_attention) g.attention.push_back(head_mean(out, b, sources.length(b)));
-        cur.data_as<int64_t>()[b] = best;
-        done[size_t(b)] = best == eos;
+        g.tokens.push_back(best[size_t(b)]);
+        g.score += score[size_t(b)];
+        if (o.return_attention) g.attention.push_back(head_mean(attn, b, sources.length(b)));
+        cur.data_as<int64_t>()[b] = best[size_t(b)];
+        done[size_t(b)] = best[size_t(b)] == eos;
       }
     }
     return res;
-  }
-
-  // The `keep` best of row[0, vocab) as candidates (index offset by `first`), best first.
-  void best_of_row(const float* row, int64_t first, Candidate* best, int64_t keep) const {
-    std::fill(best, best + keep, Candidate{-INFINITY, std::numeric_limits<int64_t>::max()});
-    constexpr int64_t kBlock = 64;  // blocks whose maximum cannot enter the list are skipped (vectorized)
-    for (int64_t start = 0; start < vocab; start += kBlock) {
-      const int64_t end = std::min(start + kBlock, vocab);
-      float block_max = -INFINITY;
-#pragma omp simd reduction(max : block_max)
-      for (int64_t v = start; v < end; ++v) block_max = std::max(block_max, row[v]);
-      if (block_max < best[keep - 1].score) continue;
-      for (int64_t v = start; v < end; ++v) {
-        Candidate c{row[v], first + v};
-        if (!Candidate::better(c, best[keep - 1])) continue;
-        int64_t at = keep - 1;
-        for (; at > 0 && Candidate::better(c, best[at - 1]); --at) best[at] = best[at - 1];
-        best[at] = c;
-      }
-    }
   }
 
   struct Hyp {
@@ -150,17 +108,18 @@ struct Generator::Impl {
     // Per row, its best `keep` candidates (score, index into the item's K x vocab
     // scores): the item's best `keep` are among them, so no K x vocab sort is needed.
     std::vector<Candidate> row_best(static_cast<size_t>(R * keep)), order;
-    std::vector<int64_t> from(static_cast<size_t>(R));
-    std::vector<std::vector<float>> lp_rows(static_cast<size_t>(omp_get_max_threads()), std::vector<float>(size_t(vocab)));
+    std::vector<int64_t> from(static_cast<size_t>(R)), index(static_cast<size_t>(R * keep));
+    std::vector<float> base(static_cast<size_t>(R)), score(static_cast<size_t>(R * keep));
     for (int64_t t = 0; t < steps; ++t) {
-      const float* logits = model->step(in, out, cur, t);
+      const Tensor& logits = model->step(in, out, cur, t);
       const int64_t cur_len = t + 1;  // transformers' cur_len: the start token and t generated tokens
-#pragma omp parallel for
-      for (int64_t r = 0; r < R; ++r) {
-        float* row = lp_rows[size_t(omp_get_thread_num())].data();
-        processed_log_probs(logits + r * vocab, t, steps, o, row, running[size_t(r / K)][size_t(r % K)].score);
-        best_of_row(row, (r % K) * vocab, row_best.data() + r * keep, keep);
-      }
+      for (int64_t r = 0; r < R; ++r) base[size_t(r)] = running[size_t(r / K)][size_t(r % K)].score;
+      CandidateQuery q = query(logits, R, keep, t, steps, o);
+      q.base = base.data();
+      backend_for(logits.device()).best_candidates(q, score.data(), index.data());
+      for (int64_t i = 0; i < R * keep; ++i)  // indices into the item's K x vocab scores
+        row_best[size_t(i)] = {score[size_t(i)], (i / keep) % K * vocab + index[size_t(i)]};
+      const Tensor attn = o.return_attention ? model->attention(out) : Tensor();
       bool any_open = false;
       for (int64_t b = 0; b < B; ++b) {
         std::vector<Hyp>& run = running[size_t(b)];
@@ -177,7 +136,7 @@ struct Generator::Impl {
           Hyp h{run[size_t(beam_i)].tokens, run[size_t(beam_i)].attention, score};
           h.tokens.push_back(token);
           if (o.return_attention)
-            h.attention.push_back(head_mean(out, b * K + beam_i, sources.length(b)));
+            h.attention.push_back(head_mean(attn, b * K + beam_i, sources.length(b)));
           if (stops) {
             // Only the top `beam` candidates may finish, and only while it can still matter.
             if (c < K && !closed[size_t(b)] && score > -1e8f) add_finished(finished[size_t(b)], std::move(h), score / norm, K);

@@ -1,7 +1,8 @@
 // Stepping a Marian decoder: cross-attention keys/values computed once per
 // source, a KV cache per layer filled in place, beams reordered by copying rows.
-// On a GPU the encoder output, cross keys/values and caches stay in device
-// memory for the whole generation; each step moves only tokens and logits.
+// On a GPU the encoder output, cross keys/values, pad mask, caches and logits
+// stay in device memory for the whole generation: each step moves the tokens in
+// and the chosen candidates out (the attention too, when asked for).
 #include <cstring>
 
 #include <fmt/format.h>
@@ -18,7 +19,7 @@ class MarianSteps final : public StepModel {
  public:
   MarianSteps(const Model& m, int threads, bool profile)
       : encoder_(m, {"encoder", threads, profile, true}), cross_kv_(m, {"cross_kv", threads, profile, true}),
-        step_(m, {"decoder_step", threads, profile}), backend_(m.impl().graph("decoder_step").backend()) {
+        step_(m, {"decoder_step", threads, profile, true}), backend_(m.impl().graph("decoder_step").backend()) {
     layers_ = metadata_int(m, "decoder_layers");
     heads_ = metadata_int(m, "decoder_heads");
     head_dim_ = metadata_int(m, "head_dim");
@@ -35,7 +36,7 @@ class MarianSteps final : public StepModel {
     for (int64_t j = 0; j < S; ++j) positions.data_as<int64_t>()[j] = j;
     TensorMap enc = encoder_.run({{"input_ids", p.ids}, {"positions", positions}, {"src_pad", p.pad_mask}});
     TensorMap in = cross_kv_.run({{"encoder_out", enc.at("encoder_out")}});
-    in["src_pad"] = p.pad_mask;
+    in["src_pad"] = step_.to_device(p.pad_mask);
     if (copies > 1)
       for (auto& [name, t] : in) t = repeat_rows(t, 0, copies);
     for (int64_t l = 0; l < layers_; ++l)
@@ -44,14 +45,14 @@ class MarianSteps final : public StepModel {
     return in;
   }
 
-  const float* step(TensorMap& in, TensorMap& out, const Tensor& tokens, int64_t t) override {
+  const Tensor& step(TensorMap& in, TensorMap& out, const Tensor& tokens, int64_t t) override {
     Tensor pos = Tensor::empty(DType::i64, {1}), fill = Tensor::empty(DType::i64, {});
     pos.data_as<int64_t>()[0] = fill.data_as<int64_t>()[0] = t;
     in["input_ids"] = tokens;
     in["positions"] = pos;
     in["position"] = fill;
     step_.run(in, out);
-    return out.at("logits").data_as<float>();
+    return out.at("logits");
   }
 
   void reorder(TensorMap& in, const std::vector<int64_t>& from, int64_t t) override {
@@ -60,7 +61,7 @@ class MarianSteps final : public StepModel {
       for (const char* kv : {"k", "v"}) reorder_cache(in.at(fmt::format("cache_{}.{}", kv, l)), from, used);
   }
 
-  const Tensor& attention(const TensorMap& out) const override { return out.at("cross_attention"); }
+  Tensor attention(const TensorMap& out) const override { return step_.to_host(out.at("cross_attention")); }
   Profile profile() const override { return merge_profiles({&encoder_, &cross_kv_, &step_}); }
 
  private:

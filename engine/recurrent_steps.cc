@@ -2,7 +2,7 @@
 // an output X_out (h, c and the input-feeding vector for the LSTM seq2seq). A
 // state starts as the encoder's output of the same name, or zeros; after each
 // step the outputs become the next inputs; beams gather their rows. On a GPU the
-// encoder's outputs and the states stay in device memory between steps.
+// encoder's outputs, the states and the logits stay in device memory.
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -24,7 +24,7 @@ struct DecoderInput {
 class RecurrentSteps final : public StepModel {
  public:
   RecurrentSteps(const Model& m, int threads, bool profile)
-      : encoder_(m, {"encoder", threads, profile, true}), step_(m, {"decoder_step", threads, profile}) {
+      : encoder_(m, {"encoder", threads, profile, true}), step_(m, {"decoder_step", threads, profile, true}) {
     ids_ = token_ids(m, int64_t(1) << 40);  // no position limit
     std::vector<std::string> outputs;
     for (const ValueInfo& v : m.outputs("decoder_step")) outputs.push_back(v.name);
@@ -45,8 +45,8 @@ class RecurrentSteps final : public StepModel {
     } else {
       PaddedSources p = pad_sources(sources.ids, ids_.pad);
       enc = encoder_.run({{"input_ids", p.ids}, {"lengths", p.lengths}});
-      enc["src_pad"] = p.pad_mask;
-      enc["lengths"] = p.lengths;
+      enc["src_pad"] = step_.to_device(p.pad_mask);
+      enc["lengths"] = step_.to_device(p.lengths);
     }
     TensorMap in;
     for (const DecoderInput& d : inputs_) {
@@ -59,18 +59,12 @@ class RecurrentSteps final : public StepModel {
     return in;
   }
 
-  const float* step(TensorMap& in, TensorMap& out, const Tensor& tokens, int64_t) override {
+  const Tensor& step(TensorMap& in, TensorMap& out, const Tensor& tokens, int64_t) override {
     in["input_ids"] = tokens;
-    for (const DecoderInput& d : inputs_) {  // the next state is written where the current one lives
-      const Tensor& now = in.at(d.name);
-      if (!d.state || now.device() == Device::cpu) continue;
-      Tensor& next = out[d.name + "_out"];
-      if (next.device() != now.device() || !(next.shape() == now.shape())) next = step_.new_tensor(now.dtype(), now.shape());
-    }
     step_.run(in, out);
     for (const DecoderInput& d : inputs_)
       if (d.state) std::swap(in.at(d.name), out.at(d.name + "_out"));
-    return out.at("logits").data_as<float>();
+    return out.at("logits");
   }
 
   void reorder(TensorMap& in, const std::vector<int64_t>& from, int64_t) override {
@@ -78,7 +72,7 @@ class RecurrentSteps final : public StepModel {
       if (d.state) in[d.name] = gather_rows(in.at(d.name), d.batch_axis, from);
   }
 
-  const Tensor& attention(const TensorMap& out) const override { return out.at("attention"); }
+  Tensor attention(const TensorMap& out) const override { return step_.to_host(out.at("attention")); }
   Profile profile() const override { return merge_profiles({&encoder_, &step_}); }
 
  private:

@@ -32,12 +32,13 @@ class StepModel {
   // The decoder-step inputs for `sources`, each source's rows repeated `copies`
   // times (one per beam), with room for `steps` tokens.
   virtual TensorMap prepare(const Sources& sources, int64_t copies, int64_t steps) = 0;
-  // One decoder step at position t for every row (tokens [rows, 1]): logits [rows, vocab].
-  virtual const float* step(TensorMap& in, TensorMap& out, const Tensor& tokens, int64_t t) = 0;
+  // One decoder step at position t for every row (tokens [rows, 1]): logits
+  // [rows, vocab], in the memory the decoder runs in (on a GPU they stay there).
+  virtual const Tensor& step(TensorMap& in, TensorMap& out, const Tensor& tokens, int64_t t) = 0;
   // Row r continues row from[r]'s state after step t (beam search).
   virtual void reorder(TensorMap& in, const std::vector<int64_t>& from, int64_t t) = 0;
-  // The last step's attention over the source, [rows, ..., src] (averaged over the middle dims).
-  virtual const Tensor& attention(const TensorMap& out) const = 0;
+  // The last step's attention over the source, [rows, ..., src], on the host.
+  virtual Tensor attention(const TensorMap& out) const = 0;
   virtual Profile profile() const = 0;
   const TokenIds& ids() const { return ids_; }
 

@@ -7,6 +7,9 @@
 #include <heed/translate.h>
 #include <heed/vqa.h>
 
+#include <cmath>
+
+#include "engine/backend.h"
 #include "loaders/safetensors.h"
 #include "tests/test_util.h"
 
@@ -128,6 +131,39 @@ TEST(Cuda, ProfileTimesEveryNodeWithEvents) {
   ASSERT_EQ(p.events.size(), 3 * p.nodes.size());
   for (size_t i = 1; i < p.nodes.size(); ++i)
     EXPECT_NEAR(p.events[i].start_us, p.events[i - 1].start_us + p.events[i - 1].duration_us, 1e-6);
+}
+
+// Generation's scoring on the GPU picks the CPU's candidates: the same indices,
+// scores within float rounding, with EOS held back, forced, and beam bases.
+TEST(Cuda, BestCandidatesMatchCpu) {
+  std::string why;
+  if (!test::cuda_usable(&why)) GTEST_SKIP() << "CUDA: " << why;
+  const int64_t rows = 6, vocab = 5003;
+  std::vector<float> logits(static_cast<size_t>(rows * vocab)), base(static_cast<size_t>(rows));
+  uint32_t state = 12345;
+  for (float& x : logits) x = float((state = state * 1664525u + 1013904223u) >> 8) / float(1 << 24) * 20.f - 10.f;
+  logits[7] = logits[9];  // a tie: the lower index first
+  for (int64_t r = 0; r < rows; ++r) base[size_t(r)] = -0.5f * float(r);
+  const Backend& gpu = cuda_backend();
+  BackendBuffer on_gpu(gpu, logits.size() * sizeof(float));
+  gpu.copy_in(on_gpu.get(), logits.data(), logits.size() * sizeof(float));
+  struct Case { int64_t keep, hold, forced; bool base; };
+  for (const Case c : {Case{1, -1, -1, false}, Case{8, -1, -1, true}, Case{8, 2, -1, true}, Case{4, 2, 3, true}}) {
+    CandidateQuery q;
+    q.rows = rows, q.vocab = vocab, q.keep = c.keep, q.hold = c.hold, q.forced = c.forced;
+    q.base = c.base ? base.data() : nullptr;
+    std::vector<float> want_s(size_t(rows * c.keep)), got_s(want_s.size());
+    std::vector<int64_t> want_i(want_s.size()), got_i(want_s.size());
+    q.logits = logits.data();
+    cpu_backend().best_candidates(q, want_s.data(), want_i.data());
+    q.logits = static_cast<const float*>(on_gpu.get());
+    gpu.best_candidates(q, got_s.data(), got_i.data());
+    for (size_t i = 0; i < want_s.size(); ++i) {
+      EXPECT_EQ(got_i[i], want_i[i]) << "keep " << c.keep << " hold " << c.hold << " forced " << c.forced << " at " << i;
+      if (std::isinf(want_s[i])) EXPECT_EQ(got_s[i], want_s[i]) << i;
+      else EXPECT_NEAR(got_s[i], want_s[i], 1e-4) << i;
+    }
+  }
 }
 
 // The bundled captioning and VQA demos (ResNet trunk, LSTMCell, attention,

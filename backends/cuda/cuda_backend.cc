@@ -113,6 +113,20 @@ class CudaBackend final : public Backend {
     check_launch("copy_blocks");
     deallocate(on_device);
   }
+  // Only the rows' base scores go in and their candidates come out.
+  void best_candidates(const CandidateQuery& q, float* scores, int64_t* indices) const override {
+    const size_t n = size_t(q.rows * q.keep);
+    if (n == 0) return;
+    BackendBuffer base(*this, q.base ? size_t(q.rows) * sizeof(float) : 0), picked_scores(*this, n * sizeof(float)),
+        picked(*this, n * sizeof(int64_t));
+    if (q.base) copy_in(base.get(), q.base, size_t(q.rows) * sizeof(float));
+    cuda::best_candidates(q.logits, q.rows, q.vocab, q.keep, static_cast<const float*>(base.get()), q.hold, q.forced,
+                          static_cast<float*>(picked_scores.get()), static_cast<int64_t*>(picked.get()), stream());
+    check_launch("best_candidates");
+    copy_out(scores, picked_scores.get(), n * sizeof(float));
+    copy_out(indices, picked.get(), n * sizeof(int64_t));
+    synchronize();
+  }
   std::unique_ptr<EventClock> make_event_clock(size_t marks) const override {
     return std::make_unique<CudaEventClock>(marks);
   }

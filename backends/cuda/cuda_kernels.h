@@ -46,6 +46,13 @@ struct DeviceCopy {
 };
 void copy_blocks(const DeviceCopy* blocks, int64_t count, cudaStream_t stream);
 
+// Generation's scoring (Backend::best_candidates): per row of logits [rows, vocab],
+// log_softmax + base[r] (base may be null), token `hold` at -inf, or only token
+// `forced` possible (-1: neither); the row's `keep` best (score, index) into
+// scores and indices [rows, keep], best first, ties to the lower index.
+void best_candidates(const float* logits, int64_t rows, int64_t vocab, int64_t keep, const float* base, int64_t hold,
+                     int64_t forced, float* scores, int64_t* indices, cudaStream_t stream);
+
 enum class ScalarType : int { f32, f16, bf16, i32, i64, u8, boolean };
 // y = x converted (float to integer truncates toward zero; to bool: x != 0).
 void cast(const void* x, ScalarType from, void* y, ScalarType to, int64_t n, cudaStream_t stream);
