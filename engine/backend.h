@@ -8,6 +8,7 @@
 //              per-run hot path and must not allocate.
 #include <heed/tensor.h>
 
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <utility>
@@ -53,6 +54,14 @@ class Invocation {
  public:
   virtual ~Invocation() = default;
   virtual void run(const Buffers& io) = 0;
+  // A device kernel that validates data on the device (token ids in range, a KV
+  // cache position within capacity) reports here, once the run's work is done:
+  // throws heed::Error naming the node. No host round trip inside run().
+  virtual void check_after_run(const Buffers& /*io*/) const {}
+  // Whether run() only queues device work that a recording can replay with the
+  // same pointers (CUDA Graphs): no host reads of device data, no host-side
+  // decisions on values.
+  virtual bool replayable() const { return true; }
 };
 
 class Kernel {
@@ -73,6 +82,13 @@ struct CopyBlock {
   void* dst;
   const void* src;
   size_t bytes;
+};
+
+// Queued work recorded once and replayed (a CUDA Graph of a decode step).
+class RecordedWork {
+ public:
+  virtual ~RecordedWork() = default;
+  virtual void replay() = 0;
 };
 
 // Device-side timing of consecutive stretches of queued work (the profiler's
@@ -131,6 +147,10 @@ class Backend {
   // Host arrays scores and indices [rows * keep] for `q` (see CandidateQuery):
   // on a device only these come back, not the logits.
   virtual void best_candidates(const CandidateQuery& q, float* scores, int64_t* indices) const;
+  // Records what `work` queues on the calling thread's queue, without running
+  // it; nullptr where the backend cannot record (the CPU) or recording failed,
+  // and then nothing was run either.
+  virtual std::unique_ptr<RecordedWork> record(const std::function<void()>& /*work*/) const { return nullptr; }
   // Marks 0..marks-1 for the profiler; nullptr: nodes are timed on the host clock.
   virtual std::unique_ptr<EventClock> make_event_clock(size_t /*marks*/) const { return nullptr; }
 };

@@ -34,8 +34,17 @@ struct BoundPlan {
   // event clock (CUDA events between nodes) that measures them.
   std::unique_ptr<EventClock> clock;
   std::vector<double> node_start_us, node_us;
+  // A device's recordings of the whole plan (CUDA Graphs), each valid for the
+  // value pointers it was recorded with, and the pointers of the last runs.
+  bool replayable = false;
+  std::vector<std::pair<std::vector<void*>, std::unique_ptr<RecordedWork>>> recordings;
+  std::vector<std::vector<void*>> recent_ptrs;
   uint64_t last_used = 0;
 };
+
+// Recordings kept per bound plan: a decode step whose state alternates between
+// two buffers (recurrent h -> h_out -> h) has two pointer sets.
+constexpr size_t kMaxRecordings = 2;
 
 // Bound plans kept per session: each holds an arena and prepared kernels for one
 // input signature, so a session fed ever-new shapes (sentences of every length)
@@ -70,6 +79,12 @@ class SessionImpl {
   BoundPlan& bind(const std::vector<Shape>& shapes);
   void execute(BoundPlan& b);
   void profiled_execute(BoundPlan& b);
+  void run_nodes(BoundPlan& b);
+  Buffers buffers(const BoundPlan& b, size_t node) const {
+    const auto& n = graph_.nodes()[node];
+    return {b.ptrs.data(), n.in_ids.data(), n.out_ids.data(), n.in_ids.size()};
+  }
+  bool replay_or_record(BoundPlan& b);
   void bind_outputs(BoundPlan& b, TensorMap& outputs);
   void* staged(BoundPlan& b, int id);
   void copy_back(BoundPlan& b, const TensorMap& inputs, TensorMap& outputs);
@@ -164,18 +179,58 @@ BoundPlan& SessionImpl::bind(const std::vector<Shape>& shapes) {
     if (b->plan->offset[v] >= 0) b->ptrs[v] = static_cast<unsigned char*>(b->arena.get()) + b->plan->offset[v];
   }
   if (backend.device() != Device::cpu) b->staged.resize(values.size());  // filled as needed (staged())
-  for (size_t i = 0; i < graph_.nodes().size(); ++i)
+  b->replayable = backend.device() != Device::cpu;
+  for (size_t i = 0; i < graph_.nodes().size(); ++i) {
     b->invocations.push_back(graph_.nodes()[i].kernel->prepare(b->plan->nodes[i]));
+    b->replayable &= b->invocations.back()->replayable();
+  }
   b->last_used = uses_;
   bound_.push_back(std::move(b));
   return *(last_ = bound_.back().get());
 }
 
 void SessionImpl::execute(BoundPlan& b) {
-  const auto& nodes = graph_.nodes();
   if (profiling_) return profiled_execute(b);
+  if (b.replayable && replay_or_record(b)) return;
+  run_nodes(b);
+}
+
+void SessionImpl::run_nodes(BoundPlan& b) {
+  const auto& nodes = graph_.nodes();
   for (size_t i = 0; i < nodes.size(); ++i)
-    b.invocations[i]->run({b.ptrs.data(), nodes[i].in_ids.data(), nodes[i].out_ids.data(), nodes[i].in_ids.size()});
+    b.invocations[i]->run(buffers(b, i));
+}
+
+// A device plan run again over the same memory (a decode step: same caches, same
+// staging buffers) is recorded once, the second time its pointers are seen, and
+// replayed from then on: one launch instead of one per kernel. Returns whether
+// the work was queued here.
+bool SessionImpl::replay_or_record(BoundPlan& b) {
+  for (auto& [ptrs, recording] : b.recordings)
+    if (ptrs == b.ptrs) {
+      recording->replay();
+      return true;
+    }
+  const bool seen = std::find(b.recent_ptrs.begin(), b.recent_ptrs.end(), b.ptrs) != b.recent_ptrs.end();
+  if (seen && b.recordings.size() < kMaxRecordings) {
+    std::unique_ptr<RecordedWork> recording = graph_.backend().record([&] { run_nodes(b); });
+    if (!recording) {  // the backend could not record this plan: run it as it is from now on
+      b.replayable = false;
+      return false;
+    }
+    recording->replay();
+    b.recordings.emplace_back(b.ptrs, std::move(recording));
+    return true;
+  }
+  if (!seen) {  // the oldest set's storage takes the new one (no allocation once both exist)
+    if (b.recent_ptrs.size() < kMaxRecordings) {
+      b.recent_ptrs.push_back(b.ptrs);
+    } else {
+      std::rotate(b.recent_ptrs.begin(), b.recent_ptrs.begin() + 1, b.recent_ptrs.end());
+      b.recent_ptrs.back().assign(b.ptrs.begin(), b.ptrs.end());
+    }
+  }
+  return false;
 }
 
 // Host kernels are timed by the host clock around each node. A device's nodes
@@ -209,7 +264,7 @@ void SessionImpl::profiled_execute(BoundPlan& b) {
   if (b.clock) b.clock->mark(0);
   for (size_t i = 0; i < nodes.size(); ++i) {
     b.node_start_us[i] = now_us();
-    b.invocations[i]->run({b.ptrs.data(), nodes[i].in_ids.data(), nodes[i].out_ids.data(), nodes[i].in_ids.size()});
+    b.invocations[i]->run(buffers(b, i));
     if (b.clock) {
       b.clock->mark(i + 1);
       continue;
@@ -306,7 +361,7 @@ void* SessionImpl::staged(BoundPlan& b, int id) {
 
 // A device backend's results to the caller's host tensors: the outputs, and the
 // inputs that nodes updated in place (KV caches). Tensors in the device's
-// memory are already up to date.
+// memory are already up to date. Then the kernels' own checks are read.
 void SessionImpl::copy_back(BoundPlan& b, const TensorMap& inputs, TensorMap& outputs) {
   const Backend& backend = graph_.backend();
   const auto& values = graph_.values();
@@ -320,6 +375,9 @@ void SessionImpl::copy_back(BoundPlan& b, const TensorMap& inputs, TensorMap& ou
     if (t.device() == Device::cpu && t.nbytes()) backend.copy_out(const_cast<void*>(t.data()), b.staged[id].get(), t.nbytes());
   }
   backend.synchronize();
+  const auto& nodes = graph_.nodes();
+  for (size_t i = 0; i < nodes.size(); ++i)  // what device kernels found wrong (an id out of range)
+    b.invocations[i]->check_after_run(buffers(b, i));
 }
 
 }  // namespace heed::detail

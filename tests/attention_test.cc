@@ -95,6 +95,34 @@ TEST_F(KvCache, FullCacheIsAnErrorNamingTheNode) {
   }
 }
 
+// On the GPU, with the caches in device memory: decode steps (one token, the
+// fused kernel, recorded as a CUDA Graph from the second step on) equal
+// PyTorch's full pass, and a full cache is still reported by node, after a replay.
+TEST_F(KvCache, GpuDecodeEqualsFullPassAndReportsAFullCache) {
+  std::string why;
+  if (!test::cuda_usable(&why)) GTEST_SKIP() << "CUDA: " << why;
+  LoadOptions o{test::op_fixtures_path()};
+  o.device = Device::cuda;
+  Model model = Model::load(path_, o);
+  Session session(model, {"step"});
+  const Tensor& x = *fixtures_.find("kvcache.x");
+  const Tensor& full = *fixtures_.find("kvcache.full");
+  TensorMap in = {{"cache_k", session.new_tensor(DType::f32, {kBatch, kHeads, kCap, kEmbed / kHeads})},
+                  {"cache_v", session.new_tensor(DType::f32, {kBatch, kHeads, kCap, kEmbed / kHeads})}};
+  int64_t pos = 0;
+  for (int64_t n : {3, 1, 1, 1, 1}) {
+    in["x"] = rows(x, pos, n);
+    in["pos"] = scalar(pos);
+    Tensor y = session.run(in).at("y");
+    EXPECT_TRUE(test::all_close(y, rows(full, pos, n), 1e-5, 1e-5)) << "positions " << pos << ".." << pos + n - 1;
+    pos += n;
+  }
+  in["x"] = rows(x, 0, 1);
+  in["pos"] = scalar(kCap);
+  EXPECT_TRUE(test::throws_error_with([&] { session.run(in); },
+                                      "node 'self_attn' (MultiHeadAttention): KV cache cannot take 1 more positions"));
+}
+
 TEST_F(KvCache, CacheMustBeAGraphInput) {
   std::string text = step_graph(kCap);
   json doc = json::parse(text);

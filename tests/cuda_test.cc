@@ -108,6 +108,28 @@ TEST(Cuda, DeviceTensorsStayOnTheGpu) {
   for (const auto& [name, t] : cpu) EXPECT_TRUE(test::all_close(gpu.to_host(owned.at(name)), t, 1e-4, 1e-5)) << name;
 }
 
+// Runs over the same memory are recorded (a CUDA Graph) and replayed: results
+// stay the CPU's, and a token id out of range is still an error naming the node
+// (the check is read after the replay, not inside it).
+TEST(Cuda, ReplayedRunsMatchCpuAndStillCheckIds) {
+  std::string why;
+  if (!test::cuda_usable(&why)) GTEST_SKIP() << "CUDA: " << why;
+  const std::vector<std::vector<int64_t>> sources = {{5, 9, 13, 0}, {7, 0}};
+  GenerationOptions o;
+  o.max_new_tokens = 12;
+  o.min_new_tokens = 12;  // every step runs: many replays of the decode step
+  Model gpu_model = Model::load(test::fixture("marian_tiny"), on(Device::cuda));
+  Generator gpu(gpu_model, 1);
+  auto cpu = Generator(Model::load(test::fixture("marian_tiny")), 1).generate(sources, o);
+  for (int round = 0; round < 2; ++round) {  // the second round replays from its first steps
+    auto got = gpu.generate(sources, o);
+    for (size_t b = 0; b < sources.size(); ++b) EXPECT_EQ(got[b].tokens, cpu[b].tokens) << "round " << round << " source " << b;
+  }
+  EXPECT_TRUE(test::throws_error_with([&] { gpu.generate({{3, 64, 0}, {7, 0}}, o); }, "index 64 at position 1 is out of range [0, 64)"));
+  auto after = gpu.generate(sources, o);
+  for (size_t b = 0; b < sources.size(); ++b) EXPECT_EQ(after[b].tokens, cpu[b].tokens) << "after the error, source " << b;
+}
+
 // Per-node GPU times come from CUDA events: every node timed on every run, the
 // events laid end to end from the run's start.
 TEST(Cuda, ProfileTimesEveryNodeWithEvents) {

@@ -64,7 +64,101 @@ __global__ void append_kernel(float* cache, const float* rows, int64_t B, int64_
   cache[((b * H + h) * S + position + t) * Dh + d] = rows[(b * T + t) * ld + h * Dh + d];
 }
 
+__device__ int64_t read_position(const void* position, bool i32) {
+  return i32 ? int64_t(*static_cast<const int32_t*>(position)) : *static_cast<const int64_t*>(position);
+}
+
+__global__ void append_at_kernel(float* cache, const float* rows, int64_t B, int64_t T, int64_t H, int64_t Dh, int64_t S,
+                                 int64_t ld, const void* position_ptr, bool position_i32, unsigned long long* error) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= B * T * H * Dh) return;
+  const int64_t position = read_position(position_ptr, position_i32);
+  if (position < 0 || position + T > S) {
+    if (i == 0) *error = 1;
+    return;
+  }
+  const int64_t d = i % Dh, h = (i / Dh) % H, t = (i / (Dh * H)) % T, b = i / (Dh * H * T);
+  cache[((b * H + h) * S + position + t) * Dh + d] = rows[(b * T + t) * ld + h * Dh + d];
+}
+
+__device__ float block_reduce(float v, bool max, float* shared) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+  v = max ? warp_max(v) : warp_sum(v);
+  if (lane == 0) shared[warp] = v;
+  __syncthreads();
+  v = lane < warps ? shared[lane] : (max ? -INFINITY : 0.f);
+  v = max ? warp_max(v) : warp_sum(v);
+  __syncthreads();
+  return v;
+}
+
+// One block per (b, h); dynamic shared memory: the query (Dh) and the scores (L).
+__global__ void decode_attention_kernel(DecodeAttentionArgs a) {
+  extern __shared__ float shared[];
+  __shared__ float partial[32];
+  float* qs = shared;
+  float* sc = shared + a.Dh;
+  const int64_t b = blockIdx.x / a.H, h = blockIdx.x % a.H;
+  int64_t keys = a.position ? read_position(a.position, a.position_i32) + 1 : a.fixed_keys;
+  if (keys > a.L || keys < 0) {
+    if (threadIdx.x == 0 && a.error) *a.error = 1;
+    keys = keys < 0 ? 0 : a.L;
+  }
+  for (int64_t e = threadIdx.x; e < a.Dh; e += blockDim.x) qs[e] = a.q[b * a.q_ld + h * a.Dh + e];
+  __syncthreads();
+  const float* k = a.k + b * a.batch_stride + h * a.head_stride;
+  const float* v = a.v + b * a.batch_stride + h * a.head_stride;
+  float mx = -INFINITY;
+  for (int64_t j = threadIdx.x; j < keys; j += blockDim.x) {
+    float dot = 0.f;
+    for (int64_t e = 0; e < a.Dh; ++e) dot += qs[e] * k[j * a.Dh + e];
+    const float s = dot * a.scale + mask_value(a.masks.key_padding, a.masks.key_padding_bool, b * a.masks.mask_stride + j) +
+                    mask_value(a.masks.attn_mask, a.masks.attn_mask_bool, j);
+    sc[j] = s;
+    mx = fmaxf(mx, s);
+  }
+  mx = block_reduce(mx, true, partial);
+  float* ctx = a.ctx + b * a.ctx_ld + h * a.Dh;
+  float* w = a.weights ? a.weights + (b * a.H + h) * a.L : nullptr;
+  if (mx == -INFINITY) {  // nothing visible: zeros, never NaN
+    for (int64_t e = threadIdx.x; e < a.Dh; e += blockDim.x) ctx[e] = 0.f;
+    if (w)
+      for (int64_t j = threadIdx.x; j < a.L; j += blockDim.x) w[j] = 0.f;
+    return;
+  }
+  float sum = 0.f;
+  for (int64_t j = threadIdx.x; j < keys; j += blockDim.x) {
+    const float p = expf(sc[j] - mx);
+    sc[j] = p;
+    sum += p;
+  }
+  sum = block_reduce(sum, false, partial);
+  for (int64_t j = threadIdx.x; j < keys; j += blockDim.x) sc[j] /= sum;
+  __syncthreads();
+  for (int64_t e = threadIdx.x; e < a.Dh; e += blockDim.x) {
+    float acc = 0.f;
+    for (int64_t j = 0; j < keys; ++j) acc += sc[j] * v[j * a.Dh + e];
+    ctx[e] = acc;
+  }
+  if (w)
+    for (int64_t j = threadIdx.x; j < a.L; j += blockDim.x) w[j] = j < keys ? sc[j] : 0.f;
+}
+
 }  // namespace
+
+void append_to_cache_at(float* cache, const float* rows, int64_t B, int64_t T, int64_t H, int64_t Dh, int64_t S,
+                        int64_t ld, const void* position, bool position_i32, unsigned long long* error, cudaStream_t stream) {
+  const int64_t n = B * T * H * Dh;
+  if (n > 0)
+    append_at_kernel<<<unsigned((n + 255) / 256), 256, 0, stream>>>(cache, rows, B, T, H, Dh, S, ld, position, position_i32,
+                                                                    error);
+}
+
+void decode_attention(const DecodeAttentionArgs& a, cudaStream_t stream) {
+  if (a.B * a.H == 0) return;
+  const size_t shared = size_t(a.Dh + a.L) * sizeof(float);
+  decode_attention_kernel<<<unsigned(a.B * a.H), kThreads, shared, stream>>>(a);
+}
 
 void attention_softmax(float* scores, int64_t B, int64_t H, int64_t T, int64_t L, int64_t keys,
                        const AttentionMaskArgs& masks, cudaStream_t stream) {

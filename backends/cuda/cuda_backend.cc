@@ -60,6 +60,17 @@ class CudaEventClock final : public EventClock {
   std::vector<cudaEvent_t> events_;
 };
 
+// A CUDA Graph of one plan's kernels, replayed on the calling thread's stream.
+class CudaGraph final : public RecordedWork {
+ public:
+  explicit CudaGraph(cudaGraphExec_t exec) : exec_(exec) {}
+  ~CudaGraph() override { cudaGraphExecDestroy(exec_); }
+  void replay() override { check(cudaGraphLaunch(exec_, stream()), "cudaGraphLaunch"); }
+
+ private:
+  cudaGraphExec_t exec_;
+};
+
 // Memory comes from the device's stream-ordered pool (cudaMallocAsync): freed
 // blocks stay cached in the pool (no release threshold) and are reused without
 // a device synchronization, as PyTorch's and CTranslate2's allocators do.
@@ -127,6 +138,28 @@ class CudaBackend final : public Backend {
     copy_out(indices, picked.get(), n * sizeof(int64_t));
     synchronize();
   }
+  // Stream capture of what `work` queues; any failure (an operation capture does
+  // not allow) abandons the capture, clears the error, and says so by nullptr.
+  std::unique_ptr<RecordedWork> record(const std::function<void()>& work) const override {
+    if (cudaStreamBeginCapture(stream(), cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+      cudaGetLastError();
+      return nullptr;
+    }
+    bool failed = false;
+    try {
+      work();
+    } catch (const std::exception&) {
+      failed = true;
+    }
+    cudaGraph_t graph = nullptr;
+    failed |= cudaStreamEndCapture(stream(), &graph) != cudaSuccess || !graph;
+    cudaGraphExec_t exec = nullptr;
+    failed |= !failed && cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess;
+    if (graph) cudaGraphDestroy(graph);
+    cudaGetLastError();
+    if (failed) return nullptr;
+    return std::make_unique<CudaGraph>(exec);
+  }
   std::unique_ptr<EventClock> make_event_clock(size_t marks) const override {
     return std::make_unique<CudaEventClock>(marks);
   }
@@ -145,14 +178,23 @@ void throw_cublas(cublasStatus_t s, const char* what) {
 }
 
 cublasHandle_t cublas() {
+  static constexpr size_t kWorkspace = size_t(32) << 20;
   struct Handle {
     cublasHandle_t h = nullptr;
     Handle() {
       check(cublasCreate(&h), "cublasCreate");
       check(cublasSetStream(h, stream()), "cublasSetStream");
       check(cublasSetMathMode(h, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");  // fp32 stays fp32 (no TF32)
+      // A workspace of its own, so that cuBLAS allocates nothing while a CUDA
+      // Graph is being recorded (32 MiB: NVIDIA's advice for Hopper).
+      check(cudaMalloc(&workspace, kWorkspace), "cudaMalloc (cuBLAS workspace)");
+      check(cublasSetWorkspace(h, workspace, kWorkspace), "cublasSetWorkspace");
     }
-    ~Handle() { cublasDestroy(h); }
+    ~Handle() {
+      cublasDestroy(h);
+      cudaFree(workspace);
+    }
+    void* workspace = nullptr;
   };
   thread_local Handle handle;
   return handle.h;

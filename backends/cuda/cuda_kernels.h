@@ -83,6 +83,33 @@ void attention_softmax(float* scores, int64_t B, int64_t H, int64_t T, int64_t L
 // rows [B, T, ld] (head h's Dh columns at h * Dh) into cache [B, H, S, Dh] at [position, position + T).
 void append_to_cache(float* cache, const float* rows, int64_t B, int64_t T, int64_t H, int64_t Dh, int64_t S, int64_t ld,
                      int64_t position, cudaStream_t stream);
+// The same with the position read on the device (an i64 or i32 scalar); a
+// position past the capacity appends nothing and sets *error to 1.
+void append_to_cache_at(float* cache, const float* rows, int64_t B, int64_t T, int64_t H, int64_t Dh, int64_t S,
+                        int64_t ld, const void* position, bool position_i32, unsigned long long* error, cudaStream_t stream);
+
+// The decode step's attention in one launch: one query per batch row (T = 1)
+// against keys [0, keys), keys = *position + 1 (a KV cache; the position read on
+// the device) or fixed_keys (position null). Row b's query of head h is at
+// q + b * q_ld + h * Dh; key/value j of (b, h) at k/v + b * batch_stride +
+// h * head_stride + j * Dh; masks as attention_softmax's (row t = 0); the
+// context goes to ctx + b * ctx_ld + h * Dh, the probabilities (zeros past
+// keys) to weights [B, H, L] when not null. keys > L sets *error to 1.
+struct DecodeAttentionArgs {
+  const float *q, *k, *v;
+  int64_t q_ld, head_stride, batch_stride;
+  int64_t B, H, Dh, L;
+  const void* position = nullptr;
+  bool position_i32 = false;
+  int64_t fixed_keys = 0;
+  float scale = 1.f;
+  AttentionMaskArgs masks;
+  float* ctx;
+  int64_t ctx_ld;
+  float* weights = nullptr;
+  unsigned long long* error = nullptr;
+};
+void decode_attention(const DecodeAttentionArgs& a, cudaStream_t stream);
 
 // One time step of an LSTM (gates i, f, g, o) or GRU (r, z, n) layer direction,
 // PyTorch's gate order, for every batch row b:

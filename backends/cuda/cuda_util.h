@@ -47,4 +47,33 @@ class DeviceFloats {
   float* p_ = nullptr;
 };
 
+// A word that device kernels set to report bad data (an id out of range), read
+// by the host after the run without a synchronization of its own: run() clears
+// it on the device and, after the kernels, copies it to pinned host memory, all
+// queued (and recordable in a CUDA Graph); check_after_run reads that copy.
+class DeviceCheck {
+ public:
+  DeviceCheck() {
+    check(cudaMalloc(reinterpret_cast<void**>(&device_), sizeof *device_), "cudaMalloc (device check)");
+    check(cudaMallocHost(reinterpret_cast<void**>(&host_), sizeof *host_), "cudaMallocHost (device check)");
+    *host_ = 0;
+  }
+  ~DeviceCheck() {
+    cudaFree(device_);
+    cudaFreeHost(host_);
+  }
+  DeviceCheck(const DeviceCheck&) = delete;
+  DeviceCheck& operator=(const DeviceCheck&) = delete;
+  unsigned long long* device() const { return device_; }
+  void clear() const { check(cudaMemsetAsync(device_, 0, sizeof *device_, stream()), "clearing a device check"); }
+  void publish() const {
+    check(cudaMemcpyAsync(host_, device_, sizeof *host_, cudaMemcpyDeviceToHost, stream()), "reading a device check");
+  }
+  unsigned long long value() const { return *host_; }  // after the run's work is done
+
+ private:
+  unsigned long long* device_ = nullptr;
+  unsigned long long* host_ = nullptr;
+};
+
 }  // namespace heed::cuda

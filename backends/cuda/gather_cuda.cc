@@ -23,19 +23,20 @@ class GatherInvocation final : public Invocation {
     for (int i = 0; i < axis; ++i) outer_ *= data.shape[i];
     for (int i = axis + 1; i < data.shape.rank(); ++i) inner *= data.shape[i];
     row_bytes_ = inner * int64_t(dtype_size(data.dtype));
-    check(cudaMalloc(reinterpret_cast<void**>(&bad_), sizeof(unsigned long long)), "cudaMalloc");
   }
-  ~GatherInvocation() override { cudaFree(bad_); }
 
   void run(const Buffers& io) override {
     if (ids64_)
-      gather_rows(io.in(data_input_), outer_, dim_, row_bytes_, io.in_as<int64_t>(id_input_), count_, io.out(0), bad_, stream());
+      gather_rows(io.in(data_input_), outer_, dim_, row_bytes_, io.in_as<int64_t>(id_input_), count_, io.out(0), bad_.device(), stream());
     else
-      gather_rows(io.in(data_input_), outer_, dim_, row_bytes_, io.in_as<int32_t>(id_input_), count_, io.out(0), bad_, stream());
+      gather_rows(io.in(data_input_), outer_, dim_, row_bytes_, io.in_as<int32_t>(id_input_), count_, io.out(0), bad_.device(), stream());
     check_launch("gather");
-    unsigned long long bad = 0;
-    check(cudaMemcpyAsync(&bad, bad_, sizeof bad, cudaMemcpyDeviceToHost, stream()), "reading the id check");
-    check(cudaStreamSynchronize(stream()), "reading the id check");
+    bad_.publish();
+  }
+
+  // An id out of range: the gather copied nothing, and the run fails naming it.
+  void check_after_run(const Buffers& io) const override {
+    const unsigned long long bad = bad_.value();
     if (!bad) return;
     const int64_t at = int64_t(bad) - 1;
     int64_t id = 0;
@@ -53,7 +54,7 @@ class GatherInvocation final : public Invocation {
   bool ids64_;
   std::string where_;
   int64_t outer_ = 1, dim_ = 0, count_ = 0, row_bytes_ = 0;
-  unsigned long long* bad_ = nullptr;
+  DeviceCheck bad_;
 };
 
 }  // namespace

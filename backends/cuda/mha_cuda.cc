@@ -48,6 +48,9 @@ class MhaInvocation final : public Invocation {
     masks_.mask_stride = S_;
     masks_.causal = cfg.causal;
     position_i32_ = cached_ && s.in[kPosition].dtype == DType::i32;
+    // One query a row over a cache or projected keys: the fused decode kernel,
+    // which reads the position on the device (its scores fit in shared memory).
+    decode_ = T_ == 1 && (cached_ || (cfg.projected && !cfg.causal)) && size_t(Dh_ + S_) * sizeof(float) <= 48 * 1024;
   }
 
   void run(const Buffers& io) override {
@@ -81,6 +84,7 @@ class MhaInvocation final : public Invocation {
       v = vp_.get();
       batch_stride_kv = (cached_ ? T_ : S_) * E_;
     }
+    if (decode_) return decode(io, k, v, ld_kv);
     if (cached_) {
       position = read_position(io);
       float* ck = static_cast<float*>(const_cast<void*>(io.in(kCacheK)));
@@ -117,7 +121,45 @@ class MhaInvocation final : public Invocation {
                io.out_as<float>(0), E_);
   }
 
+  void check_after_run(const Buffers& io) const override {
+    if (decode_ && cached_ && capacity_.value()) read_position(io);  // throws, saying where
+  }
+  bool replayable() const override { return !cached_ || decode_; }
+
  private:
+  // Appends this step's keys and values (if cached) and attends in one launch;
+  // the cache position stays on the device, a full cache is reported after the run.
+  void decode(const Buffers& io, const float* k, const float* v, int64_t ld_kv) {
+    DecodeAttentionArgs a;
+    if (cached_) {
+      float* ck = static_cast<float*>(const_cast<void*>(io.in(kCacheK)));
+      float* cv = static_cast<float*>(const_cast<void*>(io.in(kCacheV)));
+      capacity_.clear();
+      append_to_cache_at(ck, k, B_, 1, H_, Dh_, S_, ld_kv, io.in(kPosition), position_i32_, capacity_.device(), stream());
+      append_to_cache_at(cv, v, B_, 1, H_, Dh_, S_, ld_kv, io.in(kPosition), position_i32_, capacity_.device(), stream());
+      check_launch("KV cache append");
+      k = ck, v = cv;
+      a.position = io.in(kPosition);
+      a.position_i32 = position_i32_;
+      a.error = capacity_.device();
+    } else {
+      a.fixed_keys = S_;
+    }
+    a.q = qp_.get(), a.k = k, a.v = v;
+    a.q_ld = q_cols_, a.head_stride = S_ * Dh_, a.batch_stride = H_ * S_ * Dh_;
+    a.B = B_, a.H = H_, a.Dh = Dh_, a.L = S_;
+    a.scale = cfg_.scale > 0 ? cfg_.scale : 1.f / std::sqrt(float(Dh_));
+    a.masks = masks_;
+    a.masks.key_padding = io.in(kKeyPaddingMask);
+    a.masks.attn_mask = io.in(kAttnMask);
+    a.ctx = ctx_.get(), a.ctx_ld = E_;
+    a.weights = weights_out_ ? io.out_as<float>(1) : nullptr;
+    decode_attention(a, stream());
+    check_launch("decode attention");
+    if (cached_) capacity_.publish();
+    linear_f32(ctx_.get(), B_, E_, E_, io.in_as<float>(kOutWeight), E_, io.in_as<float>(kOutBias), io.out_as<float>(0), E_);
+  }
+
   int64_t read_position(const Buffers& io) const {
     int64_t position = 0;
     int32_t p32 = 0;
@@ -134,7 +176,8 @@ class MhaInvocation final : public Invocation {
 
   MhaConfig cfg_;
   int64_t B_, T_, E_, H_, Dh_, S_, q_cols_, kv_rows_;
-  bool cached_, cross_, packed_, fused_, weights_out_, position_i32_ = false;
+  bool cached_, cross_, packed_, fused_, weights_out_, position_i32_ = false, decode_ = false;
+  DeviceCheck capacity_;
   DeviceFloats qp_, kp_, vp_, ctx_, scores_;
   AttentionMaskArgs masks_;
 };
