@@ -64,35 +64,6 @@ BatchPlan plan_batches(const Shape& a, const Shape& b, const Shape& out, int64_t
   return p;
 }
 
-cudaDataType_t cuda_type(DType t) { return t == DType::bf16 ? CUDA_R_16BF : CUDA_R_16F; }
-ScalarType scalar_of(DType t) { return t == DType::bf16 ? ScalarType::bf16 : ScalarType::f16; }
-
-// A constant weight in f16/bf16 on the device, converted once at load.
-class HalfWeight {
- public:
-  HalfWeight(const Tensor& w, DType dtype) {
-    std::vector<uint16_t> host(size_t(w.numel()));
-    for (size_t i = 0; i < host.size(); ++i)
-      host[i] = dtype == DType::bf16 ? f32_to_bf16(w.data_as<float>()[i]) : f32_to_f16(w.data_as<float>()[i]);
-    check(cudaMalloc(&p_, host.size() * 2), "cudaMalloc (f16/bf16 weight)");
-    check(cudaMemcpy(p_, host.data(), host.size() * 2, cudaMemcpyHostToDevice), "uploading an f16/bf16 weight");
-  }
-  ~HalfWeight() { cudaFree(p_); }
-  HalfWeight(const HalfWeight&) = delete;
-  HalfWeight& operator=(const HalfWeight&) = delete;
-  const void* get() const { return p_; }
-
- private:
-  void* p_ = nullptr;
-};
-
-// f32 [n] -> f16/bf16 in `scratch` (n halves).
-const void* to_half(const float* x, int64_t n, DType dtype, const DeviceFloats& scratch) {
-  cast(x, ScalarType::f32, scratch.get(), scalar_of(dtype), n, stream());
-  check_launch("rounding a GEMM input to f16/bf16");
-  return scratch.get();
-}
-
 class HalfLinear final : public Invocation {
  public:
   HalfLinear(DType dtype, std::shared_ptr<const HalfWeight> weight, Unary act, const NodeShapes& s)
@@ -104,17 +75,9 @@ class HalfLinear final : public Invocation {
   }
   void run(const Buffers& io) override {
     if (m_ == 0 || n_ == 0) return;
-    const void* x = to_half(io.in_as<float>(0), m_ * k_, dtype_, x_);
-    const void* w = weight_ ? weight_->get() : to_half(io.in_as<float>(1), n_ * k_, dtype_, w_);
-    const float one = 1.f, zero = 0.f;
-    float* y = io.out_as<float>(0);
-    check(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, int(n_), int(m_), int(k_), &one, w, cuda_type(dtype_), int(k_), x,
-                       cuda_type(dtype_), int(k_), &zero, y, CUDA_R_32F, int(n_), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-          "cublasGemmEx (Linear)");
-    if (bias_ || act_ != Unary::identity) {
-      bias_activation_f32(y, n_, bias_ ? io.in_as<float>(2) : nullptr, m_, n_, act_, stream());
-      check_launch("bias and activation");
-    }
+    const uint16_t* w = weight_ ? weight_->get() : to_half(io.in_as<float>(1), n_ * k_, dtype_, w_);
+    linear_half(dtype_, io.in_as<float>(0), m_, k_, w, n_, bias_ ? io.in_as<float>(2) : nullptr, io.out_as<float>(0), n_,
+                x_, act_);
   }
 
  private:
@@ -128,6 +91,38 @@ class HalfLinear final : public Invocation {
 
 }  // namespace
 
+cudaDataType_t cuda_type(DType t) { return t == DType::bf16 ? CUDA_R_16BF : CUDA_R_16F; }
+ScalarType scalar_of(DType t) { return t == DType::bf16 ? ScalarType::bf16 : ScalarType::f16; }
+
+HalfWeight::HalfWeight(const Tensor& w, DType dtype) {
+  std::vector<uint16_t> host(size_t(w.numel()));
+  for (size_t i = 0; i < host.size(); ++i)
+    host[i] = dtype == DType::bf16 ? f32_to_bf16(w.data_as<float>()[i]) : f32_to_f16(w.data_as<float>()[i]);
+  check(cudaMalloc(&p_, host.size() * 2), "cudaMalloc (f16/bf16 weight)");
+  check(cudaMemcpy(p_, host.data(), host.size() * 2, cudaMemcpyHostToDevice), "uploading an f16/bf16 weight");
+}
+HalfWeight::~HalfWeight() { cudaFree(p_); }
+
+const uint16_t* to_half(const float* x, int64_t n, DType dtype, const DeviceFloats& scratch) {
+  cast(x, ScalarType::f32, scratch.get(), scalar_of(dtype), n, stream());
+  check_launch("rounding a GEMM input to f16/bf16");
+  return reinterpret_cast<const uint16_t*>(scratch.get());
+}
+
+void linear_half(DType dtype, const float* x, int64_t m, int64_t k, const uint16_t* w, int64_t n, const float* bias,
+                 float* y, int64_t ldy, const DeviceFloats& x_half, Unary act) {
+  if (m == 0 || n == 0) return;
+  const uint16_t* xh = to_half(x, m * k, dtype, x_half);
+  const float one = 1.f, zero = 0.f;
+  check(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(m), int(k), &one, w, cuda_type(dtype), int(k), xh,
+                     cuda_type(dtype), int(k), &zero, y, CUDA_R_32F, int(ldy), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        "cublasGemmEx (Linear)");
+  if (bias || act != Unary::identity) {
+    bias_activation_f32(y, ldy, bias, m, n, act, stream());
+    check_launch("bias and activation");
+  }
+}
+
 namespace {
 
 // MatMul with both operands rounded to f16/bf16 per call, fp32 accumulation and output.
@@ -137,8 +132,8 @@ std::unique_ptr<Invocation> half_matmul(const NodeShapes& s, const BatchPlan& p,
   auto a_half = std::make_shared<DeviceFloats>(size_t(na + 1) / 2), b_half = std::make_shared<DeviceFloats>(size_t(nb + 1) / 2);
   return invocation([=](const Buffers& io) {
     if (m == 0 || n == 0) return;
-    const auto* a = static_cast<const uint16_t*>(to_half(io.in_as<float>(0), na, dtype, *a_half));
-    const auto* b = static_cast<const uint16_t*>(to_half(io.in_as<float>(1), nb, dtype, *b_half));
+    const uint16_t* a = to_half(io.in_as<float>(0), na, dtype, *a_half);
+    const uint16_t* b = to_half(io.in_as<float>(1), nb, dtype, *b_half);
     const float one = 1.f, zero = 0.f;
     const cublasOperation_t opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
     float* c = io.out_as<float>(0);
