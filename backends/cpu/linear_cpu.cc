@@ -5,7 +5,8 @@
 // in PyTorch's own [out, in] layout straight from the file instead: measured here,
 // that is 3x faster at N = 2048 than the row-major copy, whose 8 KiB row stride
 // thrashes the cache. A wide weight (the vocabulary projection) also gets a
-// panel-packed copy for the calls of up to 128 rows that decoding makes (panel_gemm.h).
+// panel-packed copy for the calls that decoding makes (panel_gemm.h): up to 128
+// rows beside a plain weight, 1 to 4 rows beside oneDNN's own packed copy.
 #include "backends/cpu/activation.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/dnnl_util.h"
@@ -25,11 +26,9 @@ class LinearKernel final : public Kernel {
       const Tensor& weight = *init.constants[1];
       int64_t n = weight.shape()[0], k = weight.shape()[1];
       auto pd = primitive_desc(128, k, n, memory::desc({k, n}, memory::data_type::f32, tag::any));
-      if (pd.weights_desc().data.format_desc.blocking.inner_nblks == 0) {  // plain: no oneDNN packing
-        if (activation_ == "none" && weight.dtype() == DType::f32 && PanelGemm::worth_packing(n, k))
-          panels_ = std::make_shared<PanelGemm>(weight.data_as<float>(), n, k);
-        return;
-      }
+      const bool panels = activation_ == "none" && weight.dtype() == DType::f32 && PanelGemm::worth_packing(n, k);
+      if (panels) panels_ = std::make_shared<PanelGemm>(weight.data_as<float>(), n, k);
+      if (pd.weights_desc().data.format_desc.blocking.inner_nblks == 0) return;  // plain: no oneDNN packing
       packed_md_ = pd.weights_desc();
       packed_ = memory(packed_md_, cpu_engine());
       memory src(plain_weight_md(k, n), cpu_engine(), const_cast<void*>(weight.data()));
@@ -43,7 +42,7 @@ class LinearKernel final : public Kernel {
     int64_t n = s.in[1].shape[0], k = s.in[1].shape[1];
     int64_t m = s.in[0].shape.numel() / k;
     if (m == 0) return invocation([](const Buffers&) {});
-    if (panels_ && PanelGemm::wins_for(m)) {
+    if (panels_ && PanelGemm::wins_for(m, bool(packed_))) {
       const bool bias = s.in.size() > 2 && s.in[2].present;
       return invocation([panels = panels_, m, bias, scratch = std::vector<float>()](const Buffers& io) mutable {
         panels->run(io.in_as<float>(0), m, bias ? io.in_as<float>(2) : nullptr, io.out_as<float>(0), scratch);

@@ -5,7 +5,9 @@
 // walks each panel in slices of 128 k-steps that stay in L1 across the row
 // blocks. Against a wide weight (the vocabulary projection) at the row counts of
 // decoding this beats AVX2 oneDNN's gemm:jit, which repacks the weight on every
-// call: see docs/benchmarks.md (heed_bench_vocab).
+// call; where oneDNN packs the weight itself (AVX-512: brgemm), it still streams
+// the weight faster at 1 to 4 rows (batch-1 decoding, greedy or beam 4): see
+// docs/benchmarks.md (heed_bench_vocab).
 #include <cstdint>
 #include <vector>
 
@@ -16,7 +18,8 @@ class PanelGemm {
   static constexpr int64_t kPanel = 16, kRowBlock = 6, kDepthBlock = 128;
   // When the panel kernel is used for a weight [n, k] and m rows.
   static bool worth_packing(int64_t n, int64_t k) { return n >= 4096 && k >= 64; }
-  static bool wins_for(int64_t m) { return m >= 1 && m <= 128; }
+  // m rows; onednn_packed: oneDNN has its own packed copy of the weight (AVX-512).
+  static bool wins_for(int64_t m, bool onednn_packed) { return m >= 1 && m <= (onednn_packed ? 4 : 128); }
 
   PanelGemm() = default;
   PanelGemm(const float* weight, int64_t n, int64_t k);
