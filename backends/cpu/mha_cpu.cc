@@ -1,4 +1,5 @@
-// MultiHeadAttention, PyTorch layout: projections on oneDNN, the attention core
+// MultiHeadAttention, PyTorch layout: projections on oneDNN (constant weights
+// packed once at load, projection.h), the attention core
 // on head-split strided views (heads are never copied apart), then the output
 // projection. With a KV cache the new keys and values are written into the
 // caller's cache tensors at `position` and attention runs over [0, position + T).
@@ -9,6 +10,7 @@
 #include "backends/cpu/attention_masks.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/kernel_util.h"
+#include "backends/cpu/projection.h"
 #include "ops/attention.h"
 
 namespace heed::cpu {
@@ -25,6 +27,10 @@ struct MhaConfig {
   // Separate constant q/k/v projections of a self-attention, concatenated once at
   // load into in_proj's packed layout, so that one GEMM makes Q, K and V.
   std::shared_ptr<const Tensor> packed_weight, packed_bias;
+  // The constant projection weights in oneDNN's preferred layout, packed once:
+  // Q, K and V side by side (fused self-attention) or apart, and the output's.
+  // A null one (its weight is not a constant) runs as a strided matmul instead.
+  std::shared_ptr<const ProjectionWeight> w_qkv, w_q, w_k, w_v, w_out;
 };
 
 // [3E, E] and [3E] from q/k/v_proj when all are constants (biases optional).
@@ -48,6 +54,57 @@ void pack_projections(MhaConfig& cfg, const KernelInit& init) {
   cfg.packed_bias = b;
 }
 
+// Whether the in-projection weight is PyTorch's packed in_proj [3E, E] (given, or
+// concatenated at load), and whether one GEMM makes Q, K and V (self-attention).
+bool in_proj_packed(const MhaConfig& cfg, const ir::Node& node) {
+  return !cfg.projected && (!node.has_input(kKWeight) || cfg.packed_weight);
+}
+bool fused_qkv(const MhaConfig& cfg, const ir::Node& node) {
+  return !node.has_input(kKey) && !cfg.projected && in_proj_packed(cfg, node);
+}
+
+void pack_for_onednn(MhaConfig& cfg, const KernelInit& init) {
+  const auto& c = init.constants;
+  const Tensor* in = cfg.packed_weight ? cfg.packed_weight.get() : c[kQWeight];
+  auto weight = [&](const float* w, int64_t n, int64_t k) {
+    return std::make_shared<const ProjectionWeight>(w, n, k, cfg.packed_weight);
+  };
+  if (in) {
+    const int64_t e = in->shape()[1];
+    const float* w = in->data_as<float>();
+    if (fused_qkv(cfg, init.node)) {
+      cfg.w_qkv = weight(w, 3 * e, e);
+    } else {
+      cfg.w_q = weight(w, e, e);
+      if (in_proj_packed(cfg, init.node)) {
+        cfg.w_k = weight(w + e * e, e, e);
+        cfg.w_v = weight(w + 2 * e * e, e, e);
+      }
+    }
+  }
+  if (!cfg.projected && !in_proj_packed(cfg, init.node) && c[kKWeight] && c[kVWeight]) {
+    cfg.w_k = weight(c[kKWeight]->data_as<float>(), c[kKWeight]->shape()[0], c[kKWeight]->shape()[1]);
+    cfg.w_v = weight(c[kVWeight]->data_as<float>(), c[kVWeight]->shape()[0], c[kVWeight]->shape()[1]);
+  }
+  if (c[kOutWeight]) cfg.w_out = weight(c[kOutWeight]->data_as<float>(), c[kOutWeight]->shape()[0], c[kOutWeight]->shape()[1]);
+}
+
+// One projection of an invocation: on the packed constant weight, or a strided
+// matmul over the weight input.
+struct ProjectionStep {
+  Projection packed;
+  StridedMatmul strided;
+  ProjectionStep() = default;
+  ProjectionStep(const std::shared_ptr<const ProjectionWeight>& w, const View4& x, const View4& wt, const View4& y, bool bias) {
+    if (w) packed = Projection(w, x.dims[2], bias);
+    else strided = StridedMatmul(x, wt, y, 1.f, false, bias);
+  }
+  void run(const float* x, const float* w, float* y, const float* bias) {
+    if (packed.valid()) packed.run(x, y, bias);
+    else strided.run(x, w, y, bias);
+  }
+};
+
 class MhaInvocation final : public Invocation {
  public:
   MhaInvocation(const MhaConfig& cfg, const NodeShapes& s) : cfg_(cfg) {
@@ -70,15 +127,15 @@ class MhaInvocation final : public Invocation {
     bool kv_bias = packed_ ? q_bias : present(s, kKBias);
     View4 w = View4::transposed(E_, E_, E_);
     int64_t q_cols = fused_ ? 3 * E_ : E_;
-    proj_q_ = StridedMatmul(View4::matrix(B_ * T_, E_, E_), View4::transposed(E_, q_cols, E_),
-                            View4::matrix(B_ * T_, q_cols, q_cols), 1.f, false, q_bias);
+    proj_q_ = ProjectionStep(fused_ ? cfg.w_qkv : cfg.w_q, View4::matrix(B_ * T_, E_, E_),
+                             View4::transposed(E_, q_cols, E_), View4::matrix(B_ * T_, q_cols, q_cols), q_bias);
     if (kv_rows) {
       View4 x = View4::matrix(kv_rows, E_, E_);
-      proj_k_ = StridedMatmul(x, w, x, 1.f, false, kv_bias);
-      proj_v_ = StridedMatmul(x, w, x, 1.f, false, packed_ ? q_bias : present(s, kVBias));
+      proj_k_ = ProjectionStep(cfg.w_k, x, w, x, kv_bias);
+      proj_v_ = ProjectionStep(cfg.w_v, x, w, x, packed_ ? q_bias : present(s, kVBias));
     }
-    proj_out_ = StridedMatmul(View4::matrix(B_ * T_, E_, E_), w, View4::matrix(B_ * T_, E_, E_), 1.f, false,
-                              present(s, kOutBias));
+    proj_out_ = ProjectionStep(cfg.w_out, View4::matrix(B_ * T_, E_, E_), w, View4::matrix(B_ * T_, E_, E_),
+                               present(s, kOutBias));
     const int64_t ld = fused_ ? 3 * E_ : E_;  // row stride of Q (and of K, V when fused)
     View4 heads_q{{B_, H_, T_, Dh_}, {T_ * ld, Dh_, ld, 1}};
     View4 heads_kv = cached_ || cfg.projected ? View4{{B_, H_, S_, Dh_}, {H_ * S_ * Dh_, S_ * Dh_, Dh_, 1}}
@@ -88,7 +145,9 @@ class MhaInvocation final : public Invocation {
     // computed exactly as it would be without the capture. (Loops mode writes the
     // same probabilities either way.)
     bool declared_weights = weights_ && !cfg.capture;
-    auto mode = cached_ ? AttentionCore::Mode::loops
+    // One query a row (a decode step's cross-attention too): per-row loops, far
+    // cheaper there than batched GEMMs of [1, Dh] x [Dh, S] per head.
+    auto mode = cached_ || T_ == 1 ? AttentionCore::Mode::loops
                         : declared_weights ? AttentionCore::Mode::materialized : AttentionCore::Mode::blocked;
     float scale = cfg.scale > 0 ? cfg.scale : 1.f / std::sqrt(float(Dh_));
     AttentionDims dims{B_, H_, T_, S_, Dh_, Dh_};
@@ -173,7 +232,7 @@ class MhaInvocation final : public Invocation {
   int64_t B_, T_, E_, H_, Dh_, S_;
   bool cached_, cross_, packed_, fused_, weights_, position_i32_ = false;
   std::vector<float> qp_, kp_, vp_, ctx_;
-  StridedMatmul proj_q_, proj_k_, proj_v_, proj_out_;
+  ProjectionStep proj_q_, proj_k_, proj_v_, proj_out_;
   std::unique_ptr<AttentionCore> core_, capture_core_;
   std::vector<float> capture_ctx_;
   AdditiveMask key_padding_, attn_mask_;
@@ -187,6 +246,7 @@ void register_mha_kernels() {
                   bool(init.node.attr_int("kv_projected")), float(init.node.attr_float("scale")), init.node.where(),
                   init.node.captured_outputs > 0, nullptr, nullptr};
     pack_projections(cfg, init);
+    pack_for_onednn(cfg, init);
     return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       return std::make_unique<MhaInvocation>(cfg, s);
     });
