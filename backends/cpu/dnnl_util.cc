@@ -82,8 +82,12 @@ void DnnlInvocation::run(const Buffers& io) {
   for (Binding& b : bindings_)
     dnnl_memory_set_data_handle_v2(b.mem.get(), b.is_input ? const_cast<void*>(io.in(b.index)) : io.out(b.index),
                                    nullptr);
-  dnnl_status_t status = dnnl_primitive_execute(primitive_.get(), stream_.get(), int(exec_args_.size()), exec_args_.data());
-  if (status != dnnl_success) throw Error(fmt::format("oneDNN execution failed with status {}", int(status)));
+  execute(primitive_, stream_, exec_args_, "oneDNN execution");
+}
+
+void execute(const dnnl::primitive& p, const dnnl::stream& s, const std::vector<dnnl_exec_arg_t>& args, const char* what) {
+  dnnl_status_t status = dnnl_primitive_execute(p.get(), s.get(), int(args.size()), args.data());
+  if (status != dnnl_success) throw Error(fmt::format("{} failed with status {}", what, int(status)));
 }
 
 }  // namespace heed::cpu

@@ -19,6 +19,9 @@ dnnl::memory::desc plain_desc(DType dtype, const Shape& shape);
 // A tensor's description in the layout the plan chose (dense, or channel-blocked).
 dnnl::memory::desc layout_desc(const TensorDesc& t);
 dnnl::primitive_attr scratchpad_attr();
+// Executes `p` through the C API on a prebuilt argument array (no allocation per
+// call); throws heed::Error naming `what` on failure.
+void execute(const dnnl::primitive& p, const dnnl::stream& s, const std::vector<dnnl_exec_arg_t>& args, const char* what);
 
 // Runs one primitive; operand memories are rebound to the run's buffers each time.
 class DnnlInvocation final : public Invocation {

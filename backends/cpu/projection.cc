@@ -1,9 +1,5 @@
 #include "backends/cpu/projection.h"
 
-#include <heed/error.h>
-
-#include <fmt/format.h>
-
 #include "backends/cpu/dnnl_util.h"
 
 namespace heed::cpu {
@@ -58,8 +54,7 @@ void Projection::run(const float* x, float* y, const float* bias) {
   dnnl_memory_set_data_handle_v2(x_.get(), const_cast<float*>(x), nullptr);
   dnnl_memory_set_data_handle_v2(y_.get(), y, nullptr);
   if (bias_) dnnl_memory_set_data_handle_v2(bias_.get(), const_cast<float*>(bias), nullptr);
-  dnnl_status_t st = dnnl_primitive_execute(prim_.get(), stream_.get(), int(args_.size()), args_.data());
-  if (st != dnnl_success) throw Error(fmt::format("oneDNN matmul (projection) failed with status {}", int(st)));
+  execute(prim_, stream_, args_, "oneDNN matmul (projection)");
 }
 
 }  // namespace heed::cpu

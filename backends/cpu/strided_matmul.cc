@@ -1,9 +1,5 @@
 #include "backends/cpu/strided_matmul.h"
 
-#include <heed/error.h>
-
-#include <fmt/format.h>
-
 #include "backends/cpu/dnnl_util.h"
 
 namespace heed::cpu {
@@ -48,8 +44,7 @@ void StridedMatmul::run(const float* a, const float* b, float* c, const float* b
   dnnl_memory_set_data_handle_v2(b_.get(), const_cast<float*>(b), nullptr);
   dnnl_memory_set_data_handle_v2(c_.get(), c, nullptr);
   if (bias_) dnnl_memory_set_data_handle_v2(bias_.get(), const_cast<float*>(bias), nullptr);
-  dnnl_status_t st = dnnl_primitive_execute(prim_.get(), stream_.get(), int(args_.size()), args_.data());
-  if (st != dnnl_success) throw Error(fmt::format("oneDNN matmul failed with status {}", int(st)));
+  execute(prim_, stream_, args_, "oneDNN matmul");
 }
 
 }  // namespace heed::cpu
