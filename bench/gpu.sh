@@ -5,7 +5,7 @@
 # travels with its libraries.
 #
 #   bench/gpu.sh pack [BUILD_DIR]   here: writes .gpu/heed-gpu.tar.xz (binaries + the .so files
-#                                   they need that a CUDA image lacks; ~15 MB) and ignores .gpu/
+#                                   they need that a CUDA image lacks; ~11 MB; .gpu/ is git-ignored)
 #   bench/gpu.sh run                there (run with carry [".gpu"]): unpacks it, runs every CUDA test,
 #                                   then the GPU benchmarks; logs and tables under $OUT (or .gpu/out)
 #
@@ -28,7 +28,6 @@ pack() {
     xargs -r -I{} cp -L {} "$stage/lib/"
   tar -C "$stage" -cJf .gpu/heed-gpu.tar.xz bin lib
   rm -rf "$stage"
-  grep -qxF '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
   echo "gpu.sh: .gpu/heed-gpu.tar.xz ($(du -h .gpu/heed-gpu.tar.xz | cut -f1)); on the GPU machine: bench/gpu.sh run, carry .gpu"
 }
 
