@@ -110,10 +110,15 @@ class CudaBackend final : public Backend {
   void fill_zero(void* dst, size_t bytes) const override {
     check(cudaMemsetAsync(dst, 0, bytes, stream()), "cudaMemsetAsync");
   }
-  // The block list goes to the device once (a pageable copy: the host vector
-  // may go as soon as this returns), then one launch copies them all.
+  // Several blocks: the list goes to the device once (a pageable copy: the
+  // host vector may go as soon as this returns), then one launch copies them all.
   void copy_blocks(const std::vector<CopyBlock>& blocks) const override {
     if (blocks.empty()) return;
+    if (blocks.size() == 1) {  // one block (an output passed through): a plain device copy
+      check(cudaMemcpyAsync(blocks[0].dst, blocks[0].src, blocks[0].bytes, cudaMemcpyDeviceToDevice, stream()),
+            "copy within the GPU");
+      return;
+    }
     std::vector<DeviceCopy> list;
     list.reserve(blocks.size());
     for (const CopyBlock& b : blocks) list.push_back({b.dst, b.src, b.bytes});

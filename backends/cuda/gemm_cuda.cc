@@ -92,7 +92,7 @@ class HalfLinear final : public Invocation {
 }  // namespace
 
 cudaDataType_t cuda_type(DType t) { return t == DType::bf16 ? CUDA_R_16BF : CUDA_R_16F; }
-ScalarType scalar_of(DType t) { return t == DType::bf16 ? ScalarType::bf16 : ScalarType::f16; }
+static ScalarType scalar_of(DType t) { return t == DType::bf16 ? ScalarType::bf16 : ScalarType::f16; }
 
 HalfWeight::HalfWeight(const Tensor& w, DType dtype) {
   std::vector<uint16_t> host(size_t(w.numel()));
