@@ -2,6 +2,7 @@
 
 #include <heed/error.h>
 
+#include <iterator>
 #include <map>
 
 namespace heed::cpu {
@@ -18,5 +19,18 @@ EltwiseSpec eltwise_for(const std::string& name) {
   if (it == table.end()) throw Error("no oneDNN eltwise for activation '" + name + "'");
   return it->second;
 }
+
+namespace {
+// Linear's activation names, in Activation's order.
+const char* const kActivationNames[] = {"none", "relu", "gelu", "gelu_tanh", "silu", "tanh", "sigmoid"};
+}  // namespace
+
+Activation activation_named(const std::string& name) {
+  for (size_t i = 0; i < std::size(kActivationNames); ++i)
+    if (name == kActivationNames[i]) return Activation(i);
+  throw Error("unknown activation '" + name + "'");
+}
+
+EltwiseSpec eltwise_for(Activation act) { return eltwise_for(kActivationNames[size_t(act)]); }
 
 }  // namespace heed::cpu

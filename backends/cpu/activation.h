@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "backends/cpu/activation_math.h"
+
 namespace heed::cpu {
 
 struct EltwiseSpec {
@@ -15,5 +17,7 @@ struct EltwiseSpec {
 // "relu", "gelu" (erf form, PyTorch's default), "gelu_tanh", "silu", "tanh",
 // "sigmoid", "exp", "log", "sqrt", "neg". Throws on anything else.
 EltwiseSpec eltwise_for(const std::string& name);
+// Linear's fused activations (not none).
+EltwiseSpec eltwise_for(Activation act);
 
 }  // namespace heed::cpu

@@ -1,5 +1,7 @@
 #include "backends/cpu/attention_core.h"
 
+#include "backends/cpu/attention_rows.h"
+
 #include "engine/fast_math.h"
 
 #include <omp.h>
@@ -13,15 +15,6 @@ namespace {
 
 constexpr int64_t kBlockQ = 64, kBlockK = 256;  // the online softmax's blocks
 
-// The mask value for key j (global index) of query t, -inf when hidden.
-inline float mask_at(const AttentionMasks& m, int64_t b, int64_t t, int64_t j, int64_t stride) {
-  if (m.causal && j > m.query_offset + t) return -INFINITY;
-  float v = 0.f;
-  if (m.key_padding) v += m.key_padding[b * stride + j];
-  if (m.attn_mask) v += m.attn_mask[t * stride + j];
-  return v;
-}
-
 const float* at(const float* p, const View4& v, int64_t b, int64_t h, int64_t r) {
   return p + b * v.strides[0] + h * v.strides[1] + r * v.strides[2];
 }
@@ -30,29 +23,6 @@ float* at(float* p, const View4& v, int64_t b, int64_t h, int64_t r) {
 }
 
 }  // namespace
-
-void masked_softmax_row(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& m,
-                        int64_t mask_stride) {
-  float max = -INFINITY;
-  bool masked = m.key_padding || m.attn_mask || m.causal;
-  for (int64_t j = 0; j < n; ++j) {
-    if (masked) row[j] += mask_at(m, b, t, j0 + j, mask_stride);
-    max = std::max(max, row[j]);
-  }
-  if (max == -INFINITY) {
-    std::fill(row, row + n, 0.f);
-    return;
-  }
-  float sum = 0.f;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < n; ++j) {
-    row[j] = exp_approx(row[j] - max);
-    sum += row[j];
-  }
-  const float inv = 1.f / sum;
-#pragma omp simd
-  for (int64_t j = 0; j < n; ++j) row[j] *= inv;
-}
 
 struct AttentionCore::Impl {
   AttentionDims d;
@@ -165,12 +135,9 @@ struct AttentionCore::Impl {
         float& mr = m_run[size_t(bh * kBlockQ + i)];
         float& lr = l_run[size_t(bh * kBlockQ + i)];
         float* acc = o_acc.data() + (bh * kBlockQ + i) * d.Dv;
+        add_masks_row(row, cols, bh / d.H, t0 + i, j0, m, stride);
         float bmax = -INFINITY;
-        bool masked = m.key_padding || m.attn_mask || m.causal;
-        for (int64_t j = 0; j < cols; ++j) {
-          if (masked) row[j] += mask_at(m, bh / d.H, t0 + i, j0 + j, stride);
-          bmax = std::max(bmax, row[j]);
-        }
+        for (int64_t j = 0; j < cols; ++j) bmax = std::max(bmax, row[j]);
         float mnew = std::max(mr, bmax);
         if (mnew == -INFINITY) {  // nothing visible yet: contribute nothing
           std::fill(row, row + cols, 0.f);
@@ -212,27 +179,12 @@ struct AttentionCore::Impl {
     const int64_t rows = d.B * d.H * d.T, stride = m.mask_stride ? m.mask_stride : d.L;
 #pragma omp parallel for if (rows * keys * d.Dk > 32768)
     for (int64_t r = 0; r < rows; ++r) {
-      int64_t b = r / (d.H * d.T), h = (r / d.T) % d.H, t = r % d.T;
+      const int64_t b = r / (d.H * d.T), h = (r / d.T) % d.H, t = r % d.T;
       float* s = weights ? weights + r * d.L : thread_rows.data() + size_t(omp_get_thread_num()) * size_t(d.L);
-      const float* qr = at(qp, q, b, h, t);
-      for (int64_t j = 0; j < keys; ++j) {
-        const float* kr = at(kp, k, b, h, j);
-        float dot = 0.f;
-#pragma omp simd reduction(+ : dot)
-        for (int64_t e = 0; e < d.Dk; ++e) dot += qr[e] * kr[e];
-        s[j] = dot * scale;
-      }
-      masked_softmax_row(s, keys, b, t, 0, m, stride);
+      attend_row({at(qp, q, b, h, t), at(kp, k, b, h, 0), k.strides[2], at(vp, v, b, h, 0), v.strides[2],
+                  at(op, o, b, h, t), s, keys, d.Dk, d.Dv, scale, b, t},
+                 m, stride);
       if (weights) std::fill(s + keys, s + d.L, 0.f);
-      float* out = at(op, o, b, h, t);
-      for (int64_t e = 0; e < d.Dv; ++e) out[e] = 0.f;
-      for (int64_t j = 0; j < keys; ++j) {
-        const float* vr = at(vp, v, b, h, j);
-        const float p = s[j];
-        if (p == 0.f) continue;
-#pragma omp simd
-        for (int64_t e = 0; e < d.Dv; ++e) out[e] += p * vr[e];
-      }
     }
   }
 };

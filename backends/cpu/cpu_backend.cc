@@ -8,6 +8,8 @@
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "backends/cpu/dnnl_util.h"
+
 namespace heed::cpu {
 namespace {
 
@@ -60,7 +62,7 @@ class CpuBackend final : public Backend {
   void set_threads(int threads) const override { omp_set_num_threads(threads); }
   // oneDNN's convolutions run fastest on nChw16c (AVX-512) or nChw8c (AVX2).
   int channel_block() const override {
-    static const int block = dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core ? 16 : 8;
+    static const int block = (cpu_engine(), dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core) ? 16 : 8;
     return block;
   }
   bool takes_blocked(std::string_view op, size_t input) const override {

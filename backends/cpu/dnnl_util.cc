@@ -4,10 +4,18 @@
 
 #include <fmt/format.h>
 
+#include "engine/cpu_isa.h"
+
 namespace heed::cpu {
 
+// The first oneDNN call of the process: an AVX2 process (HEED_CPU_ISA=avx2) caps
+// oneDNN at AVX2 before it generates any code, so that its kernels and layouts
+// are those of a machine without AVX-512.
 dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  static dnnl::engine engine = [] {
+    if (cpu_isa() == CpuIsa::avx2 && cpu_has_avx512()) dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx2);
+    return dnnl::engine(dnnl::engine::kind::cpu, 0);
+  }();
   return engine;
 }
 

@@ -67,7 +67,7 @@ void pack_for_onednn(MhaConfig& cfg, const KernelInit& init) {
   const auto& c = init.constants;
   const Tensor* in = cfg.packed_weight ? cfg.packed_weight.get() : c[kQWeight];
   auto weight = [&](const float* w, int64_t n, int64_t k) {
-    return std::make_shared<const ProjectionWeight>(w, n, k, cfg.packed_weight);
+    return std::make_shared<const ProjectionWeight>(w, n, k, Activation::none, cfg.packed_weight);
   };
   if (in) {
     const int64_t e = in->shape()[1];

@@ -1,36 +1,66 @@
 #pragma once
-// y[m, n] = x[m, k] . W^T + b for a constant PyTorch-layout weight W [n, k],
-// packed once into panels of 16 output columns ([n / 16][k][16]); x is packed
-// per call into blocks of 6 rows. A 6 x 16 AVX2 micro-kernel (12 accumulators)
-// walks each panel in slices of 128 k-steps that stay in L1 across the row
-// blocks. Against a wide weight (the vocabulary projection) at the row counts of
-// decoding this beats AVX2 oneDNN's gemm:jit, which repacks the weight on every
-// call; where oneDNN packs the weight itself (AVX-512: brgemm), it still streams
-// the weight faster at 1 to 4 rows (batch-1 decoding, greedy or beam 4): see
-// docs/benchmarks.md (heed_bench_vocab).
+// y[m, n] = act(x[m, k] . W^T + b) for a constant PyTorch-layout weight W [n, k],
+// packed once into panels of output columns ([n / P][k][P]); x is packed per call
+// into blocks of rows, k-major inside a block, so that one broadcast feeds a k
+// step. Two builds (engine/cpu_isa.h):
+//  - AVX-512: 32-column panels, 12 x 32 tiles (24 accumulators) over the whole
+//    depth, the next weights prefetched while a panel's first tile streams it,
+//    bias and activation applied as each tile is stored. At the row counts of
+//    decoding (1 to 128 rows) it runs 1.2x-1.5x oneDNN 2.6's brgemm on its own
+//    packed weight, and about level with it at encoder sizes; on AVX-512 it
+//    serves every constant Linear and attention projection (projection.h).
+//  - AVX2: 16-column panels, 6 x 16 tiles, 128-deep slices kept in L1 across the
+//    row blocks: faster than AVX2 oneDNN's gemm:jit (which repacks the weight on
+//    every call) against a wide weight (the vocabulary projection) at up to 128
+//    rows. See docs/benchmarks.md (heed_bench_vocab).
 #include <cstdint>
 #include <vector>
+
+#include <heed/tensor.h>
+
+#include "backends/cpu/activation_math.h"
+#include "engine/cpu_isa.h"
 
 namespace heed::cpu {
 
 class PanelGemm {
  public:
-  static constexpr int64_t kPanel = 16, kRowBlock = 6, kDepthBlock = 128;
-  // When the panel kernel is used for a weight [n, k] and m rows.
-  static bool worth_packing(int64_t n, int64_t k) { return n >= 4096 && k >= 64; }
-  // m rows; onednn_packed: oneDNN has its own packed copy of the weight (AVX-512).
-  static bool wins_for(int64_t m, bool onednn_packed) { return m >= 1 && m <= (onednn_packed ? 4 : 128); }
+  // The AVX2 build, beside a plain weight, is worth it for a wide weight only.
+  static bool worth_packing_avx2(int64_t n, int64_t k) { return n >= 4096 && k >= 64; }
+  // Rows for which the AVX2 build beats oneDNN (onednn_packed: oneDNN has its
+  // own packed copy of the weight, i.e. an AVX-512 oneDNN under HEED_CPU_ISA=avx2).
+  static bool avx2_wins_for(int64_t m, bool onednn_packed) { return m >= 1 && m <= (onednn_packed ? 4 : 128); }
 
-  PanelGemm() = default;
-  PanelGemm(const float* weight, int64_t n, int64_t k);
-  bool empty() const { return packed_.empty(); }
+  PanelGemm(const float* weight, int64_t n, int64_t k, CpuIsa isa, Activation act = Activation::none);
+  int64_t n() const { return n_; }
+  int64_t k() const { return k_; }
   // x [m, k] row-major, bias [n] or nullptr, y [m, n] row-major; `scratch` is the
-  // caller's (per invocation), sized on the first call.
+  // caller's (per invocation), sized on the first call of each m.
   void run(const float* x, int64_t m, const float* bias, float* y, std::vector<float>& scratch) const;
+
+  // What a build's run needs (panel_kernels_*.cc).
+  struct Call {
+    const float* packed;
+    int64_t n, k;
+    const float* x;
+    int64_t m;
+    const float* bias;
+    float* y;
+    Activation act;
+    float* scratch;
+  };
+  static int64_t panel_width(CpuIsa isa) { return isa == CpuIsa::avx512 ? 32 : 16; }
+  static size_t scratch_floats(CpuIsa isa, int64_t m, int64_t k);
 
  private:
   int64_t n_ = 0, k_ = 0;
-  std::vector<float> packed_;
+  CpuIsa isa_;
+  Activation act_;
+  Tensor packed_;  // 64-byte aligned: a panel's k step is whole cache lines
 };
+
+void panel_gemm_avx2(const PanelGemm::Call& c);
+void panel_gemm_avx512(const PanelGemm::Call& c);
+size_t panel_scratch_avx512(int64_t m, int64_t k);  // floats
 
 }  // namespace heed::cpu

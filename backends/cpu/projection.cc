@@ -1,5 +1,6 @@
 #include "backends/cpu/projection.h"
 
+#include "backends/cpu/activation.h"
 #include "backends/cpu/dnnl_util.h"
 
 namespace heed::cpu {
@@ -8,20 +9,37 @@ namespace {
 using memory = dnnl::memory;
 using tag = memory::format_tag;
 
-dnnl::matmul::primitive_desc projection_desc(int64_t m, int64_t k, int64_t n, const memory::desc& weights, bool bias) {
-  memory::desc src({m, k}, memory::data_type::f32, tag::ab), dst({m, n}, memory::data_type::f32, tag::ab);
-  memory::desc bias_md = bias ? memory::desc({1, n}, memory::data_type::f32, tag::ab) : memory::desc();
-  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, bias_md, dst), scratchpad_attr(), cpu_engine());
-}
-
 // PyTorch's [out, in] weight is the matmul's {K, N} read column-major.
 memory::desc plain_weight_md(int64_t k, int64_t n) { return memory::desc({k, n}, memory::data_type::f32, tag::ba); }
 
 }  // namespace
 
-ProjectionWeight::ProjectionWeight(const float* w, int64_t n, int64_t k, std::shared_ptr<const void> keep_alive)
-    : n_(n), k_(k), plain_(w), keep_alive_(std::move(keep_alive)), md_(plain_weight_md(k, n)) {
-  auto pd = projection_desc(32, k, n, memory::desc({k, n}, memory::data_type::f32, tag::any), false);
+dnnl::matmul::primitive_desc linear_matmul_desc(int64_t m, int64_t k, int64_t n, const memory::desc& weights, bool bias,
+                                                Activation act) {
+  dnnl::primitive_attr attr = scratchpad_attr();
+  if (act != Activation::none) {
+    EltwiseSpec e = eltwise_for(act);
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.f, e.alg, e.alpha, e.beta);
+    attr.set_post_ops(ops);
+  }
+  memory::desc src({m, k}, memory::data_type::f32, tag::ab), dst({m, n}, memory::data_type::f32, tag::ab);
+  memory::desc bias_md = bias ? memory::desc({1, n}, memory::data_type::f32, tag::ab) : memory::desc();
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, bias_md, dst), attr, cpu_engine());
+}
+
+ProjectionWeight::ProjectionWeight(const float* w, int64_t n, int64_t k, Activation act,
+                                   std::shared_ptr<const void> keep_alive)
+    : n_(n), k_(k), act_(act), plain_(w), keep_alive_(std::move(keep_alive)), md_(plain_weight_md(k, n)) {
+  if (cpu_isa() == CpuIsa::avx512) {
+    panels_ = std::make_shared<const PanelGemm>(w, n, k, CpuIsa::avx512, act);
+    panels_only_ = true;
+    plain_ = nullptr;
+    keep_alive_.reset();
+    return;
+  }
+  if (PanelGemm::worth_packing_avx2(n, k)) panels_ = std::make_shared<const PanelGemm>(w, n, k, CpuIsa::avx2, act);
+  auto pd = linear_matmul_desc(32, k, n, memory::desc({k, n}, memory::data_type::f32, tag::any), false, act);
   if (pd.weights_desc().data.format_desc.blocking.inner_nblks == 0) return;  // plain: read in place
   md_ = pd.weights_desc();
   packed_ = memory(md_, cpu_engine());
@@ -31,10 +49,16 @@ ProjectionWeight::ProjectionWeight(const float* w, int64_t n, int64_t k, std::sh
   s.wait();
 }
 
+bool ProjectionWeight::panels_for(int64_t m) const {
+  return panels_only_ || (panels_ && PanelGemm::avx2_wins_for(m, bool(packed_)));
+}
+
 Projection::Projection(std::shared_ptr<const ProjectionWeight> weight, int64_t m, bool bias)
-    : weight_(std::move(weight)), stream_(cpu_engine()) {
+    : weight_(std::move(weight)), m_(m) {
   const ProjectionWeight& w = *weight_;
-  auto pd = projection_desc(m, w.k_, w.n_, w.md_, bias);
+  if (w.panels_for(m)) return;
+  stream_ = dnnl::stream(cpu_engine());
+  auto pd = linear_matmul_desc(m, w.k_, w.n_, w.md_, bias, w.act_);
   prim_ = dnnl::matmul(pd);
   x_ = memory(pd.src_desc(), cpu_engine(), DNNL_MEMORY_NONE);
   y_ = memory(pd.dst_desc(), cpu_engine(), DNNL_MEMORY_NONE);
@@ -45,12 +69,13 @@ Projection::Projection(std::shared_ptr<const ProjectionWeight> weight, int64_t m
     args_.push_back({DNNL_ARG_BIAS, bias_.get()});
   }
   if (pd.scratchpad_desc().get_size()) {
-    scratch_ = memory(pd.scratchpad_desc(), cpu_engine());
-    args_.push_back({DNNL_ARG_SCRATCHPAD, scratch_.get()});
+    onednn_scratch_ = memory(pd.scratchpad_desc(), cpu_engine());
+    args_.push_back({DNNL_ARG_SCRATCHPAD, onednn_scratch_.get()});
   }
 }
 
 void Projection::run(const float* x, float* y, const float* bias) {
+  if (!prim_) return weight_->panels_->run(x, m_, bias, y, scratch_);
   dnnl_memory_set_data_handle_v2(x_.get(), const_cast<float*>(x), nullptr);
   dnnl_memory_set_data_handle_v2(y_.get(), y, nullptr);
   if (bias_) dnnl_memory_set_data_handle_v2(bias_.get(), const_cast<float*>(bias), nullptr);

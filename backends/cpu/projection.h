@@ -1,44 +1,66 @@
 #pragma once
-// y [m, n] = x [m, k] . W^T (+ bias) for a constant PyTorch-layout weight W
-// [n, k], as attention's projections need. The weight is reordered once, at
-// load, into the blocked layout oneDNN prefers for it when it prefers one
-// (AVX-512 brgemm: at 32 rows that runs about 3x the strided matmul over the
-// weight in place), else read where it is. A ProjectionWeight is immutable and
-// shared by every session; a Projection is one invocation's primitive for m
-// rows, with its own scratchpad. run() does not allocate.
+// y [m, n] = act(x [m, k] . W^T + bias) for a constant PyTorch-layout weight W
+// [n, k]: every Linear with a constant weight, and attention's projections.
+// Which kernel, decided once at load:
+//  - AVX-512 (engine/cpu_isa.h): heed's panel kernel (panel_gemm.h) for every
+//    row count; the weight is packed once, and no oneDNN copy is made.
+//  - AVX2: oneDNN matmul, on a copy in the blocked layout oneDNN prefers when it
+//    prefers one, else on the weight where it is (AVX2's gemm:jit runs 3x
+//    faster on PyTorch's [out, in] layout than on a row-major copy); a wide
+//    weight (the vocabulary projection) also gets AVX2 panels for the row counts
+//    of decoding (PanelGemm::avx2_wins_for).
+// A ProjectionWeight is immutable and shared by every session; a Projection is
+// one invocation's kernel for m rows, with its own scratch. run() does not
+// allocate after its first call.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "backends/cpu/activation_math.h"
+#include "backends/cpu/panel_gemm.h"
+
 namespace heed::cpu {
+
+// oneDNN's matmul for y = act(x . W + bias): x [m, k] and y [m, n] row-major,
+// `weights` {k, n} as described (PyTorch's [out, in] is tag ba).
+dnnl::matmul::primitive_desc linear_matmul_desc(int64_t m, int64_t k, int64_t n, const dnnl::memory::desc& weights,
+                                                bool bias, Activation act);
 
 class ProjectionWeight {
  public:
   // `w` stays valid as long as `keep_alive` (nullptr: as long as the model).
-  ProjectionWeight(const float* w, int64_t n, int64_t k, std::shared_ptr<const void> keep_alive = nullptr);
+  ProjectionWeight(const float* w, int64_t n, int64_t k, Activation act = Activation::none,
+                   std::shared_ptr<const void> keep_alive = nullptr);
+  // Whether heed's panel kernel serves m rows (else oneDNN).
+  bool panels_for(int64_t m) const;
 
  private:
   friend class Projection;
   int64_t n_, k_;
+  Activation act_;
   const float* plain_;
   std::shared_ptr<const void> keep_alive_;
-  dnnl::memory::desc md_;  // the packed layout, or PyTorch's (plain_)
-  dnnl::memory packed_;    // empty when plain
+  std::shared_ptr<const PanelGemm> panels_;
+  bool panels_only_ = false;  // AVX-512: no oneDNN path
+  dnnl::memory::desc md_;     // oneDNN's: the packed layout, or PyTorch's (plain_)
+  dnnl::memory packed_;       // empty when plain
 };
 
 class Projection {
  public:
   Projection() = default;
   Projection(std::shared_ptr<const ProjectionWeight> weight, int64_t m, bool bias);
-  bool valid() const { return bool(prim_); }
+  bool valid() const { return bool(weight_); }
   void run(const float* x, float* y, const float* bias);
 
  private:
   std::shared_ptr<const ProjectionWeight> weight_;
-  dnnl::primitive prim_;
-  dnnl::memory x_, y_, bias_, w_, scratch_;
+  int64_t m_ = 0;
+  std::vector<float> scratch_;  // the panel kernel's
+  dnnl::primitive prim_;        // oneDNN's, when it serves m rows
+  dnnl::memory x_, y_, bias_, w_, onednn_scratch_;
   dnnl::stream stream_;
   std::vector<dnnl_exec_arg_t> args_;
 };

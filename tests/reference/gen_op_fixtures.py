@@ -540,6 +540,31 @@ for oh, ow in ((1, 1), (14, 14), (4, 5), (3, 7)):
 case("flatten", "Flatten", [x], [torch.flatten(x, 1)])
 case("flatten_middle", "Flatten", [x], [torch.flatten(x, 1, 2)], {"start_dim": 1, "end_dim": 2})
 
+# ---------------------------------------------------------------------------
+# Linear on heed's own GEMM kernels (backends/cpu/panel_gemm.h; on AVX-512 every
+# constant Linear takes them): rows around the 12-row tile (11, 12, 13, 25),
+# partial 32-column panels, an odd depth, a narrow weight at many rows (work split
+# by row groups), rows in several L2-sized chunks (a deep k), and every fused
+# activation over pre-activations spread across [-8, 8]. The activations are
+# PyTorch's in float64, rounded: its float32 GELU loses up to ~5e-7 to the
+# cancellation in 1 + erf(x) near x = -4, more than heed's (see activation_math.h).
+torch.manual_seed(41)
+w, b = r(45, 70) * 0.35, r(45)
+x = r(13, 70)
+for act, fn in acts.items():
+    y = F.linear(x, w, b)
+    case(f"linear_panels_{act}", "Linear", [x, w, b], [fn(y.double()).float()], {"activation": act}, params=(1, 2))
+w, b = r(70, 33), r(70)
+for m in (11, 12, 13, 25, 37):
+    x = r(m, 33)
+    case(f"linear_panels_m{m}_k33", "Linear", [x, w, b], [F.linear(x, w, b)], params=(1, 2), atol=1e-5)
+w, b, x = r(19, 40), r(19), r(300, 40)
+case("linear_panels_narrow_m300", "Linear", [x, w, b], [F.linear(x, w, b)], params=(1, 2), atol=1e-5)
+x = seeded_uniform("linear_panels_deep.x", [30, 4096], -1.0, 1.0)
+w = seeded_uniform("linear_panels_deep.weight", [40, 4096], -0.03, 0.03)
+b = r(40)
+case("linear_panels_deep_k4096", "Linear", [x, w, b], [F.linear(x, w, b)], params=(1, 2), atol=2e-5)
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 save_file(tensors, out, metadata={"cases": json.dumps(cases), "seeded": json.dumps(seeded_inputs),
                                   "generator": "tests/reference/gen_op_fixtures.py", "torch": torch.__version__})

@@ -1,0 +1,22 @@
+#pragma once
+// The vector instruction set of heed's own CPU loops. heed is built for
+// x86-64-v3 (AVX2 + FMA); loops that gain from AVX-512 (F, BW, DQ, VL) carry a
+// second build of themselves, marked HEED_AVX512, and choose between the two at
+// run time. Setting HEED_CPU_ISA=avx2 keeps a process on AVX2 (oneDNN too),
+// as on a machine without AVX-512: the tests cover both paths that way.
+namespace heed {
+
+enum class CpuIsa { avx2, avx512 };
+
+// Decided once per process: AVX-512 when the CPU has it and the environment
+// does not ask for AVX2.
+CpuIsa cpu_isa();
+// The CPU has AVX-512 (whatever cpu_isa() says).
+bool cpu_has_avx512();
+
+}  // namespace heed
+
+// A function compiled for AVX-512 with 512-bit vectors (GCC otherwise prefers
+// 256-bit vectors even where AVX-512 is enabled). Call it only when
+// cpu_isa() == CpuIsa::avx512; code it inlines is compiled the same way.
+#define HEED_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,prefer-vector-width=512")))
