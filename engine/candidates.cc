@@ -1,6 +1,9 @@
 // Generation's per-step scoring on the host (Backend::best_candidates' default):
-// a row's log-softmax with the logits processors, and its best candidates in one
-// vectorized pass over the logits (no vocabulary-sized sort or buffer).
+// a row's log-softmax with the logits processors, and its best candidates, in
+// three vectorized passes over the logits (no vocabulary-sized sort or buffer):
+// the row's max and each block's, the sum of exponentials, then only the blocks
+// whose largest logit can still enter the list. An AVX-512 and an AVX2 build,
+// chosen at run time (engine/cpu_isa.h).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -8,20 +11,13 @@
 
 #include "engine/backend.h"
 #include "engine/candidates.h"
+#include "engine/cpu_isa.h"
 #include "engine/fast_math.h"
 
 namespace heed {
 namespace {
 
-// The row's log-sum-exp, as log_softmax needs it.
-float log_sum_exp(const float* row, int64_t vocab) {
-  float max = -INFINITY;
-  for (int64_t v = 0; v < vocab; ++v) max = std::max(max, row[v]);
-  float sum = 0.f;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t v = 0; v < vocab; ++v) sum += exp_approx(row[v] - max);
-  return std::log(sum) + max;
-}
+constexpr int64_t kBlock = 64;
 
 void insert(const Candidate& c, Candidate* best, int64_t keep) {
   if (!Candidate::better(c, best[keep - 1])) return;
@@ -33,10 +29,11 @@ void insert(const Candidate& c, Candidate* best, int64_t keep) {
 // The `keep` best of log_softmax(row) + base, best first. A score is
 // (logit - lse) + base, as transformers adds it, which never decreases as the
 // logit grows: a block of logits whose largest cannot enter the list is skipped
-// unconverted (vectorized), the rest are converted one by one. No
-// vocabulary-sized buffer is written.
-void best_of_row(const float* row, const CandidateQuery& q, float base, Candidate* best) {
-  const int64_t vocab = q.vocab, keep = q.keep;
+// unconverted, the rest are converted one by one. `block_max` has a float for
+// every kBlock logits.
+__attribute__((always_inline)) inline void best_of_row(const float* row, const CandidateQuery& q, float base,
+                                                       Candidate* best, float* block_max) {
+  const int64_t vocab = q.vocab, keep = q.keep, blocks = (vocab + kBlock - 1) / kBlock;
   std::fill(best, best + keep, Candidate{-INFINITY, std::numeric_limits<int64_t>::max()});
   if (q.forced >= 0) {  // only the forced token is possible; the others follow at -inf in index order
     best[0] = {base, q.forced};
@@ -44,26 +41,50 @@ void best_of_row(const float* row, const CandidateQuery& q, float base, Candidat
       if (v != q.forced) best[j++] = {-INFINITY, v};
     return;
   }
-  const float lse = log_sum_exp(row, vocab);
-  constexpr int64_t kBlock = 64;
-  for (int64_t start = 0; start < vocab; start += kBlock) {
-    const int64_t end = std::min(start + kBlock, vocab);
-    float block_max = -INFINITY;
-#pragma omp simd reduction(max : block_max)
-    for (int64_t v = start; v < end; ++v) block_max = std::max(block_max, row[v]);
-    if ((block_max - lse) + base < best[keep - 1].score) continue;
-    for (int64_t v = start; v < end; ++v) insert({v == q.hold ? -INFINITY : (row[v] - lse) + base, v}, best, keep);
+  float max = -INFINITY;
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const float* p = row + blk * kBlock;
+    float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+    for (int64_t v = 0; v < std::min(kBlock, vocab - blk * kBlock); ++v) m = std::max(m, p[v]);
+    block_max[blk] = m;
+    max = std::max(max, m);
   }
+  float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t v = 0; v < vocab; ++v) sum += exp_approx(row[v] - max);
+  const float lse = std::log(sum) + max;  // log_softmax's
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    if ((block_max[blk] - lse) + base < best[keep - 1].score) continue;
+    for (int64_t v = blk * kBlock; v < std::min((blk + 1) * kBlock, vocab); ++v)
+      insert({v == q.hold ? -INFINITY : (row[v] - lse) + base, v}, best, keep);
+  }
+}
+
+HEED_AVX512 void best_of_row_avx512(const float* row, const CandidateQuery& q, float base, Candidate* best,
+                                    float* block_max) {
+  best_of_row(row, q, base, best, block_max);
+}
+void best_of_row_avx2(const float* row, const CandidateQuery& q, float base, Candidate* best, float* block_max) {
+  best_of_row(row, q, base, best, block_max);
 }
 
 }  // namespace
 
 void Backend::best_candidates(const CandidateQuery& q, float* scores, int64_t* indices) const {
   std::vector<Candidate> best(size_t(q.rows * q.keep));
-#pragma omp parallel for if (q.rows > 1)
-  for (int64_t r = 0; r < q.rows; ++r) {
-    if (q.skip && q.skip[r]) continue;
-    best_of_row(q.logits + r * q.vocab, q, q.base ? q.base[r] : 0.f, best.data() + r * q.keep);
+  const bool avx512 = cpu_isa() == CpuIsa::avx512;
+#pragma omp parallel if (q.rows > 1)
+  {
+    std::vector<float> block_max(size_t((q.vocab + kBlock - 1) / kBlock));
+#pragma omp for
+    for (int64_t r = 0; r < q.rows; ++r) {
+      if (q.skip && q.skip[r]) continue;
+      const float* row = q.logits + r * q.vocab;
+      const float base = q.base ? q.base[r] : 0.f;
+      if (avx512) best_of_row_avx512(row, q, base, best.data() + r * q.keep, block_max.data());
+      else best_of_row_avx2(row, q, base, best.data() + r * q.keep, block_max.data());
+    }
   }
   for (int64_t i = 0; i < q.rows * q.keep; ++i) {
     scores[i] = best[size_t(i)].score;
