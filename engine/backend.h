@@ -44,6 +44,7 @@ struct Buffers {
   const int* in_ids;
   const int* out_ids;
   size_t num_inputs;  // inputs past the node's list are absent optional ones
+  void* workspace = nullptr;  // the invocation's workspace_bytes(), for this run only
   const void* in(size_t i) const { return i >= num_inputs || in_ids[i] < 0 ? nullptr : values[in_ids[i]]; }
   void* out(size_t i) const { return values[out_ids[i]]; }
   template <typename T> const T* in_as(size_t i) const { return static_cast<const T*>(in(i)); }
@@ -54,6 +55,10 @@ class Invocation {
  public:
   virtual ~Invocation() = default;
   virtual void run(const Buffers& io) = 0;
+  // Scratch memory run() needs, given as io.workspace (64-byte aligned). A
+  // session has one workspace, as large as its largest invocation's, shared by
+  // all of them since they run one at a time: nothing in it outlives a run.
+  virtual size_t workspace_bytes() const { return 0; }
   // A device kernel that validates data on the device (token ids in range, a KV
   // cache position within capacity) reports here, once the run's work is done:
   // throws heed::Error naming the node. No host round trip inside run().

@@ -2,9 +2,11 @@
 // Building blocks for kernels written as lambdas, shared by the backends.
 #include <heed/error.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "engine/backend.h"
 
@@ -13,17 +15,41 @@ namespace heed {
 template <typename Run>
 class FnInvocation final : public Invocation {
  public:
-  explicit FnInvocation(Run run) : run_(std::move(run)) {}
+  FnInvocation(Run run, size_t workspace) : run_(std::move(run)), workspace_(workspace) {}
   void run(const Buffers& io) override { run_(io); }
+  size_t workspace_bytes() const override { return workspace_; }
 
  private:
   Run run_;
+  size_t workspace_;
 };
 
-// An invocation from a lambda `void(const Buffers&)`.
+// An invocation from a lambda `void(const Buffers&)` that uses `workspace`
+// bytes of io.workspace.
 template <typename Run>
-std::unique_ptr<Invocation> invocation(Run run) {
-  return std::make_unique<FnInvocation<Run>>(std::move(run));
+std::unique_ptr<Invocation> invocation(Run run, size_t workspace = 0) {
+  return std::make_unique<FnInvocation<Run>>(std::move(run), workspace);
+}
+
+// Spans of an invocation's workspace (Invocation::workspace_bytes), placed at
+// prepare time, each 64-byte aligned; run() finds span `at` at workspace + at.
+struct WorkspacePlan {
+  size_t bytes = 0;
+  size_t add(size_t n) {
+    const size_t at = bytes;
+    bytes += (n + 63) / 64 * 64;
+    return at;
+  }
+  // A span shared by steps that never use it at the same time.
+  size_t add_shared(const std::vector<size_t>& sizes) {
+    size_t n = 0;
+    for (size_t s : sizes) n = std::max(n, s);
+    return add(n);
+  }
+};
+template <typename T>
+T* workspace_at(void* workspace, size_t at) {
+  return reinterpret_cast<T*>(static_cast<unsigned char*>(workspace) + at);
 }
 
 template <typename Prepare>

@@ -39,9 +39,13 @@ class MarianSteps final : public StepModel {
     in["src_pad"] = step_.to_device(p.pad_mask);
     if (copies > 1)
       for (auto& [name, t] : in) t = repeat_rows(t, 0, copies);
+    const Shape cache_shape{B * copies, heads_, steps, head_dim_};
+    if (caches_.empty() || caches_[0].shape() != cache_shape) {
+      caches_.clear();
+      for (int64_t i = 0; i < 2 * layers_; ++i) caches_.push_back(step_.new_tensor(DType::f32, cache_shape));
+    }
     for (int64_t l = 0; l < layers_; ++l)
-      for (const char* kv : {"k", "v"})
-        in[fmt::format("cache_{}.{}", kv, l)] = step_.new_tensor(DType::f32, {B * copies, heads_, steps, head_dim_});
+      for (int kv = 0; kv < 2; ++kv) in[fmt::format("cache_{}.{}", kv ? "v" : "k", l)] = caches_[size_t(2 * l + kv)];
     return in;
   }
 
@@ -68,11 +72,12 @@ class MarianSteps final : public StepModel {
   // cache[row] = cache[from[row]] over each row's filled positions, in place: the
   // rows that change are staged first, so a source is read before it is
   // overwritten. The backend holding the cache copies (a GPU's stays there).
+  // The stage has room for whole caches, so that it is allocated once, not as
+  // the filled positions grow.
   void reorder_cache(Tensor& cache, const std::vector<int64_t>& from, int64_t used_bytes_per_head) {
     const int64_t rows = cache.shape()[0], per_head = cache.shape()[2] * cache.shape()[3] * int64_t(sizeof(float));
     const size_t used = size_t(used_bytes_per_head), staged_row = size_t(heads_) * used;
-    if (size_t(stage_.nbytes()) < size_t(rows) * staged_row)
-      stage_ = step_.new_tensor(DType::u8, {int64_t(size_t(rows) * staged_row)});
+    if (stage_.nbytes() < size_t(rows * heads_ * per_head)) stage_ = step_.new_tensor(DType::u8, {rows * heads_ * per_head});
     char* base = static_cast<char*>(cache.data());
     char* stage = static_cast<char*>(stage_.data());
     to_stage_.clear();
@@ -92,6 +97,10 @@ class MarianSteps final : public StepModel {
   const Backend& backend_;
   int64_t layers_, heads_, head_dim_;
   Tensor stage_;
+  // The KV caches of the last batch, handed out again to a batch of the same
+  // shape: every position is written before it is read, so they need no reset,
+  // and no batch pays for fresh memory again.
+  std::vector<Tensor> caches_;
   std::vector<CopyBlock> to_stage_, from_stage_;
 };
 

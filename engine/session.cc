@@ -13,8 +13,8 @@ namespace heed::detail {
 
 using Clock = std::chrono::steady_clock;
 
-// One session's state for one input signature: the arena, the prepared
-// invocations and the value pointer table. Built once, reused by every run.
+// One session's state for one input signature: the prepared invocations and the
+// value pointer table. Built once, reused by every run.
 struct SymbolLink {
   int input_a, dim_a, input_b, dim_b;
 };
@@ -23,7 +23,7 @@ std::vector<SymbolLink> symbol_links(const ir::Graph& g);
 struct BoundPlan {
   std::vector<Shape> input_shapes;
   std::shared_ptr<const ShapePlan> plan;
-  BackendBuffer arena;
+  const void* arena = nullptr;  // the session arena its pointers point into
   // A device backend's copies of the graph's host inputs and outputs, by value
   // id (empty on the CPU, whose kernels use the caller's tensors directly).
   std::vector<BackendBuffer> staged;  // by value id
@@ -46,9 +46,12 @@ struct BoundPlan {
 // two buffers (recurrent h -> h_out -> h) has two pointer sets.
 constexpr size_t kMaxRecordings = 2;
 
-// Bound plans kept per session: each holds an arena and prepared kernels for one
-// input signature, so a session fed ever-new shapes (sentences of every length)
-// keeps the most recently used few instead of growing without bound.
+// Bound plans kept per session: each holds prepared kernels for one input
+// signature, so a session fed ever-new shapes (sentences of every length) keeps
+// the most recently used few instead of growing without bound. Their memory is
+// the session's: one arena and one workspace, each as large as the largest plan
+// needs, shared since a session runs one plan, one node at a time. So a new
+// shape costs no new memory once the session has seen a larger one.
 constexpr size_t kMaxBoundPlans = 6;
 
 class SessionImpl {
@@ -82,8 +85,9 @@ class SessionImpl {
   void run_nodes(BoundPlan& b);
   Buffers buffers(const BoundPlan& b, size_t node) const {
     const auto& n = graph_.nodes()[node];
-    return {b.ptrs.data(), n.in_ids.data(), n.out_ids.data(), n.in_ids.size()};
+    return {b.ptrs.data(), n.in_ids.data(), n.out_ids.data(), n.in_ids.size(), workspace_.get()};
   }
+  void point_into_arena(BoundPlan& b);
   bool replay_or_record(BoundPlan& b);
   void bind_outputs(BoundPlan& b, TensorMap& outputs);
   void* staged(BoundPlan& b, int id);
@@ -98,6 +102,8 @@ class SessionImpl {
   Clock::time_point epoch_;
   std::vector<std::unique_ptr<BoundPlan>> bound_;
   BoundPlan* last_ = nullptr;
+  BackendBuffer arena_, workspace_;
+  size_t arena_bytes_ = 0, workspace_bytes_ = 0;
   uint64_t uses_ = 0;
   std::vector<std::pair<std::vector<Shape>, std::vector<int>>> profiled_signatures_;
   Profile profile_;
@@ -171,22 +177,42 @@ BoundPlan& SessionImpl::bind(const std::vector<Shape>& shapes) {
   b->input_shapes = shapes;
   b->plan = graph_.plan_for(shapes);
   const Backend& backend = graph_.backend();
-  b->arena = BackendBuffer(backend, b->plan->arena_bytes);
+  if (b->plan->arena_bytes > arena_bytes_) {  // the other plans move to the new arena at their next run
+    arena_ = BackendBuffer();
+    arena_ = BackendBuffer(backend, b->plan->arena_bytes);
+    arena_bytes_ = b->plan->arena_bytes;
+  }
   const auto& values = graph_.values();
   b->ptrs.assign(values.size(), nullptr);
-  for (size_t v = 0; v < values.size(); ++v) {
+  for (size_t v = 0; v < values.size(); ++v)
     if (values[v].constant) b->ptrs[v] = const_cast<void*>(graph_.constant_data(int(v)));
-    if (b->plan->offset[v] >= 0) b->ptrs[v] = static_cast<unsigned char*>(b->arena.get()) + b->plan->offset[v];
-  }
+  point_into_arena(*b);
   if (backend.device() != Device::cpu) b->staged.resize(values.size());  // filled as needed (staged())
   b->replayable = backend.device() != Device::cpu;
+  size_t workspace = 0;
   for (size_t i = 0; i < graph_.nodes().size(); ++i) {
     b->invocations.push_back(graph_.nodes()[i].kernel->prepare(b->plan->nodes[i]));
     b->replayable &= b->invocations.back()->replayable();
+    workspace = std::max(workspace, b->invocations.back()->workspace_bytes());
+  }
+  if (workspace > workspace_bytes_) {
+    workspace_ = BackendBuffer();
+    workspace_ = BackendBuffer(backend, workspace);
+    workspace_bytes_ = workspace;
   }
   b->last_used = uses_;
   bound_.push_back(std::move(b));
   return *(last_ = bound_.back().get());
+}
+
+// The plan's intermediate values at their offsets in the session's arena. A
+// device recording made over an earlier arena is of no use any more.
+void SessionImpl::point_into_arena(BoundPlan& b) {
+  for (size_t v = 0; v < b.ptrs.size(); ++v)
+    if (b.plan->offset[v] >= 0) b.ptrs[v] = static_cast<unsigned char*>(arena_.get()) + b.plan->offset[v];
+  b.arena = arena_.get();
+  b.recordings.clear();
+  b.recent_ptrs.clear();
 }
 
 void SessionImpl::execute(BoundPlan& b) {
@@ -290,6 +316,7 @@ void SessionImpl::run(const TensorMap& inputs, TensorMap& outputs) {
   const Backend& backend = graph_.backend();
   backend.set_threads(threads_);
   BoundPlan& b = bind(input_shapes_);
+  if (b.arena != arena_.get()) point_into_arena(b);
   const bool on_host = b.staged.empty();
   const auto& values = graph_.values();
   for (int id : graph_.input_ids()) {

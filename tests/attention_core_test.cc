@@ -32,7 +32,8 @@ struct Problem {
     AttentionCore core(d, qv, kv, vv, ov, 0.25f, mode, slab);
     if (online) *online = core.online();
     Tensor out = Tensor::zeros(DType::f32, {2, 3, 70, 8});
-    core.run(q.data(), k.data(), v.data(), out.data_as<float>(), m, nullptr, d.L);
+    Tensor workspace = Tensor::empty(DType::u8, {int64_t(core.workspace_bytes())});
+    core.run(q.data(), k.data(), v.data(), out.data_as<float>(), m, nullptr, d.L, workspace.data());
     return out;
   }
 };

@@ -1,6 +1,7 @@
 #include "backends/cpu/attention_core.h"
 
 #include "backends/cpu/attention_rows.h"
+#include "engine/kernel_helpers.h"
 
 #include "engine/fast_math.h"
 
@@ -14,6 +15,10 @@ namespace heed::cpu {
 namespace {
 
 constexpr int64_t kBlockQ = 64, kBlockK = 256;  // the online softmax's blocks
+
+struct Scratch {  // a span of the workspace: its offset in bytes, its size in floats
+  size_t offset = 0, floats = 0;
+};
 
 const float* at(const float* p, const View4& v, int64_t b, int64_t h, int64_t r) {
   return p + b * v.strides[0] + h * v.strides[1] + r * v.strides[2];
@@ -31,17 +36,23 @@ struct AttentionCore::Impl {
   Mode mode;
   // materialized
   StridedMatmul scores, context;
-  std::vector<float> score_buf;
+  Scratch score_buf;
   // blocked, exact: query slabs [rows full|rest] against all keys
   bool online = false;
   int64_t slab_rows = 0;
   StridedMatmul slab_scores[2], slab_context[2];
-  std::vector<float> slab;
+  Scratch slab;
   // blocked, online: [q rows full|rest][k cols full|rest]
   StridedMatmul block_scores[2][2], block_context[2][2];
-  std::vector<float> s_blk, o_acc, m_run, l_run;
-  // loops
-  std::vector<float> thread_rows;
+  Scratch s_blk, o_acc, m_run, l_run;
+  // loops: a row of scores per thread
+  Scratch thread_rows;
+  // The workspace: every Scratch above is a span of it, placed at setup.
+  WorkspacePlan workspace;
+  void* ws = nullptr;  // this run's
+
+  Scratch place(int64_t floats) { return {workspace.add(size_t(floats) * sizeof(float)), size_t(floats)}; }
+  float* operator()(const Scratch& s) const { return workspace_at<float>(ws, s.offset); }
 
   View4 scores_view(int64_t rows, int64_t cols, int64_t ld) const {
     return {{d.B, d.H, rows, cols}, {d.H * rows * ld, rows * ld, ld, 1}};
@@ -54,7 +65,7 @@ struct AttentionCore::Impl {
     View4 s = scores_view(d.T, d.L, d.L);
     scores = StridedMatmul(q, k_transposed(d.L), s, scale);
     context = StridedMatmul(s, v, o);
-    score_buf.resize(size_t(d.B * d.H * d.T * d.L));
+    score_buf = place(d.B * d.H * d.T * d.L);
   }
 
   void setup_blocked(size_t slab_bytes) {
@@ -70,7 +81,7 @@ struct AttentionCore::Impl {
       slab_scores[qi] = StridedMatmul(q.with_rows(rows), k_transposed(d.L), s, scale);
       slab_context[qi] = StridedMatmul(s, v, o.with_rows(rows));
     }
-    slab.resize(size_t(d.B * d.H * slab_rows * d.L));
+    slab = place(d.B * d.H * slab_rows * d.L);
   }
 
   void run_slabs(const float* qp, const float* kp, const float* vp, float* op, const AttentionMasks& m) {
@@ -78,12 +89,12 @@ struct AttentionCore::Impl {
     for (int64_t t0 = 0; t0 < d.T; t0 += slab_rows) {
       int64_t rows = std::min(slab_rows, d.T - t0);
       int qi = rows == slab_rows ? 0 : 1;
-      slab_scores[qi].run(qp + t0 * q.strides[2], kp, slab.data());
+      slab_scores[qi].run(qp + t0 * q.strides[2], kp, (*this)(slab));
       // Causal rows see at most query_offset + t + 1 keys: the rest is -inf anyway.
 #pragma omp parallel for if (BH * rows * L > 16384)
       for (int64_t r = 0; r < BH * rows; ++r)
-        masked_softmax_row(slab.data() + r * L, L, r / (d.H * rows), t0 + r % rows, 0, m, stride);
-      slab_context[qi].run(slab.data(), vp, op + t0 * o.strides[2]);
+        masked_softmax_row((*this)(slab) + r * L, L, r / (d.H * rows), t0 + r % rows, 0, m, stride);
+      slab_context[qi].run((*this)(slab), vp, op + t0 * o.strides[2]);
     }
   }
 
@@ -99,15 +110,15 @@ struct AttentionCore::Impl {
         View4 acc{{d.B, d.H, rows, d.Dv}, {d.H * kBlockQ * d.Dv, kBlockQ * d.Dv, d.Dv, 1}};
         block_context[qi][ki] = StridedMatmul(s, v.with_rows(cols), acc, 1.f, true);
       }
-    s_blk.resize(size_t(d.B * d.H * kBlockQ * kBlockK));
-    o_acc.resize(size_t(d.B * d.H * kBlockQ * d.Dv));
-    m_run.resize(size_t(d.B * d.H * kBlockQ));
-    l_run.resize(m_run.size());
+    s_blk = place(d.B * d.H * kBlockQ * kBlockK);
+    o_acc = place(d.B * d.H * kBlockQ * d.Dv);
+    m_run = place(d.B * d.H * kBlockQ);
+    l_run = place(d.B * d.H * kBlockQ);
   }
 
   void run_materialized(const float* qp, const float* kp, const float* vp, float* op, const AttentionMasks& m,
                         float* weights) {
-    float* s = weights ? weights : score_buf.data();
+    float* s = weights ? weights : (*this)(score_buf);
     scores.run(qp, kp, s);
     const int64_t rows = d.B * d.H * d.T, L = d.L, stride = m.mask_stride ? m.mask_stride : L;
 #pragma omp parallel for if (rows * L > 16384)
@@ -120,21 +131,22 @@ struct AttentionCore::Impl {
   void run_query_block(int qi, int64_t t0, int64_t rows, const float* qp, const float* kp, const float* vp,
                        float* op, const AttentionMasks& m) {
     const int64_t stride = m.mask_stride ? m.mask_stride : d.L, BH = d.B * d.H;
-    std::fill(o_acc.begin(), o_acc.end(), 0.f);
-    std::fill(m_run.begin(), m_run.end(), -INFINITY);
-    std::fill(l_run.begin(), l_run.end(), 0.f);
+    float *acc_all = (*this)(o_acc), *m_all = (*this)(m_run), *l_all = (*this)(l_run), *s_all = (*this)(s_blk);
+    std::fill(acc_all, acc_all + o_acc.floats, 0.f);
+    std::fill(m_all, m_all + m_run.floats, -INFINITY);
+    std::fill(l_all, l_all + l_run.floats, 0.f);
     for (int64_t j0 = 0; j0 < d.L; j0 += kBlockK) {
       if (m.causal && j0 > m.query_offset + t0 + rows - 1) break;  // every later key is in the future
       int64_t cols = std::min(kBlockK, d.L - j0);
       int ki = cols == std::min(kBlockK, d.L) ? 0 : 1;
-      block_scores[qi][ki].run(qp + t0 * q.strides[2], kp + j0 * k.strides[2], s_blk.data());
+      block_scores[qi][ki].run(qp + t0 * q.strides[2], kp + j0 * k.strides[2], s_all);
 #pragma omp parallel for if (BH * rows * cols > 16384)
       for (int64_t r = 0; r < BH * rows; ++r) {
         int64_t bh = r / rows, i = r % rows;
-        float* row = s_blk.data() + (bh * kBlockQ + i) * kBlockK;
-        float& mr = m_run[size_t(bh * kBlockQ + i)];
-        float& lr = l_run[size_t(bh * kBlockQ + i)];
-        float* acc = o_acc.data() + (bh * kBlockQ + i) * d.Dv;
+        float* row = s_all + (bh * kBlockQ + i) * kBlockK;
+        float& mr = m_all[bh * kBlockQ + i];
+        float& lr = l_all[bh * kBlockQ + i];
+        float* acc = acc_all + (bh * kBlockQ + i) * d.Dv;
         add_masks_row(row, cols, bh / d.H, t0 + i, j0, m, stride);
         float bmax = -INFINITY;
         for (int64_t j = 0; j < cols; ++j) bmax = std::max(bmax, row[j]);
@@ -154,13 +166,13 @@ struct AttentionCore::Impl {
         lr = lr * rescale + sum;
         mr = mnew;
       }
-      block_context[qi][ki].run(s_blk.data(), vp + j0 * v.strides[2], o_acc.data());
+      block_context[qi][ki].run(s_all, vp + j0 * v.strides[2], acc_all);
     }
 #pragma omp parallel for if (BH * rows * d.Dv > 16384)
     for (int64_t r = 0; r < BH * rows; ++r) {
       int64_t bh = r / rows, i = r % rows;
-      float l = l_run[size_t(bh * kBlockQ + i)], inv = l > 0 ? 1.f / l : 0.f;
-      const float* acc = o_acc.data() + (bh * kBlockQ + i) * d.Dv;
+      float l = l_all[bh * kBlockQ + i], inv = l > 0 ? 1.f / l : 0.f;
+      const float* acc = acc_all + (bh * kBlockQ + i) * d.Dv;
       float* out = at(op, o, bh / d.H, bh % d.H, t0 + i);
       for (int64_t e = 0; e < d.Dv; ++e) out[e * o.strides[3]] = acc[e] * inv;
     }
@@ -180,7 +192,7 @@ struct AttentionCore::Impl {
 #pragma omp parallel for if (rows * keys * d.Dk > 32768)
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t b = r / (d.H * d.T), h = (r / d.T) % d.H, t = r % d.T;
-      float* s = weights ? weights + r * d.L : thread_rows.data() + size_t(omp_get_thread_num()) * size_t(d.L);
+      float* s = weights ? weights + r * d.L : (*this)(thread_rows) + size_t(omp_get_thread_num()) * size_t(d.L);
       attend_row({at(qp, q, b, h, t), at(kp, k, b, h, 0), k.strides[2], at(vp, v, b, h, 0), v.strides[2],
                   at(op, o, b, h, t), s, keys, d.Dk, d.Dv, scale, b, t},
                  m, stride);
@@ -203,16 +215,18 @@ AttentionCore::AttentionCore(const AttentionDims& dims, const View4& q, const Vi
   if (dims.B * dims.H * dims.T == 0) return;
   if (mode == Mode::materialized && dims.L > 0) i.setup_materialized();
   if (mode == Mode::blocked && dims.L > 0) i.setup_blocked(slab_bytes);
-  if (mode == Mode::loops) i.thread_rows.resize(size_t(omp_get_max_threads()) * size_t(std::max<int64_t>(dims.L, 1)));
+  if (mode == Mode::loops) i.thread_rows = i.place(int64_t(omp_get_max_threads()) * std::max<int64_t>(dims.L, 1));
 }
 
 AttentionCore::AttentionCore(AttentionCore&&) noexcept = default;
 bool AttentionCore::online() const { return impl_->online; }
+size_t AttentionCore::workspace_bytes() const { return impl_->workspace.bytes; }
 AttentionCore::~AttentionCore() = default;
 
 void AttentionCore::run(const float* q, const float* k, const float* v, float* o, const AttentionMasks& masks,
-                        float* weights, int64_t keys) {
+                        float* weights, int64_t keys, void* workspace) {
   Impl& i = *impl_;
+  i.ws = workspace;
   if (i.d.B * i.d.H * i.d.T == 0) return;
   if (keys == 0 || i.d.L == 0) {  // nothing to attend to: zeros, as for a fully masked row
     for (int64_t b = 0; b < i.d.B; ++b)

@@ -39,11 +39,14 @@ class AttentionCore {
   AttentionCore(const AttentionDims& dims, const View4& q, const View4& k, const View4& v, const View4& o,
                 float scale, Mode mode, size_t slab_bytes = kSlabBytes);
   bool online() const;  // blocked mode chose the online softmax
+  // The scratch run() needs (scores, slabs, running sums), given as `workspace`.
+  size_t workspace_bytes() const;
   AttentionCore(AttentionCore&&) noexcept;
   ~AttentionCore();
-  // `keys`: how many keys to attend over (<= dims.L); `weights`: [B, H, T, dims.L] or null.
+  // `keys`: how many keys to attend over (<= dims.L); `weights`: [B, H, T, dims.L] or
+  // null; `workspace`: workspace_bytes(), 64-byte aligned.
   void run(const float* q, const float* k, const float* v, float* o, const AttentionMasks& masks, float* weights,
-           int64_t keys);
+           int64_t keys, void* workspace);
 
  private:
   struct Impl;

@@ -53,8 +53,13 @@ class DotAttention final : public Invocation {
     m.key_padding = mask_.get(io.in(kMask));
     m.mask_stride = S_;
     const float *k = io.in_as<float>(kKeys), *v = io.in_as<float>(kValues);
-    core_->run(q, k, v, io.out_as<float>(0), m, capture_core_ || !weights_ ? nullptr : io.out_as<float>(1), S_);
-    if (capture_core_) capture_core_->run(q, k, v, capture_ctx_.data(), m, io.out_as<float>(1), S_);
+    core_->run(q, k, v, io.out_as<float>(0), m, capture_core_ || !weights_ ? nullptr : io.out_as<float>(1), S_,
+               io.workspace);
+    if (capture_core_) capture_core_->run(q, k, v, capture_ctx_.data(), m, io.out_as<float>(1), S_, io.workspace);
+  }
+  // The cores run one after the other: they share the workspace.
+  size_t workspace_bytes() const override {
+    return std::max(core_->workspace_bytes(), capture_core_ ? capture_core_->workspace_bytes() : 0);
   }
 
  private:

@@ -26,10 +26,15 @@ class LinearKernel final : public Kernel {
     const int64_t n = s.in[1].shape[0], k = s.in[1].shape[1], m = s.in[0].shape.numel() / k;
     const bool bias = s.in.size() > 2 && s.in[2].present;
     if (m == 0) return invocation([](const Buffers&) {});
-    if (weight_)
-      return invocation([projection = Projection(weight_, m, bias), bias](const Buffers& io) mutable {
-        projection.run(io.in_as<float>(0), io.out_as<float>(0), bias ? io.in_as<float>(2) : nullptr);
-      });
+    if (weight_) {
+      Projection projection(weight_, m, bias);
+      const size_t workspace = projection.workspace_bytes();
+      return invocation(
+          [projection = std::move(projection), bias](const Buffers& io) mutable {
+            projection.run(io.in_as<float>(0), io.out_as<float>(0), bias ? io.in_as<float>(2) : nullptr, io.workspace);
+          },
+          workspace);
+    }
     const memory::desc weights({k, n}, memory::data_type::f32, tag::ba);  // PyTorch's [out, in]
     auto inv = dnnl_invocation<dnnl::matmul>(linear_matmul_desc(m, k, n, weights, bias, activation_));
     inv->bind_input(DNNL_ARG_SRC, memory::desc({m, k}, memory::data_type::f32, tag::ab), 0);

@@ -99,8 +99,9 @@ struct ProjectionStep {
     if (w) packed = Projection(w, x.dims[2], bias);
     else strided = StridedMatmul(x, wt, y, 1.f, false, bias);
   }
-  void run(const float* x, const float* w, float* y, const float* bias) {
-    if (packed.valid()) packed.run(x, y, bias);
+  size_t workspace_bytes() const { return packed.valid() ? packed.workspace_bytes() : 0; }
+  void run(const float* x, const float* w, float* y, const float* bias, void* workspace) {
+    if (packed.valid()) packed.run(x, y, bias, workspace);
     else strided.run(x, w, y, bias);
   }
 };
@@ -118,11 +119,7 @@ class MhaInvocation final : public Invocation {
     // Self-attention with PyTorch's packed in_proj: one GEMM makes Q, K and V side
     // by side ([B*T, 3E]); the heads are strided views into it.
     fused_ = !cross_ && !cfg.projected && packed_;
-    qp_.resize(size_t(B_ * T_ * E_ * (fused_ ? 3 : 1)));
-    ctx_.resize(size_t(B_ * T_ * E_));
     int64_t kv_rows = cfg.projected || fused_ ? 0 : cached_ ? B_ * T_ : B_ * S_;
-    kp_.resize(size_t(kv_rows * E_));
-    vp_.resize(kp_.size());
     bool q_bias = cfg.packed_weight ? bool(cfg.packed_bias) : present(s, kQBias);
     bool kv_bias = packed_ ? q_bias : present(s, kKBias);
     View4 w = View4::transposed(E_, E_, E_);
@@ -152,11 +149,10 @@ class MhaInvocation final : public Invocation {
     float scale = cfg.scale > 0 ? cfg.scale : 1.f / std::sqrt(float(Dh_));
     AttentionDims dims{B_, H_, T_, S_, Dh_, Dh_};
     core_ = std::make_unique<AttentionCore>(dims, heads_q, heads_kv, heads_kv, heads_ctx, scale, mode);
-    if (weights_ && mode == AttentionCore::Mode::blocked) {
-      capture_ctx_.resize(ctx_.size());
+    if (weights_ && mode == AttentionCore::Mode::blocked)
       capture_core_ = std::make_unique<AttentionCore>(dims, heads_q, heads_kv, heads_kv, heads_ctx, scale,
                                                       AttentionCore::Mode::materialized);
-    }
+    place_workspace(kv_rows);
     key_padding_ = AdditiveMask(present(s, kKeyPaddingMask) ? s.in[kKeyPaddingMask] : TensorDesc{DType::f32, {}, false});
     attn_mask_ = AdditiveMask(present(s, kAttnMask) ? s.in[kAttnMask] : TensorDesc{DType::f32, {}, false});
     position_i32_ = cached_ && s.in[kPosition].dtype == DType::i32;
@@ -168,12 +164,15 @@ class MhaInvocation final : public Invocation {
     const float* bq = cfg_.packed_weight ? (cfg_.packed_bias ? cfg_.packed_bias->data_as<float>() : nullptr)
                                          : io.in_as<float>(kQBias);
     const size_t ee = size_t(E_ * E_);
-    proj_q_.run(x, wq, qp_.data(), bq);
+    float* qp = workspace_at<float>(io.workspace, qp_at_);
+    float* ctx = workspace_at<float>(io.workspace, ctx_at_);
+    void* shared = workspace_at<void>(io.workspace, shared_at_);  // the projections' and the cores' scratch
+    proj_q_.run(x, wq, qp, bq, shared);
     const float *k = nullptr, *v = nullptr;
     int64_t position = 0, keys = S_, kv_stride = E_;
     if (fused_) {
-      k = qp_.data() + E_;
-      v = qp_.data() + 2 * E_;
+      k = qp + E_;
+      v = qp + 2 * E_;
       kv_stride = 3 * E_;
     } else if (cfg_.projected) {
       k = io.in_as<float>(kKey);
@@ -185,10 +184,12 @@ class MhaInvocation final : public Invocation {
       const float* wv = packed_ ? wq + 2 * ee : io.in_as<float>(kVWeight);
       const float* bk = packed_ ? (bq ? bq + E_ : nullptr) : io.in_as<float>(kKBias);
       const float* bv = packed_ ? (bq ? bq + 2 * E_ : nullptr) : io.in_as<float>(kVBias);
-      proj_k_.run(src_k, wk, kp_.data(), bk);
-      proj_v_.run(src_v, wv, vp_.data(), bv);
-      k = kp_.data();
-      v = vp_.data();
+      float* kp = workspace_at<float>(io.workspace, kp_at_);
+      float* vp = workspace_at<float>(io.workspace, vp_at_);
+      proj_k_.run(src_k, wk, kp, bk, shared);
+      proj_v_.run(src_v, wv, vp, bv, shared);
+      k = kp;
+      v = vp;
     }
     if (cached_) {
       position = position_i32_ ? *io.in_as<int32_t>(kPosition) : *io.in_as<int64_t>(kPosition);
@@ -210,15 +211,32 @@ class MhaInvocation final : public Invocation {
     m.causal = cfg_.causal;
     m.query_offset = position;
     if (capture_core_) {
-      core_->run(qp_.data(), k, v, ctx_.data(), m, nullptr, keys);
-      capture_core_->run(qp_.data(), k, v, capture_ctx_.data(), m, io.out_as<float>(1), keys);
+      core_->run(qp, k, v, ctx, m, nullptr, keys, shared);
+      capture_core_->run(qp, k, v, workspace_at<float>(io.workspace, capture_at_), m, io.out_as<float>(1), keys, shared);
     } else {
-      core_->run(qp_.data(), k, v, ctx_.data(), m, weights_ ? io.out_as<float>(1) : nullptr, keys);
+      core_->run(qp, k, v, ctx, m, weights_ ? io.out_as<float>(1) : nullptr, keys, shared);
     }
-    proj_out_.run(ctx_.data(), io.in_as<float>(kOutWeight), io.out_as<float>(0), io.in_as<float>(kOutBias));
+    proj_out_.run(ctx, io.in_as<float>(kOutWeight), io.out_as<float>(0), io.in_as<float>(kOutBias), shared);
   }
 
+  size_t workspace_bytes() const override { return workspace_.bytes; }
+
  private:
+  // Q (Q, K and V when fused) and the context, projected K and V, the captured
+  // pass's context, and one span that the projections and the attention cores
+  // take turns with.
+  void place_workspace(int64_t kv_rows) {
+    const size_t f = sizeof(float);
+    qp_at_ = workspace_.add(size_t(B_ * T_ * E_ * (fused_ ? 3 : 1)) * f);
+    ctx_at_ = workspace_.add(size_t(B_ * T_ * E_) * f);
+    kp_at_ = workspace_.add(size_t(kv_rows * E_) * f);
+    vp_at_ = workspace_.add(size_t(kv_rows * E_) * f);
+    capture_at_ = workspace_.add(capture_core_ ? size_t(B_ * T_ * E_) * f : 0);
+    shared_at_ = workspace_.add_shared({core_->workspace_bytes(), capture_core_ ? capture_core_->workspace_bytes() : 0,
+                                        proj_q_.workspace_bytes(), proj_k_.workspace_bytes(), proj_v_.workspace_bytes(),
+                                        proj_out_.workspace_bytes()});
+  }
+
   // rows [B, T, E] (row stride `ld`) -> cache [B, H, S, Dh] at positions [position, position + T)
   void append_to_cache(float* cache, const float* rows, int64_t ld, int64_t position) const {
     for (int64_t b = 0; b < B_; ++b)
@@ -231,10 +249,10 @@ class MhaInvocation final : public Invocation {
   MhaConfig cfg_;
   int64_t B_, T_, E_, H_, Dh_, S_;
   bool cached_, cross_, packed_, fused_, weights_, position_i32_ = false;
-  std::vector<float> qp_, kp_, vp_, ctx_;
   ProjectionStep proj_q_, proj_k_, proj_v_, proj_out_;
   std::unique_ptr<AttentionCore> core_, capture_core_;
-  std::vector<float> capture_ctx_;
+  WorkspacePlan workspace_;
+  size_t qp_at_ = 0, ctx_at_ = 0, kp_at_ = 0, vp_at_ = 0, capture_at_ = 0, shared_at_ = 0;
   AdditiveMask key_padding_, attn_mask_;
 };
 

@@ -24,10 +24,9 @@ size_t PanelGemm::scratch_floats(CpuIsa isa, int64_t m, int64_t k) {
   return size_t(blocks * 6 * k) + size_t(omp_get_max_threads()) * size_t(blocks * 6 * panel_width(isa));
 }
 
-void PanelGemm::run(const float* x, int64_t m, const float* bias, float* y, std::vector<float>& scratch) const {
+void PanelGemm::run(const float* x, int64_t m, const float* bias, float* y, float* scratch) const {
   if (m <= 0) return;
-  scratch.resize(scratch_floats(isa_, m, k_));
-  const Call c{packed_.data_as<float>(), n_, k_, x, m, bias, y, act_, scratch.data()};
+  const Call c{packed_.data_as<float>(), n_, k_, x, m, bias, y, act_, scratch};
   if (isa_ == CpuIsa::avx512) panel_gemm_avx512(c);
   else panel_gemm_avx2(c);
 }

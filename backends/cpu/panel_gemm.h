@@ -34,9 +34,10 @@ class PanelGemm {
   PanelGemm(const float* weight, int64_t n, int64_t k, CpuIsa isa, Activation act = Activation::none);
   int64_t n() const { return n_; }
   int64_t k() const { return k_; }
-  // x [m, k] row-major, bias [n] or nullptr, y [m, n] row-major; `scratch` is the
-  // caller's (per invocation), sized on the first call of each m.
-  void run(const float* x, int64_t m, const float* bias, float* y, std::vector<float>& scratch) const;
+  // x [m, k] row-major, bias [n] or nullptr, y [m, n] row-major; `scratch`:
+  // scratch_floats(m) floats of the caller's.
+  void run(const float* x, int64_t m, const float* bias, float* y, float* scratch) const;
+  size_t scratch_floats(int64_t m) const { return scratch_floats(isa_, m, k_); }
 
   // What a build's run needs (panel_kernels_*.cc).
   struct Call {

@@ -74,8 +74,12 @@ Projection::Projection(std::shared_ptr<const ProjectionWeight> weight, int64_t m
   }
 }
 
-void Projection::run(const float* x, float* y, const float* bias) {
-  if (!prim_) return weight_->panels_->run(x, m_, bias, y, scratch_);
+size_t Projection::workspace_bytes() const {
+  return prim_ || !weight_ ? 0 : weight_->panels_->scratch_floats(m_) * sizeof(float);
+}
+
+void Projection::run(const float* x, float* y, const float* bias, void* workspace) {
+  if (!prim_) return weight_->panels_->run(x, m_, bias, y, static_cast<float*>(workspace));
   dnnl_memory_set_data_handle_v2(x_.get(), const_cast<float*>(x), nullptr);
   dnnl_memory_set_data_handle_v2(y_.get(), y, nullptr);
   if (bias_) dnnl_memory_set_data_handle_v2(bias_.get(), const_cast<float*>(bias), nullptr);

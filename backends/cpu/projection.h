@@ -10,8 +10,8 @@
 //    weight (the vocabulary projection) also gets AVX2 panels for the row counts
 //    of decoding (PanelGemm::avx2_wins_for).
 // A ProjectionWeight is immutable and shared by every session; a Projection is
-// one invocation's kernel for m rows, with its own scratch. run() does not
-// allocate after its first call.
+// one invocation's kernel for m rows. run() does not allocate: the panel
+// kernel's scratch is the caller's workspace.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <cstdint>
@@ -53,13 +53,14 @@ class Projection {
   Projection() = default;
   Projection(std::shared_ptr<const ProjectionWeight> weight, int64_t m, bool bias);
   bool valid() const { return bool(weight_); }
-  void run(const float* x, float* y, const float* bias);
+  size_t workspace_bytes() const;
+  // `workspace`: workspace_bytes(), 64-byte aligned.
+  void run(const float* x, float* y, const float* bias, void* workspace);
 
  private:
   std::shared_ptr<const ProjectionWeight> weight_;
   int64_t m_ = 0;
-  std::vector<float> scratch_;  // the panel kernel's
-  dnnl::primitive prim_;        // oneDNN's, when it serves m rows
+  dnnl::primitive prim_;  // oneDNN's, when it serves m rows
   dnnl::memory x_, y_, bias_, w_, onednn_scratch_;
   dnnl::stream stream_;
   std::vector<dnnl_exec_arg_t> args_;
