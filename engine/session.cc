@@ -23,7 +23,7 @@ std::vector<SymbolLink> symbol_links(const ir::Graph& g);
 struct BoundPlan {
   std::vector<Shape> input_shapes;
   std::shared_ptr<const ShapePlan> plan;
-  const void* arena = nullptr;  // the session arena its pointers point into
+  uint64_t memory_epoch = 0;  // the session memory its pointers (and recordings) are for
   // A device backend's copies of the graph's host inputs and outputs, by value
   // id (empty on the CPU, whose kernels use the caller's tensors directly).
   std::vector<BackendBuffer> staged;  // by value id
@@ -88,6 +88,7 @@ class SessionImpl {
     return {b.ptrs.data(), n.in_ids.data(), n.out_ids.data(), n.in_ids.size(), workspace_.get()};
   }
   void point_into_arena(BoundPlan& b);
+  void reserve(BackendBuffer& buffer, size_t& bytes, size_t need);
   bool replay_or_record(BoundPlan& b);
   void bind_outputs(BoundPlan& b, TensorMap& outputs);
   void* staged(BoundPlan& b, int id);
@@ -104,6 +105,7 @@ class SessionImpl {
   BoundPlan* last_ = nullptr;
   BackendBuffer arena_, workspace_;
   size_t arena_bytes_ = 0, workspace_bytes_ = 0;
+  uint64_t memory_epoch_ = 1;  // advanced whenever arena_ or workspace_ moves
   uint64_t uses_ = 0;
   std::vector<std::pair<std::vector<Shape>, std::vector<int>>> profiled_signatures_;
   Profile profile_;
@@ -177,11 +179,7 @@ BoundPlan& SessionImpl::bind(const std::vector<Shape>& shapes) {
   b->input_shapes = shapes;
   b->plan = graph_.plan_for(shapes);
   const Backend& backend = graph_.backend();
-  if (b->plan->arena_bytes > arena_bytes_) {  // the other plans move to the new arena at their next run
-    arena_ = BackendBuffer();
-    arena_ = BackendBuffer(backend, b->plan->arena_bytes);
-    arena_bytes_ = b->plan->arena_bytes;
-  }
+  reserve(arena_, arena_bytes_, b->plan->arena_bytes);
   const auto& values = graph_.values();
   b->ptrs.assign(values.size(), nullptr);
   for (size_t v = 0; v < values.size(); ++v)
@@ -195,22 +193,29 @@ BoundPlan& SessionImpl::bind(const std::vector<Shape>& shapes) {
     b->replayable &= b->invocations.back()->replayable();
     workspace = std::max(workspace, b->invocations.back()->workspace_bytes());
   }
-  if (workspace > workspace_bytes_) {
-    workspace_ = BackendBuffer();
-    workspace_ = BackendBuffer(backend, workspace);
-    workspace_bytes_ = workspace;
-  }
+  reserve(workspace_, workspace_bytes_, workspace);
   b->last_used = uses_;
   bound_.push_back(std::move(b));
   return *(last_ = bound_.back().get());
 }
 
+// Grows one of the session's buffers to `need` bytes (freed first, so the old
+// and new never both count). The plans bound before move onto it at their next
+// run (point_into_arena).
+void SessionImpl::reserve(BackendBuffer& buffer, size_t& bytes, size_t need) {
+  if (need <= bytes) return;
+  buffer = BackendBuffer();
+  buffer = BackendBuffer(graph_.backend(), need);
+  bytes = need;
+  ++memory_epoch_;
+}
+
 // The plan's intermediate values at their offsets in the session's arena. A
-// device recording made over an earlier arena is of no use any more.
+// device recording made over earlier session memory is of no use any more.
 void SessionImpl::point_into_arena(BoundPlan& b) {
   for (size_t v = 0; v < b.ptrs.size(); ++v)
     if (b.plan->offset[v] >= 0) b.ptrs[v] = static_cast<unsigned char*>(arena_.get()) + b.plan->offset[v];
-  b.arena = arena_.get();
+  b.memory_epoch = memory_epoch_;
   b.recordings.clear();
   b.recent_ptrs.clear();
 }
@@ -316,7 +321,7 @@ void SessionImpl::run(const TensorMap& inputs, TensorMap& outputs) {
   const Backend& backend = graph_.backend();
   backend.set_threads(threads_);
   BoundPlan& b = bind(input_shapes_);
-  if (b.arena != arena_.get()) point_into_arena(b);
+  if (b.memory_epoch != memory_epoch_) point_into_arena(b);
   const bool on_host = b.staged.empty();
   const auto& values = graph_.values();
   for (int id : graph_.input_ids()) {
