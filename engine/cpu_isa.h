@@ -8,8 +8,9 @@ namespace heed {
 
 enum class CpuIsa { avx2, avx512 };
 
-// Decided once per process: AVX-512 when the CPU has it and the environment
-// does not ask for AVX2.
+// Decided once per process: AVX-512 when the CPU has it, unless HEED_CPU_ISA
+// says avx2 ("auto" or unset: the CPU's best; "avx512": an error without it).
+// A value it does not know throws heed::Error (Model::load reads it first).
 CpuIsa cpu_isa();
 // The CPU has AVX-512 (whatever cpu_isa() says).
 bool cpu_has_avx512();

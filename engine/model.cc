@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/cpu_isa.h"
+
 #include "engine/graph_json.h"
 #include "engine/model_impl.h"
 #include "engine/optimize.h"
@@ -132,6 +134,7 @@ const CompiledGraph& ModelImpl::graph(const std::string& name) const {
 }  // namespace detail
 
 Model Model::load(const std::string& path, const LoadOptions& options) {
+  cpu_isa();  // a bad HEED_CPU_ISA is a load error, whatever the model's ops
   Model m;
   m.impl_ = std::make_shared<detail::ModelImpl>(path, options);
   return m;

@@ -39,6 +39,13 @@ expect_ok run_repeat "5 runs: median" "$heed" run "$mlp/mlp.json" --inputs "$mlp
 expect_ok run_profile_trace "trace written" "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --profile="$tmp/t.json"
 expect_ok trace_file '"ph": "X"' cat "$tmp/t.json"
 expect_ok profile_table "op type +calls" "$heed" profile "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --repeat 3
+expect_ok isa_avx2 "label: i64\[4\] = \[4, 4, 0, 7\]" env HEED_CPU_ISA=avx2 "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors"
+expect_error isa_unknown "HEED_CPU_ISA=avx-2: expected avx2, avx512 or auto" env HEED_CPU_ISA=avx-2 "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors"
+if grep -q avx512f /proc/cpuinfo && grep -q avx512bw /proc/cpuinfo && grep -q avx512dq /proc/cpuinfo && grep -q avx512vl /proc/cpuinfo; then
+  expect_ok isa_avx512 "label: i64\[4\] = \[4, 4, 0, 7\]" env HEED_CPU_ISA=avx512 "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors"
+else
+  expect_error isa_avx512_missing "lacks AVX-512" env HEED_CPU_ISA=avx512 "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors"
+fi
 
 att=$root/examples/attention
 expect_ok run_attention "attention/self: f32\[1, 2, 9, 9\]" "$heed" run "$att/attention.json" --inputs "$att/attention_inputs.safetensors" --attention "$tmp/att.html" --attention-png-dir "$tmp/png" --output "$tmp/att.safetensors"
