@@ -31,8 +31,8 @@ void insert(const Candidate& c, Candidate* best, int64_t keep) {
 // logit grows: a block of logits whose largest cannot enter the list is skipped
 // unconverted, the rest are converted one by one. `block_max` has a float for
 // every kBlock logits.
-__attribute__((always_inline)) inline void best_of_row(const float* row, const CandidateQuery& q, float base,
-                                                       Candidate* best, float* block_max) {
+HEED_INLINE void best_of_row(const float* row, const CandidateQuery& q, float base, Candidate* best,
+                             float* block_max) {
   const int64_t vocab = q.vocab, keep = q.keep, blocks = (vocab + kBlock - 1) / kBlock;
   std::fill(best, best + keep, Candidate{-INFINITY, std::numeric_limits<int64_t>::max()});
   if (q.forced >= 0) {  // only the forced token is possible; the others follow at -inf in index order

@@ -21,3 +21,6 @@ bool cpu_has_avx512();
 // 256-bit vectors even where AVX-512 is enabled). Call it only when
 // cpu_isa() == CpuIsa::avx512; code it inlines is compiled the same way.
 #define HEED_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,prefer-vector-width=512")))
+// A body written once and compiled into each caller's build: inlined into an
+// HEED_AVX512 function it is vectorized for AVX-512, elsewhere for AVX2.
+#define HEED_INLINE __attribute__((always_inline)) inline

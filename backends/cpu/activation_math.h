@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "engine/cpu_isa.h"
 #include "engine/fast_math.h"
 
 namespace heed::cpu {
@@ -68,14 +69,14 @@ inline float activate(float x) {
 }
 
 template <Activation A>
-__attribute__((always_inline)) inline void activate_row(float* p, long n) {
+HEED_INLINE void activate_row(float* p, long n) {
 #pragma omp simd
   for (long j = 0; j < n; ++j) p[j] = activate<A>(p[j]);
 }
 
 // p[0, n) = act(p[0, n)). Inlined, so that it is vectorized for the ISA of the
 // kernel that calls it (HEED_AVX512 or the AVX2 baseline).
-__attribute__((always_inline)) inline void apply_activation(Activation act, float* p, long n) {
+HEED_INLINE void apply_activation(Activation act, float* p, long n) {
   switch (act) {
     case Activation::none: break;
     case Activation::relu: activate_row<Activation::relu>(p, n); break;

@@ -53,10 +53,4 @@ class AttentionCore {
   std::unique_ptr<Impl> impl_;
 };
 
-// Adds the masks to one row of scores for query t (global key index of row[0] is
-// j0), then turns it into probabilities in place; a row with no visible key
-// becomes zeros. Returns the row's max after masking (-inf if none is visible).
-void masked_softmax_row(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& m,
-                        int64_t mask_stride);
-
 }  // namespace heed::cpu

@@ -15,8 +15,6 @@
 namespace heed::cpu {
 namespace {
 
-#define HEED_INLINE __attribute__((always_inline)) inline
-
 // The masks of query t over keys [j0, j0 + n), added a range at a time.
 HEED_INLINE void add_masks(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& m,
                            int64_t stride) {

@@ -22,6 +22,12 @@ struct QueryRow {
   int64_t b, t;          // batch item and query index (masks)
 };
 
+// Adds the masks to one row of scores for query t (global key index of row[0] is
+// j0), then turns it into probabilities in place; a row with no visible key
+// becomes zeros.
+void masked_softmax_row(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& m,
+                        int64_t mask_stride);
+
 // Adds the masks of query t over keys [j0, j0 + n) to `row` (-inf where hidden).
 void add_masks_row(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& masks,
                    int64_t mask_stride);

@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "backends/cpu/attention_core.h"
+#include "backends/cpu/attention_rows.h"
 #include "backends/cpu/attention_masks.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/kernel_util.h"

@@ -1,6 +1,5 @@
 #include "backends/cpu/panel_gemm.h"
 
-#include <omp.h>
 
 namespace heed::cpu {
 
@@ -15,13 +14,8 @@ PanelGemm::PanelGemm(const float* weight, int64_t n, int64_t k, CpuIsa isa, Acti
       for (int64_t kk = 0; kk < k; ++kk) packed[(p * k + kk) * P + c] = weight[(p * P + c) * k + kk];
 }
 
-// x packed in blocks of rows: AVX-512, a chunk of them at a time; AVX2, all of
-// them (6-row blocks) and a [blocks x 6, 16] accumulator per thread across its
-// depth slices.
 size_t PanelGemm::scratch_floats(CpuIsa isa, int64_t m, int64_t k) {
-  if (isa == CpuIsa::avx512) return panel_scratch_avx512(m, k);
-  const int64_t blocks = (m + 5) / 6;
-  return size_t(blocks * 6 * k) + size_t(omp_get_max_threads()) * size_t(blocks * 6 * panel_width(isa));
+  return isa == CpuIsa::avx512 ? panel_scratch_avx512(m, k) : panel_scratch_avx2(m, k);
 }
 
 void PanelGemm::run(const float* x, int64_t m, const float* bias, float* y, float* scratch) const {

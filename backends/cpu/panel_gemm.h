@@ -5,16 +5,16 @@
 // step. Two builds (engine/cpu_isa.h):
 //  - AVX-512: 32-column panels, 12 x 32 tiles (24 accumulators) over the whole
 //    depth, the next weights prefetched while a panel's first tile streams it,
-//    bias and activation applied as each tile is stored. At the row counts of
-//    decoding (1 to 128 rows) it runs 1.2x-1.5x oneDNN 2.6's brgemm on its own
-//    packed weight, and about level with it at encoder sizes; on AVX-512 it
-//    serves every constant Linear and attention projection (projection.h).
+//    bias and activation applied as each tile is stored. Against oneDNN 2.6's
+//    brgemm on its own packed weight: 1.2x-1.26x at 32 rows on the large
+//    weights, about level at 1, 4 and 128 rows, 8-9% behind at encoder sizes;
+//    on AVX-512 it serves every constant Linear and attention projection
+//    (projection.h).
 //  - AVX2: 16-column panels, 6 x 16 tiles, 128-deep slices kept in L1 across the
 //    row blocks: faster than AVX2 oneDNN's gemm:jit (which repacks the weight on
 //    every call) against a wide weight (the vocabulary projection) at up to 128
-//    rows. See docs/benchmarks.md (heed_bench_vocab).
+//    rows. See docs/benchmarks.md (heed_bench_gemm, heed_bench_vocab).
 #include <cstdint>
-#include <vector>
 
 #include <heed/tensor.h>
 
@@ -32,8 +32,7 @@ class PanelGemm {
   static bool avx2_wins_for(int64_t m, bool onednn_packed) { return m >= 1 && m <= (onednn_packed ? 4 : 128); }
 
   PanelGemm(const float* weight, int64_t n, int64_t k, CpuIsa isa, Activation act = Activation::none);
-  int64_t n() const { return n_; }
-  int64_t k() const { return k_; }
+  CpuIsa isa() const { return isa_; }
   // x [m, k] row-major, bias [n] or nullptr, y [m, n] row-major; `scratch`:
   // scratch_floats(m) floats of the caller's.
   void run(const float* x, int64_t m, const float* bias, float* y, float* scratch) const;
@@ -62,6 +61,7 @@ class PanelGemm {
 
 void panel_gemm_avx2(const PanelGemm::Call& c);
 void panel_gemm_avx512(const PanelGemm::Call& c);
-size_t panel_scratch_avx512(int64_t m, int64_t k);  // floats
+size_t panel_scratch_avx2(int64_t m, int64_t k);  // floats
+size_t panel_scratch_avx512(int64_t m, int64_t k);
 
 }  // namespace heed::cpu

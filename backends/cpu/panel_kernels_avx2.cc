@@ -68,6 +68,13 @@ void store_panel(const PanelGemm::Call& c, int64_t p, const float* acc) {
 
 }  // namespace
 
+// x packed in 6-row blocks, and a [blocks x 6, 16] accumulator per thread kept
+// across its depth slices.
+size_t panel_scratch_avx2(int64_t m, int64_t k) {
+  const int64_t blocks = (m + kRows - 1) / kRows;
+  return size_t(blocks * kRows * k) + size_t(omp_get_max_threads()) * size_t(blocks * kRows * P);
+}
+
 void panel_gemm_avx2(const PanelGemm::Call& c) {
   const int64_t panels = (c.n + P - 1) / P, blocks = (c.m + kRows - 1) / kRows, k = c.k;
   float* xp = c.scratch;  // x by blocks of kRows rows, k-major inside a block

@@ -2,8 +2,8 @@
 // over the whole depth. A panel's first tile streams it from memory; the rows
 // after it find it in L2. That first tile also prefetches the weights 32 KiB
 // ahead (the next panel's), which the hardware prefetcher alone does not do
-// early enough: 4.2-4.5 ms instead of 6.0 for the 32-row vocabulary projection
-// (docs/benchmarks.md). Bias, activation and the partial last panel are handled
+// early enough: 4.2-4.8 ms instead of 5.7-6.0 for the 32-row vocabulary
+// projection (docs/benchmarks.md). Bias, activation and the partial last panel are handled
 // as each tile is stored, while it is in L1.
 #include <immintrin.h>
 #include <omp.h>

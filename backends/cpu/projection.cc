@@ -33,7 +33,6 @@ ProjectionWeight::ProjectionWeight(const float* w, int64_t n, int64_t k, Activat
     : n_(n), k_(k), act_(act), plain_(w), keep_alive_(std::move(keep_alive)), md_(plain_weight_md(k, n)) {
   if (cpu_isa() == CpuIsa::avx512) {
     panels_ = std::make_shared<const PanelGemm>(w, n, k, CpuIsa::avx512, act);
-    panels_only_ = true;
     plain_ = nullptr;
     keep_alive_.reset();
     return;
@@ -50,7 +49,7 @@ ProjectionWeight::ProjectionWeight(const float* w, int64_t n, int64_t k, Activat
 }
 
 bool ProjectionWeight::panels_for(int64_t m) const {
-  return panels_only_ || (panels_ && PanelGemm::avx2_wins_for(m, bool(packed_)));
+  return panels_ && (panels_->isa() == CpuIsa::avx512 || PanelGemm::avx2_wins_for(m, bool(packed_)));
 }
 
 Projection::Projection(std::shared_ptr<const ProjectionWeight> weight, int64_t m, bool bias)

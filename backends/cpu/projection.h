@@ -42,8 +42,7 @@ class ProjectionWeight {
   Activation act_;
   const float* plain_;
   std::shared_ptr<const void> keep_alive_;
-  std::shared_ptr<const PanelGemm> panels_;
-  bool panels_only_ = false;  // AVX-512: no oneDNN path
+  std::shared_ptr<const PanelGemm> panels_;  // AVX-512: serves every m, no oneDNN path
   dnnl::memory::desc md_;     // oneDNN's: the packed layout, or PyTorch's (plain_)
   dnnl::memory packed_;       // empty when plain
 };
