@@ -8,6 +8,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/checked.h"
+#include "engine/json_text.h"
+
 namespace heed::ir {
 namespace {
 
@@ -100,6 +103,7 @@ Constant Reader::constant(const json& c, const std::string& where) const {
   SymShape sym = shape(field(c, where, "shape"), where + ".shape");
   if (!all_known(sym)) fail(where + ".shape", "a constant's shape must be fully known");
   Shape s = to_shape(sym);
+  if (!checked_bytes(s.dims(), 8)) fail(where + ".shape", fmt::format("{} is too large for a constant", s.str()));
   const json& data = array(field(c, where, "data"), where + ".data");
   if (int64_t(data.size()) != s.numel())
     fail(where + ".data", fmt::format("has {} values, shape {} needs {}", data.size(), s.str(), s.numel()));
@@ -107,10 +111,19 @@ Constant Reader::constant(const json& c, const std::string& where) const {
     fail(where + ".dtype", "constants are f32, i32 or i64");
   k.value = Tensor::empty(dt, s);
   for (size_t i = 0; i < data.size(); ++i) {
-    if (!data[i].is_number()) fail(fmt::format("{}.data[{}]", where, i), "expected a number");
-    if (dt == DType::f32) k.value.data_as<float>()[i] = data[i].get<float>();
-    else if (dt == DType::i32) k.value.data_as<int32_t>()[i] = data[i].get<int32_t>();
-    else k.value.data_as<int64_t>()[i] = data[i].get<int64_t>();
+    const std::string at = fmt::format("{}.data[{}]", where, i);
+    if (!data[i].is_number()) fail(at, "expected a number");
+    if (dt == DType::f32) {
+      k.value.data_as<float>()[i] = data[i].get<float>();
+      continue;
+    }
+    // Integers in range only: get<int32_t>() would wrap or truncate silently.
+    bool fits = data[i].is_number_integer() && (data[i].is_number_unsigned() ? data[i].get<uint64_t>() <= uint64_t(INT64_MAX) : true);
+    int64_t v = fits ? data[i].get<int64_t>() : 0;
+    if (dt == DType::i32) fits &= v >= INT32_MIN && v <= INT32_MAX;
+    if (!fits) fail(at, fmt::format("{} is not an integer that fits {}", data[i].dump(), dtype_name(dt)));
+    if (dt == DType::i32) k.value.data_as<int32_t>()[i] = int32_t(v);
+    else k.value.data_as<int64_t>()[i] = v;
   }
   return k;
 }
@@ -175,13 +188,7 @@ Graph Reader::graph(const json& g, const std::string& where, const std::string& 
 }  // namespace
 
 GraphFile parse_graph_json(const std::string& text, const std::string& source) {
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::parse_error& e) {
-    const char* msg = std::strchr(e.what(), ':');
-    throw Error(fmt::format("{}: invalid JSON at byte {}{}", source, e.byte, msg ? msg : ""));
-  }
+  json doc = parse_json_text(text, source);
   Reader r(source);
   r.object(doc, "top level");
   r.only_keys(doc, "top level", {"format", "version", "weights", "graphs", "description"});

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "engine/cpu_isa.h"
+#include "engine/file_io.h"
 
 #include "engine/graph_json.h"
 #include "engine/model_impl.h"
@@ -25,13 +26,6 @@ namespace heed {
 namespace detail {
 namespace fs = std::filesystem;
 
-static std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(fmt::format("{}: cannot open", path));
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 // The importer for a checkpoint directory, chosen by config.json's model_type.
 static ir::GraphFile import_directory(const std::string& dir, WeightStore& weights) {
@@ -66,10 +60,10 @@ ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path
     build(std::move(graphs), options);
     return;
   }
-  ir::GraphFile graphs = ir::parse_graph_json(read_text(path), path);
+  ir::GraphFile graphs = ir::parse_graph_json(read_text_file(path), path);
   std::string weights = options.weights;
   if (weights.empty() && !graphs.weights.empty())
-    weights = (fs::path(path).parent_path() / graphs.weights).string();
+    weights = resolve_model_path(fs::path(path).parent_path().string(), graphs.weights, path + ": \"weights\"");
   if (!weights.empty()) weights_.add_file(read_safetensors(weights));
   build(std::move(graphs), options);
 }
@@ -107,13 +101,22 @@ void ModelImpl::build(ir::GraphFile file, const LoadOptions& options) {
                             dtype_name(options.gemm_dtype)));
   auto lookup = [this](const std::string& name) { return weights_.find(name); };
   for (auto& [name, graph] : file.graphs) {
-    if (options.capture_attention) add_attention_captures(graph);
-    auto types = ir::validate_graph(graph, lookup, weights_.describe_sources());
-    if (options.optimize && ir::optimize_graph(graph, lookup).changed())
-      types = ir::validate_graph(graph, lookup, weights_.describe_sources());
-    graphs_[name] = std::make_unique<CompiledGraph>(std::move(graph), types, weights_, backend, options.gemm_dtype);
+    try {
+      if (options.capture_attention) add_attention_captures(graph);
+      auto types = ir::validate_graph(graph, lookup, weights_.describe_sources());
+      if (options.optimize && ir::optimize_graph(graph, lookup).changed())
+        types = ir::validate_graph(graph, lookup, weights_.describe_sources());
+      graphs_[name] = std::make_unique<CompiledGraph>(std::move(graph), types, weights_, backend, options.gemm_dtype);
+    } catch (const Error& e) {
+      throw Error(with_path(e.what()));
+    }
   }
   weights_.release_mapped_pages();
+}
+
+// Errors about a graph name the model's file first, unless they already do.
+std::string ModelImpl::with_path(const std::string& message) const {
+  return message.rfind(path_, 0) == 0 ? message : fmt::format("{}: {}", path_, message);
 }
 
 const CompiledGraph& ModelImpl::graph(const std::string& name) const {

@@ -26,6 +26,7 @@ class ModelImpl {
   const std::map<std::string, std::unique_ptr<CompiledGraph>>& graphs() const { return graphs_; }
   const WeightStore& weights() const { return weights_; }
   const std::string& path() const { return path_; }
+  std::string with_path(const std::string& message) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
  private:

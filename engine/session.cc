@@ -113,6 +113,38 @@ class SessionImpl {
   std::vector<Shape> input_shapes_;
 };
 
+// A node whose outputs are all empty (a batch of 0) has nothing to compute: its
+// kernel is never prepared or run, so no kernel meets a zero-sized problem.
+class NothingToDo : public Invocation {
+ public:
+  void run(const Buffers&) override {}
+};
+
+bool outputs_empty(const NodeShapes& s) {
+  for (const TensorDesc& d : s.out)
+    if (d.shape.numel() != 0) return false;
+  return true;
+}
+
+// Called inside a catch block: the error again, naming the graph and node
+// unless it already does; library errors (oneDNN's, the allocator's) become
+// heed::Error.
+[[noreturn]] void rethrow_at(const ModelImpl& model, const ir::Graph& g, const ir::Node& n) {
+  std::string message;
+  try {
+    throw;
+  } catch (const Error& e) {
+    message = e.what();
+  } catch (const std::bad_alloc&) {
+    message = "out of memory";
+  } catch (const std::exception& e) {
+    message = fmt::format("the kernel failed: {}", e.what());
+  }
+  const std::string where = n.where();
+  if (message.find(where) != std::string::npos) throw Error(model.with_path(message));
+  throw Error(model.with_path(fmt::format("graph '{}': {}: {}", g.name, where, message)));
+}
+
 // Pairs of input dims that share a symbol ("batch" in x and in mask) must agree.
 std::vector<SymbolLink> symbol_links(const ir::Graph& g) {
   std::map<std::string, std::pair<int, int>> first;
@@ -179,7 +211,16 @@ BoundPlan& SessionImpl::bind(const std::vector<Shape>& shapes) {
   b->input_shapes = shapes;
   b->plan = graph_.plan_for(shapes);
   const Backend& backend = graph_.backend();
-  reserve(arena_, arena_bytes_, b->plan->arena_bytes);
+  try {
+    reserve(arena_, arena_bytes_, b->plan->arena_bytes);
+  } catch (const Error& e) {
+    size_t largest = 0;
+    for (size_t v = 1; v < b->plan->values.size(); ++v)
+      if (b->plan->values[v].nbytes() > b->plan->values[largest].nbytes()) largest = v;
+    throw Error(fmt::format("graph '{}': its intermediate values need {} bytes, the largest '{}' {}: {}",
+                            graph_.graph().name, b->plan->arena_bytes, graph_.values()[largest].name,
+                            b->plan->values[largest].shape.str(), e.what()));
+  }
   const auto& values = graph_.values();
   b->ptrs.assign(values.size(), nullptr);
   for (size_t v = 0; v < values.size(); ++v)
@@ -189,7 +230,13 @@ BoundPlan& SessionImpl::bind(const std::vector<Shape>& shapes) {
   b->replayable = backend.device() != Device::cpu;
   size_t workspace = 0;
   for (size_t i = 0; i < graph_.nodes().size(); ++i) {
-    b->invocations.push_back(graph_.nodes()[i].kernel->prepare(b->plan->nodes[i]));
+    try {
+      const NodeShapes& shapes = b->plan->nodes[i];
+      b->invocations.push_back(outputs_empty(shapes) ? std::make_unique<NothingToDo>()
+                                                     : graph_.nodes()[i].kernel->prepare(shapes));
+    } catch (...) {
+      rethrow_at(*model_, graph_.graph(), *graph_.nodes()[i].node);
+    }
     b->replayable &= b->invocations.back()->replayable();
     workspace = std::max(workspace, b->invocations.back()->workspace_bytes());
   }
@@ -228,8 +275,12 @@ void SessionImpl::execute(BoundPlan& b) {
 
 void SessionImpl::run_nodes(BoundPlan& b) {
   const auto& nodes = graph_.nodes();
-  for (size_t i = 0; i < nodes.size(); ++i)
-    b.invocations[i]->run(buffers(b, i));
+  size_t i = 0;
+  try {
+    for (; i < nodes.size(); ++i) b.invocations[i]->run(buffers(b, i));
+  } catch (...) {
+    rethrow_at(*model_, graph_.graph(), *nodes[i].node);
+  }
 }
 
 // A device plan run again over the same memory (a decode step: same caches, same
@@ -295,7 +346,11 @@ void SessionImpl::profiled_execute(BoundPlan& b) {
   if (b.clock) b.clock->mark(0);
   for (size_t i = 0; i < nodes.size(); ++i) {
     b.node_start_us[i] = now_us();
-    b.invocations[i]->run(buffers(b, i));
+    try {
+      b.invocations[i]->run(buffers(b, i));
+    } catch (...) {
+      rethrow_at(*model_, graph_.graph(), *nodes[i].node);
+    }
     if (b.clock) {
       b.clock->mark(i + 1);
       continue;

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/checked.h"
 #include "engine/op_def.h"
 
 namespace heed::ir {
@@ -117,9 +118,11 @@ void sort_nodes(Graph& g, const std::set<std::string>& sources) {
   }
   if (order.size() != g.nodes.size()) {
     std::vector<std::string> stuck;
+    size_t count = 0;
     for (size_t i = 0; i < g.nodes.size(); ++i)
-      if (pending[i]) stuck.push_back(g.nodes[i].name);
-    fail(g, fmt::format("the nodes {} form a cycle", fmt::join(stuck, ", ")));
+      if (pending[i] && count++ < 8) stuck.push_back(g.nodes[i].name);
+    fail(g, fmt::format("the nodes {}{} form a cycle or depend on one", fmt::join(stuck, ", "),
+                        count > stuck.size() ? fmt::format(" (and {} more)", count - stuck.size()) : ""));
   }
   std::vector<Node> sorted;
   for (size_t i : order) sorted.push_back(std::move(g.nodes[i]));
@@ -138,6 +141,22 @@ std::set<std::string> source_names(const Graph& g) {
   return names;
 }
 
+// The one check that keeps every shape rule's arithmetic honest: an output's
+// known dims are non-negative and its size fits kMaxTensorBytes (a rule fed
+// huge attributes fails here, naming its node, before anything is allocated).
+void check_size(const InferContext& ctx, const ValueType& t, const std::string& value) {
+  if (t.rank() > Shape::kMaxRank)
+    ctx.fail(fmt::format("output '{}' would have rank {}, beyond heed's maximum {}", value, t.rank(), Shape::kMaxRank));
+  std::vector<int64_t> known;
+  for (const Dim& d : t.shape) {
+    if (d.is_known()) known.push_back(d.value);
+    else if (d.value != -1) ctx.fail(fmt::format("output '{}' has an invalid dim {}", value, d.str()));
+  }
+  if (!checked_bytes(known, dtype_size(t.dtype)))
+    ctx.fail(fmt::format("output '{}' of shape {} would exceed heed's {} TiB tensor limit", value,
+                         shape_str(t.shape), kMaxTensorBytes >> 40));
+}
+
 }  // namespace
 
 std::map<std::string, ValueType> infer_types(const Graph& g, const WeightLookup& weights,
@@ -153,7 +172,10 @@ std::map<std::string, ValueType> infer_types(const Graph& g, const WeightLookup&
     for (const std::string& name : n.inputs) ins.push_back(name.empty() ? nullptr : &types.at(name));
     InferContext ctx(n, std::move(ins));
     find_op(n.op)->infer(ctx);
-    for (size_t i = 0; i < n.outputs.size(); ++i) types[n.outputs[i]] = std::move(ctx.out(i));
+    for (size_t i = 0; i < n.outputs.size(); ++i) {
+      check_size(ctx, ctx.out(i), n.outputs[i]);
+      types[n.outputs[i]] = std::move(ctx.out(i));
+    }
   }
   return types;
 }

@@ -2,11 +2,12 @@
 // Reading an importer's config.json: typed lookups whose errors name the file and key.
 #include <heed/error.h>
 
-#include <fstream>
 #include <string>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "engine/json_text.h"
 
 namespace heed {
 
@@ -14,13 +15,7 @@ class ConfigReader {
  public:
   // `needed_for`: what the file is for, in the error when it cannot be opened.
   ConfigReader(std::string path, const std::string& needed_for) : path_(std::move(path)) {
-    std::ifstream f(path_);
-    if (!f) throw Error(fmt::format("{}: cannot open ({})", path_, needed_for));
-    try {
-      j_ = nlohmann::json::parse(f);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw Error(fmt::format("{}: invalid JSON at byte {}", path_, e.byte));
-    }
+    j_ = read_json_file(path_, needed_for);
     if (!j_.is_object()) throw Error(fmt::format("{}: expected a JSON object", path_));
   }
   int64_t integer(const char* key) const {
@@ -29,6 +24,11 @@ class ConfigReader {
     return j_[key].get<int64_t>();
   }
   int64_t integer(const char* key, int64_t fallback) const { return j_.contains(key) ? integer(key) : fallback; }
+  // An integer, or -1 where the key is null (transformers' None); `fallback` where absent.
+  int64_t optional_integer(const char* key, int64_t fallback) const {
+    if (!j_.contains(key)) return fallback;
+    return j_[key].is_null() ? -1 : integer(key);
+  }
   bool flag(const char* key, bool fallback) const {
     if (!j_.contains(key)) return fallback;
     if (!j_[key].is_boolean()) throw Error(fmt::format("{}: '{}' must be true or false", path_, key));

@@ -1,6 +1,7 @@
 #pragma once
 // Builds IR graphs in code, for importers that turn a checkpoint layout into heed graphs.
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/graph.h"
@@ -16,9 +17,7 @@ class GraphBuilder {
     return name;
   }
   std::string param(const std::string& weight) {
-    for (const ir::Parameter& p : g_.parameters)
-      if (p.name == weight) return weight;
-    g_.parameters.push_back({weight, weight});
+    if (params_.insert(weight).second) g_.parameters.push_back({weight, weight});
     return weight;
   }
   std::string constant(const std::string& name, Tensor value) {
@@ -37,6 +36,7 @@ class GraphBuilder {
 
  private:
   ir::Graph g_;
+  std::unordered_set<std::string> params_;  // a set, not a scan: loading stays linear in the layer count
 };
 
 }  // namespace heed

@@ -11,20 +11,21 @@
 
 #include <fmt/format.h>
 
+#include "engine/file_io.h"
+
 namespace heed {
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  int fd = open_regular_file(path);
   struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw Error(fmt::format("{}: not a regular file", path));
-  }
+  fstat(fd, &st);
   std::shared_ptr<MappedFile> file(new MappedFile());
   file->size_ = size_t(st.st_size);
   if (file->size_ > 0) {
-    void* p = mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    // Writable but private (copy-on-write): a graph input that a node updates in
+    // place, such as a KV cache read from an inputs file, is written in this
+    // process's copy of the page, never in the file.
+    void* p = mmap(nullptr, file->size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
       ::close(fd);
       throw Error(fmt::format("{}: cannot map: {}", path, std::strerror(errno)));

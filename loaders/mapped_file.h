@@ -1,5 +1,6 @@
 #pragma once
-// A read-only memory mapping, kept alive by shared_ptr by every tensor viewing it.
+// A private (copy-on-write) memory mapping of a regular file, kept alive by
+// shared_ptr by every tensor viewing it. Writes stay in this process.
 #include <cstddef>
 #include <memory>
 #include <string>

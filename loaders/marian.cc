@@ -26,6 +26,25 @@ struct MarianConfig {
   bool tied;
 };
 
+// Sizes before any use: positive, within bounds no real model approaches (so
+// nothing below overflows or allocates without limit), ids inside the vocabulary.
+void check_sizes(const ConfigReader& r, const MarianConfig& c) {
+  auto in_range = [&](const char* key, int64_t v, int64_t lo, int64_t hi) {
+    if (v < lo || v > hi) r.fail(fmt::format("'{}' is {}, expected {} to {}", key, v, lo, hi));
+  };
+  in_range("d_model", c.d_model, 1, 1 << 16);
+  in_range("encoder_layers", c.enc_layers, 1, 1024);
+  in_range("decoder_layers", c.dec_layers, 1, 1024);
+  in_range("encoder_attention_heads", c.enc_heads, 1, c.d_model);
+  in_range("decoder_attention_heads", c.dec_heads, 1, c.d_model);
+  in_range("vocab_size", c.vocab, 1, int64_t(1) << 24);
+  in_range("max_position_embeddings", c.max_pos, 1, 1 << 20);
+  for (auto [key, id] : {std::pair{"pad_token_id", c.pad}, {"eos_token_id", c.eos}, {"decoder_start_token_id", c.start}})
+    in_range(key, id, 0, c.vocab - 1);
+  if (c.forced_eos >= c.vocab) r.fail(fmt::format("'forced_eos_token_id' {} is outside the vocabulary", c.forced_eos));
+  r.refuse_if(c.d_model % c.enc_heads || c.d_model % c.dec_heads, "d_model not divisible by the head count", "Marian");
+}
+
 MarianConfig read_config(const std::string& dir) {
   ConfigReader r(dir + "/config.json", "a Marian model directory needs config.json");
   const json& j = r.raw();
@@ -36,32 +55,32 @@ MarianConfig read_config(const std::string& dir) {
   r.refuse_if(r.flag("normalize_embedding", false), "normalize_embedding = true", "Marian");
   r.refuse_if(r.flag("add_final_layer_norm", false), "add_final_layer_norm = true", "Marian");
   r.refuse_if(!r.flag("share_encoder_decoder_embeddings", true), "share_encoder_decoder_embeddings = false", "Marian");
+  // Defaults are transformers' MarianConfig's, so a config.json that leaves a
+  // key out means what it means to transformers.
   MarianConfig c{};
-  c.d_model = r.integer("d_model");
-  c.enc_layers = r.integer("encoder_layers");
-  c.dec_layers = r.integer("decoder_layers");
-  c.enc_heads = r.integer("encoder_attention_heads");
-  c.dec_heads = r.integer("decoder_attention_heads");
-  c.vocab = r.integer("vocab_size");
+  c.d_model = r.integer("d_model", 1024);
+  c.enc_layers = r.integer("encoder_layers", 12);
+  c.dec_layers = r.integer("decoder_layers", 12);
+  c.enc_heads = r.integer("encoder_attention_heads", 16);
+  c.dec_heads = r.integer("decoder_attention_heads", 16);
+  c.vocab = r.integer("vocab_size", 58101);
   if (j.contains("decoder_vocab_size") && j["decoder_vocab_size"].is_number_integer())
     r.refuse_if(j["decoder_vocab_size"].get<int64_t>() != c.vocab, "a decoder vocabulary different from the encoder's", "Marian");
-  c.max_pos = r.integer("max_position_embeddings");
-  c.pad = r.integer("pad_token_id");
-  c.eos = r.integer("eos_token_id");
-  c.start = j.contains("decoder_start_token_id") && j["decoder_start_token_id"].is_number_integer()
-                ? j["decoder_start_token_id"].get<int64_t>() : c.pad;
-  if (j.contains("forced_eos_token_id") && j["forced_eos_token_id"].is_number_integer())
-    c.forced_eos = j["forced_eos_token_id"].get<int64_t>();
+  c.max_pos = r.integer("max_position_embeddings", 1024);
+  c.pad = r.integer("pad_token_id", 58100);
+  c.eos = r.integer("eos_token_id", 0);
+  c.start = r.integer("decoder_start_token_id", 58100);
+  c.forced_eos = r.optional_integer("forced_eos_token_id", 0);
   c.scale_embedding = r.flag("scale_embedding", false);
   c.tied = r.flag("tie_word_embeddings", true);
-  std::string act = j.value("activation_function", std::string("swish"));
+  std::string act = r.string("activation_function", "gelu");
   static const std::map<std::string, std::string> acts = {
       {"swish", "silu"}, {"silu", "silu"}, {"gelu", "gelu"}, {"relu", "relu"}, {"gelu_new", "gelu_tanh"},
       {"gelu_pytorch_tanh", "gelu_tanh"}, {"tanh", "tanh"}, {"sigmoid", "sigmoid"}};
   auto it = acts.find(act);
   r.refuse_if(it == acts.end(), fmt::format("activation_function \"{}\"", act), "Marian");
   c.activation = it->second;
-  r.refuse_if(c.d_model % c.enc_heads || c.d_model % c.dec_heads, "d_model not divisible by the head count", "Marian");
+  check_sizes(r, c);
   return c;
 }
 

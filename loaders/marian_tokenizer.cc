@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <sentencepiece_processor.h>
 
+#include "engine/json_text.h"
+
 namespace heed {
 
 static std::unique_ptr<sentencepiece::SentencePieceProcessor> load_spm(const std::string& path) {
@@ -22,14 +24,8 @@ static std::unique_ptr<sentencepiece::SentencePieceProcessor> load_spm(const std
 MarianTokenizer::MarianTokenizer(const std::string& dir)
     : source_(load_spm(dir + "/source.spm")), target_(load_spm(dir + "/target.spm")) {
   std::string vocab = dir + "/vocab.json";
-  std::ifstream f(vocab);
-  if (!f) throw Error(fmt::format("{}: missing (the token vocabulary)", vocab));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(fmt::format("{}: invalid JSON at byte {}", vocab, e.byte));
-  }
+  if (!std::filesystem::exists(vocab)) throw Error(fmt::format("{}: missing (the token vocabulary)", vocab));
+  nlohmann::json j = read_json_file(vocab);
   if (!j.is_object()) throw Error(fmt::format("{}: expected an object of piece -> id", vocab));
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0)

@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/file_io.h"
+#include "engine/json_text.h"
 #include "loaders/mapped_file.h"
 
 namespace heed {
@@ -48,21 +50,7 @@ class HeaderParser {
   }
 
   json parse(const char* text, size_t size) const {
-    std::set<std::string> keys;
-    std::string duplicate;
-    // The reference rejects duplicate tensor names; nlohmann would keep the last silently.
-    auto on_event = [&](int depth, json::parse_event_t event, json& parsed) {
-      if (event == json::parse_event_t::key && depth == 1 && !keys.insert(parsed.get<std::string>()).second)
-        duplicate = parsed.get<std::string>();
-      return true;
-    };
-    json header;
-    try {
-      header = json::parse(text, text + size, on_event);
-    } catch (const json::parse_error& e) {
-      fail(fmt::format("header is not valid UTF-8 JSON (byte {} of the header)", e.byte));
-    }
-    if (!duplicate.empty()) fail(duplicate, "appears twice in the header");
+    json header = parse_json_text(std::string_view(text, size), path_ + ": header");
     if (!header.is_object()) fail("header is not a JSON object");
     return header;
   }
@@ -126,8 +114,10 @@ SafetensorsFile read_safetensors(const std::string& path) {
   if (file->size() < 8) p.fail(fmt::format("file is {} bytes, too small for a safetensors header", file->size()));
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | file->data()[i];
-  if (n > kMaxHeaderBytes) p.fail(fmt::format("header length {} exceeds the 100 MB limit", n));
-  if (n > file->size() - 8) p.fail(fmt::format("header length {} runs past the end of the {}-byte file", n, file->size()));
+  // The length itself is not printed: in a file that is not safetensors these
+  // are its first 8 bytes, and an error must not show a file's contents.
+  if (n > kMaxHeaderBytes) p.fail("not a safetensors file (its header length field exceeds the 100 MB limit)");
+  if (n > file->size() - 8) p.fail(fmt::format("not a safetensors file (its header length field runs past the end of the {}-byte file)", file->size()));
   const char* text = reinterpret_cast<const char*>(file->data() + 8);
   if (n == 0 || text[0] != '{') p.fail("header does not start with '{'");
   json header = p.parse(text, n);
@@ -192,15 +182,14 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keep the data 8-byte aligned, as the reference does
-  std::ofstream f(path, std::ios::binary);
-  if (!f) throw Error(fmt::format("{}: cannot open for writing", path));
-  uint64_t n = text.size();
-  unsigned char len[8];
-  for (int i = 0; i < 8; ++i) len[i] = (n >> (8 * i)) & 0xff;
-  f.write(reinterpret_cast<const char*>(len), 8);
-  f.write(text.data(), std::streamsize(n));
-  for (const auto& [name, t] : tensors) f.write(static_cast<const char*>(t.data()), std::streamsize(t.nbytes()));
-  if (!f) throw Error(fmt::format("{}: write failed", path));
+  write_file_atomically(path, [&](std::ostream& f) {
+    uint64_t n = text.size();
+    unsigned char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = (n >> (8 * i)) & 0xff;
+    f.write(reinterpret_cast<const char*>(len), 8);
+    f.write(text.data(), std::streamsize(n));
+    for (const auto& [name, t] : tensors) f.write(static_cast<const char*>(t.data()), std::streamsize(t.nbytes()));
+  });
 }
 
 }  // namespace heed

@@ -28,14 +28,4 @@ WordMap word_map_from(const nlohmann::json& object, const std::string& where) {
   return m;
 }
 
-nlohmann::json read_json_file(const std::string& path, const std::string& needed_for) {
-  std::ifstream f(path);
-  if (!f) throw Error(fmt::format("{}: cannot open ({})", path, needed_for));
-  try {
-    return nlohmann::json::parse(f);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(fmt::format("{}: invalid JSON at byte {}", path, e.byte));
-  }
-}
-
 }  // namespace heed

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "engine/json_text.h"  // read_json_file, which every vocabulary reader uses
+
 namespace heed {
 
 struct WordMap {
@@ -20,6 +22,5 @@ struct WordMap {
 
 // `object` is the JSON object; `where` names the file (and key) in errors.
 WordMap word_map_from(const nlohmann::json& object, const std::string& where);
-nlohmann::json read_json_file(const std::string& path, const std::string& needed_for);
 
 }  // namespace heed

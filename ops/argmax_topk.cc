@@ -17,6 +17,7 @@ void register_argmax_topk() {
         c.expect_rank_at_least(0, 1);
         SymShape s = c.in(0).shape;
         int axis = c.axis(c.node().attr_int("axis"), int(s.size()));
+        if (s[axis].is_known() && s[axis].value == 0) c.fail("axis is empty: an arg max of no elements is undefined");
         if (c.node().attr_int("keepdims")) s[axis] = Dim::known(1);
         else s.erase(s.begin() + axis);
         c.out(0) = {DType::i64, s};

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/checked.h"
 #include "engine/op_def.h"
 #include "ops/all_ops.h"
 #include "ops/conv.h"
@@ -25,6 +26,17 @@ Dim window_out(const InferContext& c, const Dim& in, int64_t k, int64_t s, int64
   int64_t out = conv_out_size(in.value, k, s, p, d, ceil);
   if (out < 1) c.fail(fmt::format("the window ({} with dilation {}) does not fit an input of {} padded by {}", k, d, in.value, p));
   return Dim::known(out);
+}
+
+// Padding of 0 up to the dilated kernel's extent - 1 (ONNX's and PyTorch's
+// convolutions allow more, but then whole windows see only padding: the output
+// grows with no input behind it, which a hostile file uses to make heed
+// allocate gigabytes from an 8x8 input). Pools obey the same bound, which lets
+// through every padding ONNX's pools define where it is valid.
+void check_padding(const InferContext& c, int64_t ph, int64_t pw, int64_t max_h, int64_t max_w) {
+  if (ph < 0 || pw < 0 || ph > max_h || pw > max_w)
+    c.fail(fmt::format("padding ({}, {}) must be between 0 and the kernel's extent - 1 ({}, {})", ph, pw,
+                       std::max<int64_t>(max_h, 0), std::max<int64_t>(max_w, 0)));
 }
 
 void expect_nchw(InferContext& c, size_t i) {
@@ -52,8 +64,10 @@ void infer_conv(InferContext& c) {
   auto [sh, sw] = pair_attr(n, "stride");
   auto [ph, pw] = pair_attr(n, "padding");
   auto [dh, dw] = pair_attr(n, "dilation");
-  if (sh < 1 || sw < 1 || dh < 1 || dw < 1 || ph < 0 || pw < 0) c.fail("stride and dilation must be >= 1, padding >= 0");
+  if (sh < 1 || sw < 1 || dh < 1 || dw < 1) c.fail("stride and dilation must be >= 1");
   if (!w[2].is_known() || !w[3].is_known()) c.fail("the kernel size must be known");
+  auto extent = [&](int64_t d, const Dim& k) { return checked_mul(d, std::max<int64_t>(k.value - 1, 0)).value_or(-1); };
+  check_padding(c, ph, pw, extent(dh, w[2]), extent(dw, w[3]));
   SymShape y = {x[0], w[0], window_out(c, x[2], w[2].value, sh, ph, dh, false),
                 window_out(c, x[3], w[3].value, sw, pw, dw, false)};
   if (c.has_input(kResidual)) {
@@ -79,7 +93,9 @@ void infer_pool(InferContext& c) {
   auto [kh, kw] = pair_attr(n, "kernel_size");
   auto st = n.attr_ints("stride").empty() ? std::pair{kh, kw} : pair_attr(n, "stride");
   auto [ph, pw] = pair_attr(n, "padding");
-  if (ph * 2 > kh || pw * 2 > kw) c.fail(fmt::format("padding ({}, {}) must be at most half the kernel ({}, {})", ph, pw, kh, kw));
+  if (kh < 1 || kw < 1 || st.first < 1 || st.second < 1)
+    c.fail(fmt::format("kernel_size ({}, {}) and stride ({}, {}) must be >= 1", kh, kw, st.first, st.second));
+  check_padding(c, ph, pw, kh - 1, kw - 1);
   bool ceil = n.attr_int("ceil_mode");
   const SymShape& x = c.in(0).shape;
   c.out(0) = {DType::f32, {x[0], x[1], window_out(c, x[2], kh, st.first, ph, 1, ceil), window_out(c, x[3], kw, st.second, pw, 1, ceil)}};

@@ -18,12 +18,15 @@ inline std::pair<int64_t, int64_t> hw_pair(const std::vector<int64_t>& v) {
 }
 
 // PyTorch's output size of a sliding window; ceil mode never starts a window in the right padding.
+// Computed in 128 bits so that huge attributes cannot wrap (a result past int64
+// saturates, and the shape rule's size check refuses it).
 inline int64_t conv_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil) {
-  int64_t span = in + 2 * p - d * (k - 1) - 1;
+  using wide = __int128;
+  wide span = wide(in) + 2 * wide(p) - wide(d) * (wide(k) - 1) - 1;
   if (span < 0) return 0;
-  int64_t out = (ceil ? (span + s - 1) / s : span / s) + 1;
-  if (ceil && (out - 1) * s >= in + p) --out;
-  return out;
+  wide out = (ceil ? (span + s - 1) / s : span / s) + 1;
+  if (ceil && (out - 1) * s >= wide(in) + p) --out;
+  return out > wide(INT64_MAX) ? INT64_MAX : int64_t(out);
 }
 
 }  // namespace heed::ops

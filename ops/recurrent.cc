@@ -28,7 +28,9 @@ void infer_rnn(InferContext& c, int gates, bool lstm) {
   int64_t hidden = n.attr_int("hidden_size"), layers = n.attr_int("num_layers");
   int dirs = n.attr_int("bidirectional") ? 2 : 1;
   bool batch_first = n.attr_int("batch_first");
-  if (hidden < 1 || layers < 1) c.fail(fmt::format("hidden_size {} and num_layers {} must be >= 1", hidden, layers));
+  // Bounds far beyond any real network, so that the counts below cannot overflow.
+  if (hidden < 1 || layers < 1 || hidden > (int64_t(1) << 30) || layers > 1024)
+    c.fail(fmt::format("hidden_size {} must be in [1, 2^30] and num_layers {} in [1, 1024]", hidden, layers));
   size_t want_inputs = kFirstWeight + size_t(layers * dirs) * kWeightsPerDirection;
   if (c.num_inputs() > want_inputs || c.num_inputs() < want_inputs - 2)
     c.fail(fmt::format("{} layer(s) x {} direction(s) take {} inputs (4 before the weights, then weight_ih, "
@@ -36,6 +38,7 @@ void infer_rnn(InferContext& c, int gates, bool lstm) {
   c.expect_dtype(kX, {DType::f32});
   if (c.in(kX).rank() != 3) c.fail("x " + shape_str(c.in(kX).shape) + " must be [seq, batch, input] (or batch-first)");
   Dim t = c.in(kX).shape[batch_first ? 1 : 0], b = c.in(kX).shape[batch_first ? 0 : 1], in = c.in(kX).shape[2];
+  if (in.is_known() && in.value == 0) c.fail("an input size of 0 is not supported");
   Dim h = Dim::known(hidden), states = Dim::known(layers * dirs);
   if (c.has_input(kH0)) expect_shape(c, kH0, {states, b, h}, "h0");
   if (c.has_input(kC0)) {
@@ -66,6 +69,7 @@ void infer_cell(InferContext& c, int gates, bool lstm) {
   c.expect_dtype(cell::kX, {DType::f32});
   if (c.in(cell::kX).rank() != 2) c.fail("x " + shape_str(c.in(cell::kX).shape) + " must be [batch, input]");
   Dim b = c.in(cell::kX).shape[0], in = c.in(cell::kX).shape[1];
+  if (in.is_known() && in.value == 0) c.fail("an input size of 0 is not supported");
   size_t w = lstm ? 3 : 2;
   c.expect_dtype(w, {DType::f32});
   if (c.in(w).rank() != 2) c.fail("weight_ih must be [gates * hidden, input]");

@@ -25,6 +25,8 @@ static void infer_reduce(InferContext& c) {
   bool keep = c.node().attr_int("keepdims");
   SymShape out;
   for (size_t i = 0; i < x.size(); ++i) {
+    if (reduced[i] && x[i].is_known() && x[i].value == 0 && c.node().op == "ReduceMax")
+      c.fail(fmt::format("axis {} is empty: a max of no elements is undefined", i));
     if (!reduced[i]) out.push_back(x[i]);
     else if (keep) out.push_back(Dim::known(1));
   }

@@ -13,7 +13,7 @@ struct SliceRange {
 inline SliceRange slice_range(int64_t dim, int64_t start, int64_t end, int64_t step) {
   auto clamp = [dim](int64_t i) { return std::clamp(i < 0 ? i + dim : i, int64_t(0), dim); };
   int64_t b = clamp(start), e = clamp(end);
-  return {b, e > b ? (e - b + step - 1) / step : 0};
+  return {b, e > b ? (e - b - 1) / step + 1 : 0};  // no e - b + step, which overflows for a huge step
 }
 
 }  // namespace heed::ops

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "engine/checked.h"
 #include "engine/op_def.h"
 #include "ops/all_ops.h"
 
@@ -31,11 +32,12 @@ static void infer_reshape(InferContext& c) {
   }
   int64_t in_numel = 1, out_known = 1;
   bool in_known = all_known(x), rest_known = true;
-  for (const Dim& d : x) in_numel *= d.is_known() ? d.value : 1;
+  for (const Dim& d : x) in_numel *= d.is_known() ? d.value : 1;  // bounded: the input passed its size check
   for (size_t i = 0; i < out.size(); ++i)
     if (int(i) != infer_at) {
-      if (out[i].is_known()) out_known *= out[i].value;
-      else rest_known = false;
+      if (!out[i].is_known()) rest_known = false;
+      else if (auto m = checked_mul(out_known, out[i].value); m && *m <= kMaxTensorBytes) out_known = *m;
+      else c.fail("cannot reshape " + shape_str(x) + " to " + shape_str(out) + ": the element count overflows");
     }
   if (in_known && rest_known) {
     if (infer_at >= 0) {

@@ -89,13 +89,19 @@ TEST(MarianImport, RefusesWhatItDoesNotSupport) {
   };
   expect(R"({"model_type": "bart"})", "model_type is \"bart\", expected \"marian\"");
   expect(R"({"model_type": "marian", "normalize_before": true})", "normalize_before = true (pre-LayerNorm) is not supported");
-  expect(R"({"model_type": "marian", "d_model": 8})", "'encoder_layers' is missing");
+  // Missing keys take transformers' MarianConfig defaults (16 heads here).
+  expect(R"({"model_type": "marian", "d_model": 8})", "'encoder_attention_heads' is 16, expected 1 to 8");
+  expect(R"({"model_type": "marian", "d_model": 8, "encoder_attention_heads": 0})", "'encoder_attention_heads' is 0, expected 1 to 8");
+  expect(R"({"model_type": "marian", "encoder_layers": 100000})", "'encoder_layers' is 100000, expected 1 to 1024");
+  expect(R"({"model_type": "marian", "d_model": 8, "encoder_layers": "x"})", "'encoder_layers' is missing or not an integer");
+  expect(R"({"model_type": "marian", "d_model": 8, "encoder_attention_heads": 2, "decoder_attention_heads": 2, "vocab_size": 10,
+    "pad_token_id": 9, "eos_token_id": 0})", "'decoder_start_token_id' is 58100, expected 0 to 9");
   expect(R"({"model_type": "marian", "d_model": 8, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2,
     "decoder_attention_heads": 2, "vocab_size": 10, "max_position_embeddings": 8, "pad_token_id": 9, "eos_token_id": 0,
     "activation_function": "mish"})", "activation_function \"mish\" is not supported");
   expect(R"({"model_type": "marian", "d_model": 8, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2,
-    "decoder_attention_heads": 2, "vocab_size": 10, "max_position_embeddings": 8, "pad_token_id": 9, "eos_token_id": 0})",
-         "model.safetensors: missing");
+    "decoder_attention_heads": 2, "vocab_size": 10, "max_position_embeddings": 8, "pad_token_id": 9, "eos_token_id": 0,
+    "decoder_start_token_id": 9})", "model.safetensors: missing");
   expect("{not json", "config.json: invalid JSON");
 }
 

@@ -2,6 +2,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <vector>
 
@@ -27,10 +28,13 @@ class TopK final : public Invocation {
       const float* p = x + r_.base(row);
       int64_t stride = r_.inner;
       std::iota(idx.begin(), idx.end(), 0);
-      // Ties keep the lower index first, so the result is deterministic.
+      // NaN ranks above every number, as in PyTorch (and keeps the order a
+      // strict weak one, which partial_sort needs); ties keep the lower index first.
+      auto above = [](float a, float b) { return a > b || (std::isnan(a) && !std::isnan(b)); };
       auto before = [&](int64_t a, int64_t b) {
         float va = p[a * stride], vb = p[b * stride];
-        if (va != vb) return largest_ ? va > vb : va < vb;
+        if (largest_ ? above(va, vb) : above(vb, va)) return true;
+        if (largest_ ? above(vb, va) : above(va, vb)) return false;
         return a < b;
       };
       std::partial_sort(idx.begin(), idx.begin() + k_, idx.end(), before);
@@ -56,15 +60,16 @@ void register_argmax_topk_kernels() {
     int64_t axis = init.node.attr_int("axis");
     return kernel([axis](const NodeShapes& s) {
       Rows r = rows_of(s.in[0].shape, axis);
+      if (r.n == 0) throw Error("the axis is empty: an arg max of no elements is undefined");
       return invocation([r](const Buffers& io) {
         const float* x = io.in_as<float>(0);
         int64_t* out = io.out_as<int64_t>(0);
 #pragma omp parallel for if (r.count() * r.n > 65536)
         for (int64_t row = 0; row < r.count(); ++row) {
           const float* p = x + r.base(row);
-          int64_t best = 0;  // the first maximum wins, as in PyTorch
-          for (int64_t j = 1; j < r.n; ++j)
-            if (p[j * r.inner] > p[best * r.inner]) best = j;
+          int64_t best = 0;  // the first maximum wins, and a NaN is the maximum, as in PyTorch
+          for (int64_t j = 1; j < r.n && !std::isnan(p[best * r.inner]); ++j)
+            if (p[j * r.inner] > p[best * r.inner] || std::isnan(p[j * r.inner])) best = j;
           out[row] = best;
         }
       });

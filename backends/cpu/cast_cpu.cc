@@ -1,5 +1,10 @@
 // Cast between any two dtypes: floats to integers truncate toward zero and
-// anything to bool tests != 0, as PyTorch's .to() does.
+// anything to bool tests != 0, as PyTorch's .to() does. Where C++ (and so
+// PyTorch) leaves the result undefined, heed defines it: NaN becomes 0 and a
+// value beyond the integer type's range (inf included) saturates to its limit.
+#include <cmath>
+#include <limits>
+
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/kernel_util.h"
 #include "engine/half.h"
@@ -16,10 +21,19 @@ inline float load(F16 h) { return f16_to_f32(h.bits); }
 inline float load(BF16 h) { return bf16_to_f32(h.bits); }
 inline uint8_t load(Bool b) { return b.v != 0; }
 
+template <typename T> T saturating(float v) {
+  if (std::isnan(v)) return T(0);
+  // The limits as floats round up for 32/64-bit types, hence >= for the top.
+  if (v >= float(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  if (v <= float(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+  return T(v);
+}
+
 template <typename T, typename V> T store(V v) {
   if constexpr (std::is_same_v<T, F16>) return {f32_to_f16(float(v))};
   else if constexpr (std::is_same_v<T, BF16>) return {f32_to_bf16(float(v))};
   else if constexpr (std::is_same_v<T, Bool>) return {uint8_t(v != V(0))};
+  else if constexpr (std::is_integral_v<T> && std::is_floating_point_v<V>) return saturating<T>(v);
   else return T(v);
 }
 

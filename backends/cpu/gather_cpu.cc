@@ -1,5 +1,7 @@
 // Gather and Embedding: row copies after a range check of every index (an id
-// out of range is a one-line error, never a wild read).
+// out of range is a one-line error, never a wild read). Gather takes negative
+// indices from the end, as numpy's take and ONNX do; Embedding refuses them, as
+// PyTorch's does.
 #include <cstring>
 
 #include "backends/cpu/cpu_backend.h"
@@ -9,16 +11,16 @@ namespace heed::cpu {
 namespace {
 
 template <typename Index>
-void check_indices(const Index* idx, int64_t count, int64_t limit, const std::string& where) {
+void check_indices(const Index* idx, int64_t count, int64_t lowest, int64_t limit, const std::string& where) {
   for (int64_t i = 0; i < count; ++i)
-    if (idx[i] < 0 || idx[i] >= limit)
-      throw Error(fmt::format("{}: index {} at position {} is out of range [0, {})", where,
-                              int64_t(idx[i]), i, limit));
+    if (idx[i] < lowest || idx[i] >= limit)
+      throw Error(fmt::format("{}: index {} at position {} is out of range [{}, {})", where,
+                              int64_t(idx[i]), i, lowest, limit));
 }
 
 // data viewed as [outer, axis_dim, inner]; indices flattened.
 std::unique_ptr<Invocation> gather(const TensorDesc& data, const TensorDesc& indices, int axis,
-                                   size_t data_input, size_t index_input, std::string where) {
+                                   size_t data_input, size_t index_input, bool wrap, std::string where) {
   int64_t outer = 1, inner = 1, dim = data.shape[axis], count = indices.shape.numel();
   for (int i = 0; i < axis; ++i) outer *= data.shape[i];
   for (int i = axis + 1; i < data.shape.rank(); ++i) inner *= data.shape[i];
@@ -27,13 +29,13 @@ std::unique_ptr<Invocation> gather(const TensorDesc& data, const TensorDesc& ind
     using Index = decltype(zero);
     return invocation([=](const Buffers& io) {
       const Index* idx = io.in_as<Index>(index_input);
-      check_indices(idx, count, dim, where);
+      check_indices(idx, count, wrap ? -dim : 0, dim, where);
       const char* src = static_cast<const char*>(io.in(data_input));
       char* dst = static_cast<char*>(io.out(0));
 #pragma omp parallel for collapse(2) if (outer * count * int64_t(row) > 65536)
       for (int64_t o = 0; o < outer; ++o)
         for (int64_t i = 0; i < count; ++i)
-          std::memcpy(dst + size_t(o * count + i) * row, src + size_t(o * dim + idx[i]) * row, row);
+          std::memcpy(dst + size_t(o * count + i) * row, src + size_t(o * dim + (idx[i] < 0 ? idx[i] + dim : idx[i])) * row, row);
     });
   });
 }
@@ -46,12 +48,12 @@ void register_gather_kernels() {
     std::string where = init.node.where();
     return kernel([axis, where](const NodeShapes& s) {
       int rank = s.in[0].shape.rank();
-      return gather(s.in[0], s.in[1], int(axis < 0 ? axis + rank : axis), 0, 1, where);
+      return gather(s.in[0], s.in[1], int(axis < 0 ? axis + rank : axis), 0, 1, true, where);
     });
   });
   register_kernel("Embedding", [](const KernelInit& init) {
     std::string where = init.node.where();
-    return kernel([where](const NodeShapes& s) { return gather(s.in[1], s.in[0], 0, 1, 0, where); });
+    return kernel([where](const NodeShapes& s) { return gather(s.in[1], s.in[0], 0, 1, 0, false, where); });
   });
 }
 

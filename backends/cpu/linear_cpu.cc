@@ -18,14 +18,16 @@ class LinearKernel final : public Kernel {
   explicit LinearKernel(const KernelInit& init) : activation_(activation_named(init.node.attr_string("activation"))) {
     if (!init.constants[1] || init.constants[1]->dtype() != DType::f32) return;
     const Tensor& weight = *init.constants[1];
+    if (weight.numel() == 0) return;  // nothing to pack (see no_input_features)
     weight_ = std::make_shared<const ProjectionWeight>(weight.data_as<float>(), weight.shape()[0], weight.shape()[1],
                                                        activation_);
   }
 
   std::unique_ptr<Invocation> prepare(const NodeShapes& s) const override {
-    const int64_t n = s.in[1].shape[0], k = s.in[1].shape[1], m = s.in[0].shape.numel() / k;
+    // The session never prepares a node with an empty output, so n > 0 here.
+    const int64_t n = s.in[1].shape[0], k = s.in[1].shape[1], m = s.out[0].shape.numel() / n;
     const bool bias = s.in.size() > 2 && s.in[2].present;
-    if (m == 0) return invocation([](const Buffers&) {});
+    if (k == 0) return no_input_features(m, n, bias);
     if (weight_) {
       Projection projection(weight_, m, bias);
       const size_t workspace = projection.workspace_bytes();
@@ -45,6 +47,17 @@ class LinearKernel final : public Kernel {
   }
 
  private:
+  // Zero input features (PyTorch allows them): every row is act(bias), or act(0).
+  std::unique_ptr<Invocation> no_input_features(int64_t m, int64_t n, bool bias) const {
+    return invocation([m, n, bias, act = activation_](const Buffers& io) {
+      float* y = io.out_as<float>(0);
+      for (int64_t r = 0; r < m; ++r) {
+        for (int64_t j = 0; j < n; ++j) y[r * n + j] = bias ? io.in_as<float>(2)[j] : 0.f;
+        apply_activation(act, y + r * n, long(n));
+      }
+    });
+  }
+
   Activation activation_;
   std::shared_ptr<const ProjectionWeight> weight_;  // a constant weight's
 };

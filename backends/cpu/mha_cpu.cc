@@ -115,6 +115,7 @@ class MhaInvocation final : public Invocation {
     cross_ = present(s, kKey);
     packed_ = !cfg.projected && (!present(s, kKWeight) || cfg.packed_weight);
     S_ = cached_ ? s.in[kCacheK].shape[2] : cross_ ? s.in[kKey].shape[cfg.projected ? 2 : 1] : T_;
+    if (S_ == 0) throw Error(cached_ ? "the KV cache has a capacity of 0 positions" : "there are no keys to attend over (0 keys)");
     weights_ = s.out.size() > 1;
     // Self-attention with PyTorch's packed in_proj: one GEMM makes Q, K and V side
     // by side ([B*T, 3E]); the heads are strided views into it.

@@ -89,6 +89,38 @@ std::unique_ptr<Invocation> onednn_reduction(dnnl::algorithm alg, const Shape& x
   return inv;
 }
 
+// Non-empty outputs over an empty axis (the session skips empty outputs): a sum
+// of nothing is 0 and a mean NaN, as in PyTorch; a max is undefined.
+std::unique_ptr<Invocation> empty_reduction(Reduce op, int64_t n) {
+  if (op == Reduce::max) throw Error("the reduced axes are empty: a max of no elements is undefined");
+  const float value = op == Reduce::mean ? NAN : 0.f;
+  return invocation([n, value](const Buffers& io) { std::fill_n(io.out_as<float>(0), n, value); });
+}
+
+// Max over axes that are not one run (rare): every element visited once,
+// combined into its output with NaN propagation.
+std::unique_ptr<Invocation> strided_max(const Shape& x, const Shape& kept) {
+  Shape to_out = kept;  // per x dim: its stride in the output, 0 where reduced
+  int64_t stride = 1;
+  for (int i = x.rank() - 1; i >= 0; --i) {
+    to_out[i] = kept[i] == 1 && x[i] != 1 ? 0 : stride;
+    stride *= kept[i];
+  }
+  return invocation([x, kept, to_out](const Buffers& io) {
+    const float* in = io.in_as<float>(0);
+    float* out = io.out_as<float>(0);
+    std::fill_n(out, kept.numel(), -INFINITY);
+    for (int64_t i = 0, n = x.numel(); i < n; ++i) {
+      int64_t rest = i, o = 0;
+      for (int d = x.rank() - 1; d >= 0; --d) {
+        o += rest % x[d] * to_out[d];
+        rest /= x[d];
+      }
+      out[o] = combine(Reduce::max, out[o], in[i]);
+    }
+  });
+}
+
 }  // namespace
 
 void register_reduce_kernels() {
@@ -101,7 +133,8 @@ void register_reduce_kernels() {
         Shape kept = x;
         for (int i = 0; i < x.rank(); ++i) kept[i] = axes.empty() ? 1 : x[i];
         for (int64_t a : axes) kept[int(a < 0 ? a + x.rank() : a)] = 1;
-        if (x.numel() == 0 || kept == x) {  // nothing to reduce: copy (or an empty input)
+        if (x.numel() == 0) return empty_reduction(op, s.out[0].shape.numel());
+        if (kept == x) {  // nothing to reduce: copy
           size_t bytes = s.out[0].nbytes();
           return invocation([bytes](const Buffers& io) { std::memcpy(io.out(0), io.in(0), bytes); });
         }
@@ -111,9 +144,8 @@ void register_reduce_kernels() {
             float* out = static_cast<float*>(io.out(0));
             r.inner == 1 ? reduce_runs(in, out, r, op) : reduce_columns(in, out, r, op);
           });
-        return onednn_reduction(op == Reduce::sum    ? dnnl::algorithm::reduction_sum
-                                : op == Reduce::mean ? dnnl::algorithm::reduction_mean
-                                                     : dnnl::algorithm::reduction_max,
+        if (op == Reduce::max) return strided_max(x, kept);  // oneDNN's max drops NaN
+        return onednn_reduction(op == Reduce::sum ? dnnl::algorithm::reduction_sum : dnnl::algorithm::reduction_mean,
                                 x, kept);
       });
     });

@@ -41,7 +41,10 @@ __global__ void pool_kernel(const float* x, Window2d w, bool max, bool include_p
   const float* plane = x + nc * w.H * w.W;
   float acc = max ? -INFINITY : 0.f;
   for (int64_t yy = y0; yy < y1; ++yy)
-    for (int64_t xx = x0; xx < x1; ++xx) acc = max ? fmaxf(acc, plane[yy * w.W + xx]) : acc + plane[yy * w.W + xx];
+    for (int64_t xx = x0; xx < x1; ++xx) {
+      const float v = plane[yy * w.W + xx];  // a NaN wins the max, as in PyTorch (fmaxf would drop it)
+      acc = max ? (v > acc || isnan(v) ? v : acc) : acc + v;
+    }
   if (!max) acc /= float(include_pad ? padded : (y1 - y0) * (x1 - x0));
   y[i] = acc;
 }

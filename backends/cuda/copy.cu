@@ -23,9 +23,9 @@ __global__ void strided_copy_kernel(const T* src, T* dst, StridedIndex index, in
 }
 
 template <typename Index>
-__global__ void check_ids_kernel(const Index* ids, int64_t count, int64_t dim, unsigned long long* bad) {
+__global__ void check_ids_kernel(const Index* ids, int64_t count, int64_t dim, bool wrap, unsigned long long* bad) {
   int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < count && (ids[i] < 0 || ids[i] >= dim)) atomicCAS(bad, 0ull, static_cast<unsigned long long>(i + 1));
+  if (i < count && (ids[i] < (wrap ? -dim : 0) || ids[i] >= dim)) atomicCAS(bad, 0ull, static_cast<unsigned long long>(i + 1));
 }
 
 // One block per (outer, id) row; bytes copied as 4-byte words when aligned.
@@ -34,7 +34,8 @@ __global__ void gather_kernel(const char* data, int64_t dim, int64_t row_bytes, 
                               char* out, const unsigned long long* bad) {
   if (*bad) return;
   const int64_t o = blockIdx.x / count, i = blockIdx.x % count;
-  const char* src = data + (o * dim + int64_t(ids[i])) * row_bytes;
+  const int64_t id = int64_t(ids[i]) < 0 ? int64_t(ids[i]) + dim : int64_t(ids[i]);  // negative only where wrap allowed it
+  const char* src = data + (o * dim + id) * row_bytes;
   char* dst = out + (o * count + i) * row_bytes;
   if (row_bytes % 4 == 0) {
     for (int64_t j = threadIdx.x; j < row_bytes / 4; j += blockDim.x)
@@ -75,17 +76,17 @@ void strided_copy(const void* src, void* dst, int elem_bytes, const StridedIndex
 
 template <typename Index>
 void gather_rows(const void* data, int64_t outer, int64_t dim, int64_t row_bytes, const Index* ids, int64_t count,
-                 void* out, unsigned long long* bad, cudaStream_t stream) {
+                 bool wrap, void* out, unsigned long long* bad, cudaStream_t stream) {
   if (count <= 0 || outer <= 0) return;
   cudaMemsetAsync(bad, 0, sizeof(unsigned long long), stream);
-  check_ids_kernel<<<blocks_for(count), kThreads, 0, stream>>>(ids, count, dim, bad);
+  check_ids_kernel<<<blocks_for(count), kThreads, 0, stream>>>(ids, count, dim, wrap, bad);
   if (row_bytes > 0)
     gather_kernel<<<unsigned(outer * count), kThreads, 0, stream>>>(static_cast<const char*>(data), dim, row_bytes, ids,
                                                                     count, static_cast<char*>(out), bad);
 }
-template void gather_rows<int32_t>(const void*, int64_t, int64_t, int64_t, const int32_t*, int64_t, void*,
+template void gather_rows<int32_t>(const void*, int64_t, int64_t, int64_t, const int32_t*, int64_t, bool, void*,
                                    unsigned long long*, cudaStream_t);
-template void gather_rows<int64_t>(const void*, int64_t, int64_t, int64_t, const int64_t*, int64_t, void*,
+template void gather_rows<int64_t>(const void*, int64_t, int64_t, int64_t, const int64_t*, int64_t, bool, void*,
                                    unsigned long long*, cudaStream_t);
 
 }  // namespace heed::cuda

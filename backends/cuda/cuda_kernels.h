@@ -179,7 +179,8 @@ void reduce_f32(Reduction op, const float* x, const StridedIndex& kept, const St
 // data viewed as [outer, dim, row_bytes]: out[o, i] = data[o, ids[i]]. An id
 // outside [0, dim) sets *bad to its position + 1 (first writer wins) and copies nothing.
 template <typename Index>
+// wrap: ids in [-dim, 0) count from the end (Gather, as numpy's take); else only [0, dim) (Embedding).
 void gather_rows(const void* data, int64_t outer, int64_t dim, int64_t row_bytes, const Index* ids, int64_t count,
-                 void* out, unsigned long long* bad, cudaStream_t stream);
+                 bool wrap, void* out, unsigned long long* bad, cudaStream_t stream);
 
 }  // namespace heed::cuda

@@ -15,8 +15,8 @@ class GatherInvocation final : public Invocation {
  public:
   // data viewed as [outer, dim, inner]; ids flattened.
   GatherInvocation(const TensorDesc& data, const TensorDesc& ids, int axis, size_t data_input, size_t id_input,
-                   std::string where)
-      : data_input_(data_input), id_input_(id_input), ids64_(ids.dtype == DType::i64), where_(std::move(where)) {
+                   bool wrap, std::string where)
+      : data_input_(data_input), id_input_(id_input), ids64_(ids.dtype == DType::i64), wrap_(wrap), where_(std::move(where)) {
     dim_ = data.shape[axis];
     count_ = ids.shape.numel();
     int64_t inner = 1;
@@ -27,9 +27,9 @@ class GatherInvocation final : public Invocation {
 
   void run(const Buffers& io) override {
     if (ids64_)
-      gather_rows(io.in(data_input_), outer_, dim_, row_bytes_, io.in_as<int64_t>(id_input_), count_, io.out(0), bad_.device(), stream());
+      gather_rows(io.in(data_input_), outer_, dim_, row_bytes_, io.in_as<int64_t>(id_input_), count_, wrap_, io.out(0), bad_.device(), stream());
     else
-      gather_rows(io.in(data_input_), outer_, dim_, row_bytes_, io.in_as<int32_t>(id_input_), count_, io.out(0), bad_.device(), stream());
+      gather_rows(io.in(data_input_), outer_, dim_, row_bytes_, io.in_as<int32_t>(id_input_), count_, wrap_, io.out(0), bad_.device(), stream());
     check_launch("gather");
     bad_.publish();
   }
@@ -46,12 +46,12 @@ class GatherInvocation final : public Invocation {
                      static_cast<const char*>(io.in(id_input_)) + size_t(at) * size, size, cudaMemcpyDeviceToHost),
           "reading a bad id");
     if (!ids64_) id = id32;
-    throw Error(fmt::format("{}: index {} at position {} is out of range [0, {})", where_, id, at, dim_));
+    throw Error(fmt::format("{}: index {} at position {} is out of range [{}, {})", where_, id, at, wrap_ ? -dim_ : 0, dim_));
   }
 
  private:
   size_t data_input_, id_input_;
-  bool ids64_;
+  bool ids64_, wrap_;
   std::string where_;
   int64_t outer_ = 1, dim_ = 0, count_ = 0, row_bytes_ = 0;
   DeviceCheck bad_;
@@ -65,13 +65,13 @@ void register_gather_kernels() {
     const std::string where = init.node.where();
     return kernel([axis, where](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       const int rank = s.in[0].shape.rank();
-      return std::make_unique<GatherInvocation>(s.in[0], s.in[1], int(axis < 0 ? axis + rank : axis), 0, 1, where);
+      return std::make_unique<GatherInvocation>(s.in[0], s.in[1], int(axis < 0 ? axis + rank : axis), 0, 1, true, where);
     });
   });
   register_kernel("Embedding", [](const KernelInit& init) {
     const std::string where = init.node.where();
     return kernel([where](const NodeShapes& s) -> std::unique_ptr<Invocation> {
-      return std::make_unique<GatherInvocation>(s.in[1], s.in[0], 0, 1, 0, where);
+      return std::make_unique<GatherInvocation>(s.in[1], s.in[0], 0, 1, 0, false, where);
     });
   });
 }

@@ -24,14 +24,26 @@ __device__ double load(const void* x, ScalarType t, int64_t i) {
   return 0;
 }
 
-__device__ void store(void* y, ScalarType t, int64_t i, double v) {
+// Floats to integers as on the CPU (cast_cpu.cc): NaN -> 0, beyond the range -> its limit.
+__device__ int64_t saturate(double v, double lo, double hi, int64_t lo_i, int64_t hi_i) {
+  if (isnan(v)) return 0;
+  if (v >= hi) return hi_i;
+  if (v <= lo) return lo_i;
+  return int64_t(v);
+}
+
+__device__ void store(void* y, ScalarType t, int64_t i, double v, bool from_float) {
   switch (t) {
     case ScalarType::f32: static_cast<float*>(y)[i] = float(v); break;
     case ScalarType::f16: static_cast<__half*>(y)[i] = __float2half(float(v)); break;
     case ScalarType::bf16: static_cast<__nv_bfloat16*>(y)[i] = __float2bfloat16(float(v)); break;
-    case ScalarType::i32: static_cast<int32_t*>(y)[i] = int32_t(v); break;
-    case ScalarType::i64: static_cast<int64_t*>(y)[i] = int64_t(v); break;
-    case ScalarType::u8: static_cast<uint8_t*>(y)[i] = uint8_t(int64_t(v)); break;
+    case ScalarType::i32: static_cast<int32_t*>(y)[i] = int32_t(saturate(v, -2147483648.0, 2147483647.0, INT32_MIN, INT32_MAX)); break;
+    case ScalarType::i64:
+      static_cast<int64_t*>(y)[i] = saturate(v, -9223372036854775808.0, 9223372036854775807.0, INT64_MIN, INT64_MAX);
+      break;
+    case ScalarType::u8:
+      static_cast<uint8_t*>(y)[i] = from_float ? uint8_t(saturate(v, 0.0, 255.0, 0, 255)) : uint8_t(int64_t(v));
+      break;
     case ScalarType::boolean: static_cast<uint8_t*>(y)[i] = v != 0.0; break;
   }
 }
@@ -46,7 +58,8 @@ __global__ void cast_kernel(const void* x, ScalarType from, void* y, ScalarType 
     else static_cast<int32_t*>(y)[i] = int32_t(v);
     return;
   }
-  store(y, to, i, load(x, from, i));
+  const bool from_float = from == ScalarType::f32 || from == ScalarType::f16 || from == ScalarType::bf16;
+  store(y, to, i, load(x, from, i), from_float);
 }
 
 // One block per column; (value, index) pairs reduced, first maximum wins.

@@ -565,6 +565,83 @@ w = seeded_uniform("linear_panels_deep.weight", [40, 4096], -0.03, 0.03)
 b = r(40)
 case("linear_panels_deep_k4096", "Linear", [x, w, b], [F.linear(x, w, b)], params=(1, 2), atol=2e-5)
 
+# ---------------------------------------------------------------------------
+# Edge values (issue 15): NaN and inf, empty axes and zero-sized dims, huge and
+# negative attributes, precision at large magnitudes. PyTorch computes each;
+# where PyTorch itself refuses an input that ONNX defines (pool padding beyond
+# half the kernel), the reference is the definition written with PyTorch ops.
+torch.manual_seed(15)
+x44 = torch.arange(16, dtype=torch.float32).reshape(1, 1, 4, 4)
+case("avg_pool_ceil_include_pad_4x4", "AvgPool2d", [x44], [F.avg_pool2d(x44, 3, 2, ceil_mode=True)],
+     {"kernel_size": [3], "stride": [2], "ceil_mode": True})
+x = r(2, 3, 7, 9)
+for include in (True, False):
+    case(f"avg_pool_ceil_pad_include_{int(include)}", "AvgPool2d", [x],
+         [F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=include)],
+         {"kernel_size": [3], "stride": [2], "padding": [1], "ceil_mode": True, "count_include_pad": include})
+case("max_pool_ceil_pad", "MaxPool2d", [x], [F.max_pool2d(x, 3, 2, 1, ceil_mode=True)],
+     {"kernel_size": [3], "stride": [2], "padding": [1], "ceil_mode": True})
+# Padding 2 with a 3-wide kernel: ONNX allows it, PyTorch's pool refuses it, so
+# the reference pads explicitly (-inf for max; zeros counted for avg).
+xp = F.pad(x, (2, 2, 2, 2), value=float("-inf"))
+case("max_pool_pad_beyond_half", "MaxPool2d", [x], [F.max_pool2d(xp, 3, 1)],
+     {"kernel_size": [3], "stride": [1], "padding": [2]})
+case("avg_pool_pad_beyond_half", "AvgPool2d", [x], [F.avg_pool2d(F.pad(x, (2, 2, 2, 2)), 3, 1)],
+     {"kernel_size": [3], "stride": [1], "padding": [2]})
+ones = F.pad(torch.ones_like(x), (2, 2, 2, 2))
+case("avg_pool_pad_beyond_half_exclude", "AvgPool2d", [x],
+     [F.avg_pool2d(F.pad(x, (2, 2, 2, 2)), 3, 1, divisor_override=1) / F.avg_pool2d(ones, 3, 1, divisor_override=1)],
+     {"kernel_size": [3], "stride": [1], "padding": [2], "count_include_pad": False})
+xn = r(1, 2, 4, 4)
+xn[0, 0, 0, 1] = float("nan")
+xn[0, 1, 2:, 2:] = float("nan")  # a window of NaN only
+xn[0, 0, 3, 3] = float("inf")
+case("max_pool_nan", "MaxPool2d", [xn], [F.max_pool2d(xn, 2, 2)], {"kernel_size": [2]})
+case("avg_pool_nan", "AvgPool2d", [xn], [F.avg_pool2d(xn, 2, 2)], {"kernel_size": [2]})
+xr = r(3, 5, 4)
+xr[0, 2, 1] = float("nan")
+xr[1, :, :] = float("nan")
+xr[2, 0, 0] = float("-inf")
+case("argmax_nan", "ArgMax", [xr], [xr.argmax(1)], {"axis": 1})
+case("reduce_max_nan_runs", "ReduceMax", [xr], [xr.amax(-1)], {"axes": [-1]})
+case("reduce_max_nan_columns", "ReduceMax", [xr], [xr.amax(1)], {"axes": [1]})
+case("reduce_max_nan_strided", "ReduceMax", [xr], [xr.amax((0, 2))], {"axes": [0, 2]})
+xt = r(3, 6)
+xt[0, 4] = float("nan")
+xt[2, 1] = float("nan")
+xt[1, 0] = float("inf")
+for largest in (True, False):  # no ties: PyTorch leaves the order of equal values (NaNs too) unspecified
+    v, i = torch.topk(xt, 3, dim=1, largest=largest)
+    case(f"topk_nan_largest_{int(largest)}", "TopK", [xt], [v, i], {"k": 3, "axis": 1, "largest": largest})
+empty = torch.zeros(3, 0, 4)
+case("reduce_mean_empty_axis", "ReduceMean", [empty], [empty.mean(1)], {"axes": [1]})
+case("reduce_sum_empty_axis", "ReduceSum", [empty], [empty.sum(1)], {"axes": [1]})
+case("reduce_max_empty_rows", "ReduceMax", [empty], [empty.amax(2)], {"axes": [2]})
+case("relu_empty", "Relu", [empty], [F.relu(empty)])
+xl = r(4, 50) * 3 + 1e4
+case("logsoftmax_large_magnitude", "LogSoftmax", [xl], [torch.log_softmax(xl.double(), -1).float()], atol=2e-6)
+case("logsoftmax_nan_row", "LogSoftmax", [xr], [torch.log_softmax(xr, -1)])
+data, idx = r(4, 6, 3), torch.tensor([-1, 0, -6, 5, -3])
+case("gather_negative_indices", "Gather", [data, idx], [data[:, idx, :]], {"axis": 1})
+xs = r(6, 5)
+# PyTorch truncates slice bounds beyond int64 with a warning and returns no rows
+# for x[1::2**63-1]; Python's and numpy's slices (which heed's Slice follows)
+# give row 1, so numpy is the reference here.
+case("slice_huge_step", "Slice", [xs], [torch.from_numpy(xs.numpy()[1::2**63 - 1].copy())],
+     {"starts": [1], "ends": [2**63 - 1], "steps": [2**63 - 1]})
+case("slice_int64_extremes", "Slice", [xs], [torch.from_numpy(xs.numpy()[:, -2**63:2**63 - 1].copy())],
+     {"starts": [-2**63], "ends": [2**63 - 1], "axes": [1]})
+w, b = torch.zeros(4, 0), r(4)
+for act in ("none", "sigmoid"):
+    case(f"linear_no_input_features_{act}", "Linear", [torch.zeros(3, 0), w, b], [acts[act](F.linear(torch.zeros(3, 0), w, b))],
+         {"activation": act}, params=(1, 2))
+case("linear_no_input_features_nobias", "Linear", [torch.zeros(2, 5, 0), w, None], [F.linear(torch.zeros(2, 5, 0), w)], params=(1,))
+w7 = r(4, 7)
+case("linear_empty_batch", "Linear", [torch.zeros(0, 7), w7, b], [F.linear(torch.zeros(0, 7), w7, b)], params=(1, 2))
+xc, wc = torch.zeros(0, 3, 5, 5), r(2, 3, 3, 3)
+case("conv_empty_batch", "Conv2d", [xc, wc], [F.conv2d(xc, wc)], params=(1,))
+case("max_pool_empty_batch", "MaxPool2d", [xc], [F.max_pool2d(xc, 2)], {"kernel_size": [2]})
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 save_file(tensors, out, metadata={"cases": json.dumps(cases), "seeded": json.dumps(seeded_inputs),
                                   "generator": "tests/reference/gen_op_fixtures.py", "torch": torch.__version__})
