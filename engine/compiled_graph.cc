@@ -133,7 +133,12 @@ std::shared_ptr<const ShapePlan> CompiledGraph::plan_for(const std::vector<Shape
   std::map<std::string, ir::ValueType> in_types;
   for (size_t i = 0; i < input_ids_.size(); ++i)
     in_types[values_[input_ids_[i]].name] = {values_[input_ids_[i]].type.dtype, ir::to_sym(input_shapes[i])};
-  auto types = ir::infer_types(graph_, [&](const std::string& w) { return weights_.find(w); }, in_types);
+  std::map<std::string, ir::ValueType> types;
+  try {
+    types = ir::infer_types(graph_, [&](const std::string& w) { return weights_.find(w); }, in_types);
+  } catch (const Error& e) {
+    throw Error(fmt::format("graph '{}': {}", graph_.name, e.what()));
+  }
 
   auto plan = std::make_shared<ShapePlan>();
   for (const ValueSlot& v : values_) {

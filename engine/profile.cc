@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/file_io.h"
+
 namespace heed {
 
 std::string Profile::table() const {
@@ -50,10 +52,7 @@ void Profile::write_chrome_trace(const std::string& path) const {
                       {"args", {{"op_name", n.op}, {"input_shapes", n.input_shapes},
                                 {"output_shapes", n.output_shapes}}}});
   }
-  std::ofstream f(path);
-  if (!f) throw Error(fmt::format("{}: cannot open for writing", path));
-  f << nlohmann::json{{"traceEvents", trace}, {"displayTimeUnit", "ms"}}.dump(1) << "\n";
-  if (!f) throw Error(fmt::format("{}: write failed", path));
+  write_file_atomically(path, nlohmann::json{{"traceEvents", trace}, {"displayTimeUnit", "ms"}}.dump(1) + "\n");
 }
 
 }  // namespace heed

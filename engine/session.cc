@@ -209,7 +209,11 @@ BoundPlan& SessionImpl::bind(const std::vector<Shape>& shapes) {
                                   [](const auto& x, const auto& y) { return x->last_used < y->last_used; }));
   auto b = std::make_unique<BoundPlan>();
   b->input_shapes = shapes;
-  b->plan = graph_.plan_for(shapes);
+  try {
+    b->plan = graph_.plan_for(shapes);
+  } catch (const Error& e) {
+    throw Error(model_->with_path(e.what()));
+  }
   const Backend& backend = graph_.backend();
   try {
     reserve(arena_, arena_bytes_, b->plan->arena_bytes);
@@ -217,9 +221,9 @@ BoundPlan& SessionImpl::bind(const std::vector<Shape>& shapes) {
     size_t largest = 0;
     for (size_t v = 1; v < b->plan->values.size(); ++v)
       if (b->plan->values[v].nbytes() > b->plan->values[largest].nbytes()) largest = v;
-    throw Error(fmt::format("graph '{}': its intermediate values need {} bytes, the largest '{}' {}: {}",
-                            graph_.graph().name, b->plan->arena_bytes, graph_.values()[largest].name,
-                            b->plan->values[largest].shape.str(), e.what()));
+    throw Error(model_->with_path(fmt::format("graph '{}': its intermediate values need {} bytes, the largest '{}' {}: {}",
+                                              graph_.graph().name, b->plan->arena_bytes, graph_.values()[largest].name,
+                                              b->plan->values[largest].shape.str(), e.what())));
   }
   const auto& values = graph_.values();
   b->ptrs.assign(values.size(), nullptr);

@@ -1,6 +1,8 @@
+#include <heed/limits.h>
 #include <heed/translate.h>
 
-#include <limits>
+#include <algorithm>
+#include <string_view>
 
 #include "engine/model_impl.h"
 #include "loaders/marian_tokenizer.h"
@@ -17,8 +19,8 @@ struct Translator::Impl {
   Impl(Model m, const std::string& dir, const TranslatorOptions& o)
       : model(std::move(m)), tokenizer(dir), generator(model, o.threads, o.profile), options(o) {
     eos = std::stoll(model.metadata().at("eos_token_id"));
-    auto limit = model.metadata().find("max_positions");  // Marian's positions; the LSTM has no limit
-    max_source = limit == model.metadata().end() ? std::numeric_limits<int64_t>::max() : std::stoll(limit->second);
+    auto limit = model.metadata().find("max_positions");  // Marian's positions; an LSTM has no limit of its own
+    max_source = limit == model.metadata().end() ? limits().max_source_tokens : std::stoll(limit->second);
   }
 };
 
@@ -32,10 +34,20 @@ Translator::~Translator() = default;
 Translator::Translator(Translator&&) noexcept = default;
 Translator& Translator::operator=(Translator&&) noexcept = default;
 
+// `text` cut to at most `max_bytes`, at a UTF-8 character boundary.
+static std::string_view first_bytes(const std::string& text, int64_t max_bytes) {
+  if (int64_t(text.size()) <= max_bytes) return text;
+  size_t end = size_t(std::max<int64_t>(max_bytes, 0));
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // inside a character
+  return std::string_view(text).substr(0, end);
+}
+
 std::vector<int64_t> Translator::encode(const std::string& text, bool* truncated) const {
-  std::vector<int64_t> ids = impl_->tokenizer.encode(text);
-  const bool cut = int64_t(ids.size()) > impl_->max_source;
-  if (cut) {
+  // Tokenizing a megabyte line takes tens of seconds; no model reads that far.
+  const std::string_view kept = first_bytes(text, limits().max_line_bytes);
+  std::vector<int64_t> ids = impl_->tokenizer.encode(std::string(kept));
+  const bool cut = int64_t(ids.size()) > impl_->max_source || kept.size() < text.size();
+  if (int64_t(ids.size()) > impl_->max_source) {
     ids.resize(size_t(impl_->max_source - 1));
     ids.push_back(impl_->eos);
   }

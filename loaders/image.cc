@@ -1,6 +1,7 @@
 #include "loaders/image.h"
 
 #include <heed/error.h>
+#include <heed/limits.h>
 
 #include <csetjmp>
 #include <cstdio>
@@ -12,6 +13,9 @@
 #include <fmt/format.h>
 #include <jpeglib.h>
 #include <png.h>
+#include <unistd.h>
+
+#include "engine/file_io.h"
 
 namespace heed {
 namespace {
@@ -20,6 +24,16 @@ namespace {
 // palette expanded, gray replicated, alpha dropped (not blended), 16-bit samples
 // cut to their high byte. 16-bit grayscale is refused: Pillow clips it to
 // [0, 255] rather than scaling, so no faithful 8-bit picture exists.
+// The declared size against heed::Limits, before any pixel is allocated (a
+// 62-byte PNG may declare 30000 x 30000). False with `message` filled when over.
+bool size_allowed(uint64_t width, uint64_t height, char (&message)[256]) {
+  const int64_t limit = limits().max_image_pixels;
+  if (width <= uint64_t(limit) && height <= uint64_t(limit) && width * height <= uint64_t(limit)) return true;
+  std::snprintf(message, sizeof message, "%llux%llu pixels is more than the limit of %lld (heed::Limits::max_image_pixels)",
+                (unsigned long long)width, (unsigned long long)height, (long long)limit);
+  return false;
+}
+
 struct PngReader {
   png_structp png = nullptr;
   png_infop info = nullptr;
@@ -34,6 +48,8 @@ bool decode_png(PngReader& r, FILE* f, Image& out) {
   if (setjmp(png_jmpbuf(r.png))) return false;
   png_init_io(r.png, f);
   png_read_info(r.png, r.info);
+  if (!size_allowed(png_get_image_width(r.png, r.info), png_get_image_height(r.png, r.info), r.message))
+    png_longjmp(r.png, 1);
   const int depth = png_get_bit_depth(r.png, r.info), type = png_get_color_type(r.png, r.info);
   if (depth == 16 && type == PNG_COLOR_TYPE_GRAY)
     png_error(r.png, "16-bit grayscale is not supported (convert it to 8-bit)");
@@ -57,7 +73,7 @@ bool decode_png(PngReader& r, FILE* f, Image& out) {
 // cut to their high byte. 16-bit grayscale is refused: Pillow clips it to
 // [0, 255] rather than scaling, so no faithful 8-bit picture exists.
 Image read_png(const std::string& path) {
-  std::unique_ptr<FILE, decltype(&std::fclose)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  std::unique_ptr<FILE, decltype(&std::fclose)> f(fdopen(open_regular_file(path), "rb"), &std::fclose);
   if (!f) throw Error(fmt::format("{}: cannot open", path));
   PngReader r;
   r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
@@ -79,7 +95,7 @@ struct JpegError {
 };
 
 Image read_jpeg(const std::string& path) {
-  std::unique_ptr<FILE, decltype(&std::fclose)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  std::unique_ptr<FILE, decltype(&std::fclose)> f(fdopen(open_regular_file(path), "rb"), &std::fclose);
   if (!f) throw Error(fmt::format("{}: cannot open", path));
   jpeg_decompress_struct cinfo;
   JpegError err;
@@ -103,6 +119,11 @@ Image read_jpeg(const std::string& path) {
   jpeg_create_decompress(&cinfo);
   jpeg_stdio_src(&cinfo, f.get());
   jpeg_read_header(&cinfo, TRUE);
+  char too_large[256];
+  if (!size_allowed(cinfo.image_width, cinfo.image_height, too_large)) {
+    jpeg_destroy_decompress(&cinfo);
+    throw Error(fmt::format("{}: cannot decode JPEG: {}", path, too_large));
+  }
   cinfo.out_color_space = JCS_RGB;
   jpeg_start_decompress(&cinfo);
   out = Image(int(cinfo.output_width), int(cinfo.output_height));
@@ -118,12 +139,12 @@ Image read_jpeg(const std::string& path) {
 }  // namespace
 
 Image read_image(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(fmt::format("{}: cannot open", path));
   unsigned char sig[8] = {};
-  f.read(reinterpret_cast<char*>(sig), 8);
-  if (f.gcount() == 8 && png_sig_cmp(sig, 0, 8) == 0) return read_png(path);
-  if (f.gcount() >= 3 && sig[0] == 0xff && sig[1] == 0xd8 && sig[2] == 0xff) return read_jpeg(path);
+  int fd = open_regular_file(path);
+  const ssize_t got = ::read(fd, sig, 8);
+  ::close(fd);
+  if (got == 8 && png_sig_cmp(sig, 0, 8) == 0) return read_png(path);
+  if (got >= 3 && sig[0] == 0xff && sig[1] == 0xd8 && sig[2] == 0xff) return read_jpeg(path);
   throw Error(fmt::format("{}: not a PNG or JPEG file", path));
 }
 
@@ -144,11 +165,6 @@ std::string encode_png(const Image& image) {
   return bytes;
 }
 
-void write_png(const std::string& path, const Image& image) {
-  std::string bytes = encode_png(image);
-  std::ofstream f(path, std::ios::binary);
-  f.write(bytes.data(), std::streamsize(bytes.size()));
-  if (!f) throw Error(fmt::format("{}: cannot write", path));
-}
+void write_png(const std::string& path, const Image& image) { write_file_atomically(path, encode_png(image)); }
 
 }  // namespace heed

@@ -1,6 +1,7 @@
 #include "loaders/image_transform.h"
 
 #include <heed/error.h>
+#include <heed/limits.h>
 
 #include <algorithm>
 #include <cmath>
@@ -77,10 +78,15 @@ Image resample(const Image& in, const Coefficients& c, bool horizontal, int row0
   return out;
 }
 
+// A side length from a config: a positive integer, read as int64 before any narrowing.
+bool side_ok(const nlohmann::json& v) {
+  return v.is_number_integer() && v.get<int64_t>() >= 1 && v.get<int64_t>() <= INT32_MAX;
+}
+
 std::array<int, 2> pair_of(const nlohmann::json& v, const char* key, const std::string& where) {
-  if (!v.is_array() || v.size() != 2 || !v[0].is_number_integer() || !v[1].is_number_integer() || v[0].get<int>() < 1 ||
-      v[1].get<int>() < 1)
+  if (!v.is_array() || v.size() != 2 || !side_ok(v[0]) || !side_ok(v[1]))
     throw Error(fmt::format("{}: image.{} must be [height, width] (positive integers)", where, key));
+  check_image_size(v[1].get<int64_t>(), v[0].get<int64_t>(), fmt::format("{}: image.{}", where, key));
   return {v[0].get<int>(), v[1].get<int>()};
 }
 
@@ -96,6 +102,13 @@ std::array<float, 3> triple(const nlohmann::json& img, const char* key, const st
 }
 
 }  // namespace
+
+void check_image_size(int64_t width, int64_t height, const std::string& what) {
+  const int64_t limit = limits().max_image_pixels;
+  if (width > limit || height > limit || width * height > limit)
+    throw Error(fmt::format("{}: {}x{} pixels is more than the limit of {} (heed::Limits::max_image_pixels)", what,
+                            width, height, limit));
+}
 
 Image pil_resize(const Image& image, int width, int height, ImageTransform::Filter filter) {
   if (width == image.width && height == image.height) return image;
@@ -117,8 +130,8 @@ ImageTransform read_image_transform(const nlohmann::json& config, const std::str
   ImageTransform t;
   if (img.contains("resize") && !img["resize"].is_null()) {
     if (img["resize"].is_number_integer()) {
+      if (!side_ok(img["resize"])) throw Error(fmt::format("{}: image.resize must be positive", where));
       t.resize_short = img["resize"].get<int>();
-      if (t.resize_short < 1) throw Error(fmt::format("{}: image.resize must be positive", where));
     } else {
       t.resize = pair_of(img["resize"], "resize", where);
     }
@@ -141,7 +154,9 @@ Image transform_picture(const Image& image, const ImageTransform& t, const std::
   if (t.resize_short > 0) {  // torchvision: the shorter side becomes resize_short, the longer int(size * long / short)
     const bool wide = cur.width > cur.height;
     const int shorter = wide ? cur.height : cur.width, longer = wide ? cur.width : cur.height;
-    const int new_long = int(double(int64_t(t.resize_short) * longer) / shorter);
+    const double new_long_exact = double(t.resize_short) * longer / shorter;
+    check_image_size(int64_t(std::min(new_long_exact, 1e15)), t.resize_short, fmt::format("{}: resized", path));
+    const int new_long = int(new_long_exact);
     cur = wide ? pil_resize(cur, new_long, t.resize_short, t.filter) : pil_resize(cur, t.resize_short, new_long, t.filter);
   }
   if (t.center_crop) {

@@ -30,6 +30,9 @@ struct ImageTransform {
   std::array<float, 3> mean{}, std{};
 };
 
+// Refuses a picture size beyond heed::Limits::max_image_pixels ("WHAT: WxH pixels is more than ...").
+void check_image_size(int64_t width, int64_t height, const std::string& what);
+
 // `where` names the file in errors.
 ImageTransform read_image_transform(const nlohmann::json& config, const std::string& where);
 

@@ -1,6 +1,7 @@
 #include "loaders/marian_tokenizer.h"
 
 #include <heed/error.h>
+#include <heed/limits.h>
 
 #include <filesystem>
 #include <fstream>
@@ -31,6 +32,9 @@ MarianTokenizer::MarianTokenizer(const std::string& dir)
     if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0)
       throw Error(fmt::format("{}: piece '{}' has no valid id", vocab, it.key()));
     int64_t id = it.value().get<int64_t>();
+    if (id >= limits().max_vocabulary_size)
+      throw Error(fmt::format("{}: piece '{}' has id {}, beyond the vocabulary limit of {} (heed::Limits::max_vocabulary_size)",
+                              vocab, it.key(), id, limits().max_vocabulary_size));
     piece_to_id_[it.key()] = id;
     if (id >= int64_t(id_to_piece_.size())) id_to_piece_.resize(size_t(id + 1));
     id_to_piece_[size_t(id)] = it.key();

@@ -1,5 +1,7 @@
 #include "loaders/word_map.h"
 
+#include <heed/limits.h>
+
 #include <heed/error.h>
 
 #include <fstream>
@@ -19,8 +21,9 @@ WordMap word_map_from(const nlohmann::json& object, const std::string& where) {
   if (!object.is_object()) throw Error(fmt::format("{}: expected an object of word -> id", where));
   WordMap m;
   for (const auto& [word, id] : object.items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > (int64_t(1) << 24))
-      throw Error(fmt::format("{}: the id of \"{}\" must be an integer in [0, 2^24]", where, word));
+    const int64_t limit = limits().max_vocabulary_size;
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= limit)
+      throw Error(fmt::format("{}: the id of \"{}\" must be an integer in [0, {}) (heed::Limits::max_vocabulary_size)", where, word, limit));
     m.ids[word] = id.get<int64_t>();
     if (size_t(id.get<int64_t>()) >= m.words.size()) m.words.resize(size_t(id.get<int64_t>()) + 1);
     m.words[size_t(id.get<int64_t>())] = word;

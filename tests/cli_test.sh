@@ -68,7 +68,7 @@ expect_error translate_half_gemm_on_cpu "gemm_dtype f16 needs device 'cuda'" "$h
 expect_ok run_unknown_gemm_dtype "--gemm-dtype: f8 not in \{f32,f16,bf16\}" sh -c "'$heed' run '$mlp/mlp.json' --inputs '$mlp/mlp_inputs.safetensors' --gemm-dtype f8 2>&1; test \$? -eq 105"
 expect_ok translate_summary "translated 3 lines: .* tokens/s" "$heed" translate "$dates" --input "$tmp/dates.txt"
 python3 -c 'print(" ".join(["3rd of March 2021"] * 20))' >"$tmp/long.txt" 2>/dev/null || printf '%s ' $(seq 1 80) >"$tmp/long.txt"
-expect_ok translate_truncates_long_lines "warning: line 1 is longer than the model.s positions; its first 64 tokens were translated" "$heed" translate "$dates" --input "$tmp/long.txt"
+expect_ok translate_truncates_long_lines "warning: line 1 is longer than the model takes \\(its positions, or heed::Limits\\); its first 64 tokens were translated" "$heed" translate "$dates" --input "$tmp/long.txt"
 expect_error translate_missing_dir "nope: a model directory needs config.json|nope: cannot open" "$heed" translate "$tmp/nope" --input "$tmp/dates.txt"
 expect_error translate_bad_beam "--beam, --batch-size and --max-length must be >= 1" "$heed" translate "$dates" --beam 0 --input "$tmp/dates.txt"
 mkdir -p "$tmp/nospm" && cp "$dates/config.json" "$dates/model.safetensors" "$tmp/nospm/"

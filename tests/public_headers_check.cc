@@ -3,6 +3,7 @@
 #include <heed/caption.h>
 #include <heed/error.h>
 #include <heed/generate.h>
+#include <heed/limits.h>
 #include <heed/model.h>
 #include <heed/profile.h>
 #include <heed/tensor.h>

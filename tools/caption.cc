@@ -7,9 +7,12 @@
 #include <fstream>
 #include <iostream>
 
+#include <sstream>
+
 #include <fmt/format.h>
 
 #include "engine/image_input.h"
+#include "engine/file_io.h"
 #include "tools/commands.h"
 #include "viz/heatmap.h"
 
@@ -45,8 +48,7 @@ void write_caption_html(const CaptionArgs& a, const std::vector<std::vector<Capt
 
 // --input: one image path a line (blank lines skipped).
 std::vector<std::string> read_paths(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw Error(fmt::format("{}: cannot open", path));
+  std::istringstream f(read_text_file(path));
   std::vector<std::string> out;
   for (std::string line; std::getline(f, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();

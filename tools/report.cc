@@ -12,6 +12,8 @@
 
 #include "tools/commands.h"
 
+#include "engine/file_io.h"
+
 namespace heed::tools {
 
 void print_progress(size_t done, size_t total) {
@@ -24,9 +26,7 @@ void print_progress(size_t done, size_t total) {
 
 void write_html_page(const std::string& path, const std::string& title, const std::vector<viz::HtmlSection>& sections,
                      const std::string& what) {
-  std::ofstream html(path);
-  html << viz::render_html(title, sections);
-  if (!html) throw Error(fmt::format("{}: cannot write", path));
+  write_file_atomically(path, viz::render_html(title, sections));
   std::fprintf(stderr, "%s written to %s\n", what.c_str(), path.c_str());
 }
 

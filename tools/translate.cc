@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/file_io.h"
 #include "engine/model_impl.h"
 #include "tools/commands.h"
 #include "viz/heatmap.h"
@@ -32,11 +33,7 @@ struct TranslateArgs {
 
 std::vector<std::string> read_lines(const std::string& path) {
   std::vector<std::string> lines;
-  std::ifstream file;
-  if (!path.empty()) {
-    file.open(path);
-    if (!file) throw Error(fmt::format("{}: cannot open", path));
-  }
+  std::istringstream file(path.empty() ? std::string() : read_text_file(path));
   std::istream& in = path.empty() ? std::cin : file;
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -120,17 +117,13 @@ void translate(const TranslateArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
   auto results = a.ids ? translate_ids(*id_generator, model, lines, a) : translator->translate_n_best(lines, generation_options(a));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::ofstream file;
-  if (!a.output.empty()) {
-    file.open(a.output);
-    if (!file) throw Error(fmt::format("{}: cannot open for writing", a.output));
-  }
+  std::ostringstream file;  // --output is written whole at the end (atomically), never half
   std::ostream& out = a.output.empty() ? std::cout : file;
   size_t tokens = 0;
   for (size_t i = 0; i < results.size(); ++i) {
     if (results[i].empty()) out << "\n";
     if (!results[i].empty() && results[i][0].truncated)
-      std::fprintf(stderr, "heed: warning: line %zu is longer than the model's positions; its first %zu tokens were translated\n",
+      std::fprintf(stderr, "heed: warning: line %zu is longer than the model takes (its positions, or heed::Limits); its first %zu tokens were translated\n",
                    i + 1, results[i][0].source_pieces.size());
     for (const Translation& t : results[i]) {
       tokens += t.target_pieces.size();
@@ -138,6 +131,7 @@ void translate(const TranslateArgs& a) {
       out << t.text << "\n";
     }
   }
+  if (!a.output.empty()) write_file_atomically(a.output, file.str());
   std::fprintf(stderr, "translated %zu lines: %zu target tokens in %.2f s, %.1f tokens/s\n", lines.size(), tokens,
                seconds, seconds > 0 ? double(tokens) / seconds : 0.0);
   if (!a.attention.empty() && translator) write_attention_html(lines, results, model, a);

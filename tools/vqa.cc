@@ -9,10 +9,13 @@
 #include <cstring>
 #include <iostream>
 
+#include <sstream>
+
 #include <fmt/format.h>
 
 #include "engine/image_input.h"
 #include "loaders/safetensors.h"
+#include "engine/file_io.h"
 #include "tools/commands.h"
 #include "viz/heatmap.h"
 
@@ -28,8 +31,7 @@ struct VqaArgs {
 
 // "IMAGE<TAB>QUESTION" lines.
 std::vector<Question> read_questions(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw Error(fmt::format("{}: cannot open", path));
+  std::istringstream f(read_text_file(path));
   std::vector<Question> out;
   size_t number = 0;
   for (std::string line; std::getline(f, line);) {
