@@ -5,6 +5,10 @@
 #   ./dev.sh build  install what is missing and build (Release, into build/)
 #   ./dev.sh bench  build and run the benchmarks in bench/ (PyTorch peers need: pip install torch)
 #   ./dev.sh tsan   build with ThreadSanitizer (build-tsan/) and run the concurrency tests
+#   ./dev.sh sanitize  build with AddressSanitizer + UBSan (build-asan/) and run every CPU test
+#   ./dev.sh fuzz [TARGET] [SECONDS]  build the libFuzzer targets (clang, build-fuzz/) and fuzz
+#                   TARGET (default: all, one after another) for SECONDS each (default 600)
+#   ./dev.sh fuzz-smoke  build the fuzz targets and run each over its seed corpus (CI)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -31,6 +35,27 @@ build() {
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$BUILD_DIR" -j "$JOBS"
 }
+
+FUZZ_TARGETS=(fuzz_safetensors fuzz_graph fuzz_model_config fuzz_text fuzz_image)
+SANITIZERS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+
+build_fuzz() {
+  install_missing
+  local missing_fuzz=()
+  for p in clang libclang-rt-14-dev libomp-14-dev; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing_fuzz+=("$p")
+  done
+  if [ ${#missing_fuzz[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_fuzz[@]}" >/dev/null
+  fi
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEED_CUDA=OFF -DHEED_BUILD_BENCH=OFF \
+    -DHEED_BUILD_TESTS=OFF -DHEED_FUZZ=ON -DCMAKE_CXX_FLAGS="$SANITIZERS -fsanitize=fuzzer-no-link" >/dev/null
+  cmake --build build-fuzz -j "$JOBS" --target "${FUZZ_TARGETS[@]}"
+}
+
+# ASan reports leaks at exit; oneDNN and OpenMP keep process-lifetime caches, not leaks of heed's.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 case "${1:-}" in
   build) build ;;
@@ -72,6 +97,34 @@ case "${1:-}" in
       -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=thread" >/dev/null
     cmake --build build-tsan -j "$JOBS" --target heed_tests
     OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1" build-tsan/tests/heed_tests --gtest_filter='*Concurren*'
+    ;;
+  sanitize)
+    install_missing
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEED_CUDA=OFF -DHEED_BUILD_BENCH=OFF \
+      -DCMAKE_CXX_FLAGS="$SANITIZERS" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+      -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
+    cmake --build build-asan -j "$JOBS"
+    ctest --test-dir build-asan --output-on-failure -j "$JOBS" -E "install|cpu_tests_on_avx2"
+    ;;
+  fuzz)
+    build_fuzz
+    targets=("${FUZZ_TARGETS[@]}")
+    [ -n "${2:-}" ] && targets=("$2")
+    for t in "${targets[@]}"; do
+      mkdir -p "build-fuzz/found/$t"
+      echo "== $t for ${3:-600} s (new inputs in build-fuzz/found/$t, seeds in fuzz/corpus/$t)"
+      "build-fuzz/fuzz/$t" -max_total_time="${3:-600}" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
+        "build-fuzz/found/$t" "fuzz/corpus/$t"
+    done
+    ;;
+  fuzz-smoke)
+    build_fuzz
+    for t in "${FUZZ_TARGETS[@]}"; do
+      echo "== $t: its seed corpus, then 2000 mutations"
+      rm -rf "build-fuzz/smoke/$t" && mkdir -p "build-fuzz/smoke/$t"  # new inputs go here, not into the seeds
+      "build-fuzz/fuzz/$t" -runs=2000 -timeout=20 -rss_limit_mb=4096 -seed=1 "build-fuzz/smoke/$t" "fuzz/corpus/$t" 2>&1 | tail -2
+    done
+    echo "fuzz-smoke: ${#FUZZ_TARGETS[@]} passed, 0 failed"
     ;;
   bench)
     build

@@ -118,6 +118,7 @@ struct CandidateQuery {
   const float* base = nullptr;     // host, [rows]; nullptr: zeros
   const uint8_t* skip = nullptr;   // host, [rows]: rows nobody reads (may be left unscored)
   int64_t hold = -1, forced = -1;  // -1: none
+  bool log_probs = false;          // logits are already log-probabilities (processed on the host): no log-softmax
 };
 
 class Backend {

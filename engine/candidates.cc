@@ -44,16 +44,16 @@ HEED_INLINE void best_of_row(const float* row, const CandidateQuery& q, float ba
   float max = -INFINITY;
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const float* p = row + blk * kBlock;
-    float m = -INFINITY;
-#pragma omp simd reduction(max : m)
-    for (int64_t v = 0; v < std::min(kBlock, vocab - blk * kBlock); ++v) m = std::max(m, p[v]);
+    const float m = max_of(p, std::min(kBlock, vocab - blk * kBlock));
     block_max[blk] = m;
     max = std::max(max, m);
   }
   float sum = 0.f;
+  if (!q.log_probs) {
 #pragma omp simd reduction(+ : sum)
-  for (int64_t v = 0; v < vocab; ++v) sum += exp_approx(row[v] - max);
-  const float lse = std::log(sum) + max;  // log_softmax's
+    for (int64_t v = 0; v < vocab; ++v) sum += exp_approx(row[v] - max);
+  }
+  const float lse = q.log_probs ? 0.f : std::log(sum) + max;  // log_softmax's
   for (int64_t blk = 0; blk < blocks; ++blk) {
     if ((block_max[blk] - lse) + base < best[keep - 1].score) continue;
     for (int64_t v = blk * kBlock; v < std::min((blk + 1) * kBlock, vocab); ++v)

@@ -20,7 +20,13 @@ bool cpu_has_avx512();
 // A function compiled for AVX-512 with 512-bit vectors (GCC otherwise prefers
 // 256-bit vectors even where AVX-512 is enabled). Call it only when
 // cpu_isa() == CpuIsa::avx512; code it inlines is compiled the same way.
+// Clang knows no prefer-vector-width target and would drop the whole attribute
+// (compiling AVX-512 intrinsics for AVX2): it says the same with min_vector_width.
+#if defined(__clang__)
+#define HEED_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"), min_vector_width(512)))
+#else
 #define HEED_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,prefer-vector-width=512")))
+#endif
 // A body written once and compiled into each caller's build: inlined into an
 // HEED_AVX512 function it is vectorized for AVX-512, elsewhere for AVX2.
 #define HEED_INLINE __attribute__((always_inline)) inline

@@ -7,6 +7,7 @@
 
 #include "engine/backend.h"
 #include "engine/candidates.h"
+#include "engine/logits_processors.h"
 #include "engine/step_model.h"
 
 namespace heed {
@@ -18,11 +19,34 @@ Tensor i64_tensor(const Shape& shape) { return Tensor::zeros(DType::i64, shape);
 struct Generator::Impl {
   std::unique_ptr<detail::StepModel> model;
   int64_t vocab, pad, eos, start, forced_eos, max_pos;
+  GenerationOptions defaults;  // heed's, with the model's generation_config.json applied
+  std::vector<float> host_scores;  // a step's scores on the host, when logits processors run
 
   Impl(const Model& m, int threads, bool profile) : model(detail::StepModel::create(m, threads, profile)) {
     const detail::TokenIds& ids = model->ids();
     vocab = ids.vocab, pad = ids.pad, eos = ids.eos, start = ids.start, forced_eos = ids.forced_eos;
     max_pos = ids.max_positions;
+    if (auto it = m.metadata().find("generation_config"); it != m.metadata().end())
+      defaults = detail::options_from_generation_config(it->second, m.metadata().at("generation_config_path"), defaults);
+  }
+
+  // With logits processors active: the step's scores copied to the host and
+  // processed there, row by row (`history(r)`: row r's decoder input ids); q
+  // then reads them. Beam search processes log-probabilities, greedy the raw
+  // logits, as transformers does. Returns the backend that scores them.
+  template <typename History>
+  const Backend& process(const Tensor& logits, CandidateQuery& q, const detail::LogitsProcessors& procs, bool beam,
+                         History history) {
+    const Backend& where = backend_for(logits.device());
+    if (!procs.active()) return where;
+    host_scores.resize(size_t(q.rows * vocab));
+    where.copy_out(host_scores.data(), logits.data(), host_scores.size() * sizeof(float));
+    if (beam) detail::log_softmax_rows(host_scores.data(), q.rows, vocab);
+    for (int64_t r = 0; r < q.rows; ++r)
+      if (!q.skip || !q.skip[r]) procs.apply(host_scores.data() + r * vocab, vocab, history(r));
+    q.logits = host_scores.data();
+    q.log_probs = beam;
+    return cpu_backend();
   }
 
   // One step's scoring: transformers' logits processors (forced EOS at the last
@@ -65,11 +89,17 @@ struct Generator::Impl {
     std::vector<uint8_t> done(static_cast<size_t>(B), 0);
     std::vector<float> score(static_cast<size_t>(B));
     std::vector<int64_t> best(static_cast<size_t>(B));
+    const detail::LogitsProcessors procs(o, eos);
+    std::vector<int64_t> history;
     for (int64_t t = 0; t < steps && !std::all_of(done.begin(), done.end(), [](uint8_t d) { return d; }); ++t) {
       const Tensor& logits = model->step(in, out, cur, t);
       CandidateQuery q = query(logits, B, 1, t, steps, o);
       q.skip = done.data();
-      backend_for(logits.device()).best_candidates(q, score.data(), best.data());
+      process(logits, q, procs, false, [&](int64_t b) -> const std::vector<int64_t>& {
+        history.assign(1, start);
+        history.insert(history.end(), res[size_t(b)][0].tokens.begin(), res[size_t(b)][0].tokens.end());
+        return history;
+      }).best_candidates(q, score.data(), best.data());
       const Tensor attn = o.return_attention ? model->attention(out) : Tensor();
       for (int64_t b = 0; b < B; ++b) {
         if (done[size_t(b)]) {
@@ -110,13 +140,20 @@ struct Generator::Impl {
     std::vector<Candidate> row_best(static_cast<size_t>(R * keep)), order;
     std::vector<int64_t> from(static_cast<size_t>(R)), index(static_cast<size_t>(R * keep));
     std::vector<float> base(static_cast<size_t>(R)), score(static_cast<size_t>(R * keep));
+    const detail::LogitsProcessors procs(o, eos);
+    std::vector<int64_t> history;
     for (int64_t t = 0; t < steps; ++t) {
       const Tensor& logits = model->step(in, out, cur, t);
       const int64_t cur_len = t + 1;  // transformers' cur_len: the start token and t generated tokens
       for (int64_t r = 0; r < R; ++r) base[size_t(r)] = running[size_t(r / K)][size_t(r % K)].score;
       CandidateQuery q = query(logits, R, keep, t, steps, o);
       q.base = base.data();
-      backend_for(logits.device()).best_candidates(q, score.data(), index.data());
+      process(logits, q, procs, true, [&](int64_t r) -> const std::vector<int64_t>& {
+        const Hyp& h = running[size_t(r / K)][size_t(r % K)];
+        history.assign(1, start);
+        history.insert(history.end(), h.tokens.begin(), h.tokens.end());
+        return history;
+      }).best_candidates(q, score.data(), index.data());
       for (int64_t i = 0; i < R * keep; ++i)  // indices into the item's K x vocab scores
         row_best[size_t(i)] = {score[size_t(i)], (i / keep) % K * vocab + index[size_t(i)]};
       const Tensor attn = o.return_attention ? model->attention(out) : Tensor();
@@ -197,6 +234,7 @@ Generator::Generator(const Model& model, int threads, bool profile)
     : impl_(std::make_unique<Impl>(model, threads, profile)) {}
 
 Profile Generator::profile() const { return impl_->model->profile(); }
+GenerationOptions Generator::default_options() const { return impl_->defaults; }
 Generator::~Generator() = default;
 
 std::vector<std::vector<Generation>> Generator::generate_n_best(const std::vector<std::vector<int64_t>>& sources,

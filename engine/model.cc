@@ -172,7 +172,8 @@ const std::map<std::string, std::string>& Model::metadata() const { return impl_
 
 std::string Model::describe() const {
   std::string s;
-  for (const auto& [name, g] : impl_->graphs()) {
+  for (const auto& [name, graph] : impl_->graphs()) {
+    const auto& g = graph;  // a lambda may not capture a structured binding (C++20; clang refuses it)
     s += fmt::format("graph '{}': {} nodes\n", name, g->nodes().size());
     auto value = [&](int id) {
       if (id < 0) return std::string("-");

@@ -76,6 +76,14 @@ std::vector<std::vector<Translation>> Translator::translate_n_best(const std::ve
   return out;
 }
 
+std::vector<Translation> Translator::translate(const std::vector<std::string>& lines) {
+  return translate(lines, impl_->generator.default_options());
+}
+
+std::vector<std::vector<Translation>> Translator::translate_n_best(const std::vector<std::string>& lines) {
+  return translate_n_best(lines, impl_->generator.default_options());
+}
+
 std::vector<Translation> Translator::translate(const std::vector<std::string>& lines, const GenerationOptions& options) {
   std::vector<Translation> best;
   for (auto& n : translate_n_best(lines, options)) best.push_back(n.empty() ? Translation{} : std::move(n[0]));

@@ -3,6 +3,7 @@
 #include <heed/error.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -204,8 +205,23 @@ ir::Graph decoder_step_graph(const MarianConfig& c, bool untied_head) {
 
 }  // namespace
 
+// transformers' generation_config.json beside the checkpoint: kept whole in the
+// model's metadata for generation (Generator::default_options); its
+// forced_eos_token_id takes precedence over config.json's, as in transformers.
+void read_generation_config(const std::string& dir, MarianConfig& c, std::map<std::string, std::string>& metadata) {
+  const std::string path = dir + "/generation_config.json";
+  if (!std::filesystem::exists(path)) return;
+  ConfigReader r(path, "the generation config");
+  if (r.raw().contains("forced_eos_token_id")) c.forced_eos = r.optional_integer("forced_eos_token_id", -1);
+  if (c.forced_eos >= c.vocab) r.fail(fmt::format("'forced_eos_token_id' {} is outside the vocabulary", c.forced_eos));
+  metadata["generation_config"] = r.raw().dump();
+  metadata["generation_config_path"] = path;
+}
+
 ir::GraphFile import_marian(const std::string& dir, WeightStore& weights) {
   MarianConfig c = read_config(dir);
+  std::map<std::string, std::string> generation;
+  read_generation_config(dir, c, generation);
   weights.add_file(read_model_weights(dir, "Marian weights"));
   bool untied = !c.tied && weights.find("lm_head.weight");
   ir::GraphFile file;
@@ -222,6 +238,7 @@ ir::GraphFile import_marian(const std::string& dir, WeightStore& weights) {
                    {"eos_token_id", std::to_string(c.eos)},
                    {"decoder_start_token_id", std::to_string(c.start)},
                    {"forced_eos_token_id", std::to_string(c.forced_eos)}};
+  file.metadata.insert(generation.begin(), generation.end());
   return file;
 }
 

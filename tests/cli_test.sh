@@ -125,5 +125,36 @@ expect_error directory_model "a model directory needs config.json" "$heed" run "
 "$heed" frobnicate >/dev/null 2>&1; rc=$?
 if [ $rc -ne 0 ] && [ $rc -lt 128 ]; then ok; else bad "unknown subcommand: exit $rc"; fi
 
+# Hostile input (issue 15): a decoder step whose KV caches come from a read-only
+# inputs file (heed writes them in its private copy), a FIFO named as weights,
+# and a failed write that must leave the previous output whole.
+if command -v python3 >/dev/null; then
+  python3 - "$tmp/step.safetensors" <<'PY'
+import json, struct, sys
+dims = {"input_ids": ("I64", [1, 1]), "positions": ("I64", [1]), "position": ("I64", []), "src_pad": ("BOOL", [1, 3])}
+for l in range(2):
+    for kind in ("cross_k", "cross_v"): dims[f"{kind}.{l}"] = ("F32", [1, 4, 3, 32])
+    for kind in ("cache_k", "cache_v"): dims[f"{kind}.{l}"] = ("F32", [1, 4, 8, 32])
+size = {"I64": 8, "F32": 4, "BOOL": 1}
+header, blobs, off = {}, [], 0
+for name, (dt, shape) in dims.items():
+    n = size[dt]
+    for d in shape: n *= d
+    header[name] = {"dtype": dt, "shape": shape, "data_offsets": [off, off + n]}
+    blobs.append(b"\0" * n); off += n
+h = json.dumps(header).encode(); h += b" " * ((8 - len(h) % 8) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+PY
+  chmod a-w "$tmp/step.safetensors"
+  expect_ok run_decoder_step_caches_from_file "logits: f32\[1, 1, " "$heed" run "$dates" --graph decoder_step --inputs "$tmp/step.safetensors"
+fi
+mkfifo "$tmp/w.fifo" && printf '{"format": "heed.graph", "version": 1, "weights": "w.fifo", "graphs": {"main": {"inputs": [], "outputs": ["y"], "nodes": []}}}' >"$tmp/fifo.json"
+expect_error weights_fifo_refused "w.fifo: not a regular file" timeout 20 "$heed" run "$tmp/fifo.json" --inputs "$mlp/mlp_inputs.safetensors"
+printf '{"format": "heed.graph", "version": 1, "weights": "/etc/passwd", "graphs": {"main": {"inputs": [], "outputs": ["y"], "nodes": []}}}' >"$tmp/abs.json"
+expect_error weights_absolute_refused "must be a relative path inside the model's directory" "$heed" run "$tmp/abs.json" --inputs "$mlp/mlp_inputs.safetensors"
+printf 'previous' >"$tmp/keep.safetensors"
+expect_error output_failed_write "nope/out.safetensors: cannot write" "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --output "$tmp/nope/out.safetensors"
+expect_error pool_stride_zero "node 'p' \(MaxPool2d\): kernel_size \(2, 2\) and stride \(0, 0\) must be >= 1" sh -c "printf '{\"format\": \"heed.graph\", \"version\": 1, \"graphs\": {\"main\": {\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [1, 1, 4, 4]}], \"outputs\": [\"y\"], \"nodes\": [{\"name\": \"p\", \"op\": \"MaxPool2d\", \"inputs\": [\"x\"], \"outputs\": [\"y\"], \"attrs\": {\"kernel_size\": [2], \"stride\": [0]}}]}}}' >'$tmp/pool.json' && '$heed' inspect '$tmp/pool.json'"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <limits>
 #include <numeric>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -25,8 +26,10 @@ namespace {
 struct TranslateArgs {
   std::string model, input, output, attention, trace;
   int beam = 1, batch = 32, threads = 0, max_new = 256, min_new = 0, n_best = 1;
-  float length_penalty = 1.0f;
+  float length_penalty = 1.0f, repetition_penalty = 1.0f;
+  int no_repeat_ngram = 0;
   bool profile = false, ids = false;  // ids: lines are token ids, no tokenizer
+  std::set<std::string> given;        // options on the command line: they override the model's generation config
   Device device = Device::cpu;
   DType gemm_dtype = DType::f32;
 };
@@ -59,13 +62,19 @@ std::vector<int64_t> parse_ids(const std::string& line, size_t number, int64_t e
   return ids;
 }
 
-GenerationOptions generation_options(const TranslateArgs& a) {
-  GenerationOptions o;
-  o.beam_size = a.beam;
-  o.num_hypotheses = a.n_best;
-  o.length_penalty = a.length_penalty;
-  o.max_new_tokens = a.max_new;
-  o.min_new_tokens = a.min_new;
+// The model's generation config (Generator::default_options), each option given
+// on the command line overriding its field.
+GenerationOptions generation_options(const TranslateArgs& a, const Generator& gen) {
+  GenerationOptions o = gen.default_options();
+  auto given = [&](const char* flag) { return a.given.count(flag) > 0; };
+  if (given("--beam")) o.beam_size = a.beam;
+  if (given("--n-best")) o.num_hypotheses = a.n_best;
+  if (given("--length-penalty")) o.length_penalty = a.length_penalty;
+  if (given("--max-length")) o.max_new_tokens = a.max_new;
+  if (given("--min-length")) o.min_new_tokens = a.min_new;
+  if (given("--repetition-penalty")) o.repetition_penalty = a.repetition_penalty;
+  if (given("--no-repeat-ngram-size")) o.no_repeat_ngram_size = a.no_repeat_ngram;
+  o.num_hypotheses = std::min(o.num_hypotheses, o.beam_size);
   o.return_attention = !a.attention.empty();
   return o;
 }
@@ -77,7 +86,7 @@ std::vector<std::vector<Translation>> translate_ids(Generator& gen, const Model&
   const int64_t eos = std::stoll(model.metadata().at("eos_token_id"));
   std::vector<std::vector<int64_t>> src(lines.size());
   for (size_t i = 0; i < lines.size(); ++i) src[i] = parse_ids(lines[i], i + 1, eos);
-  auto generated = gen.generate_batched(src, generation_options(a), a.batch, print_progress);
+  auto generated = gen.generate_batched(src, generation_options(a, gen), a.batch, print_progress);
   std::vector<std::vector<Translation>> out(lines.size());
   for (size_t i = 0; i < lines.size(); ++i)
     for (const Generation& g : generated[i])
@@ -101,7 +110,7 @@ void write_attention_html(const std::vector<std::string>& lines, const std::vect
 }
 
 void translate(const TranslateArgs& a) {
-  if (a.beam < 1 || a.batch < 1 || a.max_new < 1 || a.n_best < 1 || a.n_best > a.beam)
+  if (a.beam < 1 || a.batch < 1 || a.max_new < 1 || a.n_best < 1 || (a.given.count("--beam") && a.n_best > a.beam))
     throw Error("--beam, --batch-size and --max-length must be >= 1, and --n-best between 1 and --beam");
   LoadOptions lo;
   lo.device = a.device;
@@ -115,7 +124,7 @@ void translate(const TranslateArgs& a) {
     translator = std::make_unique<Translator>(model, a.model, TranslatorOptions{a.threads, a.profile, a.batch, a.device, print_progress});
   std::vector<std::string> lines = read_lines(a.input);
   auto t0 = std::chrono::steady_clock::now();
-  auto results = a.ids ? translate_ids(*id_generator, model, lines, a) : translator->translate_n_best(lines, generation_options(a));
+  auto results = a.ids ? translate_ids(*id_generator, model, lines, a) : translator->translate_n_best(lines, generation_options(a, translator->generator()));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::ostringstream file;  // --output is written whole at the end (atomically), never half
   std::ostream& out = a.output.empty() ? std::cout : file;
@@ -148,12 +157,14 @@ void add_translate(CLI::App& app) {
   cmd->add_option("MODEL_DIR", a->model, "config.json, model.safetensors, source.spm, target.spm, vocab.json")->required();
   cmd->add_option("--input", a->input, "read lines from this file instead of stdin");
   cmd->add_option("--output", a->output, "write translations here instead of stdout");
-  cmd->add_option("--beam", a->beam, "beam size (1: greedy)");
+  cmd->add_option("--beam", a->beam, "beam size (1: greedy; default: the model's generation_config.json num_beams, else 1)");
   cmd->add_option("--n-best", a->n_best, "hypotheses per line, each as 'score<TAB>text' (at most --beam)");
   cmd->add_option("--length-penalty", a->length_penalty, "beam scores are log p / length^penalty (default 1)");
   cmd->add_option("--batch-size", a->batch, "sentences per batch (default 32)");
-  cmd->add_option("--max-length", a->max_new, "most tokens generated per sentence (default 256)");
-  cmd->add_option("--min-length", a->min_new, "EOS is held back before this many tokens (default 0)");
+  cmd->add_option("--max-length", a->max_new, "most tokens generated per sentence (default: the generation config's, else 256)");
+  cmd->add_option("--min-length", a->min_new, "EOS is held back before this many tokens (default: the generation config's, else 0)");
+  cmd->add_option("--repetition-penalty", a->repetition_penalty, "> 1 lowers the scores of tokens already generated (transformers')");
+  cmd->add_option("--no-repeat-ngram-size", a->no_repeat_ngram, "no n-gram of this size is generated twice (0: off)");
   cmd->add_flag("--ids", a->ids, "lines are space-separated token ids, and so is the output (no tokenizer)");
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)");
   add_device_option(cmd, &a->device);
@@ -162,6 +173,8 @@ void add_translate(CLI::App& app) {
   cmd->add_option("--profile", a->trace, "print per-op timings; with =FILE also write a Chrome trace")->expected(0, 1);
   cmd->callback([a, cmd] {
     a->profile = cmd->count("--profile") > 0;
+    for (const CLI::Option* opt : cmd->get_options())
+      if (opt->count() > 0) a->given.insert(opt->get_name());
     translate(*a);
   });
 }

@@ -2,7 +2,9 @@
 
 // GCC 12's AVX-512 intrinsics pass `undefined` vectors that -Wmaybe-uninitialized
 // takes for uninitialized reads once inlined (GCC bug 105593, fixed in GCC 13).
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include <immintrin.h>
 
@@ -37,9 +39,7 @@ HEED_INLINE void add_masks(float* row, int64_t n, int64_t b, int64_t t, int64_t 
 HEED_INLINE void masked_softmax(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& m,
                                 int64_t stride) {
   add_masks(row, n, b, t, j0, m, stride);
-  float max = -INFINITY;
-#pragma omp simd reduction(max : max)
-  for (int64_t j = 0; j < n; ++j) max = std::max(max, row[j]);
+  const float max = max_of(row, n);
   if (max == -INFINITY) {  // nothing visible: zeros, as PyTorch's fully masked rows become
     std::fill(row, row + n, 0.f);
     return;

@@ -22,6 +22,10 @@ struct GenerationOptions {
   int max_new_tokens = 256;      // tokens after the start token (EOS included)
   int min_new_tokens = 0;        // EOS is suppressed before this many
   bool return_attention = false; // per generated token, the attention over the source (Marian: last layer, head mean)
+  // transformers' logits processors over what each hypothesis has generated:
+  std::vector<std::vector<int64_t>> bad_words_ids;  // never generate these sequences ([[pad]] in every opus-mt model)
+  float repetition_penalty = 1.0f;  // > 1 lowers the scores of tokens already generated
+  int no_repeat_ngram_size = 0;     // > 0: no n-gram of this size appears twice
 };
 
 struct Generation {
@@ -38,6 +42,10 @@ class HEED_API Generator {
  public:
   explicit Generator(const Model& model, int threads = 0, bool profile = false);
   ~Generator();
+  // heed's defaults with the model's generation_config.json applied (a Marian
+  // checkpoint's num_beams, max_length, bad_words_ids, ...), as transformers'
+  // generate() starts from; callers override single fields from here.
+  GenerationOptions default_options() const;
   // One result per source (token ids, EOS included as the tokenizer adds it):
   // the best hypothesis.
   std::vector<Generation> generate(const std::vector<std::vector<int64_t>>& sources, const GenerationOptions& options = {});

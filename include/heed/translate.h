@@ -40,11 +40,14 @@ class HEED_API Translator {
   Translator(Translator&&) noexcept;
   Translator& operator=(Translator&&) noexcept;
 
-  // One translation per line (an empty line gives an empty translation).
-  std::vector<Translation> translate(const std::vector<std::string>& lines, const GenerationOptions& options = {});
+  // One translation per line (an empty line gives an empty translation), with
+  // the model's generation config (generator().default_options()) or `options`.
+  std::vector<Translation> translate(const std::vector<std::string>& lines);
+  std::vector<Translation> translate(const std::vector<std::string>& lines, const GenerationOptions& options);
   // The options.num_hypotheses best per line, best first (beam search).
+  std::vector<std::vector<Translation>> translate_n_best(const std::vector<std::string>& lines);
   std::vector<std::vector<Translation>> translate_n_best(const std::vector<std::string>& lines,
-                                                         const GenerationOptions& options = {});
+                                                         const GenerationOptions& options);
 
   // Token ids of a line (</s> appended), cut to the model's positions when longer.
   std::vector<int64_t> encode(const std::string& text, bool* truncated = nullptr) const;
