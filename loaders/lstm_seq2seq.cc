@@ -1,6 +1,7 @@
 #include "loaders/lstm_seq2seq.h"
 
 #include <heed/error.h>
+#include <heed/limits.h>
 
 #include <fmt/format.h>
 
@@ -18,7 +19,7 @@ using Ints = std::vector<int64_t>;
 struct LstmConfig {
   int64_t vocab, embed, hidden, layers, window, pad, eos, start, forced_eos;
   bool bidirectional, input_feeding;
-  std::string attention, local_score;
+  std::string attention, local_score, window_rule;
   RenameRules rename;
 };
 
@@ -28,9 +29,10 @@ RenameRules read_rename(const ConfigReader& r) {
   const auto& list = r.raw()["rename"];
   if (!list.is_array()) r.fail("'rename' must be a list of [pattern, replacement] pairs");
   for (const auto& rule : list) {
-    if (!rule.is_array() || rule.size() != 2 || !rule[0].is_string() || !rule[1].is_string())
-      r.fail(fmt::format("'rename' entry {} must be [pattern, replacement] (two strings)", rule.dump()));
-    rules.emplace_back(rule[0].get<std::string>(), rule[1].get<std::string>());
+    const bool ok = rule.is_array() && (rule.size() == 2 || rule.size() == 3) && rule[0].is_string() && rule[1].is_string() &&
+                    (rule.size() == 2 || rule[2] == "transpose");
+    if (!ok) r.fail(fmt::format("'rename' entry {} must be [pattern, replacement] or [pattern, replacement, \"transpose\"]", rule.dump()));
+    rules.push_back({rule[0].get<std::string>(), rule[1].get<std::string>(), rule.size() == 3});
   }
   return rules;
 }
@@ -53,13 +55,20 @@ LstmConfig read_config(const std::string& dir) {
   r.refuse_if(c.local_score != "dot" && c.local_score != "general",
               fmt::format("local_score \"{}\" (dot or general)", c.local_score), importer);
   c.window = r.integer("local_window", 3);
+  c.window_rule = r.string("local_window_rule", "floor");
+  r.refuse_if(c.window_rule != "floor" && c.window_rule != "distance",
+              fmt::format("local_window_rule \"{}\" (floor or distance)", c.window_rule), importer);
   c.pad = r.integer("pad_token_id");
   c.eos = r.integer("eos_token_id");
   c.start = r.integer("decoder_start_token_id");
   c.forced_eos = r.integer("forced_eos_token_id", -1);
   for (int64_t v : {c.vocab, c.embed, c.hidden, c.layers})
     if (v < 1) r.fail("vocab_size, embed_size, hidden_size and the layer counts must be >= 1");
-  if (c.window < 0) r.fail("local_window must be >= 0");
+  // Far beyond real models, so that nothing built from them overflows or allocates without bound.
+  if (c.vocab > limits().max_vocabulary_size || c.embed > (1 << 16) || c.hidden > (1 << 16) || c.layers > 64)
+    r.fail("vocab_size, embed_size, hidden_size or a layer count is beyond heed's limits (vocabulary: "
+           "heed::Limits::max_vocabulary_size; sizes: 65536; layers: 64)");
+  if (c.window < 0 || c.window > (1 << 20)) r.fail("local_window must be between 0 and 2^20");
   r.refuse_if(c.bidirectional && c.hidden % 2, "a bidirectional encoder with an odd hidden_size", importer);
   for (int64_t id : {c.pad, c.eos, c.start})
     if (id < 0 || id >= c.vocab) r.fail(fmt::format("token id {} is outside the vocabulary [0, {})", id, c.vocab));
@@ -127,7 +136,7 @@ std::string attend(Builder& d, const std::string& query) {
     std::string wa = c.local_score == "general" ? d.w(a + ".linear_in.weight") : "";
     d.b.node(a, "LocalAttention", {query, "memory", "memory", "lengths", wa, d.w(a + ".W_p.weight"), d.flat(a + ".v_p.weight")},
              {{"center", std::string("predictive")}, {"left", c.window}, {"right", c.window},
-              {"score", c.local_score}, {"weights", std::string("source")}});
+              {"score", c.local_score}, {"weights", std::string("source")}, {"window_rule", c.window_rule}});
   } else {
     std::vector<std::string> in = {query, "memory", "memory", "src_pad"};
     if (c.attention == "general") in.push_back(d.w(a + ".linear_in.weight"));

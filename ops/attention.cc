@@ -190,7 +190,8 @@ void register_attention() {
                               {"right", AttrType::Int, std::nullopt},
                               {"sigma", AttrType::Float, -1.0},
                               {"score", AttrType::String, std::string("dot"), {"dot", "scaled_dot", "general"}},
-                              {"weights", AttrType::String, std::string("window"), {"window", "source"}}},
+                              {"weights", AttrType::String, std::string("window"), {"window", "source"}},
+                              {"window_rule", AttrType::String, std::string("floor"), {"floor", "distance"}}},
                     .infer = infer_local});
   register_op(OpDef{.name = "MultiHeadAttention",
                     .min_inputs = 10, .max_inputs = 16,

@@ -7,9 +7,11 @@
 #include <heed/generate.h>
 
 #include <cstring>
+#include <fstream>
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "engine/model_impl.h"
 #include "loaders/safetensors.h"
@@ -159,6 +161,48 @@ TEST_P(LstmSeq2Seq, ReturnsAttentionPerToken) {
 }
 
 INSTANTIATE_TEST_SUITE_P(PyTorch, LstmSeq2Seq, ::testing::Values("dot", "general_bi", "concat", "localp"));
+
+// The PyTorch seq2seq/chatbot tutorials' Luong "general" score is
+// h_t . (W_a h_s), heed's (OpenNMT's) is (W h_t) . h_s: the same model when
+// W = W_a^T. A tutorial-style checkpoint (its attn.attn.weight holds W_a, the
+// transpose of the fixture's linear_in) loads through a transposing rename rule
+// and gives PyTorch's tokens; without the transpose it runs, and is wrong.
+TEST(LstmSeq2SeqImport, TutorialGeneralScoreLoadsThroughATransposingRename) {
+  Fixture f("general_bi");
+  std::string dir = test::temp_dir();
+  SafetensorsFile weights = read_safetensors(test::fixture("lstm_general_bi/model.safetensors"));
+  NamedTensors tutorial;
+  for (const auto& [name, t] : weights.tensors) {
+    if (name != "dec.attn.linear_in.weight") {  // the fixture's own names go through its rename rules
+      tutorial.emplace_back(name, t);
+      continue;
+    }
+    Tensor wt = Tensor::empty(DType::f32, {t.shape()[1], t.shape()[0]});
+    for (int64_t i = 0; i < t.shape()[0]; ++i)
+      for (int64_t j = 0; j < t.shape()[1]; ++j) wt.data_as<float>()[j * t.shape()[0] + i] = t.data_as<float>()[i * t.shape()[1] + j];
+    tutorial.emplace_back("decoder.attn.attn.weight", wt);
+  }
+  write_safetensors(dir + "/model.safetensors", tutorial);
+  const nlohmann::json fixture_config = nlohmann::json::parse(std::ifstream(test::fixture("lstm_general_bi/config.json")));
+  nlohmann::json config = fixture_config;
+  GenerationOptions o;
+  o.max_new_tokens = f.max_new();
+  for (bool transpose : {true, false}) {
+    nlohmann::json rule = {"^decoder\\.attn\\.attn\\.weight$", "decoder.attention.linear_in.weight"};
+    if (transpose) rule.push_back("transpose");
+    config["rename"] = fixture_config["rename"];
+    config["rename"].push_back(rule);
+    test::write_file(dir, "config.json", config.dump());
+    Generator gen(Model::load(dir), 1);
+    std::vector<Generation> out = gen.generate(f.sources, o);
+    bool all_equal = true;
+    for (size_t b = 0; b < out.size(); ++b) all_equal &= out[b].tokens == f.greedy[b];
+    EXPECT_EQ(all_equal, transpose) << (transpose ? "with" : "without") << " the transpose";
+  }
+  config["rename"] = nlohmann::json::parse(R"([["a", "b", "flip"]])");
+  test::write_file(dir, "config.json", config.dump());
+  EXPECT_TRUE(test::throws_error_with([&] { Model::load(dir); }, "must be [pattern, replacement] or [pattern, replacement, \"transpose\"]"));
+}
 
 TEST(LstmSeq2SeqImport, RefusesBadConfigsAndWeights) {
   std::string dir = test::temp_dir();

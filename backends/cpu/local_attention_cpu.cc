@@ -1,6 +1,7 @@
 // LocalAttention (Luong): each query attends to keys in [c - left, c + right]
 // clipped to its sequence, c = t (monotonic) or floor(p_t) (predictive, with the
-// Gaussian weighting exp(-(s - p_t)^2 / (2 sigma^2)) applied after the softmax).
+// Gaussian weighting exp(-(s - p_t)^2 / (2 sigma^2)) applied after the softmax);
+// with window_rule "distance", to the keys with p_t - left <= s <= p_t + right.
 // Work and memory are O(T * window): no T x S matrix exists.
 #include <omp.h>
 
@@ -23,6 +24,7 @@ struct LocalConfig {
   double sigma;
   std::string score;
   bool source_weights;  // weights over the whole source [B, T, S] instead of the window
+  bool distance_rule;   // window [ceil(p - left), floor(p + right)] instead of floor(p) -/+ left/right
 };
 
 class LocalInvocation final : public Invocation {
@@ -75,8 +77,9 @@ class LocalInvocation final : public Invocation {
         for (int64_t i = 0; i < hidden_; ++i) z += double(vp[i]) * std::tanh(double(h[i]));
         p = double(len) / (1.0 + std::exp(-z));
       }
-      int64_t c = int64_t(std::floor(p)), first = c - cfg_.left;
-      int64_t lo = std::max<int64_t>(first, 0), hi = std::min<int64_t>(c + cfg_.right + 1, len);
+      const int64_t first = cfg_.distance_rule ? int64_t(std::ceil(p - double(cfg_.left))) : int64_t(std::floor(p)) - cfg_.left;
+      const int64_t last = cfg_.distance_rule ? int64_t(std::floor(p + double(cfg_.right))) : int64_t(std::floor(p)) + cfg_.right;
+      int64_t lo = std::max<int64_t>(first, 0), hi = std::min<int64_t>(last + 1, len);
       const bool window_out = weights && !cfg_.source_weights;
       float* a = window_out ? weights + r * W_ : rows_.data() + size_t(omp_get_thread_num()) * size_t(W_);
       std::fill(a, a + W_, 0.f);
@@ -125,7 +128,7 @@ void register_local_attention_kernels() {
   register_kernel("LocalAttention", [](const KernelInit& init) {
     LocalConfig cfg{init.node.attr_string("center") == "predictive", init.node.attr_int("left"),
                     init.node.attr_int("right"), init.node.attr_float("sigma"), init.node.attr_string("score"),
-                    init.node.attr_string("weights") == "source"};
+                    init.node.attr_string("weights") == "source", init.node.attr_string("window_rule") == "distance"};
     return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       return std::make_unique<LocalInvocation>(cfg, s);
     });

@@ -208,8 +208,9 @@ __global__ void local_attention_kernel(LocalAttentionArgs a, const float* q, con
     for (int64_t i = 0; i < a.P; ++i) z += double(vp[i]) * tanh(double(hp[r * a.P + i]));
     p = double(len) / (1.0 + exp(-z));
   }
-  const int64_t c = int64_t(floor(p)), first = c - a.left;
-  const int64_t lo = first > 0 ? first : 0, hi = c + a.right + 1 < len ? c + a.right + 1 : len;
+  const int64_t first = a.distance_rule ? int64_t(ceil(p - double(a.left))) : int64_t(floor(p)) - a.left;
+  const int64_t last = a.distance_rule ? int64_t(floor(p + double(a.right))) : int64_t(floor(p)) + a.right;
+  const int64_t lo = first > 0 ? first : 0, hi = last + 1 < len ? last + 1 : len;
   float* o = out + r * a.Dv;
   for (int64_t e = 0; e < a.Dv; ++e) o[e] = 0.f;
   float* wrow = weights ? weights + r * (a.source_weights ? a.S : W) : nullptr;

@@ -149,6 +149,7 @@ struct LocalAttentionArgs {
   float scale = 1.f;
   double sigma = 1.0;
   bool predictive = false, source_weights = false, lengths64 = false;
+  bool distance_rule = false;  // window [ceil(p - left), floor(p + right)] instead of floor(p) -/+ left/right
   const void* lengths = nullptr;
 };
 void local_attention(const LocalAttentionArgs& a, const float* q, const float* k, const float* v, const float* hp,

@@ -124,6 +124,7 @@ void register_luong_attention_kernels() {
     LocalAttentionArgs a;
     a.predictive = init.node.attr_string("center") == "predictive";
     a.left = init.node.attr_int("left");
+    a.distance_rule = init.node.attr_string("window_rule") == "distance";
     a.right = init.node.attr_int("right");
     const double sigma = init.node.attr_float("sigma");
     a.sigma = sigma > 0 ? sigma : double(a.left + a.right) / 4.0;

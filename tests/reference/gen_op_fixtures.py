@@ -377,7 +377,7 @@ case("global_blocked_no_weights", "GlobalAttention", [ql, kl, vl], [ctx], {"scor
 
 
 def local_ref(q, k, v, left, right, center="monotonic", score="dot", lengths=None, Wa=None, Wp=None, vp=None,
-              sigma=-1.0, source=False):
+              sigma=-1.0, source=False, rule="floor"):
     B, T, _ = q.shape
     S, Dv = k.shape[1], v.shape[2]
     W = left + right + 1
@@ -390,8 +390,11 @@ def local_ref(q, k, v, left, right, center="monotonic", score="dot", lengths=Non
             if center == "predictive":
                 z = (vp.double() @ torch.tanh(Wp.double() @ q[b, t].double())).item()
                 p = n / (1.0 + math.exp(-z))
-            c = math.floor(p)
-            lo, hi = max(c - left, 0), min(c + right + 1, n)
+            if rule == "distance":  # the keys within the distance: p - left <= s <= p + right
+                first, last = math.ceil(p - left), math.floor(p + right)
+            else:
+                first, last = math.floor(p) - left, math.floor(p) + right
+            lo, hi = max(first, 0), min(last + 1, n)
             if hi <= lo:
                 continue
             qq = q[b, t] @ Wa.T if score == "general" else q[b, t]
@@ -402,21 +405,23 @@ def local_ref(q, k, v, left, right, center="monotonic", score="dot", lengths=Non
             if center == "predictive":
                 pos = torch.arange(lo, hi, dtype=torch.float64)
                 a = (a.double() * torch.exp(-(pos - p) ** 2 / (2 * sig * sig))).float()
-            wts[b, t, lo - (c - left):hi - (c - left)] = a
+            wts[b, t, lo - first:hi - first] = a
             src_wts[b, t, lo:hi] = a
             ctx[b, t] = a @ v[b, lo:hi]
     return ctx, (src_wts if source else wts)
 
 
 def local_case(name, q, k, v, left, right, center="monotonic", score="dot", lengths=None, Wa=None, Wp=None, vp=None,
-               sigma=-1.0, source=False, **kw):
-    ctx, w = local_ref(q, k, v, left, right, center, score, lengths, Wa, Wp, vp, sigma, source)
+               sigma=-1.0, source=False, rule=None, **kw):
+    ctx, w = local_ref(q, k, v, left, right, center, score, lengths, Wa, Wp, vp, sigma, source, rule or "floor")
     ins = [q, k, v, lengths, Wa, Wp, vp]
     while ins and ins[-1] is None:
         ins.pop()
     attrs = {"center": center, "left": left, "right": right, "score": score, "sigma": sigma}
     if source:
         attrs["weights"] = "source"
+    if rule:
+        attrs["window_rule"] = rule
     case(name, "LocalAttention", ins, [ctx, w], attrs, **kw)
 
 
@@ -641,6 +646,16 @@ case("linear_empty_batch", "Linear", [torch.zeros(0, 7), w7, b], [F.linear(torch
 xc, wc = torch.zeros(0, 3, 5, 5), r(2, 3, 3, 3)
 case("conv_empty_batch", "Conv2d", [xc, wc], [F.conv2d(xc, wc)], params=(1,))
 case("max_pool_empty_batch", "MaxPool2d", [xc], [F.max_pool2d(xc, 2)], {"kernel_size": [2]})
+
+# local-p's window by distance (|s - p_t| <= D, as other Luong implementations
+# choose it) beside heed's default floor(p_t) -/+ D, window and source weights.
+torch.manual_seed(16)
+q, k, v = r(2, 9, 6), r(2, 9, 6), r(2, 9, 4)
+lens, Wp, vp = torch.tensor([9, 7], dtype=torch.int64), r(7, 6), r(7)
+local_case("local_p_distance_rule", q, k, v, 2, 2, center="predictive", lengths=lens, Wp=Wp, vp=vp, rule="distance", atol=1e-5)
+local_case("local_p_distance_rule_source", q, k, v, 3, 1, center="predictive", lengths=lens, Wp=Wp, vp=vp, rule="distance",
+           source=True, atol=1e-5)
+local_case("local_m_distance_rule", q, k, v, 2, 1, rule="distance")
 
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 save_file(tensors, out, metadata={"cases": json.dumps(cases), "seeded": json.dumps(seeded_inputs),
