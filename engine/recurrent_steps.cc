@@ -4,6 +4,7 @@
 // step the outputs become the next inputs; beams gather their rows. On a GPU the
 // encoder's outputs, the states and the logits stay in device memory.
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -24,7 +25,11 @@ struct DecoderInput {
 class RecurrentSteps final : public StepModel {
  public:
   RecurrentSteps(const Model& m, int threads, bool profile)
-      : encoder_(m, {"encoder", threads, profile, true}), step_(m, {"decoder_step", threads, profile, true}) {
+      : step_(m, {"decoder_step", threads, profile, true}), path_(m.impl().path()) {
+    for (const std::string& g : m.graph_names()) {  // "encoder" reads the model's own input (tokens, a picture);
+      if (g == "encoder") encoder_.emplace(m, SessionOptions{g, threads, profile, true});  // "encode_features" any
+      if (g == "encode_features") features_.emplace(m, SessionOptions{g, threads, profile, true});  // encoder's output
+    }
     ids_ = token_ids(m, int64_t(1) << 40);  // no position limit
     std::vector<std::string> outputs;
     for (const ValueInfo& v : m.outputs("decoder_step")) outputs.push_back(v.name);
@@ -40,11 +45,16 @@ class RecurrentSteps final : public StepModel {
 
   TensorMap prepare(const Sources& sources, int64_t copies, int64_t) override {
     TensorMap enc;
+    const bool features = sources.ids.empty() && sources.inputs.count("encoder_out");
+    if (features && !features_) throw Error(fmt::format("{}: this model takes no encoder features", path_));
+    if (!features && !encoder_)
+      throw Error(fmt::format("{}: this model has no encoder of its own (no trunk in its checkpoint): give it an "
+                              "encoder's features ('encoder_out')", path_));
     if (sources.ids.empty()) {
-      enc = encoder_.run(sources.inputs);
+      enc = (features ? *features_ : *encoder_).run(sources.inputs);
     } else {
       PaddedSources p = pad_sources(sources.ids, ids_.pad);
-      enc = encoder_.run({{"input_ids", p.ids}, {"lengths", p.lengths}});
+      enc = encoder_->run({{"input_ids", p.ids}, {"lengths", p.lengths}});
       enc["src_pad"] = step_.to_device(p.pad_mask);
       enc["lengths"] = step_.to_device(p.lengths);
     }
@@ -73,7 +83,13 @@ class RecurrentSteps final : public StepModel {
   }
 
   Tensor attention(const TensorMap& out) const override { return step_.to_host(out.at("attention")); }
-  Profile profile() const override { return merge_profiles({&encoder_, &step_}); }
+  Profile profile() const override {
+    std::vector<const Session*> sessions;
+    if (encoder_) sessions.push_back(&*encoder_);
+    if (features_) sessions.push_back(&*features_);
+    sessions.push_back(&step_);
+    return merge_profiles(sessions);
+  }
 
  private:
   // A state the encoder does not give (the input-feeding vector): zeros, its
@@ -94,7 +110,9 @@ class RecurrentSteps final : public StepModel {
     return step.new_tensor(d.dtype, shape);
   }
 
-  Session encoder_, step_;
+  std::optional<Session> encoder_, features_;
+  Session step_;
+  std::string path_;
   std::vector<DecoderInput> inputs_;
 };
 

@@ -17,6 +17,7 @@ using ir::Dim;
 using Ints = std::vector<int64_t>;
 
 struct SatConfig {
+  bool trunk;  // a ResNet trunk in the checkpoint; without one only features can be captioned
   ResNetSpec resnet;
   int64_t grid, attention, embed, decoder, vocab, encoder_dim;
   int64_t start, end, pad;
@@ -25,6 +26,8 @@ struct SatConfig {
 // The tutorial keeps the trunk as nn.Sequential(children): conv1 is resnet.0,
 // bn1 .1, layer1..4 .4...7. Checkpoints saved with torchvision's own names
 // (encoder.conv1.weight, ...) load too.
+bool has_trunk(const WeightStore& w) { return w.find("encoder.resnet.0.weight") || w.find("encoder.conv1.weight"); }
+
 std::function<std::string(const std::string&)> trunk_names(const WeightStore& w, const std::string& where) {
   if (w.find("encoder.resnet.0.weight"))
     return [](const std::string& name) {
@@ -42,17 +45,23 @@ std::function<std::string(const std::string&)> trunk_names(const WeightStore& w,
 SatConfig read_config(const std::string& dir, const WeightStore& weights) {
   ConfigReader r(dir + "/config.json", "a Show, Attend and Tell model directory needs config.json");
   SatConfig c{};
-  c.resnet = {int(r.integer("resnet_depth")), int(r.integer("resnet_stages", 4)), trunk_names(weights, r.path())};
-  check_resnet(c.resnet, r.path());
+  c.trunk = has_trunk(weights);
+  if (c.trunk) {
+    c.resnet = {int(r.integer("resnet_depth")), int(r.integer("resnet_stages", 4)), trunk_names(weights, r.path())};
+    check_resnet(c.resnet, r.path());
+  }
   c.grid = r.integer("encoded_image_size");
   c.attention = r.integer("attention_dim");
   c.embed = r.integer("embed_dim");
   c.decoder = r.integer("decoder_dim");
   c.vocab = r.integer("vocab_size");
-  for (int64_t v : {c.grid, c.attention, c.embed, c.decoder, c.vocab})
-    if (v < 1) r.fail("encoded_image_size, attention_dim, embed_dim, decoder_dim and vocab_size must be >= 1");
-  c.encoder_dim = resnet_channels(c.resnet);
-  read_image_transform(r.raw(), r.path());  // checked now, used by the captioner
+  // The tutorial's Decoder takes encoder_dim (2048 for its ResNet-101); with a
+  // trunk it is the trunk's channel count.
+  c.encoder_dim = c.trunk ? resnet_channels(c.resnet) : r.integer("encoder_dim", 2048);
+  for (int64_t v : {c.grid, c.attention, c.embed, c.decoder, c.vocab, c.encoder_dim})
+    if (v < 1 || v > (1 << 16))
+      r.fail("encoded_image_size, attention_dim, embed_dim, decoder_dim, vocab_size and encoder_dim must be 1 to 65536");
+  if (c.trunk || r.raw().contains("image")) read_image_transform(r.raw(), r.path());  // checked now, used by the captioner
   const std::string wm_path = dir + "/word_map.json";
   WordMap wm = word_map_from(read_json_file(wm_path, "the captioning vocabulary"), wm_path);
   c.start = wm.at("<start>", wm_path), c.end = wm.at("<end>", wm_path), c.pad = wm.at("<pad>", wm_path);
@@ -61,18 +70,31 @@ SatConfig read_config(const std::string& dir, const WeightStore& weights) {
   return c;
 }
 
-ir::Graph encoder_graph(const SatConfig& c) {
-  GraphBuilder b("encoder");
-  b.input("image", DType::f32, {Dim::symbol("batch"), Dim::known(3), Dim::symbol("height"), Dim::symbol("width")});
-  std::string x = add_resnet_trunk(b, c.resnet, "image");
-  x = b.node("encoder.adaptive_pool", "AdaptiveAvgPool2d", {x}, {{"output_size", Ints{c.grid}}});
-  x = b.node("encoder.channels_last", "Transpose", {x}, {{"perm", Ints{0, 2, 3, 1}}});
-  b.node("features", "Reshape", {x}, {{"shape", Ints{0, -1, c.encoder_dim}}});
+// What the decoder starts from, given the encoder's output `encoder_out`
+// [batch, grid, grid, encoder_dim] (the tutorial's Encoder.forward result).
+void add_encoder_head(GraphBuilder& b, const SatConfig& c, const std::string& encoder_out) {
+  b.node("features", "Reshape", {encoder_out}, {{"shape", Ints{0, -1, c.encoder_dim}}});
   b.node("att1", "Linear", {"features", b.param("decoder.attention.encoder_att.weight"), b.param("decoder.attention.encoder_att.bias")});
   std::string mean = b.node("decoder.mean_encoder_out", "ReduceMean", {"features"}, {{"axes", Ints{1}}});
   b.node("h", "Linear", {mean, b.param("decoder.init_h.weight"), b.param("decoder.init_h.bias")});
   b.node("c", "Linear", {mean, b.param("decoder.init_c.weight"), b.param("decoder.init_c.bias")});
   for (const char* out : {"features", "att1", "h", "c"}) b.output(out);
+}
+
+ir::Graph encoder_graph(const SatConfig& c) {
+  GraphBuilder b("encoder");
+  b.input("image", DType::f32, {Dim::symbol("batch"), Dim::known(3), Dim::symbol("height"), Dim::symbol("width")});
+  std::string x = add_resnet_trunk(b, c.resnet, "image");
+  x = b.node("encoder.adaptive_pool", "AdaptiveAvgPool2d", {x}, {{"output_size", Ints{c.grid}}});
+  add_encoder_head(b, c, b.node("encoder.channels_last", "Transpose", {x}, {{"perm", Ints{0, 2, 3, 1}}}));
+  return b.take();
+}
+
+// Captioning any encoder's features: encoder_out [batch, grid, grid, encoder_dim].
+ir::Graph features_graph(const SatConfig& c) {
+  GraphBuilder b("encode_features");
+  b.input("encoder_out", DType::f32, {Dim::symbol("batch"), Dim::known(c.grid), Dim::known(c.grid), Dim::known(c.encoder_dim)});
+  add_encoder_head(b, c, "encoder_out");
   return b.take();
 }
 
@@ -113,7 +135,8 @@ ir::GraphFile import_show_attend_tell(const std::string& dir, WeightStore& weigh
   weights.add_file(read_model_weights(dir, "captioning model's weights"));
   SatConfig c = read_config(dir, weights);
   ir::GraphFile graphs;
-  graphs.graphs["encoder"] = encoder_graph(c);
+  if (c.trunk) graphs.graphs["encoder"] = encoder_graph(c);
+  graphs.graphs["encode_features"] = features_graph(c);
   graphs.graphs["decoder_step"] = decoder_step_graph(c);
   graphs.metadata = {{"architecture", "show_attend_tell"},
                      {"vocab_size", std::to_string(c.vocab)},
@@ -121,7 +144,8 @@ ir::GraphFile import_show_attend_tell(const std::string& dir, WeightStore& weigh
                      {"eos_token_id", std::to_string(c.end)},
                      {"decoder_start_token_id", std::to_string(c.start)},
                      {"forced_eos_token_id", "-1"},
-                     {"encoded_image_size", std::to_string(c.grid)}};
+                     {"encoded_image_size", std::to_string(c.grid)},
+                     {"encoder_dim", std::to_string(c.encoder_dim)}};
   return graphs;
 }
 

@@ -87,7 +87,7 @@ expect_ok caption_attention "attention overlays written" "$heed" caption "$cap" 
 expect_ok caption_html "<img alt=\"a\"" cat "$tmp/cap.html"
 expect_ok caption_profile "LSTMCell" "$heed" caption "$cap" "$pics/000.png" --profile
 expect_ok caption_input_file "^$cap1,.*,.*$" sh -c "printf '$pics/000.png\n\n$pics/001.png\n$pics/002.png\n' >'$tmp/pics.txt' && '$heed' caption '$cap' --input '$tmp/pics.txt' 2>/dev/null | paste -sd,"
-expect_error caption_no_images "give IMAGE files or --input FILE" "$heed" caption "$cap"
+expect_error caption_no_images "give IMAGE files \\(or --input FILE\\), or --features FILE" "$heed" caption "$cap"
 expect_error caption_not_an_image "not_an_image.png: not a PNG or JPEG file" "$heed" caption "$cap" "$root/tests/fixtures/images/not_an_image.png"
 expect_error caption_truncated "truncated.png: cannot decode PNG" "$heed" caption "$cap" "$root/tests/fixtures/images/truncated.png"
 expect_error caption_missing_image "nope.png: cannot open" "$heed" caption "$cap" "$tmp/nope.png"
@@ -124,6 +124,12 @@ expect_error inspect_garbage "bad.safetensors: " "$heed" inspect "$tmp/bad.safet
 expect_error directory_model "a model directory needs config.json" "$heed" run "$tmp" --inputs "$mlp/mlp_inputs.safetensors"
 "$heed" frobnicate >/dev/null 2>&1; rc=$?
 if [ $rc -ne 0 ] && [ $rc -lt 128 ]; then ok; else bad "unknown subcommand: exit $rc"; fi
+
+# Captions of features (any encoder's output) instead of pictures: the bundled model's own encoder features.
+expect_ok caption_features_run "features" "$heed" run "$cap" --graph encoder --inputs "$root/tests/fixtures/shapes_pictures.safetensors" --output "$tmp/cap_feats.safetensors"
+cap0=$("$heed" caption "$cap" "$pics/000.png" 2>/dev/null)
+expect_ok caption_features "^$cap0" "$heed" caption "$cap" --features "$tmp/cap_feats.safetensors"
+expect_error caption_features_attention "--attention needs pictures" "$heed" caption "$cap" --features "$tmp/cap_feats.safetensors" --attention "$tmp/x.html"
 
 # Hostile input (issue 15): a decoder step whose KV caches come from a read-only
 # inputs file (heed writes them in its private copy), a FIFO named as weights,

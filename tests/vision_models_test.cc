@@ -130,6 +130,45 @@ TEST_P(Captioning, AnImageAloneGetsWhatItGetsInABatch) {
   EXPECT_NEAR(alone[0][0].score, both[1][0].score, 1e-4);
 }
 
+// Any encoder's features can be captioned: the encoder graph's own features
+// ([N, grid*grid, C], the PyTorch-checked path above) given back as
+// [N, grid, grid, C] caption exactly as the pictures do, and a checkpoint with
+// no ResNet trunk at all (the decoder alone) captions them the same.
+TEST_P(Captioning, FeaturesCaptionAsTheirPicturesDo) {
+  const Tensor& images = *io.find("images");
+  const int64_t grid = std::stoll(model.metadata().at("encoded_image_size"));
+  Tensor features = Session(model, {"encoder", 2}).run({{"image", images}}).at("features");
+  const int64_t channels = features.shape()[2];
+  Tensor grid_features = Tensor::copy_of(DType::f32, {features.shape()[0], grid, grid, channels}, features.data());
+  GenerationOptions o;
+  o.max_new_tokens = 12;
+  Generator gen(model, 2);
+  auto from_images = gen.generate_n_best({{"image", images}}, o);
+  auto from_features = gen.generate_n_best({{"encoder_out", grid_features}}, o);
+  ASSERT_EQ(from_features.size(), from_images.size());
+  for (size_t b = 0; b < from_images.size(); ++b) EXPECT_EQ(from_features[b][0].tokens, from_images[b][0].tokens) << b;
+
+  SafetensorsFile all = read_safetensors(dir + "/model.safetensors");
+  NamedTensors decoder_only;
+  for (const auto& [name, t] : all.tensors)
+    if (name.rfind("encoder.", 0) != 0) decoder_only.emplace_back(name, t);
+  const std::string bare = test::temp_dir();
+  write_safetensors(bare + "/model.safetensors", decoder_only);
+  fs::copy_file(dir + "/word_map.json", bare + "/word_map.json");
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(dir + "/config.json"));
+  config.erase("image");
+  config.erase("resnet_depth");
+  config["encoder_dim"] = channels;
+  test::write_file(bare, "config.json", config.dump());
+  Captioner captioner(bare);
+  std::vector<Caption> captions = captioner.caption_features(grid_features, o);
+  Captioner with_trunk(dir);
+  for (size_t b = 0; b < captions.size(); ++b) EXPECT_EQ(captions[b].text, with_trunk.caption_features(grid_features, o)[b].text);
+  EXPECT_TRUE(test::throws_error_with([&] { captioner.caption({test::fixture("images/rgb.png")}, o); },
+                                      "this captioning model has no image encoder"));
+  EXPECT_TRUE(test::throws_error_with([&] { captioner.caption_features(features, o); }, "features must be f32 [N, "));
+}
+
 INSTANTIATE_TEST_SUITE_P(Layouts, Captioning, ::testing::Values("sat_r18", "sat_r50_tv"));
 
 // The fixture with one edit to its config or word map; the load must fail naming `part`.

@@ -13,6 +13,7 @@
 
 #include "engine/image_input.h"
 #include "engine/file_io.h"
+#include "loaders/safetensors.h"
 #include "tools/commands.h"
 #include "viz/heatmap.h"
 
@@ -20,7 +21,7 @@ namespace heed::tools {
 namespace {
 
 struct CaptionArgs {
-  std::string model, input, attention, trace;
+  std::string model, input, attention, trace, features;
   std::vector<std::string> images;
   int beam = 1, n_best = 1, batch = 8, threads = 0, max_new = 0;
   float length_penalty = 1.0f;
@@ -46,6 +47,16 @@ void write_caption_html(const CaptionArgs& a, const std::vector<std::vector<Capt
   write_html_page(a.attention, "Where the model looked: " + a.model, sections, "attention overlays");
 }
 
+// --features: the tensor named "features" (or the file's only one), f32 [N, grid,
+// grid, C] or [N, grid * grid, C] (what `heed run MODEL --graph encoder` writes).
+Tensor read_caption_features(const std::string& path) {
+  SafetensorsFile file = read_safetensors(path);
+  const Tensor* f = file.find("features");
+  if (!f && file.tensors.size() == 1) f = &file.tensors[0].second;
+  if (!f) throw Error(fmt::format("{}: no tensor named 'features'", path));
+  return *f;  // shares the mapping, which the tensor keeps alive
+}
+
 // --input: one image path a line (blank lines skipped).
 std::vector<std::string> read_paths(const std::string& path) {
   std::istringstream f(read_text_file(path));
@@ -62,7 +73,8 @@ void caption(CaptionArgs a) {
     std::vector<std::string> more = read_paths(a.input);
     a.images.insert(a.images.end(), more.begin(), more.end());
   }
-  if (a.images.empty()) throw Error("give IMAGE files or --input FILE");
+  if (a.images.empty() == a.features.empty()) throw Error("give IMAGE files (or --input FILE), or --features FILE");
+  if (!a.features.empty() && !a.attention.empty()) throw Error("--attention needs pictures to draw on, not --features");
   if (a.beam < 1 || a.n_best < 1 || a.n_best > a.beam || a.batch < 1 || a.max_new < 0)
     throw Error("--beam and --batch-size must be >= 1, --n-best between 1 and --beam, --max-length >= 1");
   Captioner captioner(a.model, CaptionerOptions{a.threads, a.profile, a.batch, a.device, print_progress});
@@ -73,12 +85,13 @@ void caption(CaptionArgs a) {
   o.max_new_tokens = a.max_new > 0 ? a.max_new : captioner.max_caption_length();
   o.return_attention = !a.attention.empty();
   auto t0 = std::chrono::steady_clock::now();
-  auto results = captioner.caption_n_best(a.images, o);
+  auto results = a.features.empty() ? captioner.caption_n_best(a.images, o)
+                                    : captioner.caption_features_n_best(read_caption_features(a.features), o);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (const auto& hyps : results)
     for (const Caption& c : hyps) std::cout << (a.n_best > 1 ? fmt::format("{:.4f}\t", c.score) : "") << c.text << "\n";
-  std::fprintf(stderr, "captioned %zu images in %.2f s, %.1f images/s\n", a.images.size(), seconds,
-               seconds > 0 ? double(a.images.size()) / seconds : 0.0);
+  std::fprintf(stderr, "captioned %zu images in %.2f s, %.1f images/s\n", results.size(), seconds,
+               seconds > 0 ? double(results.size()) / seconds : 0.0);
   if (!a.attention.empty()) write_caption_html(a, results);
   if (a.profile) print_profile(captioner.profile(), a.trace);
 }
@@ -91,6 +104,8 @@ void add_caption(CLI::App& app) {
   cmd->add_option("MODEL_DIR", a->model, "config.json, model.safetensors, word_map.json")->required();
   cmd->add_option("IMAGE", a->images, "PNG or JPEG files");
   cmd->add_option("--input", a->input, "also caption the images listed in this file, one path a line");
+  cmd->add_option("--features", a->features, "caption the rows of this safetensors tensor ('features', f32 [N, grid, grid, "
+                  "encoder_dim] or [N, grid * grid, encoder_dim]: any encoder's output) instead of images");
   cmd->add_option("--beam", a->beam, "beam size (1: greedy)");
   cmd->add_option("--n-best", a->n_best, "captions per image, each as 'score<TAB>caption' (at most --beam)");
   cmd->add_option("--length-penalty", a->length_penalty, "beam scores are log p / length^penalty (default 1)");

@@ -13,6 +13,7 @@
 #include "tools/commands.h"
 
 #include "engine/file_io.h"
+#include "loaders/safetensors.h"
 
 namespace heed::tools {
 
@@ -28,6 +29,16 @@ void write_html_page(const std::string& path, const std::string& title, const st
                      const std::string& what) {
   write_file_atomically(path, viz::render_html(title, sections));
   std::fprintf(stderr, "%s written to %s\n", what.c_str(), path.c_str());
+}
+
+Tensor read_features(const std::string& path, const char* layout) {
+  SafetensorsFile file = read_safetensors(path);
+  const Tensor* f = file.find("features");
+  if (!f && file.tensors.size() == 1) f = &file.tensors[0].second;
+  if (!f) throw Error(fmt::format("{}: no tensor named 'features'", path));
+  if (f->dtype() != DType::f32 || f->shape().rank() != 4)
+    throw Error(fmt::format("{}: features must be f32 {}, got {} {}", path, layout, dtype_name(f->dtype()), f->shape().str()));
+  return *f;  // shares the mapping, which the tensor keeps alive
 }
 
 void print_profile(const Profile& profile, const std::string& trace) {

@@ -61,18 +61,6 @@ void write_vqa_html(const VqaArgs& a, const std::vector<Question>& qs, const std
   write_html_page(a.attention, "Where the model looked: " + a.model, sections, "attention overlays");
 }
 
-// --features: the tensor named "features" (or the file's only one), f32 [N, C, h, w].
-Tensor read_features(const std::string& path) {
-  SafetensorsFile file = read_safetensors(path);
-  const Tensor* f = file.find("features");
-  if (!f && file.tensors.size() == 1) f = &file.tensors[0].second;
-  if (!f) throw Error(fmt::format("{}: no tensor named 'features'", path));
-  if (f->dtype() != DType::f32 || f->shape().rank() != 4)
-    throw Error(fmt::format("{}: features must be f32 [N, channels, height, width], got {} {}", path,
-                            dtype_name(f->dtype()), f->shape().str()));
-  return *f;  // shares the mapping, which the tensor keeps alive
-}
-
 // Questions about rows of the features instead of pictures; `image` holds the row.
 std::vector<VqaResult> answer_features(QuestionAnswerer& qa, const Tensor& features, const VqaArgs& a,
                                        const std::vector<Question>& qs) {
@@ -101,7 +89,7 @@ void vqa(VqaArgs a) {
   if (a.top < 1 || a.batch < 1) throw Error("--top and --batch-size must be >= 1");
   if (!a.features.empty() && a.question.empty() && a.input.empty()) std::swap(a.image, a.question);  // no IMAGE with --features
   if (!a.features.empty() && !a.attention.empty()) throw Error("--attention needs pictures to draw on, not --features");
-  const Tensor features = a.features.empty() ? Tensor() : read_features(a.features);
+  const Tensor features = a.features.empty() ? Tensor() : read_features(a.features, "[N, channels, height, width]");
   std::vector<Question> qs;
   if (!a.input.empty()) {
     if (!a.image.empty()) throw Error("give IMAGE and QUESTION, or --input, not both");

@@ -49,6 +49,14 @@ class HEED_API Captioner {
   std::vector<std::vector<Caption>> caption_n_best(const std::vector<std::string>& image_paths,
                                                    const GenerationOptions& options = {});
 
+  // Captions for any encoder's features instead of pictures: `features` f32
+  // [N, grid, grid, encoder_dim] (the tutorial Encoder's output: channels last,
+  // after its adaptive pooling) or [N, grid * grid, encoder_dim] (heed's encoder
+  // graph's "features" output), one caption per row. The only way in for a
+  // checkpoint without a ResNet trunk.
+  std::vector<std::vector<Caption>> caption_features_n_best(const Tensor& features, const GenerationOptions& options = {});
+  std::vector<Caption> caption_features(const Tensor& features, const GenerationOptions& options = {});
+
   // The tensor the encoder reads for an image: [3, H, W] after resizing, cropping and normalizing.
   Tensor image_tensor(const std::string& image_path) const;
   int max_caption_length() const;
