@@ -71,7 +71,7 @@ std::vector<std::vector<Translation>> Translator::translate_n_best(const std::ve
   std::vector<std::vector<Translation>> out(lines.size());
   for (size_t i = 0; i < lines.size(); ++i)
     for (Generation& g : generated[i])
-      out[i].push_back({impl_->tokenizer.decode(g.tokens), g.score, truncated[i], impl_->tokenizer.pieces(sources[i]),
+      out[i].push_back({impl_->tokenizer.decode(g.tokens), g.score, truncated[i], impl_->tokenizer.source_pieces(sources[i]),
                         impl_->tokenizer.pieces(g.tokens), std::move(g.attention)});
   return out;
 }

@@ -25,6 +25,12 @@ struct MarianConfig {
   bool scale_embedding;
   std::string activation;
   bool tied;
+  // share_encoder_decoder_embeddings = false (some opus-mt pairs): each side has
+  // its own table and vocabulary, the decoder's of dec_vocab tokens.
+  bool shared;
+  int64_t dec_vocab;
+  std::string encoder_table() const { return shared ? "model.shared.weight" : "model.encoder.embed_tokens.weight"; }
+  std::string decoder_table() const { return shared ? "model.shared.weight" : "model.decoder.embed_tokens.weight"; }
 };
 
 // Sizes before any use: positive, within bounds no real model approaches (so
@@ -39,10 +45,13 @@ void check_sizes(const ConfigReader& r, const MarianConfig& c) {
   in_range("encoder_attention_heads", c.enc_heads, 1, c.d_model);
   in_range("decoder_attention_heads", c.dec_heads, 1, c.d_model);
   in_range("vocab_size", c.vocab, 1, int64_t(1) << 24);
+  in_range("decoder_vocab_size", c.dec_vocab, 1, int64_t(1) << 24);
   in_range("max_position_embeddings", c.max_pos, 1, 1 << 20);
-  for (auto [key, id] : {std::pair{"pad_token_id", c.pad}, {"eos_token_id", c.eos}, {"decoder_start_token_id", c.start}})
-    in_range(key, id, 0, c.vocab - 1);
-  if (c.forced_eos >= c.vocab) r.fail(fmt::format("'forced_eos_token_id' {} is outside the vocabulary", c.forced_eos));
+  // pad and EOS are in both vocabularies (sources end with EOS and are padded); the start token is the decoder's.
+  for (auto [key, id] : {std::pair{"pad_token_id", c.pad}, {"eos_token_id", c.eos}})
+    in_range(key, id, 0, std::min(c.vocab, c.dec_vocab) - 1);
+  in_range("decoder_start_token_id", c.start, 0, c.dec_vocab - 1);
+  if (c.forced_eos >= c.dec_vocab) r.fail(fmt::format("'forced_eos_token_id' {} is outside the vocabulary", c.forced_eos));
   r.refuse_if(c.d_model % c.enc_heads || c.d_model % c.dec_heads, "d_model not divisible by the head count", "Marian");
 }
 
@@ -55,7 +64,6 @@ MarianConfig read_config(const std::string& dir) {
   r.refuse_if(r.flag("normalize_before", false), "normalize_before = true (pre-LayerNorm)", "Marian");
   r.refuse_if(r.flag("normalize_embedding", false), "normalize_embedding = true", "Marian");
   r.refuse_if(r.flag("add_final_layer_norm", false), "add_final_layer_norm = true", "Marian");
-  r.refuse_if(!r.flag("share_encoder_decoder_embeddings", true), "share_encoder_decoder_embeddings = false", "Marian");
   // Defaults are transformers' MarianConfig's, so a config.json that leaves a
   // key out means what it means to transformers.
   MarianConfig c{};
@@ -65,8 +73,10 @@ MarianConfig read_config(const std::string& dir) {
   c.enc_heads = r.integer("encoder_attention_heads", 16);
   c.dec_heads = r.integer("decoder_attention_heads", 16);
   c.vocab = r.integer("vocab_size", 58101);
-  if (j.contains("decoder_vocab_size") && j["decoder_vocab_size"].is_number_integer())
-    r.refuse_if(j["decoder_vocab_size"].get<int64_t>() != c.vocab, "a decoder vocabulary different from the encoder's", "Marian");
+  c.shared = r.flag("share_encoder_decoder_embeddings", true);
+  c.dec_vocab = r.optional_integer("decoder_vocab_size", -1);  // None: the encoder's, as in transformers
+  if (c.dec_vocab < 0) c.dec_vocab = c.vocab;
+  r.refuse_if(c.shared && c.dec_vocab != c.vocab, "a decoder vocabulary different from the encoder's with shared embeddings", "Marian");
   c.max_pos = r.integer("max_position_embeddings", 1024);
   c.pad = r.integer("pad_token_id", 58100);
   c.eos = r.integer("eos_token_id", 0);
@@ -103,8 +113,8 @@ struct Builder {
   GraphBuilder b;
   std::string w(const std::string& name) { return b.param(name); }
 
-  std::string embed(const std::string& ids, const std::string& positions) {
-    std::string e = b.node("embed", "Embedding", {ids, w("model.shared.weight")});
+  std::string embed(const std::string& ids, const std::string& positions, const std::string& table) {
+    std::string e = b.node("embed", "Embedding", {ids, w(table)});
     if (c.scale_embedding) {
       Tensor s = Tensor::empty(DType::f32, {});
       s.data_as<float>()[0] = float(std::sqrt(double(c.d_model)));
@@ -136,7 +146,7 @@ ir::Graph encoder_graph(const MarianConfig& c) {
   e.b.input("input_ids", DType::i64, {Dim::symbol("batch"), Dim::symbol("src")});
   e.b.input("positions", DType::i64, {Dim::symbol("src")});
   e.b.input("src_pad", DType::boolean, {Dim::symbol("batch"), Dim::symbol("src")});
-  std::string h = e.embed("input_ids", "positions");
+  std::string h = e.embed("input_ids", "positions", c.encoder_table());
   for (int64_t l = 0; l < c.enc_layers; ++l) {
     std::string p = fmt::format("model.encoder.layers.{}", l);
     auto wts = e.attn_weights(p + ".self_attn");
@@ -180,7 +190,7 @@ ir::Graph decoder_step_graph(const MarianConfig& c, bool untied_head) {
     for (const char* kv : {"k", "v"})
       d.b.input(fmt::format("cache_{}.{}", kv, l), DType::f32, {Dim::symbol("batch"), Dim::known(c.dec_heads), Dim::symbol("max_len"), Dim::known(hd)});
   }
-  std::string h = d.embed("input_ids", "positions");
+  std::string h = d.embed("input_ids", "positions", c.decoder_table());
   for (int64_t l = 0; l < c.dec_layers; ++l) {
     std::string p = fmt::format("model.decoder.layers.{}", l);
     auto sw = d.attn_weights(p + ".self_attn");
@@ -197,7 +207,7 @@ ir::Graph decoder_step_graph(const MarianConfig& c, bool untied_head) {
     h = d.ffn(p, d.add_norm(p, h, x, "encoder_attn_layer_norm"));
   }
   std::string bias = d.b.node("final_logits_bias.flat", "Reshape", {d.w("final_logits_bias")}, {{"shape", std::vector<int64_t>{-1}}});
-  d.b.node("logits", "Linear", {h, d.w(untied_head ? "lm_head.weight" : "model.shared.weight"), bias});
+  d.b.node("logits", "Linear", {h, d.w(untied_head ? "lm_head.weight" : c.decoder_table()), bias});
   d.b.output("logits");
   d.b.output("cross_attention");
   return d.b.take();
@@ -213,7 +223,7 @@ void read_generation_config(const std::string& dir, MarianConfig& c, std::map<st
   if (!std::filesystem::exists(path)) return;
   ConfigReader r(path, "the generation config");
   if (r.raw().contains("forced_eos_token_id")) c.forced_eos = r.optional_integer("forced_eos_token_id", -1);
-  if (c.forced_eos >= c.vocab) r.fail(fmt::format("'forced_eos_token_id' {} is outside the vocabulary", c.forced_eos));
+  if (c.forced_eos >= c.dec_vocab) r.fail(fmt::format("'forced_eos_token_id' {} is outside the vocabulary", c.forced_eos));
   metadata["generation_config"] = r.raw().dump();
   metadata["generation_config_path"] = path;
 }
@@ -233,7 +243,7 @@ ir::GraphFile import_marian(const std::string& dir, WeightStore& weights) {
                    {"decoder_heads", std::to_string(c.dec_heads)},
                    {"head_dim", std::to_string(c.d_model / c.dec_heads)},
                    {"max_positions", std::to_string(c.max_pos)},
-                   {"vocab_size", std::to_string(c.vocab)},
+                   {"vocab_size", std::to_string(c.dec_vocab)},
                    {"pad_token_id", std::to_string(c.pad)},
                    {"eos_token_id", std::to_string(c.eos)},
                    {"decoder_start_token_id", std::to_string(c.start)},

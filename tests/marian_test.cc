@@ -4,8 +4,12 @@
 // and a batch equal to its sources run one by one.
 #include <heed/error.h>
 #include <heed/generate.h>
+#include <heed/translate.h>
 
 #include <cstring>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/model_impl.h"
 #include "loaders/safetensors.h"
@@ -80,6 +84,29 @@ TEST_P(Marian, ReturnsCrossAttentionPerToken) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transformers, Marian, ::testing::Values("tiny", "deep"));
+
+// share_encoder_decoder_embeddings = false (some opus-mt pairs): separate
+// encoder and decoder tables of different sizes, and separate tokenizer
+// vocabularies (vocab.json, target_vocab.json), against transformers'
+// MarianTokenizer(separate_vocabs=True) and generate()
+// (tests/reference/gen_marian_separate_vocabs.py).
+TEST(MarianImport, SeparateVocabulariesTranslateAsTransformers) {
+  const std::string dir = test::fixture("marian_separate");
+  Translator translator(dir, TranslatorOptions{1});
+  GenerationOptions o;
+  o.max_new_tokens = 10;
+  const nlohmann::json cases = nlohmann::json::parse(std::ifstream(test::fixture("marian_separate_io.json")));
+  ASSERT_FALSE(cases.empty());
+  for (const auto& c : cases) {
+    const std::string text = c["text"];
+    EXPECT_EQ(translator.encode(text), c["ids"].get<std::vector<int64_t>>()) << text;
+    std::vector<Translation> t = translator.translate({text}, o);
+    EXPECT_EQ(t[0].text, c["decoded"].get<std::string>()) << text;
+    EXPECT_EQ(translator.generator().generate({c["ids"].get<std::vector<int64_t>>()}, o)[0].tokens,
+              c["generated"].get<std::vector<int64_t>>()) << text;
+  }
+  EXPECT_EQ(std::stoll(translator.model().metadata().at("vocab_size")), 42);  // the decoder's
+}
 
 TEST(MarianImport, RefusesWhatItDoesNotSupport) {
   std::string dir = test::temp_dir();

@@ -166,7 +166,8 @@ TEST_P(Captioning, FeaturesCaptionAsTheirPicturesDo) {
   for (size_t b = 0; b < captions.size(); ++b) EXPECT_EQ(captions[b].text, with_trunk.caption_features(grid_features, o)[b].text);
   EXPECT_TRUE(test::throws_error_with([&] { captioner.caption({test::fixture("images/rgb.png")}, o); },
                                       "this captioning model has no image encoder"));
-  EXPECT_TRUE(test::throws_error_with([&] { captioner.caption_features(features, o); }, "features must be f32 [N, "));
+  Tensor wrong = Tensor::zeros(DType::f32, {1, grid, channels});
+  EXPECT_TRUE(test::throws_error_with([&] { captioner.caption_features(wrong, o); }, "features must be f32 [N, "));
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, Captioning, ::testing::Values("sat_r18", "sat_r50_tv"));
