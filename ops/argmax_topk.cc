@@ -34,7 +34,7 @@ void register_argmax_topk() {
         SymShape s = c.in(0).shape;
         int axis = c.axis(c.node().attr_int("axis"), int(s.size()));
         int64_t k = c.node().attr_int("k");
-        if (k < 1 || (s[axis].is_known() && k > s[axis].value))
+        if (k < 0 || (s[axis].is_known() && k > s[axis].value))
           c.fail(fmt::format("k = {} is out of range for dim {} of {}", k, axis, shape_str(s)));
         s[axis] = Dim::known(k);
         c.out(0) = {DType::f32, s};

@@ -21,16 +21,16 @@ auto with_binary_op(const std::string& op, F&& f) {
   if (op == "Sub") return f([](T x, T y) { return T(x - y); });
   if (op == "Mul") return f([](T x, T y) { return T(x * y); });
   if (op == "Div") return f([](T x, T y) { return T(x / y); });
-  if (op == "Maximum") return f([](T x, T y) { return std::max(x, y); });
-  if (op == "Minimum") return f([](T x, T y) { return std::min(x, y); });
+  // A NaN operand gives NaN, as torch.maximum/minimum (std::max would drop it).
+  if (op == "Maximum") return f([](T x, T y) { return x != x ? x : y != y ? y : std::max(x, y); });
+  if (op == "Minimum") return f([](T x, T y) { return x != x ? x : y != y ? y : std::min(x, y); });
   return f([](T x, T y) { return T(std::pow(x, y)); });
 }
 
 std::unique_ptr<Invocation> dnnl_binary(const std::string& op, const NodeShapes& s) {
   static const std::map<std::string, dnnl::algorithm> algs = {
       {"Add", dnnl::algorithm::binary_add}, {"Sub", dnnl::algorithm::binary_sub},
-      {"Mul", dnnl::algorithm::binary_mul}, {"Div", dnnl::algorithm::binary_div},
-      {"Maximum", dnnl::algorithm::binary_max}, {"Minimum", dnnl::algorithm::binary_min}};
+      {"Mul", dnnl::algorithm::binary_mul}, {"Div", dnnl::algorithm::binary_div}};  // max/min: the loop, for NaN
   auto alg = algs.find(op);
   if (alg == algs.end() || s.out[0].dtype != DType::f32 || !(s.in[0].shape == s.out[0].shape) ||
       s.out[0].shape.numel() == 0)
@@ -98,7 +98,9 @@ void register_elementwise_kernels() {
       std::string name = lower(op);
       if (op == "Gelu" && init.node.attr_string("approximate") == "tanh") name = "gelu_tanh";
       EltwiseSpec e = eltwise_for(name);
-      return kernel([e](const NodeShapes& s) -> std::unique_ptr<Invocation> {
+      // oneDNN's exp and relu turn NaN into inf and 0; PyTorch keeps NaN (one more pass restores it).
+      const bool keeps_nan = op == "Exp" || op == "Relu";
+      return kernel([e, keeps_nan](const NodeShapes& s) -> std::unique_ptr<Invocation> {
         if (s.out[0].shape.numel() == 0) return invocation([](const Buffers&) {});
         auto md = plain_desc(DType::f32, s.out[0].shape);
         dnnl::eltwise_forward::primitive_desc pd(
@@ -107,7 +109,14 @@ void register_elementwise_kernels() {
         auto inv = dnnl_invocation<dnnl::eltwise_forward>(pd);
         inv->bind_input(DNNL_ARG_SRC, md, 0);
         inv->bind_output(DNNL_ARG_DST, md, 0);
-        return inv;
+        if (!keeps_nan) return inv;
+        return invocation([inv = std::shared_ptr<Invocation>(std::move(inv)), n = s.out[0].shape.numel()](const Buffers& io) {
+          inv->run(io);
+          const float* x = io.in_as<float>(0);
+          float* y = io.out_as<float>(0);
+#pragma omp parallel for simd if (n > 65536)
+          for (int64_t i = 0; i < n; ++i) y[i] = x[i] != x[i] ? x[i] : y[i];
+        });
       });
     });
 }

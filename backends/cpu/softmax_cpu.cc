@@ -2,7 +2,8 @@
 // up to 3e-6 absolute, too far from PyTorch for log-probabilities; one exact
 // std::log per row costs little. A mask is added first (oneDNN's softmax takes
 // none); rows the mask hides entirely, all -inf, would give NaN, so they are set
-// to probability 0 (log-probability -inf) instead.
+// to probability 0 (log-probability -inf) instead. Rows with a NaN or +inf, or
+// (without a mask) all -inf, come out NaN, as in PyTorch: oneDNN gives zeros.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -15,6 +16,38 @@
 
 namespace heed::cpu {
 namespace {
+
+// Whether softmax(row) is NaN in PyTorch: a NaN or +inf in it, or every entry -inf.
+bool undefined_row(const float* p, int64_t n, int64_t stride) {
+  bool all_neg_inf = true;
+  for (int64_t j = 0; j < n; ++j) {
+    const float v = p[j * stride];
+    if (v != v || v == INFINITY) return true;
+    all_neg_inf &= v == -INFINITY;
+  }
+  return all_neg_inf && n > 0;
+}
+
+void fill_row(float* p, int64_t n, int64_t stride, float value) {
+  for (int64_t j = 0; j < n; ++j) p[j * stride] = value;
+}
+
+// oneDNN's softmax, then PyTorch's NaN rows (the input is read once more).
+class PlainSoftmax final : public Invocation {
+ public:
+  PlainSoftmax(std::unique_ptr<Invocation> softmax, Rows rows) : softmax_(std::move(softmax)), rows_(rows) {}
+  void run(const Buffers& io) override {
+    softmax_->run(io);
+    const float* x = io.in_as<float>(0);
+    float* y = io.out_as<float>(0);
+    for (int64_t row = 0; row < rows_.count(); ++row)
+      if (undefined_row(x + rows_.base(row), rows_.n, rows_.inner)) fill_row(y + rows_.base(row), rows_.n, rows_.inner, NAN);
+  }
+
+ private:
+  std::unique_ptr<Invocation> softmax_;
+  Rows rows_;
+};
 
 class MaskedSoftmax final : public Invocation {
  public:
@@ -33,16 +66,13 @@ class MaskedSoftmax final : public Invocation {
       const float* p = y + r.base(row);
       bool all_hidden = true;
       for (int64_t j = 0; j < r.n && all_hidden; ++j) all_hidden = p[j * r.inner] == -INFINITY;
-      hidden[row] = all_hidden;
+      hidden[row] = all_hidden ? 1 : undefined_row(p, r.n, r.inner) ? 2 : 0;  // 2: NaN, as PyTorch
     }
     Buffers in_place{io.values, io.out_ids, io.out_ids, 1};  // softmax reads and writes y
     softmax_->run(in_place);
     const float fill = log_ ? -INFINITY : 0.f;
-    for (int64_t row = 0; row < r.count(); ++row) {
-      if (!hidden[row]) continue;
-      float* p = y + r.base(row);
-      for (int64_t j = 0; j < r.n; ++j) p[j * r.inner] = fill;
-    }
+    for (int64_t row = 0; row < r.count(); ++row)
+      if (hidden[row]) fill_row(y + r.base(row), r.n, r.inner, hidden[row] == 1 ? fill : NAN);
   }
 
  private:
@@ -97,7 +127,8 @@ void register_softmax_kernels() {
         if (shape.numel() == 0) return invocation([](const Buffers&) {});
         int axis = int(axis_attr < 0 ? axis_attr + shape.rank() : axis_attr);
         auto softmax = log ? log_softmax(rows_of(shape, axis)) : dnnl_softmax(shape, axis);
-        if (s.in.size() < 2 || !s.in[1].present) return softmax;
+        if (s.in.size() < 2 || !s.in[1].present)
+          return log ? std::move(softmax) : std::make_unique<PlainSoftmax>(std::move(softmax), rows_of(shape, axis));
         return std::make_unique<MaskedSoftmax>(std::move(softmax), s, rows_of(shape, axis_attr), log);
       });
     });

@@ -657,6 +657,76 @@ local_case("local_p_distance_rule_source", q, k, v, 3, 1, center="predictive", l
            source=True, atol=1e-5)
 local_case("local_m_distance_rule", q, k, v, 2, 1, rule="distance")
 
+# The sweep over every op family: NaN and inf inputs, zero-sized dims, negative
+# axes. NaN/inf are PyTorch's results, in float64 where float32 PyTorch itself
+# rounds differently between its CPU kernels.
+torch.manual_seed(17)
+special = torch.tensor([float("nan"), float("inf"), float("-inf"), 0.0, -0.0, 1e30, -1e30, -1.0, 1.0, 88.8, -104.0, 3.5])
+for op, (fn, _) in un_ops.items():
+    case(f"{op.lower()}_special_values", op, [special], [fn(special.double()).float()], rtol=1e-5, atol=1e-6)
+case("gelu_tanh_special_values", "Gelu", [special], [F.gelu(special.double(), approximate="tanh").float()],
+     {"approximate": "tanh"}, rtol=1e-5, atol=1e-6)
+pairs_a = special.repeat(12)
+pairs_b = special.repeat_interleave(12)
+for op, fn in {**bin_ops, "Pow": torch.pow}.items():
+    case(f"{op.lower()}_special_values", op, [pairs_a, pairs_b], [fn(pairs_a.double(), pairs_b.double()).float()])
+rows = torch.tensor([[1.0, 2.0, float("inf"), 0.5], [float("-inf"), 1.0, 2.0, 3.0], [float("nan"), 1.0, 2.0, 3.0],
+                     [float("-inf")] * 4, [1e30, -1e30, 0.0, 1.0]])
+case("softmax_special_rows", "Softmax", [rows], [torch.softmax(rows, -1)])
+case("logsoftmax_special_rows", "LogSoftmax", [rows], [torch.log_softmax(rows, -1)])
+case("layernorm_special_rows", "LayerNorm", [rows], [F.layer_norm(rows, (4,))])
+wl = r(3, 4)
+case("linear_special_rows", "Linear", [rows, wl], [F.linear(rows.double(), wl.double()).float()], params=(1,))
+# Zero-sized dims: empty results (or, for an empty reduction, PyTorch's value).
+e03, e30 = torch.zeros(0, 3), torch.zeros(3, 0)
+for op, (fn, _) in un_ops.items():
+    case(f"{op.lower()}_empty_rows", op, [e03], [fn(e03)])
+b3 = r(3)
+case("add_empty_broadcast", "Add", [e03, b3], [e03 + b3])
+case("matmul_empty_depth", "MatMul", [e30, torch.zeros(0, 4)], [e30 @ torch.zeros(0, 4)])
+case("matmul_empty_rows", "MatMul", [torch.zeros(0, 4), r(4, 2)], [torch.zeros(0, 2)])
+xc = r(2, 3)
+case("concat_with_empty_piece", "Concat", [torch.zeros(2, 0), xc], [torch.cat([torch.zeros(2, 0), xc], 1)], {"axis": 1})
+case("split_empty_piece", "Split", [xc], list(torch.split(xc, [0, 3], 1)), {"axis": 1, "sizes": [0, 3]})
+case("transpose_empty", "Transpose", [torch.zeros(0, 2, 3)], [torch.zeros(0, 2, 3).permute(2, 0, 1)], {"perm": [2, 0, 1]})
+case("softmax_empty_rows", "Softmax", [e03], [torch.softmax(e03, -1)])
+case("softmax_empty_axis", "Softmax", [e30], [torch.softmax(e30, -1)])
+case("layernorm_empty_rows", "LayerNorm", [torch.zeros(0, 4)], [F.layer_norm(torch.zeros(0, 4), (4,))])
+gd = r(4, 3)
+case("gather_empty_indices", "Gather", [gd, torch.zeros(0, dtype=torch.int64)], [gd[torch.zeros(0, dtype=torch.int64)]], {"axis": 0})
+case("embedding_empty_ids", "Embedding", [torch.zeros(2, 0, dtype=torch.int64), gd], [F.embedding(torch.zeros(2, 0, dtype=torch.int64), gd)],
+     params=(1,))
+case("slice_to_empty", "Slice", [xc], [xc[:, 2:1]], {"starts": [2], "ends": [1], "axes": [1]})
+case("reshape_empty", "Reshape", [e03], [e03.reshape(2, -1, 3)], {"shape": [2, -1, 3]})
+case("flatten_empty", "Flatten", [torch.zeros(0, 2, 3)], [torch.flatten(torch.zeros(0, 2, 3), 1)])
+case("cast_empty", "Cast", [e03], [e03.to(torch.int64)], {"to": "i64"})
+case("argmax_empty_rows", "ArgMax", [torch.zeros(0, 4)], [torch.zeros(0, 4).argmax(1)], {"axis": 1})
+case("reduce_sum_empty_rows_axis0", "ReduceSum", [torch.zeros(0, 4)], [torch.zeros(0, 4).sum(0)], {"axes": [0]})
+case("reduce_mean_empty_rows_axis0", "ReduceMean", [torch.zeros(0, 4)], [torch.zeros(0, 4).mean(0)], {"axes": [0]})
+case("topk_k0", "TopK", [xc], list(torch.topk(xc, 0, dim=1)), {"k": 0, "axis": 1})
+xb = torch.zeros(0, 3, 4, 4)
+m, v_, g_, b_ = r(3), r(3).abs() + 0.5, r(3), r(3)
+case("batch_norm_empty_batch", "BatchNorm2d", [xb, g_, b_, m, v_], [F.batch_norm(xb, m, v_, g_, b_)], params=(1, 2, 3, 4))
+case("adaptive_pool_empty_batch", "AdaptiveAvgPool2d", [xb], [F.adaptive_avg_pool2d(xb, 2)], {"output_size": [2]})
+# Negative axes everywhere an axis is taken.
+x4 = r(2, 3, 4, 5)
+case("softmax_axis_neg2", "Softmax", [x4], [torch.softmax(x4, -2)], {"axis": -2})
+case("logsoftmax_axis_neg3", "LogSoftmax", [x4], [torch.log_softmax(x4, -3)], {"axis": -3})
+case("concat_axis_neg2", "Concat", [x4, x4], [torch.cat([x4, x4], -2)], {"axis": -2})
+case("split_axis_neg3", "Split", [x4], list(torch.split(x4, [1, 2], -3)), {"axis": -3, "sizes": [1, 2]})
+xs1 = r(2, 1, 3, 1)
+case("squeeze_axis_negative", "Squeeze", [xs1], [xs1.squeeze(-1)], {"axes": [-1]})
+case("reduce_sum_axes_neg", "ReduceSum", [x4], [x4.sum((-1, -3))], {"axes": [-1, -3]})
+case("reduce_max_axes_neg_keep", "ReduceMax", [x4], [x4.amax(-2, keepdim=True)], {"axes": [-2], "keepdims": True})
+case("argmax_axis_neg2", "ArgMax", [x4], [x4.argmax(-2)], {"axis": -2})
+v4, i4 = torch.topk(x4, 2, dim=-3)
+case("topk_axis_neg3", "TopK", [x4], [v4, i4], {"k": 2, "axis": -3})
+case("gather_axis_neg2_negative_indices", "Gather", [x4, torch.tensor([-1, 0, -3])], [x4[:, :, torch.tensor([-1, 0, -3]), :]],
+     {"axis": -2})
+case("flatten_negative_dims", "Flatten", [x4], [torch.flatten(x4, -3, -2)], {"start_dim": -3, "end_dim": -2})
+case("slice_negative_axis_and_bounds", "Slice", [x4], [x4[..., -4:-1]], {"starts": [-4], "ends": [-1], "axes": [-1]})
+case("layernorm_axis_neg2", "LayerNorm", [x4], [F.layer_norm(x4, (4, 5))], {"axis": -2})
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 save_file(tensors, out, metadata={"cases": json.dumps(cases), "seeded": json.dumps(seeded_inputs),
                                   "generator": "tests/reference/gen_op_fixtures.py", "torch": torch.__version__})
