@@ -85,6 +85,9 @@ TEST(HostileGraph, ShapesThatOverflowAreRefusedBeforeAnyAllocation) {
                           "attrs": {"dilation": [4611686018427387904], "padding": [1]}}])";
   EXPECT_TRUE(load_fails(with_constants(graph(conv), R"([{"name": "w", "dtype": "f32", "shape": [1, 1, 1, 1], "data": [1]}])"),
                          "padding (1, 1) must be between 0 and the kernel's extent - 1 (0, 0)"));
+  std::string wide_pad = R"([{"name": "n", "op": "Conv2d", "inputs": ["x", "w"], "outputs": ["y"], "attrs": {"padding": [10000]}}])";
+  EXPECT_TRUE(load_fails(with_constants(graph(wide_pad, "[1, 1, 8, 8]"), R"([{"name": "w", "dtype": "f32", "shape": [1, 1, 3, 3], "data": [1,1,1,1,1,1,1,1,1]}])"),
+                         "padding (10000, 10000) must be between 0 and the kernel's extent - 1 (2, 2)"));
   EXPECT_TRUE(load_fails(graph(one_node("Unsqueeze", R"({"axes": [0, 1, 2, 3, 4]})")), "would have rank 9, beyond heed's maximum 8"));
   EXPECT_TRUE(load_fails(with_constants(graph(R"([{"name": "n", "op": "Relu", "inputs": ["c"], "outputs": ["y"]}])"),
                                         R"([{"name": "c", "dtype": "i32", "shape": [1], "data": [4294967296]}])"),
@@ -146,6 +149,26 @@ TEST(HostileGraph, LongChainsLoadAndRunInLinearTimeAndACycleErrorStaysShort) {
     EXPECT_LT(std::string(e.what()).size(), 400u) << e.what();
     EXPECT_NE(std::string(e.what()).find("(and 99992 more) form a cycle"), std::string::npos) << e.what();
   }
+}
+
+// The duplicate-name check went through the JSON library's parse callback and
+// took 35 s for 3 * 10^4 tensors; 10^5 must load in well under the test's time.
+TEST(HostileFiles, ASafetensorsHeaderWithManyEntriesLoadsInLinearTime) {
+  std::string header = "{";
+  constexpr int kTensors = 100000;
+  for (int i = 0; i < kTensors; ++i)
+    header += fmt::format(R"({}"t{}":{{"dtype":"F32","shape":[1],"data_offsets":[{},{}]}})", i ? "," : "", i, 4 * i, 4 * i + 4);
+  header += "}";
+  header.append((8 - header.size() % 8) % 8, ' ');
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[size_t(i)] = char((header.size() >> (8 * i)) & 0xff);
+  bytes += header + std::string(4 * kTensors, '\0');
+  std::string path = test::write_file(test::temp_dir(), "many.safetensors", bytes);
+  EXPECT_EQ(read_safetensors(path).tensors.size(), size_t(kTensors));
+  std::string twice = bytes;
+  twice.replace(twice.find("\"t1\""), 4, "\"t0\"");
+  std::string dup = test::write_file(test::temp_dir(), "dup.safetensors", twice);
+  EXPECT_TRUE(test::throws_error_with([&] { read_safetensors(dup); }, "key 't0' appears twice"));
 }
 
 TEST(HostileGraph, ZeroSizedProblemsGiveEmptyResultsOrNamedErrors) {

@@ -7,6 +7,7 @@
 #include <heed/translate.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -106,6 +107,25 @@ TEST(MarianImport, SeparateVocabulariesTranslateAsTransformers) {
               c["generated"].get<std::vector<int64_t>>()) << text;
   }
   EXPECT_EQ(std::stoll(translator.model().metadata().at("vocab_size")), 42);  // the decoder's
+}
+
+// A config.json without activation_function means gelu, as transformers'
+// MarianConfig defaults it (heed assumed swish): the "deep" fixture was made
+// with gelu, so without the key it must still generate what transformers did.
+TEST(MarianImport, MissingActivationDefaultsToGeluAsTransformers) {
+  Fixture f("deep");
+  const std::string dir = test::temp_dir();
+  for (const char* file : {"model.safetensors", "generation_config.json"})
+    std::filesystem::copy_file(test::fixture(std::string("marian_deep/") + file), dir + "/" + file);
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(test::fixture("marian_deep/config.json")));
+  ASSERT_EQ(config["activation_function"], "gelu");
+  config.erase("activation_function");
+  test::write_file(dir, "config.json", config.dump());
+  Generator gen(Model::load(dir), 1);
+  GenerationOptions o;
+  o.max_new_tokens = f.max_new();
+  std::vector<Generation> out = gen.generate(f.sources, o);
+  for (size_t b = 0; b < out.size(); ++b) EXPECT_EQ(out[b].tokens, f.expected[b]) << "source " << b;
 }
 
 TEST(MarianImport, RefusesWhatItDoesNotSupport) {
