@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/checked.h"
+
 namespace heed {
 
 size_t dtype_size(DType dtype) {
@@ -72,7 +74,10 @@ bool Shape::operator==(const Shape& other) const {
 std::string Shape::str() const { return fmt::format("[{}]", fmt::join(dims(), ", ")); }
 
 Tensor Tensor::empty(DType dtype, const Shape& shape) {
-  size_t bytes = size_t(shape.numel()) * dtype_size(dtype);
+  auto checked = checked_bytes(shape.dims(), dtype_size(dtype));
+  if (!checked) throw Error(fmt::format("a tensor of {} {} would exceed heed's {} TiB tensor limit", dtype_name(dtype), shape.str(),
+                                        kMaxTensorBytes >> 40));
+  size_t bytes = size_t(*checked);
   size_t padded = (bytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, padded ? padded : 64);
   if (!p) throw Error(fmt::format("out of memory allocating {} bytes", bytes));

@@ -47,16 +47,6 @@ void write_caption_html(const CaptionArgs& a, const std::vector<std::vector<Capt
   write_html_page(a.attention, "Where the model looked: " + a.model, sections, "attention overlays");
 }
 
-// --features: the tensor named "features" (or the file's only one), f32 [N, grid,
-// grid, C] or [N, grid * grid, C] (what `heed run MODEL --graph encoder` writes).
-Tensor read_caption_features(const std::string& path) {
-  SafetensorsFile file = read_safetensors(path);
-  const Tensor* f = file.find("features");
-  if (!f && file.tensors.size() == 1) f = &file.tensors[0].second;
-  if (!f) throw Error(fmt::format("{}: no tensor named 'features'", path));
-  return *f;  // shares the mapping, which the tensor keeps alive
-}
-
 // --input: one image path a line (blank lines skipped).
 std::vector<std::string> read_paths(const std::string& path) {
   std::istringstream f(read_text_file(path));
@@ -86,7 +76,8 @@ void caption(CaptionArgs a) {
   o.return_attention = !a.attention.empty();
   auto t0 = std::chrono::steady_clock::now();
   auto results = a.features.empty() ? captioner.caption_n_best(a.images, o)
-                                    : captioner.caption_features_n_best(read_caption_features(a.features), o);
+                                    : captioner.caption_features_n_best(
+                                          read_features(a.features, "[N, grid, grid, encoder_dim] or [N, grid * grid, encoder_dim]", {3, 4}), o);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (const auto& hyps : results)
     for (const Caption& c : hyps) std::cout << (a.n_best > 1 ? fmt::format("{:.4f}\t", c.score) : "") << c.text << "\n";

@@ -24,8 +24,8 @@ void add_gemm_dtype_option(CLI::App* cmd, DType* dtype);
 void print_progress(size_t done, size_t total);
 // The per-op table on stderr; with a path, also the Chrome trace there.
 // --features FILE: the tensor named "features" (or the file's only one), f32
-// and rank 4; `layout` names the dims in the error ("[N, channels, height, width]").
-Tensor read_features(const std::string& path, const char* layout);
+// of one of `ranks`; `layout` names the dims in the error ("[N, channels, height, width]").
+Tensor read_features(const std::string& path, const char* layout, std::initializer_list<int> ranks = {4});
 void print_profile(const Profile& profile, const std::string& trace);
 // viz::render_html's page written to `path`, then "<what> written to <path>" on stderr.
 void write_html_page(const std::string& path, const std::string& title, const std::vector<viz::HtmlSection>& sections,

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -31,12 +32,12 @@ void write_html_page(const std::string& path, const std::string& title, const st
   std::fprintf(stderr, "%s written to %s\n", what.c_str(), path.c_str());
 }
 
-Tensor read_features(const std::string& path, const char* layout) {
+Tensor read_features(const std::string& path, const char* layout, std::initializer_list<int> ranks) {
   SafetensorsFile file = read_safetensors(path);
   const Tensor* f = file.find("features");
   if (!f && file.tensors.size() == 1) f = &file.tensors[0].second;
   if (!f) throw Error(fmt::format("{}: no tensor named 'features'", path));
-  if (f->dtype() != DType::f32 || f->shape().rank() != 4)
+  if (f->dtype() != DType::f32 || std::find(ranks.begin(), ranks.end(), f->shape().rank()) == ranks.end())
     throw Error(fmt::format("{}: features must be f32 {}, got {} {}", path, layout, dtype_name(f->dtype()), f->shape().str()));
   return *f;  // shares the mapping, which the tensor keeps alive
 }
