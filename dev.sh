@@ -55,8 +55,9 @@ build_fuzz() {
   cmake --build "$dir" -j "$JOBS" --target "${FUZZ_TARGETS[@]}"
 }
 
-# ASan reports leaks at exit; oneDNN and OpenMP keep process-lifetime caches, not leaks of heed's.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+# ASan reports leaks at exit (oneDNN and OpenMP keep process-lifetime caches, not leaks of
+# heed's) and aborts on a huge allocation, where heed's own out-of-memory error is under test.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 case "${1:-}" in
