@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/fast_math.h"
 #include "engine/json_text.h"
 
 namespace heed::detail {
@@ -46,14 +47,19 @@ void LogitsProcessors::apply(float* row, int64_t vocab, const std::vector<int64_
   }
 }
 
+// The same arithmetic as the scoring's own log-softmax (engine/candidates.cc):
+// float, vectorized exp, rows in parallel (a beam step over an opus-mt
+// vocabulary converts rows x 58k logits).
 void log_softmax_rows(float* x, int64_t rows, int64_t vocab) {
+#pragma omp parallel for if (rows > 1)
   for (int64_t r = 0; r < rows; ++r) {
     float* p = x + r * vocab;
-    float max = -std::numeric_limits<float>::infinity();
-    for (int64_t v = 0; v < vocab; ++v) max = p[v] > max || std::isnan(p[v]) ? p[v] : max;
-    double sum = 0;
-    for (int64_t v = 0; v < vocab; ++v) sum += std::exp(double(p[v] - max));
-    const float log_sum = float(std::log(sum));
+    const float max = max_of(p, vocab);
+    float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t v = 0; v < vocab; ++v) sum += exp_approx(p[v] - max);
+    const float log_sum = std::log(sum);
+#pragma omp simd
     for (int64_t v = 0; v < vocab; ++v) p[v] = (p[v] - max) - log_sum;
   }
 }
