@@ -1,5 +1,7 @@
 // Slice: a strided copy starting at the slice's first element, reading with the
 // input's strides times the steps.
+#include <algorithm>
+
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/kernel_util.h"
 #include "ops/slice.h"
@@ -18,7 +20,9 @@ void register_slice_kernels() {
       for (size_t i = 0; i < starts.size(); ++i) {
         int64_t a = axes.empty() ? int64_t(i) : axes[i];
         int axis = int(a < 0 ? a + x.rank() : a);
-        int64_t step = steps.empty() ? 1 : steps[i];
+        // A step past the dim takes one element, as a step of the dim does: clamped,
+        // so that the stride below cannot overflow (a step of INT64_MAX).
+        int64_t step = std::min(steps.empty() ? 1 : steps[i], std::max<int64_t>(x[axis], 1));
         offset += ops::slice_range(x[axis], starts[i], ends[i], step).begin * st[axis];
         src_strides[axis] = st[axis] * step;
       }
