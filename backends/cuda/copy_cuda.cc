@@ -2,6 +2,7 @@
 // only into a graph output's own buffer), Transpose, Slice, Concat and Split on
 // the GPU: all one strided-copy kernel.
 #include <algorithm>
+
 #include <fmt/format.h>
 
 #include "backends/cuda/cuda_backend.h"
