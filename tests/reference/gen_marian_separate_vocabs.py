@@ -21,13 +21,17 @@ TEXTS = ["the 3rd of march 2021", "July 14, 1989", "zyxw unknown", "a b c"]
 
 
 def train(out_dir, name, lines, size):
-    corpus = os.path.join(out_dir, f"{name}.txt")
-    with open(corpus, "w") as f:
+    # Trained from inside out_dir with relative names: the model records its
+    # training file's path, which must not be this machine's.
+    here = os.getcwd()
+    os.chdir(out_dir)
+    with open(f"{name}.txt", "w") as f:
         f.write("\n".join(lines) + "\n")
-    spm.SentencePieceTrainer.train(input=corpus, model_prefix=os.path.join(out_dir, name), vocab_size=size,
+    spm.SentencePieceTrainer.train(input=f"{name}.txt", model_prefix=name, vocab_size=size,
                                    model_type="unigram", character_coverage=1.0, bos_id=-1, eos_id=-1, unk_id=0,
                                    minloglevel=2)
-    os.remove(corpus)
+    os.remove(f"{name}.txt")
+    os.chdir(here)
     sp = spm.SentencePieceProcessor(model_file=os.path.join(out_dir, f"{name}.model"))
     vocab = {"</s>": 0, "<unk>": 1}
     for i in range(sp.get_piece_size()):
