@@ -136,7 +136,7 @@ case "${1:-}" in
     bench/run_all.sh "$BUILD_DIR"
     ;;
   *)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
