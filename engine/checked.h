@@ -20,11 +20,6 @@ inline std::optional<int64_t> checked_mul(int64_t a, int64_t b) {
   if (__builtin_mul_overflow(a, b, &r)) return std::nullopt;
   return r;
 }
-inline std::optional<int64_t> checked_add(int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_add_overflow(a, b, &r)) return std::nullopt;
-  return r;
-}
 
 // The byte size of `dims` x `elem_bytes`, or nullopt when a dim is negative or
 // the size exceeds kMaxTensorBytes.
