@@ -50,10 +50,28 @@ static double element(const Tensor& t, int64_t i) {
              expected.numel(), rtol, atol, first, element(actual, first), element(expected, first), worst);
 }
 
+namespace {
+// Every test case runs as a process of its own under ctest; directories left
+// behind by each of ~1,700 processes once filled a CI machine's disk.
+struct TempDirs {
+  std::vector<std::filesystem::path> made;
+  ~TempDirs() {
+    std::error_code ignored;
+    for (const auto& dir : made) std::filesystem::remove_all(dir, ignored);
+  }
+};
+TempDirs& temp_dirs() {
+  static TempDirs dirs;
+  return dirs;
+}
+}  // namespace
+
 std::string temp_dir() {
   std::random_device rd;
-  auto dir = std::filesystem::temp_directory_path() / fmt::format("heed-test-{:x}", rd());
-  std::filesystem::create_directories(dir);
+  std::filesystem::path dir;
+  do dir = std::filesystem::temp_directory_path() / fmt::format("heed-test-{:x}", rd());
+  while (!std::filesystem::create_directories(dir));
+  temp_dirs().made.push_back(dir);
   return dir.string();
 }
 
