@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 
 namespace heed::bench {
 

@@ -10,40 +10,20 @@
 
 #include "engine/cpu_isa.h"
 #include "engine/file_io.h"
-
 #include "engine/graph_json.h"
+#include "engine/importer.h"
 #include "engine/model_impl.h"
 #include "engine/optimize.h"
+#include "engine/safetensors.h"
 #include "engine/validate.h"
-#include "loaders/config_reader.h"
-#include "loaders/lstm_seq2seq.h"
-#include "loaders/marian.h"
-#include "loaders/pytorch_vqa.h"
-#include "loaders/show_attend_tell.h"
-#include "loaders/safetensors.h"
 
 namespace heed {
 namespace detail {
 namespace fs = std::filesystem;
 
-
-// The importer for a checkpoint directory, chosen by config.json's model_type.
-static ir::GraphFile import_directory(const std::string& dir, WeightStore& weights) {
-  if (!fs::exists(fs::path(dir) / "config.json"))
-    throw Error(fmt::format("{}: a model directory needs config.json (a Hugging Face Marian checkpoint, a heed "
-                            "LSTM seq2seq, a Show, Attend and Tell or a pytorch-vqa model)", dir));
-  ConfigReader config(dir + "/config.json", "the model's configuration");
-  const std::string type = config.string("model_type", "");
-  if (type == "heed_lstm_seq2seq") return import_lstm_seq2seq(dir, weights);
-  if (type == "show_attend_tell") return import_show_attend_tell(dir, weights);
-  if (type == "pytorch_vqa") return import_pytorch_vqa(dir, weights);
-  return import_marian(dir, weights);  // which names any other model_type in its error
-}
-
 ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path_(path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) {  // a checkpoint directory: an importer makes the graphs
-    ir::GraphFile graphs = import_directory(path, weights_);
+  if (const Importer* importer = find_importer(path)) {  // someone else's checkpoint: an importer makes the graphs
+    ir::GraphFile graphs = importer->import(path, weights_);
     metadata_ = graphs.metadata;
     build(std::move(graphs), options);
     return;

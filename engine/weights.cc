@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "engine/half.h"
-#include "loaders/mapped_file.h"
+#include "engine/mapped_file.h"
 
 namespace heed {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 
 namespace heed {
 

@@ -4,7 +4,7 @@
 #include <heed/model.h>
 
 #include "fuzz/fuzz_util.h"
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // The safetensors reader on arbitrary bytes: headers, offsets, dtypes, sizes.
 #include "fuzz/fuzz_util.h"
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string path = heed::fuzz::write("input.safetensors", data, size);

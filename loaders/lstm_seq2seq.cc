@@ -8,7 +8,7 @@
 #include "loaders/config_reader.h"
 #include "loaders/graph_builder.h"
 #include "loaders/rename.h"
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 
 namespace heed {
 namespace {

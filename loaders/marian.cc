@@ -11,7 +11,7 @@
 
 #include "loaders/config_reader.h"
 #include "loaders/graph_builder.h"
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 
 namespace heed {
 namespace {
@@ -60,7 +60,7 @@ MarianConfig read_config(const std::string& dir) {
   const json& j = r.raw();
   const std::string& path = r.path();
   if (!j.contains("model_type") || j["model_type"] != "marian")
-    throw Error(fmt::format("{}: model_type is {}, expected \"marian\", \"heed_lstm_seq2seq\", \"show_attend_tell\" or \"pytorch_vqa\"", path, j.value("model_type", json()).dump()));
+    throw Error(fmt::format("{}: model_type is {}, expected \"marian\"", path, j.value("model_type", json()).dump()));
   r.refuse_if(r.flag("normalize_before", false), "normalize_before = true (pre-LayerNorm)", "Marian");
   r.refuse_if(r.flag("normalize_embedding", false), "normalize_embedding = true", "Marian");
   r.refuse_if(r.flag("add_final_layer_norm", false), "add_final_layer_norm = true", "Marian");

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 
 namespace heed {
 

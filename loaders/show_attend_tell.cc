@@ -7,7 +7,7 @@
 #include "loaders/config_reader.h"
 #include "loaders/image_transform.h"
 #include "loaders/resnet.h"
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 #include "loaders/word_map.h"
 
 namespace heed {

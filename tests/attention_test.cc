@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 #include "tests/op_cases.h"
 #include "tests/test_util.h"
 

@@ -7,7 +7,7 @@
 #include <functional>
 #include <thread>
 
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 #include "tests/test_util.h"
 
 namespace heed {

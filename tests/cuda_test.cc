@@ -10,7 +10,7 @@
 #include <cmath>
 
 #include "engine/backend.h"
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 #include "tests/test_util.h"
 
 namespace heed {

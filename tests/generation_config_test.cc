@@ -9,7 +9,7 @@
 
 #include <filesystem>
 
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 #include "tests/test_util.h"
 
 namespace heed {

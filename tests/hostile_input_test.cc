@@ -25,7 +25,7 @@
 #include "loaders/image.h"
 #include "loaders/image_transform.h"
 #include "loaders/marian_tokenizer.h"
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 #include "loaders/word_map.h"
 #include "tests/test_util.h"
 

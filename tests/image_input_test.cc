@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loaders/image_transform.h"
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 #include "tests/test_util.h"
 
 namespace heed {

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/model_impl.h"
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 #include "tests/test_util.h"
 
 namespace heed {

@@ -10,7 +10,7 @@
 
 #include "engine/half.h"
 #include "engine/model_impl.h"
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 #include "tests/test_util.h"
 
 namespace heed {

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 
 namespace heed::test {
 

@@ -5,7 +5,7 @@
 #include <heed/model.h>
 
 #include "engine/model_impl.h"
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 #include "tests/seeded_weights.h"
 #include "tests/test_util.h"
 

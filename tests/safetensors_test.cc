@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 #include "tests/test_util.h"
 
 namespace heed {

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 
 namespace heed::test {
 

@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 #include "loaders/vqa_question.h"
 #include "tests/seeded_weights.h"
 #include "tests/test_util.h"

@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 #include "tools/commands.h"
 #include "viz/heatmap.h"
 

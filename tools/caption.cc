@@ -11,9 +11,9 @@
 
 #include <fmt/format.h>
 
-#include "engine/image_input.h"
+#include "apps/image_input.h"
 #include "engine/file_io.h"
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 #include "tools/commands.h"
 #include "viz/heatmap.h"
 

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 #include "tools/commands.h"
 
 namespace heed::tools {

@@ -14,7 +14,7 @@
 #include "tools/commands.h"
 
 #include "engine/file_io.h"
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 
 namespace heed::tools {
 

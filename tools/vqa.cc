@@ -13,8 +13,8 @@
 
 #include <fmt/format.h>
 
-#include "engine/image_input.h"
-#include "loaders/safetensors.h"
+#include "apps/image_input.h"
+#include "engine/safetensors.h"
 #include "engine/file_io.h"
 #include "tools/commands.h"
 #include "viz/heatmap.h"

@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "engine/image_input.h"
+#include "apps/image_input.h"
 #include "engine/model_impl.h"
 #include "engine/step_models.h"
 #include "loaders/vqa_question.h"

@@ -1,4 +1,4 @@
-#include "engine/image_input.h"
+#include "apps/image_input.h"
 
 #include <heed/error.h>
 

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/image_input.h"
+#include "apps/image_input.h"
 #include "engine/model_impl.h"
 #include "loaders/config_reader.h"
 #include "loaders/word_map.h"

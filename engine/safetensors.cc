@@ -1,4 +1,4 @@
-#include "loaders/safetensors.h"
+#include "engine/safetensors.h"
 
 #include <heed/error.h>
 
@@ -13,7 +13,7 @@
 
 #include "engine/file_io.h"
 #include "engine/json_text.h"
-#include "loaders/mapped_file.h"
+#include "engine/mapped_file.h"
 
 namespace heed {
 namespace {

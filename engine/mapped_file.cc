@@ -1,4 +1,4 @@
-#include "loaders/mapped_file.h"
+#include "engine/mapped_file.h"
 
 #include <heed/error.h>
 
