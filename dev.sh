@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(cmake make g++ pkg-config libdnnl-dev libfmt-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libpng-dev libjpeg-dev libfreetype-dev fonts-dejavu-core
-  libsentencepiece-dev ocl-icd-opencl-dev)
+  libsentencepiece-dev ocl-icd-opencl-dev libonnx-testdata)
 BUILD_DIR=${HEED_BUILD_DIR:-build}
 JOBS=${HEED_JOBS:-$(nproc)}
 

@@ -207,4 +207,55 @@ GraphFile parse_graph_json(const std::string& text, const std::string& source) {
   return file;
 }
 
+namespace {
+
+json shape_json(const SymShape& shape) {
+  json dims = json::array();
+  for (const Dim& d : shape) dims.push_back(d.is_known() ? json(d.value) : json(d.sym));
+  return dims;
+}
+
+json constant_json(const Constant& c) {
+  json data = json::array();
+  for (int64_t i = 0; i < c.value.numel(); ++i) {
+    switch (c.value.dtype()) {
+      case DType::f32: data.push_back(c.value.data_as<float>()[i]); break;
+      case DType::i32: data.push_back(c.value.data_as<int32_t>()[i]); break;
+      case DType::i64: data.push_back(c.value.data_as<int64_t>()[i]); break;
+      default: throw Error(fmt::format("constant '{}': {} constants have no JSON form", c.name, dtype_name(c.value.dtype())));
+    }
+  }
+  return {{"name", c.name}, {"dtype", std::string(dtype_name(c.value.dtype()))}, {"shape", shape_json(to_sym(c.value.shape()))},
+          {"data", data}};
+}
+
+json node_json(const Node& n) {
+  json attrs = json::object();
+  for (const auto& [key, value] : n.attrs) std::visit([&](const auto& v) { attrs[key] = v; }, value);
+  // Captured attention outputs are added at load, not part of the model.
+  std::vector<std::string> outputs(n.outputs.begin(), n.outputs.end() - n.captured_outputs);
+  return {{"name", n.name}, {"op", n.op}, {"inputs", n.inputs}, {"outputs", outputs}, {"attrs", attrs}};
+}
+
+json graph_json(const Graph& g) {
+  json j = {{"inputs", json::array()}, {"outputs", g.outputs}, {"parameters", json::array()},
+            {"constants", json::array()}, {"nodes", json::array()}};
+  for (const GraphInput& in : g.inputs)
+    j["inputs"].push_back({{"name", in.name}, {"dtype", std::string(dtype_name(in.type.dtype))}, {"shape", shape_json(in.type.shape)}});
+  for (const Parameter& p : g.parameters)
+    j["parameters"].push_back(p.name == p.weight ? json(p.name) : json{{"name", p.name}, {"weight", p.weight}});
+  for (const Constant& c : g.constants) j["constants"].push_back(constant_json(c));
+  for (const Node& n : g.nodes) j["nodes"].push_back(node_json(n));
+  return j;
+}
+
+}  // namespace
+
+std::string write_graph_json(const GraphFile& file) {
+  json doc = {{"format", "heed.graph"}, {"version", kGraphFormatVersion}, {"graphs", json::object()}};
+  if (!file.weights.empty()) doc["weights"] = file.weights;
+  for (const auto& [name, g] : file.graphs) doc["graphs"][name] = graph_json(g);
+  return doc.dump(1);
+}
+
 }  // namespace heed::ir

@@ -19,4 +19,8 @@ constexpr int kGraphFormatVersion = 1;
 // `source` names the file (or "file.safetensors:__metadata__") in error messages.
 GraphFile parse_graph_json(const std::string& text, const std::string& source);
 
+// The JSON form of `file` (docs/graph-format.md), which parse_graph_json reads
+// back to the same graphs: how an importer's result is saved (`heed convert`).
+std::string write_graph_json(const GraphFile& file);
+
 }  // namespace heed::ir

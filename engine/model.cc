@@ -35,6 +35,8 @@ ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path
       throw Error(fmt::format("{}: no graph in __metadata__ (expected key \"heed.graph\"); "
                               "to run it, give a graph JSON with --weights", path));
     ir::GraphFile graphs = ir::parse_graph_json(it->second, path + ":__metadata__");
+    metadata_ = file.metadata;  // what an importer recorded, when `heed convert` wrote the file
+    metadata_.erase(it->first);
     weights_.add_file(file);
     if (!options.weights.empty()) weights_.add_file(read_safetensors(options.weights));
     build(std::move(graphs), options);

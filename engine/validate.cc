@@ -159,6 +159,14 @@ void check_size(const InferContext& ctx, const ValueType& t, const std::string& 
 
 }  // namespace
 
+std::vector<ValueType> infer_node(const Graph& g, Node& n, const std::vector<const ValueType*>& inputs) {
+  check_node(g, n);
+  InferContext ctx(n, inputs);
+  find_op(n.op)->infer(ctx);
+  for (size_t i = 0; i < n.outputs.size(); ++i) check_size(ctx, ctx.out(i), n.outputs[i]);
+  return std::move(ctx.outputs());
+}
+
 std::map<std::string, ValueType> infer_types(const Graph& g, const WeightLookup& weights,
                                              const std::map<std::string, ValueType>& input_types) {
   std::map<std::string, ValueType> types = input_types;

@@ -21,4 +21,9 @@ std::map<std::string, ValueType> validate_graph(Graph& g, const WeightLookup& we
 std::map<std::string, ValueType> infer_types(const Graph& g, const WeightLookup& weights,
                                              const std::map<std::string, ValueType>& input_types);
 
+// One node's output types from its inputs' (null: an optional input left out),
+// its attribute defaults filled in: for importers that type values as they
+// build a graph. Errors name `g` and the node.
+std::vector<ValueType> infer_node(const Graph& g, Node& n, const std::vector<const ValueType*>& inputs);
+
 }  // namespace heed::ir

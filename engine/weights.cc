@@ -29,6 +29,10 @@ void WeightStore::add_file(const SafetensorsFile& file) {
   if (file.mapping) mappings_.push_back(file.mapping);
 }
 
+bool WeightStore::add(const std::string& name, Tensor t) {
+  return tensors_.emplace(name, widen_to_f32(t)).second;
+}
+
 void WeightStore::release_mapped_pages() const {
   for (const auto& m : mappings_) m->release_resident_pages();
 }

@@ -15,6 +15,10 @@ namespace heed {
 class WeightStore {
  public:
   void add_file(const SafetensorsFile& file);
+  // One tensor an importer made (an ONNX initializer, a transposed weight);
+  // `source` names where it came from in errors. Returns false if the name is taken.
+  bool add(const std::string& name, Tensor t);
+  void add_source(const std::string& source) { sources_.push_back(source); }
   const Tensor* find(const std::string& name) const;
   const std::map<std::string, Tensor>& all() const { return tensors_; }
   const std::vector<std::string>& sources() const { return sources_; }

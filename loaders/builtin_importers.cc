@@ -3,6 +3,7 @@
 #include "engine/importer.h"
 #include "loaders/lstm_seq2seq.h"
 #include "loaders/marian.h"
+#include "loaders/onnx/onnx_importer.h"
 #include "loaders/pytorch_vqa.h"
 #include "loaders/show_attend_tell.h"
 
@@ -15,6 +16,7 @@ void register_builtin_importers() {
   register_importer({.name = "a Show, Attend and Tell model",
                      .model_type = "show_attend_tell", .import = import_show_attend_tell});
   register_importer({.name = "a pytorch-vqa model", .model_type = "pytorch_vqa", .import = import_pytorch_vqa});
+  register_importer({.name = "an ONNX model", .suffix = ".onnx", .import = import_onnx});
 }
 
 }  // namespace heed::detail

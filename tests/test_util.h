@@ -26,7 +26,7 @@ namespace heed::test {
 bool cuda_usable(std::string* why);
 bool cuda_supports(const std::string& op);
 
-// A fresh directory under the system temp dir, removed at process exit is not promised.
+// A fresh directory under the system temp dir, removed when the test process exits.
 std::string temp_dir();
 std::string write_file(const std::string& dir, const std::string& name, const std::string& text);
 std::string fixture(const std::string& name);  // path of tests/fixtures/<name>

@@ -38,5 +38,6 @@ void add_attention(CLI::App& app);
 void add_translate(CLI::App& app);
 void add_caption(CLI::App& app);
 void add_vqa(CLI::App& app);
+void add_convert(CLI::App& app);
 
 }  // namespace heed::tools

@@ -33,7 +33,7 @@ void add_inspect(CLI::App& app) {
   auto* cmd = app.add_subcommand("inspect", "Show a safetensors file's tensors, or a model's graphs with inferred shapes");
   auto path = std::make_shared<std::string>();
   auto weights = std::make_shared<std::string>();
-  cmd->add_option("FILE", *path, "a .safetensors file or a model (graph JSON)")->required();
+  cmd->add_option("FILE", *path, "a .safetensors file, or a model (graph JSON, .onnx, checkpoint directory)")->required();
   cmd->add_option("--weights", *weights, "weights for a graph JSON (default: its \"weights\" entry)");
   cmd->callback([path, weights] {
     bool is_safetensors = path->ends_with(".safetensors");

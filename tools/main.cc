@@ -1,4 +1,4 @@
-// The `heed` command-line tool: inspect, run, profile.
+// The `heed` command-line tool: inspect, run, profile, attention, translate, caption, vqa, convert.
 #include <heed/error.h>
 
 #include <cstdio>
@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   heed::tools::add_translate(app);
   heed::tools::add_caption(app);
   heed::tools::add_vqa(app);
+  heed::tools::add_convert(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

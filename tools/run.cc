@@ -86,7 +86,7 @@ void run(const RunArgs& a) {
 
 CLI::App* add_common(CLI::App& app, const char* name, const char* help, std::shared_ptr<RunArgs> a) {
   auto* cmd = app.add_subcommand(name, help);
-  cmd->add_option("MODEL", a->model, "graph JSON, or .safetensors with the graph in its metadata")->required();
+  cmd->add_option("MODEL", a->model, "graph JSON, .safetensors with the graph in its metadata, or .onnx")->required();
   cmd->add_option("--inputs", a->inputs, "safetensors file holding one tensor per graph input")->required();
   cmd->add_option("--output", a->output, "write the outputs to this safetensors file");
   cmd->add_option("--graph", a->graph, "which graph to run (default: the only one, or 'main')");

@@ -1,0 +1,25 @@
+#pragma once
+// ONNX op translators (onnx_ops.cc: one function per op or family, registered
+// by op_type) and load-time folding of what depends only on known values
+// (onnx_fold.cc).
+#include <functional>
+#include <string>
+
+#include "loaders/onnx/onnx_graph.h"
+
+namespace heed::onnx_import {
+
+using Translator = std::function<void(NodeContext&)>;
+const Translator* find_translator(const std::string& op_type);
+
+// Folds the node when heed can compute it now: every input known (or, for
+// Shape and Size, statically shaped) and the result small. False otherwise.
+bool fold(NodeContext& c);
+
+// A known [K, N] matrix as [N, K]: x @ W as heed's Linear, whose weight is [out, in].
+Tensor transposed(const Tensor& w);
+
+// Fusions that look ahead from this node; true when it emitted the whole pattern.
+bool fuse(NodeContext& c);
+
+}  // namespace heed::onnx_import

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Exports small PyTorch modules to ONNX (torch.onnx.export, the TorchScript
+exporter at opset 17 and 13, as users run it) and records onnxruntime's outputs
+on random inputs, for tests/onnx_test.cc:
+
+  tests/fixtures/onnx/NAME.onnx         the exported model
+  tests/fixtures/onnx/NAME_io.safetensors
+      input.X   the inputs fed to onnxruntime
+      output.Y  onnxruntime's outputs (CPU, all graph optimizations)
+
+Expected values come from onnxruntime (PyPI), never from heed.
+Run: python3 tests/reference/gen_onnx_fixtures.py   (needs torch, onnx, onnxruntime, safetensors)
+"""
+import os
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from safetensors.numpy import save_file
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "onnx")
+torch.manual_seed(11)
+
+
+class Mlp(torch.nn.Module):
+    """Linear + exact GELU + LayerNorm + Linear + softmax: Gemm/MatMul+Add, the erf GELU, LayerNormalization."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.norm, self.fc2 = torch.nn.Linear(12, 24), torch.nn.LayerNorm(24), torch.nn.Linear(24, 5)
+
+    def forward(self, x):
+        return torch.softmax(self.fc2(self.norm(torch.nn.functional.gelu(self.fc1(x)))), dim=-1)
+
+
+class Cnn(torch.nn.Module):
+    """Conv + BatchNorm + ReLU, pools (ceil mode, padding), global average pool, flatten, Gemm."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.bn1 = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.BatchNorm2d(8)
+        self.conv2 = torch.nn.Conv2d(8, 8, 3, padding=1, groups=2, bias=False)
+        self.fc = torch.nn.Linear(8, 4)
+        with torch.no_grad():
+            self.bn1.running_mean.uniform_(-0.2, 0.2)
+            self.bn1.running_var.uniform_(0.5, 1.5)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(x)))
+        x = torch.nn.functional.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True)
+        x = torch.nn.functional.avg_pool2d(torch.relu(self.conv2(x)), 2)
+        x = torch.nn.functional.adaptive_avg_pool2d(x, 1)
+        return self.fc(torch.flatten(x, 1))
+
+
+class Attention(torch.nn.Module):
+    """Self-attention spelled out as exporters see it: projections, head split by view/transpose (shape
+    arithmetic on static shapes), scaled scores, softmax, weighted sum, merge, output projection, residual."""
+
+    def __init__(self, d=16, heads=2):
+        super().__init__()
+        self.heads, self.d = heads, d
+        self.q, self.k, self.v, self.o = (torch.nn.Linear(d, d) for _ in range(4))
+        self.norm = torch.nn.LayerNorm(d)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        split = lambda y: y.view(b, t, self.heads, self.d // self.heads).transpose(1, 2)
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        scores = torch.matmul(q, k.transpose(-1, -2)) / (self.d // self.heads) ** 0.5
+        ctx = torch.matmul(torch.softmax(scores, dim=-1), v).transpose(1, 2).reshape(b, t, self.d)
+        return self.norm(x + self.o(ctx))
+
+
+def export(name, module, inputs, opset=17, dynamic_axes=None, external=False):
+    module.eval()
+    path = os.path.join(OUT, f"{name}.onnx")
+    names = [f"x{i}" if len(inputs) > 1 else "x" for i in range(len(inputs))]
+    torch.onnx.export(module, tuple(torch.from_numpy(i) for i in inputs), path, dynamo=False, opset_version=opset,
+                      input_names=names, output_names=["y"], dynamic_axes=dynamic_axes)
+    if external:  # the weights in NAME.onnx.data beside the model
+        model = onnx.load(path)
+        onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                  location=f"{name}.onnx.data", size_threshold=0)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    outputs = session.run(None, dict(zip(names, inputs)))
+    tensors = {f"input.{n}": i for n, i in zip(names, inputs)}
+    tensors.update({f"output.{o.name}": v for o, v in zip(session.get_outputs(), outputs)})
+    save_file(tensors, os.path.join(OUT, f"{name}_io.safetensors"))
+    ops = sorted({n.op_type for n in onnx.load(path, load_external_data=False).graph.node})
+    print(f"{name}: opset {opset}, ops {', '.join(ops)}")
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    rand = lambda *shape: np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
+    export("mlp", Mlp(), [rand(3, 12)], dynamic_axes={"x": {0: "batch"}})
+    export("mlp_opset13", Mlp(), [rand(3, 12)], opset=13)
+    export("mlp_external", Mlp(), [rand(2, 12)], external=True)
+    export("cnn", Cnn(), [rand(2, 3, 17, 17)], dynamic_axes={"x": {0: "batch"}})
+    export("attention", Attention(), [rand(2, 5, 16)])
+
+
+if __name__ == "__main__":
+    main()
