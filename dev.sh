@@ -36,7 +36,7 @@ build() {
   cmake --build "$BUILD_DIR" -j "$JOBS"
 }
 
-FUZZ_TARGETS=(fuzz_safetensors fuzz_graph fuzz_model_config fuzz_text fuzz_image)
+FUZZ_TARGETS=(fuzz_safetensors fuzz_graph fuzz_model_config fuzz_text fuzz_image fuzz_onnx)
 SANITIZERS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 
 # build_fuzz DIR FLAGS BUILD_TYPE: the fuzz targets built with clang.

@@ -231,7 +231,7 @@ json constant_json(const Constant& c) {
 
 json node_json(const Node& n) {
   json attrs = json::object();
-  for (const auto& [key, value] : n.attrs) std::visit([&](const auto& v) { attrs[key] = v; }, value);
+  for (const auto& kv : n.attrs) std::visit([&](const auto& v) { attrs[kv.first] = v; }, kv.second);  // clang: no binding captures
   // Captured attention outputs are added at load, not part of the model.
   std::vector<std::string> outputs(n.outputs.begin(), n.outputs.end() - n.captured_outputs);
   return {{"name", n.name}, {"op", n.op}, {"inputs", n.inputs}, {"outputs", outputs}, {"attrs", attrs}};

@@ -162,5 +162,19 @@ printf 'previous' >"$tmp/keep.safetensors"
 expect_error output_failed_write "nope/out.safetensors: cannot write" "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --output "$tmp/nope/out.safetensors"
 expect_error pool_stride_zero "node 'p' \(MaxPool2d\): kernel_size \(2, 2\) and stride \(0, 0\) must be >= 1" sh -c "printf '{\"format\": \"heed.graph\", \"version\": 1, \"graphs\": {\"main\": {\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [1, 1, 4, 4]}], \"outputs\": [\"y\"], \"nodes\": [{\"name\": \"p\", \"op\": \"MaxPool2d\", \"inputs\": [\"x\"], \"outputs\": [\"y\"], \"attrs\": {\"kernel_size\": [2], \"stride\": [0]}}]}}}' >'$tmp/pool.json' && '$heed' inspect '$tmp/pool.json'"
 
+
+# ONNX models: inspect (fusions shown), run, profile, convert, and refusals by name.
+onnx=$root/tests/fixtures/onnx
+head -c 3000 "$onnx/cnn.onnx" > "$tmp/cut.onnx"
+expect_ok onnx_inspect "Gelu +/Div .*-> \(/Mul_1_output_0: f32\[batch, 24\]\)" "$heed" inspect "$onnx/mlp.onnx"
+expect_ok onnx_convert "1 graph\(s\), .* tensors .* written to" "$heed" convert "$onnx/cnn.onnx" -o "$tmp/cnn.safetensors"
+expect_ok onnx_converted_inspect "architecture = onnx" "$heed" inspect "$tmp/cnn.safetensors"
+expect_ok onnx_run "y: f32\[2, 5, 16\]" "$heed" run "$onnx/attention.onnx" --inputs "$onnx/attention_inputs.safetensors"
+expect_ok onnx_profile "LayerNorm" "$heed" profile "$onnx/attention.onnx" --inputs "$onnx/attention_inputs.safetensors" --repeat 2
+expect_error onnx_unknown_op "bad_unknown_op.onnx: node 'hm' \(Hardmax, opset 17\): heed does not import" "$heed" inspect "$onnx/bad_unknown_op.onnx"
+expect_error onnx_truncated "not a valid ONNX model" "$heed" run "$tmp/cut.onnx" --inputs "$onnx/attention_inputs.safetensors"
+expect_error onnx_convert_heed_form "already in heed's form" "$heed" convert "$mlp/mlp.json" -o "$tmp/x.safetensors"
+expect_error onnx_convert_suffix "must end in .safetensors" "$heed" convert "$onnx/cnn.onnx" -o "$tmp/x.bin"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -4,6 +4,10 @@
 
 #include <heed/model.h>
 
+#include <fmt/format.h>
+
+#include "engine/convert.h"
+#include "engine/file_io.h"
 #include "engine/safetensors.h"
 #include "tests/test_util.h"
 
@@ -34,6 +38,60 @@ TEST_P(OnnxExport, MatchesOnnxRuntime) {
 
 INSTANTIATE_TEST_SUITE_P(Exports, OnnxExport,
                          ::testing::Values("mlp", "mlp_opset13", "mlp_external", "cnn", "attention"));
+
+}  // namespace
+}  // namespace heed
+
+namespace heed {
+namespace {
+
+// Each refused with one line naming the file and, where there is one, the node or tensor.
+TEST(OnnxImport, RefusesHostileModelsByName) {
+  auto expect = [](const std::string& stem, const std::string& part) {
+    std::string path = test::fixture("onnx/bad_" + stem + ".onnx");
+    EXPECT_TRUE(test::throws_error_with([&] { Model::load(path); }, path + ": ")) << stem;
+    EXPECT_TRUE(test::throws_error_with([&] { Model::load(path); }, part)) << stem;
+  };
+  expect("unknown_op", "node 'hm' (Hardmax, opset 17): heed does not import this op");
+  expect("opset9", "opset 9 is not one heed imports (11 to 17");
+  expect("opset18", "opset 18 is not one heed imports");
+  expect("cycle", "node 'first' (Relu) reads 'z', which no earlier node, input or initializer defines");
+  expect("runtime_shape", "node 'reshape' (Reshape, opset 17): input 1 'shape' must be an integer tensor known at load");
+  expect("missing_external", "initializer 'w': external data: ");
+  expect("escaping_external", "must be a relative path inside the model's directory");
+  expect("short_initializer", "initializer 'w': 3 values stored for 16 elements");
+  expect("sequence_input", "graph input 's': not a tensor");
+  expect("custom_domain", "node 'r' (Relu) is in domain 'com.example'");
+}
+
+TEST(OnnxImport, RefusesFilesThatAreNotOnnx) {
+  std::string dir = test::temp_dir();
+  std::string good = read_text_file(test::fixture("onnx/cnn.onnx"));
+  for (size_t cut : {size_t(1), size_t(7), good.size() / 3, good.size() / 2, good.size() - 1}) {
+    std::string path = test::write_file(dir, fmt::format("cut{}.onnx", cut), good.substr(0, cut));
+    EXPECT_TRUE(test::throws_error_with([&] { Model::load(path); }, path + ": ")) << cut;
+  }
+  EXPECT_TRUE(test::throws_error_with([&] { Model::load(test::write_file(dir, "empty.onnx", "")); },
+                                      "empty.onnx: not an ONNX model (no graph)"));
+  EXPECT_TRUE(test::throws_error_with([&] { Model::load(test::write_file(dir, "text.onnx", "hello, world\n")); },
+                                      "text.onnx: not a valid ONNX model"));
+  // A length prefix far past the end of the file.
+  EXPECT_TRUE(test::throws_error_with(
+      [&] { Model::load(test::write_file(dir, "long.onnx", std::string("\x3a\xff\xff\xff\xff\x0f", 6))); },
+      "long.onnx: not a valid ONNX model: a field of"));
+}
+
+// What heed convert writes loads without the importer and gives the same outputs.
+TEST(OnnxImport, AConvertedModelRunsTheSame) {
+  std::string dir = test::temp_dir();
+  std::string out = dir + "/cnn.safetensors";
+  EXPECT_EQ(convert_model(test::fixture("onnx/cnn.onnx"), out).importer, "an ONNX model");
+  SafetensorsFile io = read_safetensors(test::fixture("onnx/cnn_io.safetensors"));
+  Session onnx(Model::load(test::fixture("onnx/cnn.onnx"))), converted(Model::load(out));
+  TensorMap in{{"x", *io.find("input.x")}};
+  EXPECT_TRUE(test::all_close(converted.run(in).at("y"), onnx.run(in).at("y"), 0, 0));
+  EXPECT_EQ(Model::load(out).metadata().at("architecture"), "onnx");
+}
 
 }  // namespace
 }  // namespace heed

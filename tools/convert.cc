@@ -1,40 +1,19 @@
-// `heed convert MODEL -o OUT.safetensors`: what an importer makes of a model
-// (an ONNX file, a checkpoint directory) saved in heed's single-file form: the
-// graphs as JSON in __metadata__["heed.graph"], the weights as tensors, the
-// importer's metadata beside them. It loads without the importer, and without
-// re-importing.
+// `heed convert MODEL -o OUT.safetensors`: an imported model saved in heed's
+// single-file form (engine/convert.h), which loads without re-importing.
 #include <heed/error.h>
-#include <heed/model.h>
-
-#include <filesystem>
 
 #include <fmt/format.h>
 
-#include "engine/importer.h"
-#include "engine/safetensors.h"
+#include "engine/convert.h"
 #include "tools/commands.h"
 
 namespace heed::tools {
 namespace {
 
 void convert(const std::string& model, const std::string& out) {
-  const detail::Importer* importer = detail::find_importer(model);
-  if (!importer)
-    throw Error(fmt::format("{}: already in heed's form (a graph JSON or .safetensors); convert reads an ONNX file "
-                            "or a checkpoint directory", model));
-  Model::load(model);  // the graphs validate and compile before anything is written
-  WeightStore weights;
-  ir::GraphFile graphs = importer->import(model, weights);
-  std::map<std::string, std::string> metadata = graphs.metadata;
-  graphs.weights.clear();
-  metadata["heed.graph"] = ir::write_graph_json(graphs);
-  metadata["heed.converted_from"] = std::filesystem::path(model).filename().string();  // no machine paths
-  NamedTensors tensors(weights.all().begin(), weights.all().end());
-  write_safetensors(out, tensors, metadata);
-  size_t bytes = 0;
-  for (const auto& [name, t] : tensors) bytes += t.nbytes();
-  fmt::print(stderr, "{} ({}): {} graph(s), {} tensors ({:.1f} MB) written to {}\n", model, importer->name,
-             graphs.graphs.size(), tensors.size(), bytes / 1e6, out);
+  ConvertSummary s = convert_model(model, out);
+  fmt::print(stderr, "{} ({}): {} graph(s), {} tensors ({:.1f} MB) written to {}\n", model, s.importer, s.graphs,
+             s.tensors, s.bytes / 1e6, out);
 }
 
 }  // namespace

@@ -49,9 +49,9 @@ struct ValueInfo {
 class HEED_API Model {
  public:
   // `path`: a graph JSON (weights beside it), a single .safetensors whose
-  // __metadata__ holds the graph JSON under "heed.graph", or a checkpoint
-  // directory (Hugging Face Marian, heed LSTM seq2seq) that an importer turns
-  // into graphs.
+  // __metadata__ holds the graph JSON under "heed.graph", an ONNX file
+  // (".onnx"), or a checkpoint directory (Hugging Face Marian, heed LSTM
+  // seq2seq, ...) that an importer turns into graphs.
   static Model load(const std::string& path, const LoadOptions& options = {});
 
   std::vector<std::string> graph_names() const;

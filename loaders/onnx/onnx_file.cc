@@ -79,7 +79,12 @@ std::string external_bytes(const TensorProto& t, const std::string& model_dir, c
   }
   if (location.empty()) throw Error(fmt::format("{}: external data without a location", where));
   std::string file = resolve_model_path(model_dir, location, where + ": external data");
-  std::shared_ptr<MappedFile> data = MappedFile::open(file);
+  std::shared_ptr<MappedFile> data;
+  try {
+    data = MappedFile::open(file);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: external data: {}", where, e.what()));
+  }
   if (uint64_t(offset) > data->size()) throw Error(fmt::format("{}: offset {} is past the end of {}", where, offset, file));
   if (length < 0) length = int64_t(data->size()) - offset;
   if (uint64_t(length) > data->size() - uint64_t(offset))

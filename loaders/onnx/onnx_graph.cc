@@ -17,8 +17,9 @@ namespace heed::onnx_import {
 int64_t NodeContext::opset() const { return g_.opset_; }
 
 void NodeContext::fail(const std::string& message) const {
-  throw Error(fmt::format("{}: node '{}' ({}, opset {}): {}", g_.path_, node_.name, node_.op_type, g_.opset_,
-                          message));
+  // An unnamed node (ONNX allows it) is named by its first output.
+  const std::string& name = node_.name.empty() && !node_.output.empty() ? node_.output[0] : node_.name;
+  throw Error(fmt::format("{}: node '{}' ({}, opset {}): {}", g_.path_, name, node_.op_type, g_.opset_, message));
 }
 
 std::string NodeContext::input(size_t i) {

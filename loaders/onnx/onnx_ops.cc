@@ -24,9 +24,26 @@ Translator renamed(const std::string& op, size_t arity) {
   return [op, arity](NodeContext& c) { same_op(c, op, arity); };
 }
 
-void pass_through(NodeContext& c) {  // Identity; Dropout at inference
-  c.alias(0, c.input(0));
+void identity(NodeContext& c) { c.alias(0, c.input(0)); }
+
+bool known_scalar_is(NodeContext& c, size_t i, double want) {
+  const Tensor* t = c.known(i);
+  if (!t || t->numel() != 1) return false;
+  switch (t->dtype()) {
+    case DType::f32: return t->data_as<float>()[0] == want;
+    case DType::boolean:
+    case DType::u8: return t->data_as<uint8_t>()[0] == want;
+    default: return false;
+  }
+}
+
+// Dropout is the identity at inference: training_mode (opset 12+) must be a
+// known false, or the ratio a known 0.
+void dropout(NodeContext& c) {
+  if (c.has_input(2) && !known_scalar_is(c, 2, 0) && !known_scalar_is(c, 1, 0))
+    c.fail("training_mode must be a constant false (or the ratio 0): heed runs inference");
   if (c.has_output(1)) c.fail("Dropout's mask output is not produced at inference");
+  identity(c);
 }
 
 void softmax(NodeContext& c) {
@@ -45,16 +62,42 @@ Tensor scaled(const Tensor& t, float s) {
   return out;
 }
 
+std::string scalar_weight(NodeContext& c, const std::string& name, float v) {
+  return c.weight(c.temp(name), Tensor::copy_of(DType::f32, Shape{}, &v));
+}
+
+// Gemm with B computed at run time: MatMul with its transposes, then alpha and beta * C.
+void gemm_of_values(NodeContext& c, float alpha, float beta) {
+  std::string y = c.has_input(2) || alpha != 1.0f ? c.temp("product") : c.output_name();
+  c.emit("MatMul", {c.input(0), c.input(1)},
+         {{"transpose_a", c.attr_int("transA", 0)}, {"transpose_b", c.attr_int("transB", 0)}}, {y});
+  if (alpha != 1.0f) {
+    std::string scaled_y = c.has_input(2) ? c.temp("scaled") : c.output_name();
+    c.emit("Mul", {y, scalar_weight(c, "alpha", alpha)}, {}, {scaled_y});
+    y = scaled_y;
+  }
+  if (!c.has_input(2)) return;
+  std::string bias = c.input(2);
+  if (beta != 1.0f) {
+    std::string scaled_c = c.temp("scaled_c");
+    c.emit("Mul", {bias, scalar_weight(c, "beta", beta)}, {}, {scaled_c});
+    bias = scaled_c;
+  }
+  c.emit("Add", {y, bias});
+}
+
 void gemm(NodeContext& c) {
   const Tensor* b = c.known(1);
-  if (c.attr_int("transA", 0)) c.fail("transA = 1 is not imported");
-  if (!b || b->dtype() != DType::f32 || b->shape().rank() != 2) c.fail("B must be a known f32 matrix (a weight)");
   float alpha = c.attr_float("alpha", 1.0f), beta = c.attr_float("beta", 1.0f);
+  const Tensor* bias = c.known(2);
+  const bool linear = b && b->dtype() == DType::f32 && b->shape().rank() == 2 && !c.attr_int("transA", 0) &&
+                      (!c.has_input(2) || (bias && bias->dtype() == DType::f32 &&
+                                           bias->numel() == b->shape()[c.attr_int("transB", 0) ? 0 : 1]));
+  if (!linear) return gemm_of_values(c, alpha, beta);
+  // A weight matrix: heed's Linear, alpha and beta folded into the weights.
   Tensor w = c.attr_int("transB", 0) ? scaled(*b, alpha) : transposed(scaled(*b, alpha));
   std::vector<std::string> in{c.input(0), c.weight(c.temp("weight"), w)};
   if (c.has_input(2)) {
-    const Tensor* bias = c.known(2);
-    if (!bias || bias->numel() != w.shape()[0]) c.fail("C must be a known vector of the output size");
     Tensor flat = scaled(*bias, beta);
     in.push_back(c.weight(c.temp("bias"), Tensor::copy_of(DType::f32, Shape({w.shape()[0]}), flat.data())));
   }
@@ -78,10 +121,27 @@ void layer_norm(NodeContext& c) {
 }
 
 // ONNX pads are [begin..., end...]; heed's 2-D ops pad both sides alike.
-std::vector<int64_t> symmetric_pads(NodeContext& c, size_t spatial) {
+// SAME_UPPER/SAME_LOWER pads come from the static input size.
+std::vector<int64_t> symmetric_pads(NodeContext& c, const std::vector<int64_t>& kernel) {
+  const size_t spatial = kernel.size();
   std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
-  if (auto_pad != "NOTSET" && auto_pad != "VALID") c.fail("auto_pad " + auto_pad + " is not imported");
   std::vector<int64_t> pads = c.attr_ints("pads", std::vector<int64_t>(2 * spatial, 0));
+  if (auto_pad == "VALID") pads.assign(2 * spatial, 0);
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    std::vector<int64_t> strides = c.attr_ints("strides", std::vector<int64_t>(spatial, 1));
+    std::vector<int64_t> dilations = c.attr_ints("dilations", std::vector<int64_t>(spatial, 1));
+    auto x = c.type(0);
+    for (size_t i = 0; i < spatial; ++i) {
+      const ir::Dim& in = x->shape[2 + i];
+      if (!in.is_known()) c.fail("auto_pad " + auto_pad + " over a dynamic spatial dim is not imported");
+      int64_t out = (in.value + strides[i] - 1) / strides[i];
+      int64_t total = std::max<int64_t>(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - in.value);
+      pads[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      pads[i + spatial] = total - pads[i];
+    }
+  } else if (auto_pad != "NOTSET" && auto_pad != "VALID") {
+    c.fail("auto_pad " + auto_pad + " is not one ONNX defines");
+  }
   if (pads.size() != 2 * spatial) c.fail("pads must have 2 entries per spatial dim");
   for (size_t i = 0; i < spatial; ++i)
     if (pads[i] != pads[i + spatial]) c.fail(fmt::format("asymmetric pads [{}] are not imported", fmt::join(pads, ", ")));
@@ -96,7 +156,11 @@ void conv(NodeContext& c) {
   expect_2d(c);
   std::vector<std::string> in{c.input(0), c.input(1)};
   if (c.has_input(2)) in.push_back(c.input(2));
-  c.emit("Conv2d", in, {{"stride", c.attr_ints("strides", {1, 1})}, {"padding", symmetric_pads(c, 2)},
+  auto w = c.type(1);
+  std::vector<int64_t> kernel;
+  for (size_t i = 2; i < w->shape.size(); ++i) kernel.push_back(w->shape[i].is_known() ? w->shape[i].value : 1);
+  if (kernel.size() != 2) c.fail("the weight must be [out, in / groups, kh, kw]");
+  c.emit("Conv2d", in, {{"stride", c.attr_ints("strides", {1, 1})}, {"padding", symmetric_pads(c, kernel)},
                         {"dilation", c.attr_ints("dilations", {1, 1})}, {"groups", c.attr_int("group", 1)}});
 }
 
@@ -115,7 +179,7 @@ void pool(NodeContext& c) {
     if (d != 1) c.fail("dilations are not imported");
   if (c.has_output(1)) c.fail("the indices output is not produced");
   Attrs a{{"kernel_size", c.attr_ints("kernel_shape", {})}, {"stride", c.attr_ints("strides", {1, 1})},
-          {"padding", symmetric_pads(c, 2)}, {"ceil_mode", c.attr_int("ceil_mode", 0)}};
+          {"padding", symmetric_pads(c, c.attr_ints("kernel_shape", {}))}, {"ceil_mode", c.attr_int("ceil_mode", 0)}};
   bool max = c.node().op_type == "MaxPool";
   if (!max) a["count_include_pad"] = c.attr_int("count_include_pad", 0);
   c.emit(max ? "MaxPool2d" : "AvgPool2d", {c.input(0)}, a);
@@ -225,6 +289,28 @@ void binary(NodeContext& c, const std::string& op) {
   c.emit(op, {c.input(0), c.input(1)});
 }
 
+// Max and Min of any number of inputs: a chain of heed's two-input ops.
+void variadic(NodeContext& c, const std::string& op) {
+  if (c.inputs() == 1) return c.alias(0, c.input(0));
+  std::string acc = c.input(0);
+  for (size_t i = 1; i < c.inputs(); ++i) {
+    std::string out = i + 1 == c.inputs() ? c.output_name() : c.temp(fmt::format("partial{}", i));
+    c.emit(op, {acc, c.input(i)}, {}, {out});
+    acc = out;
+  }
+}
+
+// ONNX's Pow takes an exponent of another type; heed's, f32 for both.
+void pow(NodeContext& c) {
+  auto base = c.type(0), exponent = c.type(1);
+  if (base && exponent && base->dtype == DType::f32 && exponent->dtype != DType::f32) {
+    std::string e = c.temp("exponent");
+    c.emit("Cast", {c.input(1)}, {{"to", std::string("f32")}}, {e});
+    return c.emit("Pow", {c.input(0), e});
+  }
+  binary(c, "Pow");
+}
+
 void reciprocal(NodeContext& c) {
   float one = 1.0f;
   c.emit("Div", {c.weight(c.temp("one"), Tensor::copy_of(DType::f32, Shape{}, &one)), c.input(0)});
@@ -236,15 +322,9 @@ const std::map<std::string, Translator>& translators() {
       {"Sub", [](NodeContext& c) { binary(c, "Sub"); }},
       {"Mul", [](NodeContext& c) { binary(c, "Mul"); }},
       {"Div", [](NodeContext& c) { binary(c, "Div"); }},
-      {"Pow", [](NodeContext& c) { binary(c, "Pow"); }},
-      {"Max", [](NodeContext& c) {
-         if (c.inputs() != 2) c.fail("heed imports Max of two inputs");
-         binary(c, "Maximum");
-       }},
-      {"Min", [](NodeContext& c) {
-         if (c.inputs() != 2) c.fail("heed imports Min of two inputs");
-         binary(c, "Minimum");
-       }},
+      {"Pow", pow},
+      {"Max", [](NodeContext& c) { variadic(c, "Maximum"); }},
+      {"Min", [](NodeContext& c) { variadic(c, "Minimum"); }},
       {"Sqrt", renamed("Sqrt", 1)}, {"Exp", renamed("Exp", 1)}, {"Log", renamed("Log", 1)},
       {"Tanh", renamed("Tanh", 1)}, {"Sigmoid", renamed("Sigmoid", 1)}, {"Relu", renamed("Relu", 1)},
       {"Neg", renamed("Neg", 1)}, {"Reciprocal", reciprocal},
@@ -254,7 +334,7 @@ const std::map<std::string, Translator>& translators() {
       {"GlobalAveragePool", global_average_pool}, {"Flatten", flatten},
       {"Reshape", reshape}, {"Transpose", transpose}, {"Concat", concat}, {"Split", split}, {"Slice", slice},
       {"Squeeze", squeeze}, {"Unsqueeze", unsqueeze}, {"Gather", gather}, {"Cast", cast},
-      {"Identity", pass_through}, {"Dropout", pass_through},
+      {"Identity", identity}, {"Dropout", dropout},
       {"ReduceMean", reduce}, {"ReduceSum", reduce}, {"ReduceMax", reduce},
       {"ArgMax", argmax}, {"TopK", topk},
   };

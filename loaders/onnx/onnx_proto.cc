@@ -290,6 +290,10 @@ ModelProto parse_model(std::string_view bytes, const std::string& source) {
   return m;
 }
 
+TensorProto parse_tensor(std::string_view bytes, const std::string& source) {
+  return read_tensor(Reader(bytes, source));
+}
+
 std::string elem_type_name(int32_t t) {
   static const char* names[] = {"UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64", "STRING",
                                 "BOOL", "FLOAT16", "DOUBLE", "UINT32", "UINT64", "COMPLEX64", "COMPLEX128",

@@ -92,5 +92,7 @@ struct ModelProto {
 
 // Throws heed::Error naming `source` (and the byte offset) on malformed bytes.
 ModelProto parse_model(std::string_view bytes, const std::string& source);
+// One serialized TensorProto (ONNX's test data, input_0.pb); raw_data views `bytes`.
+TensorProto parse_tensor(std::string_view bytes, const std::string& source);
 
 }  // namespace heed::onnx_import

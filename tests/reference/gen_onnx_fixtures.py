@@ -4,6 +4,7 @@ exporter at opset 17 and 13, as users run it) and records onnxruntime's outputs
 on random inputs, for tests/onnx_test.cc:
 
   tests/fixtures/onnx/NAME.onnx         the exported model
+  tests/fixtures/onnx/NAME_inputs.safetensors   the inputs by graph input name (heed run --inputs)
   tests/fixtures/onnx/NAME_io.safetensors
       input.X   the inputs fed to onnxruntime
       output.Y  onnxruntime's outputs (CPU, all graph optimizations)
@@ -88,8 +89,45 @@ def export(name, module, inputs, opset=17, dynamic_axes=None, external=False):
     tensors = {f"input.{n}": i for n, i in zip(names, inputs)}
     tensors.update({f"output.{o.name}": v for o, v in zip(session.get_outputs(), outputs)})
     save_file(tensors, os.path.join(OUT, f"{name}_io.safetensors"))
+    save_file(dict(zip(names, inputs)), os.path.join(OUT, f"{name}_inputs.safetensors"))  # for heed run
     ops = sorted({n.op_type for n in onnx.load(path, load_external_data=False).graph.node})
     print(f"{name}: opset {opset}, ops {', '.join(ops)}")
+
+
+def hostile():
+    """Models heed must refuse with one line naming the file and node (tests/onnx_test.cc)."""
+    from onnx import TensorProto, helper
+
+    def save(name, nodes, inputs, outputs, initializers=(), opset=17, domain=""):
+        graph = helper.make_graph(nodes, name, inputs, outputs, initializer=list(initializers))
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid(domain, opset)])
+        model.ir_version = 8
+        onnx.save(model, os.path.join(OUT, f"bad_{name}.onnx"))
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])
+    save("unknown_op", [helper.make_node("Hardmax", ["x"], ["y"], name="hm")], [x], [y])
+    save("opset9", [helper.make_node("Relu", ["x"], ["y"], name="r")], [x], [y], opset=9)
+    save("opset18", [helper.make_node("Relu", ["x"], ["y"], name="r")], [x], [y], opset=18)
+    save("cycle", [helper.make_node("Relu", ["z"], ["y"], name="first"), helper.make_node("Relu", ["y"], ["z"], name="second")],
+         [x], [y])
+    shape = helper.make_tensor_value_info("shape", TensorProto.INT64, [2])
+    save("runtime_shape", [helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape")], [x, shape], [y])
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 4], [0.0] * 16)
+    w.ClearField("float_data")
+    w.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", "missing.bin"), ("offset", "0"), ("length", "64")):
+        w.external_data.add(key=key, value=value)
+    save("missing_external", [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], [x], [y], [w])
+    w.external_data[0].value = "../../../../etc/passwd"
+    save("escaping_external", [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], [x], [y], [w])
+    short = helper.make_tensor("w", TensorProto.FLOAT, [4, 4], [0.0] * 16, raw=False)
+    short.float_data[:] = [1.0] * 3
+    save("short_initializer", [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], [x], [y], [short])
+    seq = helper.make_tensor_sequence_value_info("s", TensorProto.FLOAT, None)
+    save("sequence_input", [helper.make_node("Identity", ["s"], ["y"], name="id")], [seq], [y])
+    save("custom_domain", [helper.make_node("Relu", ["x"], ["y"], name="r", domain="com.example")], [x], [y])
+    print("bad_*.onnx written")
 
 
 def main():
@@ -100,6 +138,7 @@ def main():
     export("mlp_external", Mlp(), [rand(2, 12)], external=True)
     export("cnn", Cnn(), [rand(2, 3, 17, 17)], dynamic_axes={"x": {0: "batch"}})
     export("attention", Attention(), [rand(2, 5, 16)])
+    hostile()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,34 @@
+#include "engine/convert.h"
+
+#include <heed/error.h>
+#include <heed/model.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "engine/importer.h"
+#include "engine/safetensors.h"
+
+namespace heed {
+
+ConvertSummary convert_model(const std::string& model, const std::string& out) {
+  const detail::Importer* importer = detail::find_importer(model);
+  if (!importer)
+    throw Error(fmt::format("{}: already in heed's form (a graph JSON or .safetensors); convert reads an ONNX file "
+                            "or a checkpoint directory", model));
+  Model::load(model);  // the graphs validate and compile before anything is written
+  WeightStore weights;
+  ir::GraphFile graphs = importer->import(model, weights);
+  std::map<std::string, std::string> metadata = graphs.metadata;
+  graphs.weights.clear();
+  metadata["heed.graph"] = ir::write_graph_json(graphs);
+  metadata["heed.converted_from"] = std::filesystem::path(model).filename().string();  // no machine paths
+  NamedTensors tensors(weights.all().begin(), weights.all().end());
+  write_safetensors(out, tensors, metadata);
+  ConvertSummary s{importer->name, graphs.graphs.size(), tensors.size(), 0};
+  for (const auto& [name, t] : tensors) s.bytes += t.nbytes();
+  return s;
+}
+
+}  // namespace heed
