@@ -19,6 +19,7 @@ void register_all_ops() {
   register_attention();
   register_recurrent();
   register_conv();
+  register_logical();
 }
 
 }  // namespace heed::ops

@@ -19,6 +19,7 @@ void register_argmax_topk();
 void register_attention();
 void register_recurrent();
 void register_conv();
+void register_logical();
 
 void register_all_ops();
 

@@ -19,7 +19,7 @@ void register_elementwise() {
             c.fail("operands have different dtypes: " + c.in(0).str() + " and " + c.in(1).str());
           c.out(0) = {c.in(0).dtype, c.broadcast(c.in(0).shape, c.in(1).shape)};
         }});
-  for (const char* name : {"Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Relu", "Gelu", "Silu", "Neg"})
+  for (const char* name : {"Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Relu", "Gelu", "Silu", "Neg", "Erf", "Abs"})
     register_op(OpDef{
         .name = name,
         .attrs = std::string(name) == "Gelu"

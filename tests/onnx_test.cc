@@ -37,7 +37,8 @@ TEST_P(OnnxExport, MatchesOnnxRuntime) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Exports, OnnxExport,
-                         ::testing::Values("mlp", "mlp_opset13", "mlp_external", "cnn", "attention"));
+                         ::testing::Values("mlp", "mlp_opset13", "mlp_external", "cnn", "attention", "bert", "vit", "gpt2",
+                                           "marian_encoder"));
 
 }  // namespace
 }  // namespace heed

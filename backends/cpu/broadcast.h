@@ -51,8 +51,8 @@ inline BroadcastLayout merged_layout(const Shape& a, const Shape& b, const Shape
 }
 
 // out[i] = op(a[i], b[i]) over `out_shape` with broadcasting.
-template <typename T, typename Op>
-void broadcast_binary(const T* a, const Shape& a_shape, const T* b, const Shape& b_shape, T* out,
+template <typename A, typename B, typename O, typename Op>
+void broadcast_binary(const A* a, const Shape& a_shape, const B* b, const Shape& b_shape, O* out,
                       const Shape& out_shape, Op op) {
   const int64_t total = out_shape.numel();
   if (total == 0) return;
@@ -66,9 +66,9 @@ void broadcast_binary(const T* a, const Shape& a_shape, const T* b, const Shape&
   for (int64_t task = 0; task < outer * chunks; ++task) {
     const int64_t o = task / chunks, begin = (task % chunks) * chunk, end = std::min(inner, begin + chunk);
     auto [oa, ob] = row_offsets(o, l.shape, l.sa, l.sb);
-    const T* pa = a + oa;
-    const T* pb = b + ob;
-    T* po = out + o * inner;
+    const A* pa = a + oa;
+    const B* pb = b + ob;
+    O* po = out + o * inner;
     // The common cases get their own loops so the compiler vectorizes them.
     if (ia == 1 && ib == 1)
       for (int64_t j = begin; j < end; ++j) po[j] = op(pa[j], pb[j]);
@@ -78,6 +78,26 @@ void broadcast_binary(const T* a, const Shape& a_shape, const T* b, const Shape&
       for (int64_t j = begin; j < end; ++j) po[j] = op(pa[0], pb[j]);
     else
       for (int64_t j = begin; j < end; ++j) po[j] = op(pa[0], pb[0]);
+  }
+}
+
+// out[i] = op(a[i], b[i], c[i]) with broadcasting (Where): a plain loop, for masks.
+template <typename A, typename B, typename C, typename O, typename Op>
+void broadcast_ternary(const A* a, const Shape& a_shape, const B* b, const Shape& b_shape, const C* c,
+                       const Shape& c_shape, O* out, const Shape& out_shape, Op op) {
+  const int64_t total = out_shape.numel();
+  if (total == 0) return;
+  const Shape sa = broadcast_strides(a_shape, out_shape), sb = broadcast_strides(b_shape, out_shape),
+              sc = broadcast_strides(c_shape, out_shape), so = strides_of(out_shape);
+  const int rank = out_shape.rank();
+#pragma omp parallel for if (total > 32768) schedule(static)
+  for (int64_t i = 0; i < total; ++i) {
+    int64_t ia = 0, ib = 0, ic = 0;
+    for (int d = 0; d < rank; ++d) {
+      const int64_t k = (i / so[d]) % out_shape[d];
+      ia += k * sa[d], ib += k * sb[d], ic += k * sc[d];
+    }
+    out[i] = op(a[ia], b[ib], c[ic]);
   }
 }
 

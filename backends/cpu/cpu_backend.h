@@ -33,5 +33,6 @@ void register_rnn_kernels();
 void register_rnn_cell_kernels();
 void register_conv_kernels();
 void register_pool_kernels();
+void register_logical_kernels();
 
 }  // namespace heed::cpu

@@ -158,6 +158,31 @@ Value gather(NodeContext& c, const Value& data, const Value& indices) {
   return out;
 }
 
+// out[i][j][k] = data[i][index[i][j][k]][k] along `axis`; index and out share a shape.
+Value gather_elements(NodeContext& c, const Value& data, const Value& index) {
+  const size_t rank = data.dims.size();
+  if (index.dims.size() != rank) c.fail("indices and data have different ranks");
+  int axis = axis_of(c, c.attr_int("axis", 0), rank);
+  std::vector<int64_t> ds = strides_of(data.dims), is = strides_of(index.dims);
+  Value out{data.dtype, index.dims, std::vector<double>(index.v.size())};
+  for (size_t i = 0; i < index.v.size(); ++i) {
+    int64_t at = 0;
+    for (size_t d = 0; d < rank; ++d) {
+      int64_t k = (int64_t(i) / is[d]) % index.dims[d];
+      if (int(d) == axis) {
+        k = to_int(index.v[i]);
+        if (k < 0) k += data.dims[d];
+        if (k < 0 || k >= data.dims[d]) c.fail(fmt::format("index {} out of range [0, {})", to_int(index.v[i]), data.dims[d]));
+      } else if (k >= data.dims[d]) {
+        c.fail("indices are larger than data outside the axis");
+      }
+      at += k * ds[d];
+    }
+    out.v[i] = data.v[size_t(at)];
+  }
+  return out;
+}
+
 Value concat(NodeContext& c, const std::vector<Value>& in) {
   int axis = axis_of(c, c.attr_int("axis", 0), in[0].dims.size());
   Value out{in[0].dtype, in[0].dims, {}};
@@ -315,6 +340,11 @@ const std::map<std::string, Folder>& folders() {
       {"Equal", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return double(a == b); }, true)}; }},
       {"Less", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return double(a < b); }, true)}; }},
       {"Greater", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return double(a > b); }, true)}; }},
+      {"LessOrEqual", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return double(a <= b); }, true)}; }},
+      {"GreaterOrEqual", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return double(a >= b); }, true)}; }},
+      {"And", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return double(a != 0 && b != 0); }, true)}; }},
+      {"Or", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return double(a != 0 || b != 0); }, true)}; }},
+      {"GatherElements", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{gather_elements(c, in[0], in[1])}; }},
       {"Min", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return std::fmin(a, b); })}; }},
       {"Max", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return std::fmax(a, b); })}; }},
       {"Where", [](NodeContext&, const std::vector<Value>& in) {

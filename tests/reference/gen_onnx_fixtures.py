@@ -10,7 +10,8 @@ on random inputs, for tests/onnx_test.cc:
       output.Y  onnxruntime's outputs (CPU, all graph optimizations)
 
 Expected values come from onnxruntime (PyPI), never from heed.
-Run: python3 tests/reference/gen_onnx_fixtures.py   (needs torch, onnx, onnxruntime, safetensors)
+Also small random-weight BERT, ViT, GPT-2 (logits) and Marian encoder from transformers' own classes.
+Run: python3 tests/reference/gen_onnx_fixtures.py   (needs torch, transformers, onnx, onnxruntime, safetensors)
 """
 import os
 
@@ -74,10 +75,47 @@ class Attention(torch.nn.Module):
         return self.norm(x + self.o(ctx))
 
 
-def export(name, module, inputs, opset=17, dynamic_axes=None, external=False):
+class Hf(torch.nn.Module):
+    """A transformers model called with keyword arguments, returning one tensor (exporters take positional ones)."""
+
+    def __init__(self, model, keys, output):
+        super().__init__()
+        self.model, self.keys, self.output = model, keys, output
+
+    def forward(self, *args):
+        return getattr(self.model(**dict(zip(self.keys, args))), self.output)
+
+
+def transformers_models(rand):
+    """Small configs of the Transformers users export, random weights, static shapes (exporter's default)."""
+    import transformers as tf
+
+    ids = np.random.default_rng(5).integers(0, 100, (2, 8)).astype(np.int64)
+    mask = np.ones((2, 8), np.int64)
+    mask[1, 5:] = 0  # padding in the second sequence
+    bert = tf.BertModel(tf.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                      intermediate_size=64, max_position_embeddings=64)).eval()
+    export("bert", Hf(bert, ["input_ids", "attention_mask"], "last_hidden_state"), [ids, mask],
+           names=["input_ids", "attention_mask"])
+    vit = tf.ViTModel(tf.ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
+                                   num_attention_heads=4, intermediate_size=64)).eval()
+    export("vit", Hf(vit, ["pixel_values"], "last_hidden_state"), [rand(2, 3, 32, 32)], names=["pixel_values"])
+    gpt2 = tf.GPT2LMHeadModel(tf.GPT2Config(vocab_size=100, n_positions=64, n_embd=32, n_layer=2, n_head=4)).eval()
+    causal = np.ones((2, 8), np.int64)
+    export("gpt2", Hf(gpt2, ["input_ids", "attention_mask"], "logits"), [ids, causal],
+           names=["input_ids", "attention_mask"])
+    marian = tf.MarianMTModel(tf.MarianConfig(vocab_size=100, d_model=32, encoder_layers=2, decoder_layers=2,
+                                              encoder_attention_heads=4, decoder_attention_heads=4,
+                                              encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64,
+                                              pad_token_id=99, decoder_start_token_id=99)).eval()
+    export("marian_encoder", Hf(marian.get_encoder(), ["input_ids", "attention_mask"], "last_hidden_state"),
+           [ids, mask], names=["input_ids", "attention_mask"])
+
+
+def export(name, module, inputs, opset=17, dynamic_axes=None, external=False, names=None):
     module.eval()
     path = os.path.join(OUT, f"{name}.onnx")
-    names = [f"x{i}" if len(inputs) > 1 else "x" for i in range(len(inputs))]
+    names = names or [f"x{i}" if len(inputs) > 1 else "x" for i in range(len(inputs))]
     torch.onnx.export(module, tuple(torch.from_numpy(i) for i in inputs), path, dynamo=False, opset_version=opset,
                       input_names=names, output_names=["y"], dynamic_axes=dynamic_axes)
     if external:  # the weights in NAME.onnx.data beside the model
@@ -138,6 +176,7 @@ def main():
     export("mlp_external", Mlp(), [rand(2, 12)], external=True)
     export("cnn", Cnn(), [rand(2, 3, 17, 17)], dynamic_axes={"x": {0: "batch"}})
     export("attention", Attention(), [rand(2, 5, 16)])
+    transformers_models(rand)
     hostile()
 
 

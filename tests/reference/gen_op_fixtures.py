@@ -727,6 +727,33 @@ case("flatten_negative_dims", "Flatten", [x4], [torch.flatten(x4, -3, -2)], {"st
 case("slice_negative_axis_and_bounds", "Slice", [x4], [x4[..., -4:-1]], {"starts": [-4], "ends": [-1], "axes": [-1]})
 case("layernorm_axis_neg2", "LayerNorm", [x4], [F.layer_norm(x4, (4, 5))], {"axis": -2})
 
+# Comparisons, logic, selection, Expand, Erf and Abs (what ONNX exports' masks are built from).
+ca, cb = r(3, 1, 6), r(4, 1)
+cb[0, 0] = ca[0, 0, 0]  # one equal pair at least
+for op, fn in {"Equal": torch.eq, "Less": torch.lt, "Greater": torch.gt, "LessOrEqual": torch.le,
+               "GreaterOrEqual": torch.ge}.items():
+    case(f"{op.lower()}_broadcast", op, [ca, cb], [fn(ca, cb)])
+ia2, ib2 = torch.randint(-3, 3, (2, 5)), torch.randint(-3, 3, (5,))
+case("equal_i64", "Equal", [ia2, ib2], [torch.eq(ia2, ib2)])
+ba, bb = torch.rand(3, 5) > 0.5, torch.rand(5) > 0.5
+case("and_broadcast", "And", [ba, bb], [ba & bb])
+case("or_broadcast", "Or", [ba, bb], [ba | bb])
+case("xor_broadcast", "Xor", [ba, bb], [ba ^ bb])
+case("not", "Not", [ba], [~ba])
+nan_in = r(4, 5)
+nan_in[1, 2] = float("nan")
+nan_in[3, 0] = float("inf")
+case("isnan", "IsNaN", [nan_in], [torch.isnan(nan_in)])
+wc, wx, wy = torch.rand(2, 1, 5) > 0.4, r(3, 5), torch.tensor(-1e9)
+case("where_broadcast", "Where", [wc, wx, wy], [torch.where(wc, wx, wy)])
+wi, wj = torch.randint(0, 9, (3, 5)), torch.randint(0, 9, (1, 5))
+case("where_i64", "Where", [wc[0], wi, wj], [torch.where(wc[0], wi, wj)])
+ex = r(3, 1)
+case("expand", "Expand", [ex], [ex.expand(2, 3, 4)], {"shape": [2, 1, 4]})
+ev = r(6, 7) * 3
+case("erf", "Erf", [ev], [torch.erf(ev)])
+case("abs", "Abs", [ev], [torch.abs(ev)])
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 save_file(tensors, out, metadata={"cases": json.dumps(cases), "seeded": json.dumps(seeded_inputs),
                                   "generator": "tests/reference/gen_op_fixtures.py", "torch": torch.__version__})
