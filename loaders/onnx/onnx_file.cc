@@ -63,8 +63,9 @@ namespace {
 std::string external_bytes(const TensorProto& t, const std::string& model_dir, const std::string& where) {
   std::string location;
   int64_t offset = 0, length = -1;
-  for (const auto& [key, value] : t.external_data) {
-    auto number = [&] {
+  for (const auto& entry : t.external_data) {  // not a structured binding: clang 14's lambdas cannot capture one
+    const std::string &key = entry.first, &value = entry.second;
+    auto number = [&where, &key, &value] {
       try {
         size_t used = 0;
         int64_t v = std::stoll(value, &used);

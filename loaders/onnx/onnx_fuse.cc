@@ -20,10 +20,12 @@ const Tensor* scalar_beside(const OnnxGraph& g, const NodeProto& n, const std::s
 
 bool near(const Tensor* t, double want) { return t && std::fabs(t->data_as<float>()[0] - want) < 1e-4 * want; }
 
-// The sole consumer of `value`, if its op is `op`.
+// The sole consumer of `value`, if its op is `op` and it has the arity of its
+// part in a pattern (one input for Erf, two otherwise) and an output.
 const NodeProto* next(const OnnxGraph& g, const std::string& value, const char* op, int* index) {
   const NodeProto* n = g.sole_consumer(value, index);
-  return n && n->op_type == op ? n : nullptr;
+  if (!n || n->op_type != op || n->output.empty() || n->output[0].empty()) return nullptr;
+  return n->input.size() == (std::string(op) == "Erf" ? 1u : 2u) ? n : nullptr;
 }
 
 bool fuse_gelu(NodeContext& c) {

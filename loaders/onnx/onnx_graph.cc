@@ -209,6 +209,11 @@ void OnnxGraph::translate(int index) {
   current_ = index;
   NodeContext c(*this, n);
   if (fused_.count(index)) return;
+  size_t present = 0;
+  for (size_t i = 0; i < c.inputs(); ++i) present += c.has_input(i);
+  if (c.inputs() < min_inputs(n.op_type) || (c.inputs() > 0 && !c.has_input(0)))
+    c.fail(fmt::format("{} inputs given, ONNX's {} takes at least {}", present, n.op_type, min_inputs(n.op_type)));
+  if (n.output.empty() || n.output[0].empty()) c.fail("no output");
   if (fold(c) || fuse(c)) return;
   const Translator* t = find_translator(n.op_type);
   if (!t) c.fail("heed does not import this op (docs/onnx.md lists the ones it does)");

@@ -358,6 +358,17 @@ Tensor transposed(const Tensor& w) {
   return t;
 }
 
+size_t min_inputs(const std::string& op_type) {
+  static const std::map<std::string, size_t> least = {
+      {"Add", 2}, {"Sub", 2}, {"Mul", 2}, {"Div", 2}, {"Pow", 2}, {"Equal", 2}, {"Less", 2}, {"Greater", 2},
+      {"LessOrEqual", 2}, {"GreaterOrEqual", 2}, {"And", 2}, {"Or", 2}, {"Xor", 2}, {"Where", 3}, {"MatMul", 2},
+      {"Gemm", 2}, {"LayerNormalization", 2}, {"Conv", 2}, {"BatchNormalization", 5}, {"Reshape", 2},
+      {"Expand", 2}, {"Range", 3}, {"Slice", 3}, {"Gather", 2}, {"GatherElements", 2}, {"TopK", 2},
+      {"Constant", 0}, {"ConstantOfShape", 1}};
+  auto it = least.find(op_type);
+  return it == least.end() ? 1 : it->second;
+}
+
 const Translator* find_translator(const std::string& op_type) {
   auto it = translators().find(op_type);
   return it == translators().end() ? nullptr : &it->second;

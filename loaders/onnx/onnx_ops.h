@@ -10,6 +10,10 @@
 namespace heed::onnx_import {
 
 using Translator = std::function<void(NodeContext&)>;
+
+// ONNX's least number of inputs for the op (1 for ops not listed); a node with
+// fewer is refused before it is folded or translated.
+size_t min_inputs(const std::string& op_type);
 const Translator* find_translator(const std::string& op_type);
 
 // Folds the node when heed can compute it now: every input known (or, for

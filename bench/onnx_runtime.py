@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""heed against onnxruntime on the same ONNX files, same threads, each in its
+own process (load time, median run time, peak memory).
+
+Models (random weights, transformers' / torch's own classes, exported with
+torch.onnx.export at opset 17, static shapes):
+  bert-base   BertModel, hidden 768, 12 layers, sequence 128, batch 1 and 8
+  vit-b16     ViTModel, 224x224, patch 16, batch 1 and 8
+  gpt2-small  GPT2LMHeadModel, one full forward pass over 64 tokens (no past), batch 1 and 8
+
+onnxruntime: CPUExecutionProvider, ORT_ENABLE_ALL graph optimizations,
+intra_op_num_threads = --threads. heed: `heed run --repeat N --threads T`.
+
+Run: python3 bench/onnx_runtime.py --heed build/heed --threads 2   (needs torch, transformers, onnxruntime)
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def export(kind, batch, path):
+    import torch
+    import transformers as tf
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    if kind == "bert-base":
+        model = tf.BertModel(tf.BertConfig()).eval()
+        ids = rng.integers(0, 30522, (batch, 128)).astype(np.int64)
+        inputs, names, keys, out = [ids, np.ones_like(ids)], ["input_ids", "attention_mask"], None, "last_hidden_state"
+    elif kind == "vit-b16":
+        model = tf.ViTModel(tf.ViTConfig()).eval()
+        inputs, names, out = [rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)], ["pixel_values"], "last_hidden_state"
+    else:
+        model = tf.GPT2LMHeadModel(tf.GPT2Config()).eval()
+        ids = rng.integers(0, 50257, (batch, 64)).astype(np.int64)
+        inputs, names, out = [ids, np.ones_like(ids)], ["input_ids", "attention_mask"], "logits"
+
+    class Wrap(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, *args):
+            kw = dict(zip(names, args))
+            if kind == "gpt2-small":
+                kw["use_cache"] = False
+            return getattr(self.m(**kw), out)
+
+    torch.onnx.export(Wrap(model), tuple(torch.from_numpy(i) for i in inputs), path, dynamo=False, opset_version=17,
+                      input_names=names, output_names=["y"])
+    from safetensors.numpy import save_file
+    save_file(dict(zip(names, inputs)), path + ".inputs.safetensors")
+
+
+ORT_SCRIPT = r"""
+import json, resource, statistics, sys, time
+import numpy as np, onnxruntime as ort
+from safetensors.numpy import load_file
+path, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+o = ort.SessionOptions()
+o.intra_op_num_threads, o.inter_op_num_threads = threads, 1
+o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+t = time.perf_counter()
+s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
+load = time.perf_counter() - t
+feed = load_file(path + ".inputs.safetensors")
+s.run(None, feed)
+times = []
+for _ in range(repeats):
+    t = time.perf_counter(); s.run(None, feed); times.append((time.perf_counter() - t) * 1e3)
+print(json.dumps({"load_s": load, "median_ms": statistics.median(times),
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run_ort(path, threads, repeats):
+    out = subprocess.run([sys.executable, "-c", ORT_SCRIPT, path, str(threads), str(repeats)], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_heed(heed, path, threads, repeats):
+    t = time.perf_counter()
+    subprocess.run([heed, "inspect", path], check=True, capture_output=True)
+    load = time.perf_counter() - t
+    r = subprocess.run(["/usr/bin/time", "-f", "peak_kb %M", heed, "run", path, "--inputs", path + ".inputs.safetensors",
+                        "--repeat", str(repeats), "--threads", str(threads)], check=True, capture_output=True, text=True)
+    text = r.stdout + r.stderr
+    median = float(re.search(r"median ([0-9.]+) ms", text).group(1))
+    peak = int(re.search(r"peak_kb (\d+)", text).group(1)) / 1024
+    return {"load_s": load, "median_ms": median, "peak_mb": peak}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--heed", default="build/heed")
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--dir", default="/tmp/heed-onnx-bench")
+    p.add_argument("--models", default="bert-base,vit-b16,gpt2-small")
+    p.add_argument("--batches", default="1,8")
+    a = p.parse_args()
+    os.makedirs(a.dir, exist_ok=True)
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    print(f"CPU: {cpu}; threads {a.threads}; median of {a.repeats} runs after one warm-up\n")
+    print("| model | batch | onnxruntime ms | heed ms | heed speed-up | load s (ort / heed) | peak MB (ort / heed) |")
+    print("|---|---|---|---|---|---|---|")
+    for kind in a.models.split(","):
+        for batch in map(int, a.batches.split(",")):
+            path = os.path.join(a.dir, f"{kind}-b{batch}.onnx")
+            if not os.path.exists(path + ".inputs.safetensors"):
+                export(kind, batch, path)
+            o, h = run_ort(path, a.threads, a.repeats), run_heed(a.heed, path, a.threads, a.repeats)
+            print(f"| {kind} | {batch} | {o['median_ms']:.1f} | {h['median_ms']:.1f} | {o['median_ms'] / h['median_ms']:.2f}x "
+                  f"| {o['load_s']:.2f} / {h['load_s']:.2f} | {o['peak_mb']:.0f} / {h['peak_mb']:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
