@@ -9,6 +9,7 @@
 #include "engine/convert.h"
 #include "engine/file_io.h"
 #include "engine/safetensors.h"
+#include "loaders/onnx/onnx_file.h"
 #include "tests/test_util.h"
 
 namespace heed {
@@ -64,6 +65,7 @@ TEST(OnnxImport, RefusesHostileModelsByName) {
   expect("sequence_input", "graph input 's': not a tensor");
   expect("custom_domain", "node 'r' (Relu) is in domain 'com.example'");
   expect("fold_missing_input", "takes at least 2");  // found by fuzz_onnx: a binary op with one input
+  expect("pool_short_strides", "spatial dims");       // found by fuzz_onnx: one stride for a 2-D pool
 }
 
 TEST(OnnxImport, RefusesFilesThatAreNotOnnx) {
@@ -93,6 +95,27 @@ TEST(OnnxImport, AConvertedModelRunsTheSame) {
   TensorMap in{{"x", *io.find("input.x")}};
   EXPECT_TRUE(test::all_close(converted.run(in).at("y"), onnx.run(in).at("y"), 0, 0));
   EXPECT_EQ(Model::load(out).metadata().at("architecture"), "onnx");
+}
+
+}  // namespace
+}  // namespace heed
+
+namespace heed {
+namespace {
+
+// Found by fuzz_onnx: a TensorProto declaring 10^10 floats with one stored must
+// fail before allocating 40 GB.
+TEST(OnnxImport, ATensorsDataSizeIsCheckedBeforeAllocating) {
+  const std::string bytes("\x08\xa0\x8d\x06\x08\xa0\x8d\x06\x10\x01\x22\x04\x00\x00\x80\x3f", 16);
+  onnx_import::TensorProto t = onnx_import::parse_tensor(bytes, "t.pb");
+  EXPECT_EQ(t.dims, (std::vector<int64_t>{100000, 100000}));
+  EXPECT_TRUE(test::throws_error_with([&] { onnx_import::tensor_from_proto(t, "", "t.pb"); },
+                                      "t.pb: 1 values stored for 10000000000 elements"));
+  t.float_data.clear();
+  t.has_raw_data = true;
+  t.raw_data = "abcd";
+  EXPECT_TRUE(test::throws_error_with([&] { onnx_import::tensor_from_proto(t, "", "t.pb"); },
+                                      "t.pb: 4 bytes of data for [100000, 100000] f32, expected 40000000000"));
 }
 
 }  // namespace

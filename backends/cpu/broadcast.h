@@ -81,23 +81,28 @@ void broadcast_binary(const A* a, const Shape& a_shape, const B* b, const Shape&
   }
 }
 
-// out[i] = op(a[i], b[i], c[i]) with broadcasting (Where): a plain loop, for masks.
+// out[i] = op(a[i], b[i], c[i]) with broadcasting (Where): row by row over the
+// last dim, each operand's offset found once per row.
 template <typename A, typename B, typename C, typename O, typename Op>
 void broadcast_ternary(const A* a, const Shape& a_shape, const B* b, const Shape& b_shape, const C* c,
                        const Shape& c_shape, O* out, const Shape& out_shape, Op op) {
   const int64_t total = out_shape.numel();
   if (total == 0) return;
-  const Shape sa = broadcast_strides(a_shape, out_shape), sb = broadcast_strides(b_shape, out_shape),
-              sc = broadcast_strides(c_shape, out_shape), so = strides_of(out_shape);
   const int rank = out_shape.rank();
+  const Shape sa = broadcast_strides(a_shape, out_shape), sb = broadcast_strides(b_shape, out_shape),
+              sc = broadcast_strides(c_shape, out_shape);
+  const int64_t inner = rank ? out_shape[rank - 1] : 1, rows = total / inner;
+  const int64_t ia = rank ? sa[rank - 1] : 0, ib = rank ? sb[rank - 1] : 0, ic = rank ? sc[rank - 1] : 0;
 #pragma omp parallel for if (total > 32768) schedule(static)
-  for (int64_t i = 0; i < total; ++i) {
-    int64_t ia = 0, ib = 0, ic = 0;
-    for (int d = 0; d < rank; ++d) {
-      const int64_t k = (i / so[d]) % out_shape[d];
-      ia += k * sa[d], ib += k * sb[d], ic += k * sc[d];
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t oa = 0, ob = 0, oc = 0, rest = r;
+    for (int d = rank - 2; d >= 0; --d) {
+      const int64_t k = rest % out_shape[d];
+      rest /= out_shape[d];
+      oa += k * sa[d], ob += k * sb[d], oc += k * sc[d];
     }
-    out[i] = op(a[ia], b[ib], c[ic]);
+    O* po = out + r * inner;
+    for (int64_t j = 0; j < inner; ++j) po[j] = op(a[oa + j * ia], b[ob + j * ib], c[oc + j * ic]);
   }
 }
 

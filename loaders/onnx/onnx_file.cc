@@ -100,6 +100,16 @@ void copy_converted(const From* from, size_t n, void* to) {
   for (size_t i = 0; i < n; ++i) out[i] = To(from[i]);
 }
 
+// How many values the typed field for t's data type holds.
+size_t typed_count(const TensorProto& t) {
+  switch (t.data_type) {
+    case kFloat: return t.float_data.size();
+    case kDouble: return t.double_data.size();
+    case kInt64: return t.int64_data.size();
+    default: return t.int32_data.size();  // int32, uint8, bool, float16, bfloat16
+  }
+}
+
 // Values stored in the typed repeated fields rather than raw_data.
 void copy_typed_fields(const TensorProto& t, Tensor& out, size_t n, const std::string& where) {
   auto need = [&](size_t have) {
@@ -127,21 +137,23 @@ Tensor tensor_from_proto(const TensorProto& t, const std::string& model_dir, con
   const std::vector<int64_t>& dims = t.dims;
   auto bytes = checked_bytes(dims, dtype_size(dtype));
   if (!bytes) throw Error(fmt::format("{}: dims [{}] are negative or too large", where, fmt::join(dims, ", ")));
-  Tensor out = Tensor::empty(dtype, Shape(std::span<const int64_t>(dims)));
-  const size_t n = size_t(out.numel());
+  const size_t n = size_t(*bytes) / dtype_size(dtype);
   const bool is_double = t.data_type == kDouble;
   const size_t stored_bytes = is_double ? n * 8 : size_t(*bytes);
   std::string external;
   const std::string_view* raw = t.has_raw_data ? &t.raw_data : nullptr;
   std::string_view external_view;
   if (t.external) raw = &(external_view = external = external_bytes(t, model_dir, where));
+  // The data's size is checked before anything is allocated: a few bytes may not declare gigabytes.
+  if (raw && raw->size() != stored_bytes)
+    throw Error(fmt::format("{}: {} bytes of data for [{}] {}, expected {}", where, raw->size(), fmt::join(dims, ", "),
+                            dtype_name(dtype), stored_bytes));
+  if (!raw && typed_count(t) != n) throw Error(fmt::format("{}: {} values stored for {} elements", where, typed_count(t), n));
+  Tensor out = Tensor::empty(dtype, Shape(std::span<const int64_t>(dims)));
   if (!raw) {
     copy_typed_fields(t, out, n, where);
     return out;
   }
-  if (raw->size() != stored_bytes)
-    throw Error(fmt::format("{}: {} bytes of data for [{}] {}, expected {}", where, raw->size(), fmt::join(dims, ", "),
-                            dtype_name(dtype), stored_bytes));
   if (is_double) {
     std::vector<double> values(n);  // raw bytes have no alignment promise
     std::memcpy(values.data(), raw->data(), raw->size());

@@ -185,6 +185,10 @@ Value gather_elements(NodeContext& c, const Value& data, const Value& index) {
 
 Value concat(NodeContext& c, const std::vector<Value>& in) {
   int axis = axis_of(c, c.attr_int("axis", 0), in[0].dims.size());
+  for (const Value& x : in)
+    for (size_t d = 0; d < in[0].dims.size(); ++d)
+      if (x.dims.size() != in[0].dims.size() || (int(d) != axis && x.dims[d] != in[0].dims[d]))
+        c.fail("inputs' shapes differ outside the axis");
   Value out{in[0].dtype, in[0].dims, {}};
   out.dims[axis] = 0;
   for (const Value& x : in) out.dims[axis] += x.dims[axis];
@@ -233,6 +237,8 @@ Value slice(NodeContext& c, const std::vector<Value>& in) {
   std::vector<int64_t> steps = in.size() > 4 && !in[4].v.empty() ? ints_of(in[4]) : std::vector<int64_t>{};
   if (axes.empty())
     for (size_t i = 0; i < starts.size(); ++i) axes.push_back(int64_t(i));
+  if (ends.size() != starts.size() || axes.size() != starts.size() || (!steps.empty() && steps.size() != starts.size()))
+    c.fail("starts, ends, axes and steps have different lengths");
   std::vector<int64_t> begin(x.dims.size(), 0), step(x.dims.size(), 1), count = x.dims;
   for (size_t i = 0; i < axes.size(); ++i) {
     int a = axis_of(c, axes[i], x.dims.size());

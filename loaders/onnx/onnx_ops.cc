@@ -122,14 +122,24 @@ void layer_norm(NodeContext& c) {
 
 // ONNX pads are [begin..., end...]; heed's 2-D ops pad both sides alike.
 // SAME_UPPER/SAME_LOWER pads come from the static input size.
+// A per-spatial-dim attribute: `spatial` values (the default when absent), each >= `least`.
+std::vector<int64_t> spatial_attr(NodeContext& c, const std::string& name, size_t spatial, int64_t fallback,
+                                  int64_t least) {
+  std::vector<int64_t> v = c.attr_ints(name, std::vector<int64_t>(spatial, fallback));
+  if (v.size() != spatial) c.fail(fmt::format("{} has {} values for {} spatial dims", name, v.size(), spatial));
+  for (int64_t x : v)
+    if (x < least) c.fail(fmt::format("{} [{}] must be >= {}", name, fmt::join(v, ", "), least));
+  return v;
+}
+
 std::vector<int64_t> symmetric_pads(NodeContext& c, const std::vector<int64_t>& kernel) {
   const size_t spatial = kernel.size();
   std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
-  std::vector<int64_t> pads = c.attr_ints("pads", std::vector<int64_t>(2 * spatial, 0));
+  std::vector<int64_t> pads = spatial_attr(c, "pads", 2 * spatial, 0, 0);
   if (auto_pad == "VALID") pads.assign(2 * spatial, 0);
   if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-    std::vector<int64_t> strides = c.attr_ints("strides", std::vector<int64_t>(spatial, 1));
-    std::vector<int64_t> dilations = c.attr_ints("dilations", std::vector<int64_t>(spatial, 1));
+    std::vector<int64_t> strides = spatial_attr(c, "strides", spatial, 1, 1);
+    std::vector<int64_t> dilations = spatial_attr(c, "dilations", spatial, 1, 1);
     auto x = c.type(0);
     for (size_t i = 0; i < spatial; ++i) {
       const ir::Dim& in = x->shape[2 + i];
@@ -142,7 +152,6 @@ std::vector<int64_t> symmetric_pads(NodeContext& c, const std::vector<int64_t>& 
   } else if (auto_pad != "NOTSET" && auto_pad != "VALID") {
     c.fail("auto_pad " + auto_pad + " is not one ONNX defines");
   }
-  if (pads.size() != 2 * spatial) c.fail("pads must have 2 entries per spatial dim");
   for (size_t i = 0; i < spatial; ++i)
     if (pads[i] != pads[i + spatial]) c.fail(fmt::format("asymmetric pads [{}] are not imported", fmt::join(pads, ", ")));
   return {pads.begin(), pads.begin() + spatial};
@@ -156,12 +165,13 @@ void conv(NodeContext& c) {
   expect_2d(c);
   std::vector<std::string> in{c.input(0), c.input(1)};
   if (c.has_input(2)) in.push_back(c.input(2));
+  c.rank(1);  // the weight's type is known (fails by name otherwise)
   auto w = c.type(1);
   std::vector<int64_t> kernel;
   for (size_t i = 2; i < w->shape.size(); ++i) kernel.push_back(w->shape[i].is_known() ? w->shape[i].value : 1);
   if (kernel.size() != 2) c.fail("the weight must be [out, in / groups, kh, kw]");
-  c.emit("Conv2d", in, {{"stride", c.attr_ints("strides", {1, 1})}, {"padding", symmetric_pads(c, kernel)},
-                        {"dilation", c.attr_ints("dilations", {1, 1})}, {"groups", c.attr_int("group", 1)}});
+  c.emit("Conv2d", in, {{"stride", spatial_attr(c, "strides", 2, 1, 1)}, {"padding", symmetric_pads(c, kernel)},
+                        {"dilation", spatial_attr(c, "dilations", 2, 1, 1)}, {"groups", c.attr_int("group", 1)}});
 }
 
 void batch_norm(NodeContext& c) {
@@ -175,11 +185,13 @@ void batch_norm(NodeContext& c) {
 void pool(NodeContext& c) {
   expect_2d(c);
   if (c.attr_int("storage_order", 0)) c.fail("storage_order = 1");
-  for (int64_t d : c.attr_ints("dilations", {1, 1}))
+  for (int64_t d : spatial_attr(c, "dilations", 2, 1, 1))
     if (d != 1) c.fail("dilations are not imported");
   if (c.has_output(1)) c.fail("the indices output is not produced");
-  Attrs a{{"kernel_size", c.attr_ints("kernel_shape", {})}, {"stride", c.attr_ints("strides", {1, 1})},
-          {"padding", symmetric_pads(c, c.attr_ints("kernel_shape", {}))}, {"ceil_mode", c.attr_int("ceil_mode", 0)}};
+  std::vector<int64_t> kernel = c.attr_ints("kernel_shape", {});
+  if (kernel.size() != 2) c.fail(fmt::format("kernel_shape has {} values; heed imports 2-D pools", kernel.size()));
+  Attrs a{{"kernel_size", kernel}, {"stride", spatial_attr(c, "strides", 2, 1, 1)},
+          {"padding", symmetric_pads(c, kernel)}, {"ceil_mode", c.attr_int("ceil_mode", 0)}};
   bool max = c.node().op_type == "MaxPool";
   if (!max) a["count_include_pad"] = c.attr_int("count_include_pad", 0);
   c.emit(max ? "MaxPool2d" : "AvgPool2d", {c.input(0)}, a);
@@ -193,6 +205,7 @@ void global_average_pool(NodeContext& c) {
 void flatten(NodeContext& c) {
   int rank = c.rank(0);
   int64_t axis = c.attr_int("axis", 1);
+  if (axis < -rank || axis > rank) c.fail(fmt::format("axis {} out of range for rank {}", axis, rank));
   if (axis < 0) axis += rank;
   if (axis == 0) c.emit("Reshape", {c.input(0)}, {{"shape", std::vector<int64_t>{1, -1}}});
   else if (axis == rank) c.emit("Reshape", {c.input(0)}, {{"shape", std::vector<int64_t>{-1, 1}}});
