@@ -10,6 +10,8 @@ torch.onnx.export at opset 17, static shapes):
 
 onnxruntime: CPUExecutionProvider, ORT_ENABLE_ALL graph optimizations,
 intra_op_num_threads = --threads. heed: `heed run --repeat N --threads T`.
+Peak memory is each run's own process (ru_maxrss is inherited across fork and
+exec, so the models are exported by a separate process, not this one).
 
 Run: python3 bench/onnx_runtime.py --heed build/heed --threads 2   (needs torch, transformers, onnxruntime)
 """
@@ -106,7 +108,10 @@ def main():
     p.add_argument("--dir", default="/tmp/heed-onnx-bench")
     p.add_argument("--models", default="bert-base,vit-b16,gpt2-small")
     p.add_argument("--batches", default="1,8")
+    p.add_argument("--export", nargs=3, metavar=("MODEL", "BATCH", "PATH"), help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.export:
+        return export(a.export[0], int(a.export[1]), a.export[2])
     os.makedirs(a.dir, exist_ok=True)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"CPU: {cpu}; threads {a.threads}; median of {a.repeats} runs after one warm-up\n")
@@ -115,8 +120,8 @@ def main():
     for kind in a.models.split(","):
         for batch in map(int, a.batches.split(",")):
             path = os.path.join(a.dir, f"{kind}-b{batch}.onnx")
-            if not os.path.exists(path + ".inputs.safetensors"):
-                export(kind, batch, path)
+            if not os.path.exists(path + ".inputs.safetensors"):  # in a process of its own: this one stays small,
+                subprocess.run([sys.executable, __file__, "--export", kind, str(batch), path], check=True)  # as peaks inherit
             o, h = run_ort(path, a.threads, a.repeats), run_heed(a.heed, path, a.threads, a.repeats)
             print(f"| {kind} | {batch} | {o['median_ms']:.1f} | {h['median_ms']:.1f} | {o['median_ms'] / h['median_ms']:.2f}x "
                   f"| {o['load_s']:.2f} / {h['load_s']:.2f} | {o['peak_mb']:.0f} / {h['peak_mb']:.0f} |", flush=True)

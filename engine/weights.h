@@ -19,6 +19,8 @@ class WeightStore {
   // `source` names where it came from in errors. Returns false if the name is taken.
   bool add(const std::string& name, Tensor t);
   void add_source(const std::string& source) { sources_.push_back(source); }
+  // A file the added tensors view (release_mapped_pages drops its pages too).
+  void add_mapping(std::shared_ptr<const MappedFile> mapping) { mappings_.push_back(std::move(mapping)); }
   const Tensor* find(const std::string& name) const;
   const std::map<std::string, Tensor>& all() const { return tensors_; }
   const std::vector<std::string>& sources() const { return sources_; }

@@ -130,7 +130,8 @@ void copy_typed_fields(const TensorProto& t, Tensor& out, size_t n, const std::s
 
 }  // namespace
 
-Tensor tensor_from_proto(const TensorProto& t, const std::string& model_dir, const std::string& where) {
+Tensor tensor_from_proto(const TensorProto& t, const std::string& model_dir, const std::string& where,
+                         std::shared_ptr<const void> mapping) {
   DType dtype = dtype_from_onnx(t.data_type, where);
   if (t.dims.size() > size_t(Shape::kMaxRank))
     throw Error(fmt::format("{}: rank {} is above {}", where, t.dims.size(), Shape::kMaxRank));
@@ -149,7 +150,11 @@ Tensor tensor_from_proto(const TensorProto& t, const std::string& model_dir, con
     throw Error(fmt::format("{}: {} bytes of data for [{}] {}, expected {}", where, raw->size(), fmt::join(dims, ", "),
                             dtype_name(dtype), stored_bytes));
   if (!raw && typed_count(t) != n) throw Error(fmt::format("{}: {} values stored for {} elements", where, typed_count(t), n));
-  Tensor out = Tensor::empty(dtype, Shape(std::span<const int64_t>(dims)));
+  const Shape shape{std::span<const int64_t>(dims)};
+  const bool viewable = mapping && raw == &t.raw_data && !is_double && n &&
+                        reinterpret_cast<uintptr_t>(raw->data()) % dtype_size(dtype) == 0;
+  if (viewable) return Tensor::view(dtype, shape, const_cast<char*>(raw->data()), std::move(mapping));
+  Tensor out = Tensor::empty(dtype, shape);
   if (!raw) {
     copy_typed_fields(t, out, n, where);
     return out;

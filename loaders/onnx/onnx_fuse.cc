@@ -1,6 +1,7 @@
 // Patterns exporters spell out in several ONNX nodes that heed runs as one op:
 // MatMul + Add of a bias is a Linear (heed's packed GEMM with the bias fused);
 // the erf form of GELU, x * 0.5 * (1 + erf(x / sqrt 2)), is Gelu.
+#include <algorithm>
 #include <cmath>
 
 #include "loaders/onnx/onnx_ops.h"
@@ -50,6 +51,53 @@ bool fuse_gelu(NodeContext& c) {
   return true;
 }
 
+// The node writing `value`, if its op is `op`, it has two inputs and `value` has no other reader.
+const NodeProto* producer(const OnnxGraph& g, const std::string& value, const char* op, int* index) {
+  auto it = g.producers_.find(value);
+  if (it == g.producers_.end() || !g.sole_consumer(value)) return nullptr;
+  const NodeProto& n = g.model_.graph.node[size_t(it->second)];
+  *index = it->second;
+  return n.op_type == op && n.input.size() == (std::string(op) == "Tanh" ? 1u : 2u) ? &n : nullptr;
+}
+
+// The other operand of a binary node, beside `one`.
+const std::string* other_operand(const NodeProto& n, const std::string& one) {
+  return n.input[0] == one ? &n.input[1] : n.input[1] == one ? &n.input[0] : nullptr;
+}
+
+// The tanh form of GELU as GPT-2's NewGELUActivation exports it, found from its
+// first node, half = x * 0.5:
+//   y = half * (1 + tanh(0.7978845608 * (x + 0.044715 * x^3)))
+bool fuse_gelu_tanh(NodeContext& c) {
+  OnnxGraph& g = c.graph();
+  const NodeProto& half = c.node();
+  if (half.op_type != "Mul" || half.input.size() != 2) return false;
+  for (const std::string& x : half.input) {
+    if (!near(scalar_beside(g, half, x), 0.5)) continue;
+    int i_y, i_one, i_tanh, i_scale, i_sum, i_cube_scale, i_cube;
+    const NodeProto* y = next(g, half.output[0], "Mul", &i_y);
+    const std::string* inner = y ? other_operand(*y, half.output[0]) : nullptr;
+    const NodeProto* one = inner ? producer(g, *inner, "Add", &i_one) : nullptr;
+    const NodeProto* tanh = one ? producer(g, one->input[0], "Tanh", &i_tanh) : nullptr;
+    if (!tanh || !near(scalar_beside(g, *one, one->input[0]), 1.0)) continue;
+    const NodeProto* scale = producer(g, tanh->input[0], "Mul", &i_scale);
+    const std::string* sum_value = scale ? &scale->input[0] : nullptr;
+    if (!scale || !near(scalar_beside(g, *scale, *sum_value), 0.7978845608)) continue;
+    const NodeProto* sum = producer(g, *sum_value, "Add", &i_sum);
+    const std::string* cube_term = sum ? other_operand(*sum, x) : nullptr;
+    const NodeProto* cube_scale = cube_term ? producer(g, *cube_term, "Mul", &i_cube_scale) : nullptr;
+    if (!cube_scale || !near(scalar_beside(g, *cube_scale, cube_scale->input[0]), 0.044715)) continue;
+    const NodeProto* cube = producer(g, cube_scale->input[0], "Pow", &i_cube);
+    if (!cube || cube->input[0] != x || !near(scalar_beside(g, *cube, x), 3.0)) continue;
+    const int parts[] = {i_y, i_one, i_tanh, i_scale, i_sum, i_cube_scale, i_cube};
+    if (*std::min_element(std::begin(parts), std::end(parts)) <= g.current_) continue;  // one is translated already
+    c.emit("Gelu", {c.input(half.input[0] == x ? 0 : 1)}, {{"approximate", std::string("tanh")}}, {y->output[0]});
+    g.fused_.insert({i_y, i_one, i_tanh, i_scale, i_sum, i_cube_scale, i_cube});
+    return true;
+  }
+  return false;
+}
+
 bool fuse_linear_bias(NodeContext& c) {
   OnnxGraph& g = c.graph();
   const Tensor* w = c.known(1);
@@ -77,6 +125,7 @@ bool fuse(NodeContext& c) {
   const std::string& op = c.node().op_type;
   if (op == "MatMul") return fuse_linear_bias(c);
   if (op == "Div") return fuse_gelu(c);
+  if (op == "Mul") return fuse_gelu_tanh(c);
   return false;
 }
 

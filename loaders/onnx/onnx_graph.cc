@@ -190,7 +190,8 @@ static ir::ValueType value_type(const ValueInfoProto& v, const std::string& wher
 void OnnxGraph::read_inputs_and_initializers() {
   const GraphProto& g = model_.graph;
   for (const TensorProto& t : g.initializer)
-    known_[t.name] = tensor_from_proto(t, dir_, fmt::format("{}: initializer '{}'", path_, t.name));
+    known_[t.name] = tensor_from_proto(t, dir_, fmt::format("{}: initializer '{}'", path_, t.name), model_.mapping);
+  weights_.add_mapping(model_.mapping);  // its pages leave memory once the kernels have packed the weights
   for (const ValueInfoProto& in : g.input) {
     if (known_.count(in.name)) continue;  // an initializer listed as an input too (IR version < 4)
     ir::ValueType type = value_type(in, fmt::format("{}: graph input '{}'", path_, in.name));
@@ -199,9 +200,11 @@ void OnnxGraph::read_inputs_and_initializers() {
     builder_.input(in.name, type.dtype, type.shape);
     types_[in.name] = type;
   }
-  for (int i = 0; i < int(g.node.size()); ++i)
+  for (int i = 0; i < int(g.node.size()); ++i) {
     for (const std::string& in : g.node[i].input)
       if (!in.empty()) consumers_[in].push_back(i);
+    for (const std::string& out : g.node[i].output) producers_.emplace(out, i);
+  }
 }
 
 void OnnxGraph::translate(int index) {

@@ -79,6 +79,7 @@ class OnnxGraph {
   std::map<std::string, std::string> deferred_;       // ONNX value -> why heed cannot compute it
   std::map<std::string, ir::ValueType> types_;        // of graph inputs and emitted nodes' outputs
   std::map<std::string, std::vector<int>> consumers_; // value -> indices of the nodes reading it
+  std::map<std::string, int> producers_;              // value -> index of the node writing it
   std::set<int> fused_;                               // nodes a fusion already covered
   int current_ = 0;                                   // the node being translated
   std::set<std::string> materialized_;
