@@ -26,6 +26,21 @@ Translator renamed(const std::string& op, size_t arity) {
 
 void identity(NodeContext& c) { c.alias(0, c.input(0)); }
 
+// Ops heed computes only at load (onnx_fold.cc): reached here, what they read is only known at run time.
+void load_time_only(NodeContext& c) {
+  std::string what;
+  for (size_t i = 0; i < c.inputs(); ++i) {
+    if (!c.has_input(i) || c.known(i)) continue;
+    auto t = c.type(i);
+    const bool of_shape = c.node().op_type == "Shape" || c.node().op_type == "Size";
+    what = fmt::format("{}'{}' {}", of_shape ? "the shape of " : "", c.input_name(i), t ? t->str() : "(untyped)");
+    break;
+  }
+  c.fail(fmt::format("{} is only known at run time; heed computes {} at load, from constants and static shapes "
+                     "(export without dynamic axes for now; docs/onnx.md)",
+                     what.empty() ? "its input" : what, c.node().op_type));
+}
+
 bool known_scalar_is(NodeContext& c, size_t i, double want) {
   const Tensor* t = c.known(i);
   if (!t || t->numel() != 1) return false;
@@ -357,6 +372,8 @@ const std::map<std::string, Translator>& translators() {
       {"Identity", identity}, {"Dropout", dropout},
       {"ReduceMean", reduce}, {"ReduceSum", reduce}, {"ReduceMax", reduce},
       {"ArgMax", argmax}, {"TopK", topk},
+      {"Shape", load_time_only}, {"Size", load_time_only}, {"ConstantOfShape", load_time_only},
+      {"Range", load_time_only}, {"GatherElements", load_time_only},
   };
   return all;
 }

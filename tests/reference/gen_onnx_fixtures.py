@@ -164,6 +164,8 @@ def hostile():
     save("short_initializer", [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], [x], [y], [short])
     seq = helper.make_tensor_sequence_value_info("s", TensorProto.FLOAT, None)
     save("sequence_input", [helper.make_node("Identity", ["s"], ["y"], name="id")], [seq], [y])
+    dims = helper.make_tensor_value_info("dims", TensorProto.INT64, [2])
+    save("dynamic_shape", [helper.make_node("Shape", ["x"], ["dims"], name="shape")], [x], [dims])
     save("custom_domain", [helper.make_node("Relu", ["x"], ["y"], name="r", domain="com.example")], [x], [y])
     print("bad_*.onnx written")
 
