@@ -344,6 +344,85 @@ void reciprocal(NodeContext& c) {
   c.emit("Div", {c.weight(c.temp("one"), Tensor::copy_of(DType::f32, Shape{}, &one)), c.input(0)});
 }
 
+// Activations ONNX names that heed composes from its element-wise ops.
+
+void expect_f32(NodeContext& c) {
+  auto t = c.type(0);
+  if (!t || t->dtype != DType::f32) c.fail("heed imports this op on f32 tensors");
+}
+
+// Clip: max(x, min) then min(., max); min and max are inputs from opset 11 (either may be left out).
+void clip(NodeContext& c) {
+  expect_f32(c);
+  std::string y = c.input(0);
+  const bool has_max = c.has_input(2);
+  if (c.has_input(1)) {
+    std::string out = has_max ? c.temp("low") : c.output_name();
+    c.emit("Maximum", {y, c.input(1)}, {}, {out});
+    y = out;
+  }
+  if (has_max) c.emit("Minimum", {y, c.input(2)});
+  else if (!c.has_input(1)) c.alias(0, y);
+}
+
+// LeakyRelu: max(x, alpha x) for alpha <= 1, min(x, alpha x) above (the same where x >= 0 and x < 0).
+void leaky_relu(NodeContext& c) {
+  expect_f32(c);
+  float alpha = c.attr_float("alpha", 0.01f);
+  std::string scaled = c.temp("scaled");
+  c.emit("Mul", {c.input(0), scalar_weight(c, "alpha", alpha)}, {}, {scaled});
+  c.emit(alpha <= 1.0f ? "Maximum" : "Minimum", {c.input(0), scaled});
+}
+
+// PRelu: where(x < 0, x * slope, x).
+void prelu(NodeContext& c) {
+  expect_f32(c);
+  std::string negative = c.temp("negative"), scaled = c.temp("scaled");
+  c.emit("Less", {c.input(0), scalar_weight(c, "zero", 0.0f)}, {}, {negative});
+  c.emit("Mul", {c.input(0), c.input(1)}, {}, {scaled});
+  c.emit("Where", {negative, scaled, c.input(0)});
+}
+
+// HardSigmoid: max(0, min(1, alpha x + beta)).
+void hard_sigmoid(NodeContext& c) {
+  expect_f32(c);
+  std::string ax = c.temp("ax"), lin = c.temp("linear"), top = c.temp("top");
+  c.emit("Mul", {c.input(0), scalar_weight(c, "alpha", c.attr_float("alpha", 0.2f))}, {}, {ax});
+  c.emit("Add", {ax, scalar_weight(c, "beta", c.attr_float("beta", 0.5f))}, {}, {lin});
+  c.emit("Minimum", {lin, scalar_weight(c, "one", 1.0f)}, {}, {top});
+  c.emit("Maximum", {top, scalar_weight(c, "zero", 0.0f)});
+}
+
+// Elu: where(x > 0, x, alpha (exp(x) - 1)).
+void elu(NodeContext& c) {
+  expect_f32(c);
+  std::string positive = c.temp("positive"), e = c.temp("exp"), em1 = c.temp("expm1"), neg = c.temp("negative");
+  c.emit("Greater", {c.input(0), scalar_weight(c, "zero", 0.0f)}, {}, {positive});
+  c.emit("Exp", {c.input(0)}, {}, {e});
+  c.emit("Sub", {e, scalar_weight(c, "one", 1.0f)}, {}, {em1});
+  c.emit("Mul", {em1, scalar_weight(c, "alpha", c.attr_float("alpha", 1.0f))}, {}, {neg});
+  c.emit("Where", {positive, c.input(0), neg});
+}
+
+// Sum and Mean of any number of inputs: a chain of Adds (then a Div).
+void sum_or_mean(NodeContext& c) {
+  const bool mean = c.node().op_type == "Mean";
+  if (c.inputs() == 1) return c.alias(0, c.input(0));
+  std::string acc = c.input(0);
+  for (size_t i = 1; i < c.inputs(); ++i) {
+    std::string out = i + 1 == c.inputs() && !mean ? c.output_name() : c.temp(fmt::format("partial{}", i));
+    c.emit("Add", {acc, c.input(i)}, {}, {out});
+    acc = out;
+  }
+  if (mean) c.emit("Div", {acc, scalar_weight(c, "count", float(c.inputs()))});
+}
+
+void cast_like(NodeContext& c) {
+  auto like = c.type(1);
+  if (!like) c.fail("the type of input 1 is unknown");
+  c.emit("Cast", {c.input(0)}, {{"to", std::string(dtype_name(like->dtype))}});
+}
+
 const std::map<std::string, Translator>& translators() {
   static const std::map<std::string, Translator> all = {
       {"Add", [](NodeContext& c) { binary(c, "Add"); }},
@@ -372,6 +451,8 @@ const std::map<std::string, Translator>& translators() {
       {"Identity", identity}, {"Dropout", dropout},
       {"ReduceMean", reduce}, {"ReduceSum", reduce}, {"ReduceMax", reduce},
       {"ArgMax", argmax}, {"TopK", topk},
+      {"Clip", clip}, {"LeakyRelu", leaky_relu}, {"PRelu", prelu}, {"HardSigmoid", hard_sigmoid}, {"Elu", elu},
+      {"Sum", sum_or_mean}, {"Mean", sum_or_mean}, {"CastLike", cast_like},
       {"Shape", load_time_only}, {"Size", load_time_only}, {"ConstantOfShape", load_time_only},
       {"Range", load_time_only}, {"GatherElements", load_time_only},
   };

@@ -112,6 +112,19 @@ def transformers_models(rand):
            [ids, mask], names=["input_ids", "attention_mask"])
 
 
+class Activations(torch.nn.Module):
+    """The activations heed composes from its own ops: ELU, Hardsigmoid, LeakyReLU, PReLU, clamp (Clip)."""
+
+    def __init__(self):
+        super().__init__()
+        self.prelu = torch.nn.PReLU(4, init=0.3)
+
+    def forward(self, x):
+        a = torch.nn.functional.elu(x, alpha=0.7) + torch.nn.functional.hardsigmoid(x)
+        b = torch.nn.functional.leaky_relu(x, 0.1) * torch.nn.functional.leaky_relu(x, 2.5)
+        return a + b + self.prelu(x) + torch.clamp(x, -0.5, 0.8) + torch.clamp(x, min=0.2)
+
+
 def export(name, module, inputs, opset=17, dynamic_axes=None, external=False, names=None):
     module.eval()
     path = os.path.join(OUT, f"{name}.onnx")
@@ -178,6 +191,7 @@ def main():
     export("mlp_external", Mlp(), [rand(2, 12)], external=True)
     export("cnn", Cnn(), [rand(2, 3, 17, 17)], dynamic_axes={"x": {0: "batch"}})
     export("attention", Attention(), [rand(2, 5, 16)])
+    export("activations", Activations(), [rand(2, 4, 5) * 3])
     transformers_models(rand)
     hostile()
 
