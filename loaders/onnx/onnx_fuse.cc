@@ -21,12 +21,14 @@ const Tensor* scalar_beside(const OnnxGraph& g, const NodeProto& n, const std::s
 
 bool near(const Tensor* t, double want) { return t && std::fabs(t->data_as<float>()[0] - want) < 1e-4 * want; }
 
-// The sole consumer of `value`, if its op is `op` and it has the arity of its
-// part in a pattern (one input for Erf, two otherwise) and an output.
+// The sole consumer of `value`, if its op is `op`, it has an output, and the
+// arity of its part in a pattern (one input for the unary ops, two otherwise).
+bool unary(const std::string& op) { return op == "Erf" || op == "Tanh" || op == "Sqrt" || op == "ReduceMean"; }
+
 const NodeProto* next(const OnnxGraph& g, const std::string& value, const char* op, int* index) {
   const NodeProto* n = g.sole_consumer(value, index);
   if (!n || n->op_type != op || n->output.empty() || n->output[0].empty()) return nullptr;
-  return n->input.size() == (std::string(op) == "Erf" ? 1u : 2u) ? n : nullptr;
+  return n->input.size() == (unary(op) ? 1u : 2u) ? n : nullptr;
 }
 
 bool fuse_gelu(NodeContext& c) {
@@ -57,7 +59,7 @@ const NodeProto* producer(const OnnxGraph& g, const std::string& value, const ch
   if (it == g.producers_.end() || !g.sole_consumer(value)) return nullptr;
   const NodeProto& n = g.model_.graph.node[size_t(it->second)];
   *index = it->second;
-  return n.op_type == op && n.input.size() == (std::string(op) == "Tanh" ? 1u : 2u) ? &n : nullptr;
+  return n.op_type == op && n.input.size() == (unary(op) ? 1u : 2u) ? &n : nullptr;
 }
 
 // The other operand of a binary node, beside `one`.
@@ -98,6 +100,71 @@ bool fuse_gelu_tanh(NodeContext& c) {
   return false;
 }
 
+// LayerNorm as exporters write it before opset 17 (over the last axis):
+//   d = x - ReduceMean(x); y = d / Sqrt(ReduceMean(d^2) + eps) [* gamma] [+ beta]
+// found from its first node, the ReduceMean of x.
+bool fuse_layer_norm(NodeContext& c) {
+  OnnxGraph& g = c.graph();
+  const NodeProto& mean = c.node();
+  auto x = c.type(0);
+  auto last_axis = [&](const NodeProto& n) {
+    for (const AttributeProto& a : n.attribute)
+      if (a.name == "axes") return a.ints.size() == 1 && x && (a.ints[0] == -1 || a.ints[0] == x->rank() - 1);
+    return false;
+  };
+  if (!x || x->dtype != DType::f32 || mean.input.size() != 1 || !last_axis(mean)) return false;
+  const std::string& in = mean.input[0];
+  int i_sub, i_pow, i_var, i_eps, i_sqrt, i_div;
+  const NodeProto* sub = next(g, mean.output[0], "Sub", &i_sub);
+  if (!sub || sub->input[0] != in || sub->input[1] != mean.output[0]) return false;
+  auto readers = g.consumers_.find(sub->output[0]);
+  if (readers == g.consumers_.end() || readers->second.size() != 2) return false;
+  const NodeProto* pow = nullptr;
+  for (int r : readers->second)
+    if (g.model_.graph.node[size_t(r)].op_type == "Pow") pow = &g.model_.graph.node[size_t(r)], i_pow = r;
+  if (!pow || pow->input.size() != 2 || pow->input[0] != sub->output[0] || !near(scalar_beside(g, *pow, sub->output[0]), 2.0))
+    return false;
+  const NodeProto* var = next(g, pow->output[0], "ReduceMean", &i_var);
+  if (!var || var->input.size() != 1 || !last_axis(*var)) return false;
+  const NodeProto* eps_add = next(g, var->output[0], "Add", &i_eps);
+  const Tensor* eps = eps_add ? scalar_beside(g, *eps_add, var->output[0]) : nullptr;
+  const NodeProto* sqrt = eps ? next(g, eps_add->output[0], "Sqrt", &i_sqrt) : nullptr;
+  const NodeProto* div = sqrt ? next(g, sqrt->output[0], "Div", &i_div) : nullptr;
+  if (!div || div->input[0] != sub->output[0] || div->input[1] != sqrt->output[0]) return false;
+  // The optional elementwise affine: known [C] vectors of the normalized size.
+  const int64_t size = x->shape.back().is_known() ? x->shape.back().value : -1;
+  auto vector_beside = [&](const NodeProto& n, const std::string& value) -> const std::string* {
+    const std::string* other = n.input[0] == value ? &n.input[1] : n.input[1] == value ? &n.input[0] : nullptr;
+    auto k = other ? g.known_.find(*other) : g.known_.end();
+    if (k == g.known_.end() || k->second.dtype() != DType::f32 || k->second.shape().rank() != 1 || k->second.numel() != size)
+      return nullptr;
+    return other;
+  };
+  std::vector<int> parts{i_sub, i_pow, i_var, i_eps, i_sqrt, i_div};
+  std::string out = div->output[0];
+  int i_scale, i_shift;
+  const NodeProto* scale = next(g, out, "Mul", &i_scale);
+  const std::string* gamma = scale ? vector_beside(*scale, out) : nullptr;
+  const std::string* beta = nullptr;
+  if (gamma) {
+    out = scale->output[0], parts.push_back(i_scale);
+    const NodeProto* shift = next(g, out, "Add", &i_shift);
+    beta = shift ? vector_beside(*shift, out) : nullptr;
+    if (beta) out = shift->output[0], parts.push_back(i_shift);
+  }
+  if (*std::min_element(parts.begin(), parts.end()) <= g.current_) return false;  // one is translated already
+  std::vector<std::string> inputs{c.input(0)};
+  for (const std::string* p : {gamma, beta}) {
+    if (!p) break;
+    g.weights_.add(*p, g.known_.at(*p));
+    g.materialized_.insert(*p);
+    inputs.push_back(g.builder_.param(*p));
+  }
+  c.emit("LayerNorm", inputs, {{"axis", int64_t(-1)}, {"epsilon", double(eps->data_as<float>()[0])}}, {out});
+  g.fused_.insert(parts.begin(), parts.end());
+  return true;
+}
+
 bool fuse_linear_bias(NodeContext& c) {
   OnnxGraph& g = c.graph();
   const Tensor* w = c.known(1);
@@ -126,6 +193,7 @@ bool fuse(NodeContext& c) {
   if (op == "MatMul") return fuse_linear_bias(c);
   if (op == "Div") return fuse_gelu(c);
   if (op == "Mul") return fuse_gelu_tanh(c);
+  if (op == "ReduceMean") return fuse_layer_norm(c);
   return false;
 }
 
