@@ -38,7 +38,7 @@ TEST_P(OnnxExport, MatchesOnnxRuntime) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Exports, OnnxExport,
-                         ::testing::Values("mlp", "mlp_opset13", "mlp_external", "cnn", "attention", "activations", "bert", "vit", "gpt2",
+                         ::testing::Values("mlp", "mlp_opset13", "mlp_external", "cnn", "attention", "activations", "conv1d", "bert", "vit", "gpt2",
                                            "marian_encoder"));
 
 }  // namespace

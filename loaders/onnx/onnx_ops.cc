@@ -176,17 +176,49 @@ void expect_2d(NodeContext& c) {
   if (c.rank(0) != 4) c.fail(fmt::format("a rank-{} input: heed imports 2-D (NCHW) forms", c.rank(0)));
 }
 
+// Rank 3 ([N, C, L]) or 4 ([N, C, H, W]): the number of spatial dims heed's 2-D ops take, 1 or 2.
+size_t spatial_dims(NodeContext& c) {
+  int rank = c.rank(0);
+  if (rank != 3 && rank != 4) c.fail(fmt::format("a rank-{} input: heed imports 1-D and 2-D forms", rank));
+  return size_t(rank - 2);
+}
+
+// A 1-D attribute as the 2-D op's: `lead` for the height placed first.
+std::vector<int64_t> as_2d(std::vector<int64_t> v, int64_t lead) {
+  if (v.size() == 1) v.insert(v.begin(), lead);
+  return v;
+}
+
+// A 1-D op runs as the 2-D one over [N, C, 1, L]: Unsqueeze, the op, Squeeze.
+void emit_2d(NodeContext& c, size_t spatial, const std::string& op, std::vector<std::string> in, Attrs attrs) {
+  if (spatial == 2) return c.emit(op, std::move(in), std::move(attrs));
+  std::string x4 = c.temp("as_2d"), y4 = c.temp("2d");
+  c.emit("Unsqueeze", {in[0]}, {{"axes", std::vector<int64_t>{2}}}, {x4});
+  in[0] = x4;
+  c.emit(op, std::move(in), std::move(attrs), {y4});
+  c.emit("Squeeze", {y4}, {{"axes", std::vector<int64_t>{2}}});
+}
+
 void conv(NodeContext& c) {
-  expect_2d(c);
-  std::vector<std::string> in{c.input(0), c.input(1)};
-  if (c.has_input(2)) in.push_back(c.input(2));
+  const size_t spatial = spatial_dims(c);
   c.rank(1);  // the weight's type is known (fails by name otherwise)
   auto w = c.type(1);
   std::vector<int64_t> kernel;
   for (size_t i = 2; i < w->shape.size(); ++i) kernel.push_back(w->shape[i].is_known() ? w->shape[i].value : 1);
-  if (kernel.size() != 2) c.fail("the weight must be [out, in / groups, kh, kw]");
-  c.emit("Conv2d", in, {{"stride", spatial_attr(c, "strides", 2, 1, 1)}, {"padding", symmetric_pads(c, kernel)},
-                        {"dilation", spatial_attr(c, "dilations", 2, 1, 1)}, {"groups", c.attr_int("group", 1)}});
+  if (kernel.size() != spatial) c.fail(fmt::format("the weight {} does not match the input's {} spatial dims",
+                                                   w->str(), spatial));
+  std::vector<std::string> in{c.input(0), c.input(1)};
+  if (spatial == 1) {  // the weight as [O, C / groups, 1, K]
+    const Tensor* k = c.known(1);
+    if (!k || k->dtype() != DType::f32) c.fail("a 1-D convolution's weight must be a known f32 tensor (a weight)");
+    Shape s4{k->shape()[0], k->shape()[1], 1, k->shape()[2]};
+    in[1] = c.weight(c.temp("weight_2d"), Tensor::copy_of(DType::f32, s4, k->data()));
+  }
+  if (c.has_input(2)) in.push_back(c.input(2));
+  emit_2d(c, spatial, "Conv2d", in,
+          {{"stride", as_2d(spatial_attr(c, "strides", spatial, 1, 1), 1)},
+           {"padding", as_2d(symmetric_pads(c, kernel), 0)},
+           {"dilation", as_2d(spatial_attr(c, "dilations", spatial, 1, 1), 1)}, {"groups", c.attr_int("group", 1)}});
 }
 
 void batch_norm(NodeContext& c) {
@@ -198,23 +230,29 @@ void batch_norm(NodeContext& c) {
 }
 
 void pool(NodeContext& c) {
-  expect_2d(c);
+  const size_t spatial = spatial_dims(c);
   if (c.attr_int("storage_order", 0)) c.fail("storage_order = 1");
-  for (int64_t d : spatial_attr(c, "dilations", 2, 1, 1))
+  for (int64_t d : spatial_attr(c, "dilations", spatial, 1, 1))
     if (d != 1) c.fail("dilations are not imported");
   if (c.has_output(1)) c.fail("the indices output is not produced");
   std::vector<int64_t> kernel = c.attr_ints("kernel_shape", {});
-  if (kernel.size() != 2) c.fail(fmt::format("kernel_shape has {} values; heed imports 2-D pools", kernel.size()));
-  Attrs a{{"kernel_size", kernel}, {"stride", spatial_attr(c, "strides", 2, 1, 1)},
-          {"padding", symmetric_pads(c, kernel)}, {"ceil_mode", c.attr_int("ceil_mode", 0)}};
+  if (kernel.size() != spatial)
+    c.fail(fmt::format("kernel_shape has {} values for {} spatial dims", kernel.size(), spatial));
+  Attrs a{{"kernel_size", as_2d(kernel, 1)}, {"stride", as_2d(spatial_attr(c, "strides", spatial, 1, 1), 1)},
+          {"padding", as_2d(symmetric_pads(c, kernel), 0)}, {"ceil_mode", c.attr_int("ceil_mode", 0)}};
   bool max = c.node().op_type == "MaxPool";
   if (!max) a["count_include_pad"] = c.attr_int("count_include_pad", 0);
-  c.emit(max ? "MaxPool2d" : "AvgPool2d", {c.input(0)}, a);
+  emit_2d(c, spatial, max ? "MaxPool2d" : "AvgPool2d", {c.input(0)}, a);
 }
 
+// The mean over every spatial dim, kept as size 1: AdaptiveAvgPool2d for NCHW, ReduceMean otherwise.
 void global_average_pool(NodeContext& c) {
-  expect_2d(c);
-  c.emit("AdaptiveAvgPool2d", {c.input(0)}, {{"output_size", std::vector<int64_t>{1, 1}}});
+  int rank = c.rank(0);
+  if (rank < 3) c.fail(fmt::format("a rank-{} input has no spatial dims", rank));
+  if (rank == 4) return c.emit("AdaptiveAvgPool2d", {c.input(0)}, {{"output_size", std::vector<int64_t>{1, 1}}});
+  std::vector<int64_t> axes;
+  for (int i = 2; i < rank; ++i) axes.push_back(i);
+  c.emit("ReduceMean", {c.input(0)}, {{"axes", axes}, {"keepdims", int64_t(1)}});
 }
 
 void flatten(NodeContext& c) {

@@ -112,6 +112,20 @@ def transformers_models(rand):
            [ids, mask], names=["input_ids", "attention_mask"])
 
 
+class Conv1d(torch.nn.Module):
+    """1-D forms (speech and text CNNs): Conv1d with padding, stride, dilation and groups, 1-D pools, global pooling."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv1d(4, 8, 5, stride=2, padding=2)
+        self.conv2 = torch.nn.Conv1d(8, 8, 3, padding=2, dilation=2, groups=2)
+
+    def forward(self, x):
+        x = torch.nn.functional.max_pool1d(torch.relu(self.conv1(x)), 3, stride=2, padding=1, ceil_mode=True)
+        x = torch.nn.functional.avg_pool1d(self.conv2(x), 2)
+        return torch.cat([x, x.mean(-1, keepdim=True), torch.nn.functional.adaptive_avg_pool1d(x, 1)], -1)
+
+
 class Activations(torch.nn.Module):
     """The activations heed composes from its own ops: ELU, Hardsigmoid, LeakyReLU, PReLU, clamp (Clip)."""
 
@@ -192,6 +206,7 @@ def main():
     export("cnn", Cnn(), [rand(2, 3, 17, 17)], dynamic_axes={"x": {0: "batch"}})
     export("attention", Attention(), [rand(2, 5, 16)])
     export("activations", Activations(), [rand(2, 4, 5) * 3])
+    export("conv1d", Conv1d(), [rand(2, 4, 33)])
     transformers_models(rand)
     hostile()
 
