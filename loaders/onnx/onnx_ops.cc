@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -322,23 +323,56 @@ void cast(NodeContext& c) {
   c.emit("Cast", {c.input(0)}, {{"to", std::string(dtype_name(to))}});
 }
 
-void reduce(NodeContext& c) {
+// A Reduce* node's axes (an attribute, or ReduceSum's input from opset 13); every axis when none are
+// given, or nullopt for noop_with_empty_axes.
+std::optional<std::vector<int64_t>> reduce_axes(NodeContext& c) {
   const std::string& op = c.node().op_type;
-  // ReduceSum takes axes as an input from opset 13; the others from opset 18 (past what heed imports).
   std::vector<int64_t> axes = op == "ReduceSum" && c.opset() >= 13 ? (c.has_input(1) ? c.ints(1) : std::vector<int64_t>{})
                                                                    : c.attr_ints("axes", {});
-  if (axes.empty() && c.attr_int("noop_with_empty_axes", 0)) {
-    c.alias(0, c.input(0));
-    return;
-  }
+  if (axes.empty() && c.attr_int("noop_with_empty_axes", 0)) return std::nullopt;
   if (axes.empty())
     for (int i = 0; i < c.rank(0); ++i) axes.push_back(i);
-  c.emit(op, {c.input(0)}, {{"axes", axes}, {"keepdims", c.attr_int("keepdims", 1)}});
+  return axes;
+}
+
+// `op` over `x` with the node's axes and keepdims, into `out` (default: the node's output).
+void emit_reduce(NodeContext& c, const std::string& op, const std::string& x, const std::vector<int64_t>& axes,
+                 const std::string& out = "") {
+  c.emit(op, {x}, {{"axes", axes}, {"keepdims", c.attr_int("keepdims", 1)}},
+         out.empty() ? std::vector<std::string>{} : std::vector<std::string>{out});
+}
+
+void reduce(NodeContext& c) {
+  auto axes = reduce_axes(c);
+  if (!axes) return c.alias(0, c.input(0));
+  emit_reduce(c, c.node().op_type, c.input(0), *axes);
+}
+
+// The reductions heed composes: ReduceMin = -max(-x), ReduceSumSquare = sum(x * x),
+// ReduceL1 = sum(|x|), ReduceL2 = sqrt(sum(x * x)).
+void composed_reduce(NodeContext& c) {
+  const std::string& op = c.node().op_type;
+  auto axes = reduce_axes(c);
+  std::string x = c.input(0), pre = c.temp("elementwise");
+  if (op == "ReduceMin") c.emit("Neg", {x}, {}, {pre});
+  else if (op == "ReduceL1") c.emit("Abs", {x}, {}, {pre});
+  else c.emit("Mul", {x, x}, {}, {pre});
+  const bool post = op == "ReduceMin" || op == "ReduceL2";
+  std::string reduced = post ? c.temp("reduced") : c.output_name();
+  if (!axes) c.alias(0, pre);  // noop_with_empty_axes: the element-wise part alone, as ONNX defines it
+  else emit_reduce(c, op == "ReduceMin" ? "ReduceMax" : "ReduceSum", pre, *axes, reduced);
+  if (axes && post) c.emit(op == "ReduceMin" ? "Neg" : "Sqrt", {reduced});
 }
 
 void argmax(NodeContext& c) {
   if (c.attr_int("select_last_index", 0)) c.fail("select_last_index = 1 is not imported");
-  c.emit("ArgMax", {c.input(0)}, {{"axis", c.attr_int("axis", 0)}, {"keepdims", c.attr_int("keepdims", 1)}});
+  std::string x = c.input(0);
+  if (c.node().op_type == "ArgMin") {  // the first minimum is the first maximum of -x
+    std::string negated = c.temp("negated");
+    c.emit("Neg", {x}, {}, {negated});
+    x = negated;
+  }
+  c.emit("ArgMax", {x}, {{"axis", c.attr_int("axis", 0)}, {"keepdims", c.attr_int("keepdims", 1)}});
 }
 
 void topk(NodeContext& c) {
@@ -488,7 +522,9 @@ const std::map<std::string, Translator>& translators() {
       {"Squeeze", squeeze}, {"Unsqueeze", unsqueeze}, {"Gather", gather}, {"Cast", cast},
       {"Identity", identity}, {"Dropout", dropout},
       {"ReduceMean", reduce}, {"ReduceSum", reduce}, {"ReduceMax", reduce},
-      {"ArgMax", argmax}, {"TopK", topk},
+      {"ArgMax", argmax}, {"ArgMin", argmax}, {"TopK", topk},
+      {"ReduceMin", composed_reduce}, {"ReduceSumSquare", composed_reduce}, {"ReduceL1", composed_reduce},
+      {"ReduceL2", composed_reduce},
       {"Clip", clip}, {"LeakyRelu", leaky_relu}, {"PRelu", prelu}, {"HardSigmoid", hard_sigmoid}, {"Elu", elu},
       {"Sum", sum_or_mean}, {"Mean", sum_or_mean}, {"CastLike", cast_like},
       {"Shape", load_time_only}, {"Size", load_time_only}, {"ConstantOfShape", load_time_only},
