@@ -266,8 +266,9 @@ void flatten(NodeContext& c) {
   else if (axis == 1) c.emit("Flatten", {c.input(0)}, {{"start_dim", int64_t(1)}});
   else {
     int64_t inner = 1;
+    const ir::ValueType x = *c.type(0);  // a copy: type() returns by value
     for (int i = int(axis); i < rank; ++i) {
-      const ir::Dim& d = c.type(0)->shape[size_t(i)];
+      const ir::Dim& d = x.shape[size_t(i)];
       if (!d.is_known()) c.fail(fmt::format("axis {} over a dynamic dim is not imported", axis));
       inner *= d.value;
     }
