@@ -123,14 +123,13 @@ bool is_integer(DType d) { return d == DType::i64 || d == DType::i32 || d == DTy
 
 using Folder = std::function<std::vector<Value>(NodeContext&, const std::vector<Value>&)>;
 
-Value binary(NodeContext& c, const std::vector<Value>& in, double (*f)(double, double), bool to_bool = false) {
+Value binary(const std::vector<Value>& in, double (*f)(double, double), bool to_bool = false) {
   DType dtype = to_bool ? DType::boolean : in[0].dtype;
   bool integer = is_integer(in[0].dtype);
   return broadcast({&in[0], &in[1]}, dtype, [&](const double* a) {
     double r = f(a[0], a[1]);
     return integer && !to_bool ? std::trunc(r) : r;
   });
-  (void)c;
 }
 
 std::vector<int64_t> ints_of(const Value& x) {
@@ -314,6 +313,11 @@ Value constant(NodeContext& c) {
 
 double divide(double a, double b) { return a / b; }
 
+// A folder for a binary element-wise op (bool out for comparisons and logic).
+Folder elementwise(double (*f)(double, double), bool to_bool = false) {
+  return [f, to_bool](NodeContext&, const std::vector<Value>& in) { return std::vector<Value>{binary(in, f, to_bool)}; };
+}
+
 const std::map<std::string, Folder>& folders() {
   static const std::map<std::string, Folder> all = {
       {"Identity", [](NodeContext&, const std::vector<Value>& in) { return std::vector<Value>{in[0]}; }},
@@ -334,25 +338,25 @@ const std::map<std::string, Folder>& folders() {
       {"Reshape", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{reshape(c, in)}; }},
       {"Expand", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{expand(c, in)}; }},
       {"Range", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{range(c, in)}; }},
-      {"Add", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return a + b; })}; }},
-      {"Sub", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return a - b; })}; }},
-      {"Mul", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return a * b; })}; }},
+      {"Add", elementwise([](double a, double b) { return a + b; })},
+      {"Sub", elementwise([](double a, double b) { return a - b; })},
+      {"Mul", elementwise([](double a, double b) { return a * b; })},
       {"Div", [](NodeContext& c, const std::vector<Value>& in) {
          if (is_integer(in[0].dtype))
            for (double d : in[1].v)
              if (d == 0) c.fail("integer division by zero");
-         return std::vector<Value>{binary(c, in, divide)};
+         return std::vector<Value>{binary(in, divide)};
        }},
-      {"Equal", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return double(a == b); }, true)}; }},
-      {"Less", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return double(a < b); }, true)}; }},
-      {"Greater", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return double(a > b); }, true)}; }},
-      {"LessOrEqual", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return double(a <= b); }, true)}; }},
-      {"GreaterOrEqual", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return double(a >= b); }, true)}; }},
-      {"And", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return double(a != 0 && b != 0); }, true)}; }},
-      {"Or", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return double(a != 0 || b != 0); }, true)}; }},
+      {"Equal", elementwise([](double a, double b) { return double(a == b); }, true)},
+      {"Less", elementwise([](double a, double b) { return double(a < b); }, true)},
+      {"Greater", elementwise([](double a, double b) { return double(a > b); }, true)},
+      {"LessOrEqual", elementwise([](double a, double b) { return double(a <= b); }, true)},
+      {"GreaterOrEqual", elementwise([](double a, double b) { return double(a >= b); }, true)},
+      {"And", elementwise([](double a, double b) { return double(a != 0 && b != 0); }, true)},
+      {"Or", elementwise([](double a, double b) { return double(a != 0 || b != 0); }, true)},
       {"GatherElements", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{gather_elements(c, in[0], in[1])}; }},
-      {"Min", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return std::fmin(a, b); })}; }},
-      {"Max", [](NodeContext& c, const std::vector<Value>& in) { return std::vector<Value>{binary(c, in, [](double a, double b) { return std::fmax(a, b); })}; }},
+      {"Min", elementwise([](double a, double b) { return std::fmin(a, b); })},
+      {"Max", elementwise([](double a, double b) { return std::fmax(a, b); })},
       {"Where", [](NodeContext&, const std::vector<Value>& in) {
          return std::vector<Value>{broadcast({&in[0], &in[1], &in[2]}, in[1].dtype,
                                              [](const double* a) { return a[0] != 0 ? a[1] : a[2]; })};
