@@ -26,6 +26,9 @@ struct TensorDesc {
   // [N, C, H, W] activations passed between its convolution-family kernels
   // (e.g. oneDNN's nChw8c): channels in blocks of this size, padded.
   int channel_block = 0;
+  // A small integer tensor's elements when the plan knows them (a shape the
+  // graph computed: Slice's starts, Range's start): kernels read them here.
+  std::vector<int64_t> elements = {};
   size_t nbytes() const {
     size_t n = size_t(shape.numel());
     if (channel_block && shape.rank() >= 2 && shape[1] > 0)

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "engine/op_def.h"
 #include "engine/validate.h"
 
@@ -121,6 +123,17 @@ void CompiledGraph::choose_layouts(ShapePlan& plan) const {
   }
 }
 
+// Why a value's shape is still unknown with every input shape known: it
+// depends on tensor values (a Reshape to a shape read from an input).
+std::string CompiledGraph::unresolved(const std::string& value, const ir::ValueType& t) const {
+  for (const ir::Node& n : graph_.nodes)
+    if (std::find(n.outputs.begin(), n.outputs.end(), value) != n.outputs.end())
+      return fmt::format("{}: the shape of output '{}' is {} with every input shape known: it depends on the "
+                         "values of a tensor, not only on shapes, and heed plans shapes before it runs",
+                         n.where(), value, ir::shape_str(t.shape));
+  return fmt::format("value '{}' has unresolved shape {}", value, ir::shape_str(t.shape));
+}
+
 std::shared_ptr<const ShapePlan> CompiledGraph::plan_for(const std::vector<Shape>& input_shapes) const {
   std::vector<int64_t> key;
   for (const Shape& s : input_shapes) {
@@ -143,10 +156,11 @@ std::shared_ptr<const ShapePlan> CompiledGraph::plan_for(const std::vector<Shape
   auto plan = std::make_shared<ShapePlan>();
   for (const ValueSlot& v : values_) {
     const ir::ValueType& t = types.at(v.name);
-    if (!ir::all_known(t.shape))
-      throw Error(fmt::format("graph '{}': value '{}' has unresolved shape {}", graph_.name, v.name,
-                              ir::shape_str(t.shape)));
-    plan->values.push_back({t.dtype, ir::to_shape(t.shape), true});
+    if (!ir::all_known(t.shape)) throw Error(fmt::format("graph '{}': {}", graph_.name, unresolved(v.name, t)));
+    TensorDesc desc{t.dtype, ir::to_shape(t.shape), true};
+    if (t.elements && std::all_of(t.elements->begin(), t.elements->end(), [](const ir::Element& e) { return e.known; }))
+      for (const ir::Element& e : *t.elements) desc.elements.push_back(e.value);
+    plan->values.push_back(std::move(desc));
   }
   choose_layouts(*plan);
   for (const CompiledNode& n : nodes_) {

@@ -53,6 +53,7 @@ class CompiledGraph {
  private:
   int add_value(ValueSlot slot);
   void choose_layouts(ShapePlan& plan) const;
+  std::string unresolved(const std::string& value, const ir::ValueType& t) const;
   void upload_constants();
 
   ir::Graph graph_;

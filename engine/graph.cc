@@ -35,6 +35,25 @@ Shape to_shape(const SymShape& shape) {
   return s;
 }
 
+Dim Element::dim() const {
+  if (known) return value >= 0 ? Dim::known(value) : Dim{};
+  return Dim{-1, sym};
+}
+
+ValueType type_of(const Tensor& t) {
+  ValueType type{t.dtype(), to_sym(t.shape())};
+  bool integral = t.dtype() == DType::i64 || t.dtype() == DType::i32 || t.dtype() == DType::boolean;
+  if (!integral || t.numel() > kMaxTrackedElements || t.device() != Device::cpu || (t.numel() && !t.data()))
+    return type;
+  Elements e;
+  for (int64_t i = 0; i < t.numel(); ++i)
+    e.push_back(Element::of(t.dtype() == DType::i64   ? t.data_as<int64_t>()[i]
+                            : t.dtype() == DType::i32 ? int64_t(t.data_as<int32_t>()[i])
+                                                      : int64_t(t.data_as<uint8_t>()[i] != 0)));
+  type.elements = std::move(e);
+  return type;
+}
+
 std::string ValueType::str() const { return std::string(dtype_name(dtype)) + shape_str(shape); }
 
 std::string Node::where() const { return fmt::format("node '{}' ({})", name, op); }

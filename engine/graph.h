@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -30,12 +31,40 @@ SymShape to_sym(const Shape& shape);
 bool all_known(const SymShape& shape);
 Shape to_shape(const SymShape& shape);  // requires all_known
 
+// One element of a small integer tensor, as shape rules know it before the
+// kernels run: a number (possibly negative: a Reshape's -1), a named dim of a
+// graph input (Shape of an input [batch, seq]), or unknown. Exported models
+// compute shapes this way (Shape -> Gather -> Concat -> Reshape); knowing the
+// elements lets Reshape, Expand, Slice, Range and ConstantOfShape say their
+// output shapes, symbolically at load and exactly once a session's input
+// shapes are bound.
+struct Element {
+  bool known = false;
+  int64_t value = 0;
+  std::string sym;  // when not known: the graph dim it equals, if any
+
+  static Element of(int64_t v) { return Element{true, v, {}}; }
+  static Element of(const Dim& d) { return d.is_known() ? of(d.value) : Element{false, 0, d.sym}; }
+  Dim dim() const;  // as a dim: known when known and >= 0, else symbolic or unknown
+  bool operator==(const Element& o) const { return known == o.known && value == o.value && sym == o.sym; }
+};
+using Elements = std::vector<Element>;
+
+// The most elements a value's type tracks: shape vectors and scalars, not data.
+constexpr int64_t kMaxTrackedElements = 64;
+
 struct ValueType {
   DType dtype = DType::f32;
   SymShape shape;
+  // For small integer and bool tensors whose elements the shape rules can tell
+  // (constants, Shape and the arithmetic on it); nullopt otherwise.
+  std::optional<Elements> elements = std::nullopt;
   int rank() const { return int(shape.size()); }
   std::string str() const;  // "f32[batch, 512]"
 };
+
+// A tensor's type, with its elements when it is a small integer or bool tensor.
+ValueType type_of(const Tensor& t);
 
 using AttrValue =
     std::variant<int64_t, double, std::string, std::vector<int64_t>, std::vector<double>>;

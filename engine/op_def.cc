@@ -12,7 +12,34 @@
 namespace heed::ir {
 
 InferContext::InferContext(const Node& node, std::vector<const ValueType*> inputs)
-    : node_(node), inputs_(std::move(inputs)), outputs_(node.outputs.size()) {}
+    : node_(node), inputs_(std::move(inputs)), outputs_(node.outputs.size()), elements_set_(outputs_.size()) {}
+
+std::vector<ValueType>& InferContext::outputs() {
+  for (size_t i = 0; i < outputs_.size(); ++i)
+    if (!elements_set_[i]) outputs_[i].elements.reset();
+  return outputs_;
+}
+
+const Elements* InferContext::elements(size_t i) const {
+  return has_input(i) && inputs_[i]->elements ? &*inputs_[i]->elements : nullptr;
+}
+
+void InferContext::set_elements(size_t out, Elements e) {
+  if (int64_t(e.size()) > kMaxTrackedElements) return;
+  outputs_.at(out).elements = std::move(e);
+  elements_set_[out] = true;
+}
+
+std::optional<std::vector<int64_t>> InferContext::known_ints(size_t i) const {
+  const Elements* e = elements(i);
+  if (!e) return std::nullopt;
+  std::vector<int64_t> v;
+  for (const Element& x : *e) {
+    if (!x.known) return std::nullopt;
+    v.push_back(x.value);
+  }
+  return v;
+}
 
 const ValueType& InferContext::in(size_t i) const {
   if (!has_input(i)) fail(fmt::format("input {} is required", i));

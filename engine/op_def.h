@@ -18,6 +18,9 @@ struct AttrSpec {
   AttrType type;
   std::optional<AttrValue> default_value;  // nullopt: required
   std::vector<std::string> choices = {};   // for String: the allowed values
+  // A required attribute that input `given_by_input` may give instead (a
+  // Reshape's target computed by the graph); -1: none may.
+  int given_by_input = -1;
 };
 
 class InferContext;
@@ -45,7 +48,16 @@ class InferContext {
   bool has_input(size_t i) const { return i < inputs_.size() && inputs_[i] != nullptr; }
   const ValueType& in(size_t i) const;
   ValueType& out(size_t i) { return outputs_.at(i); }
-  std::vector<ValueType>& outputs() { return outputs_; }
+  // The outputs once the rule has run: an output keeps elements only when the
+  // rule set them (a rule that copies an input's type does not pass them on).
+  std::vector<ValueType>& outputs();
+
+  // Shape arithmetic: input i's elements when its type knows them (else null),
+  // and the elements of output i. Outputs over kMaxTrackedElements are not tracked.
+  const Elements* elements(size_t i) const;
+  void set_elements(size_t out, Elements e);
+  // Input i's elements, all known (an integer shape operand at bind time), or nullopt.
+  std::optional<std::vector<int64_t>> known_ints(size_t i) const;
 
   [[noreturn]] void fail(const std::string& message) const;  // "node 'x' (Op): message"
   int axis(int64_t axis, int rank) const;                     // negative axes count from the end
@@ -59,6 +71,7 @@ class InferContext {
   const Node& node_;
   std::vector<const ValueType*> inputs_;
   std::vector<ValueType> outputs_;
+  std::vector<bool> elements_set_;
 };
 
 const OpDef* find_op(std::string_view name);

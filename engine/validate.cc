@@ -64,7 +64,12 @@ void check_node(const Graph& g, Node& n) {
   }
   for (const AttrSpec& s : def->attrs) {
     auto it = n.attrs.find(s.name);
+    bool by_input = s.given_by_input >= 0 && n.has_input(size_t(s.given_by_input));
+    if (by_input && it != n.attrs.end())
+      fail(g, fmt::format("{}: attribute '{}' and input {} give the same thing; give one", n.where(), s.name,
+                          s.given_by_input));
     if (it == n.attrs.end()) {
+      if (by_input) continue;
       if (!s.default_value) fail(g, fmt::format("{}: missing attribute '{}'", n.where(), s.name));
       n.attrs[s.name] = *s.default_value;
       continue;
@@ -163,8 +168,9 @@ std::vector<ValueType> infer_node(const Graph& g, Node& n, const std::vector<con
   check_node(g, n);
   InferContext ctx(n, inputs);
   find_op(n.op)->infer(ctx);
-  for (size_t i = 0; i < n.outputs.size(); ++i) check_size(ctx, ctx.out(i), n.outputs[i]);
-  return std::move(ctx.outputs());
+  std::vector<ValueType>& out = ctx.outputs();
+  for (size_t i = 0; i < n.outputs.size(); ++i) check_size(ctx, out[i], n.outputs[i]);
+  return std::move(out);
 }
 
 std::map<std::string, ValueType> infer_types(const Graph& g, const WeightLookup& weights,
@@ -172,17 +178,18 @@ std::map<std::string, ValueType> infer_types(const Graph& g, const WeightLookup&
   std::map<std::string, ValueType> types = input_types;
   for (const Parameter& p : g.parameters) {
     const Tensor* w = weights(p.weight);
-    types[p.name] = {w->dtype(), to_sym(w->shape())};
+    types[p.name] = type_of(*w);
   }
-  for (const Constant& c : g.constants) types[c.name] = {c.value.dtype(), to_sym(c.value.shape())};
+  for (const Constant& c : g.constants) types[c.name] = type_of(c.value);
   for (const Node& n : g.nodes) {
     std::vector<const ValueType*> ins;
     for (const std::string& name : n.inputs) ins.push_back(name.empty() ? nullptr : &types.at(name));
     InferContext ctx(n, std::move(ins));
     find_op(n.op)->infer(ctx);
+    std::vector<ValueType>& out = ctx.outputs();
     for (size_t i = 0; i < n.outputs.size(); ++i) {
-      check_size(ctx, ctx.out(i), n.outputs[i]);
-      types[n.outputs[i]] = std::move(ctx.out(i));
+      check_size(ctx, out[i], n.outputs[i]);
+      types[n.outputs[i]] = std::move(out[i]);
     }
   }
   return types;

@@ -31,6 +31,7 @@ class GraphBuilder {
     return name;
   }
   ir::Node& last() { return g_.nodes.back(); }
+  void drop_last() { g_.nodes.pop_back(); }
   void output(const std::string& value) { g_.outputs.push_back(value); }
   ir::Graph take() { return std::move(g_); }
 

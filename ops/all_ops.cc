@@ -20,6 +20,7 @@ void register_all_ops() {
   register_recurrent();
   register_conv();
   register_logical();
+  register_shape_ops();
 }
 
 }  // namespace heed::ops

@@ -20,6 +20,7 @@ void register_attention();
 void register_recurrent();
 void register_conv();
 void register_logical();
+void register_shape_ops();
 
 void register_all_ops();
 

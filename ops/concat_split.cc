@@ -4,6 +4,7 @@
 
 #include "engine/op_def.h"
 #include "ops/all_ops.h"
+#include "ops/elements.h"
 
 namespace heed::ops {
 using namespace ir;
@@ -27,6 +28,7 @@ static void infer_concat(InferContext& c) {
     }
   }
   c.out(0) = {first.dtype, out};
+  concat_elements(c, axis);
 }
 
 static void infer_split(InferContext& c) {

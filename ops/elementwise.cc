@@ -1,6 +1,7 @@
 // Element-wise ops: binary with numpy broadcasting, unary activations.
 #include "engine/op_def.h"
 #include "ops/all_ops.h"
+#include "ops/elements.h"
 
 namespace heed::ops {
 using namespace ir;
@@ -18,6 +19,7 @@ void register_elementwise() {
           if (c.in(1).dtype != c.in(0).dtype)
             c.fail("operands have different dtypes: " + c.in(0).str() + " and " + c.in(1).str());
           c.out(0) = {c.in(0).dtype, c.broadcast(c.in(0).shape, c.in(1).shape)};
+          if (c.in(0).dtype != DType::f32) broadcast_elements(c, c.node().op);
         }});
   for (const char* name : {"Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Relu", "Gelu", "Silu", "Neg", "Erf", "Abs"})
     register_op(OpDef{

@@ -2,6 +2,7 @@
 // ids first, table [num_embeddings, dim] second). Ids are range-checked at run.
 #include "engine/op_def.h"
 #include "ops/all_ops.h"
+#include "ops/elements.h"
 
 namespace heed::ops {
 using namespace ir;
@@ -23,6 +24,7 @@ void register_gather() {
         c.expect_dtype(1, {DType::i32, DType::i64});
         int axis = c.axis(c.node().attr_int("axis"), c.in(0).rank());
         c.out(0) = {c.in(0).dtype, gather_shape(c.in(0).shape, c.in(1).shape, axis)};
+        gather_elements(c, axis);
       }});
   register_op(OpDef{
       .name = "Embedding",

@@ -1,7 +1,14 @@
 #pragma once
 // Python slice semantics shared by the Slice shape rule and its kernels.
+#include <heed/error.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/graph.h"
 
 namespace heed::ops {
 
@@ -15,5 +22,29 @@ inline SliceRange slice_range(int64_t dim, int64_t start, int64_t end, int64_t s
   int64_t b = clamp(start), e = clamp(end);
   return {b, e > b ? (e - b - 1) / step + 1 : 0};  // no e - b + step, which overflows for a huge step
 }
+
+// A Slice kernel's starts and ends: its attributes, or inputs 1 and 2 computed
+// by the graph, whose elements the plan knows (the output's shape depends on them).
+class SliceBounds {
+ public:
+  explicit SliceBounds(const ir::Node& n) : from_inputs_(n.has_input(1)), where_(n.where()) {
+    if (!from_inputs_) starts_ = n.attr_ints("starts"), ends_ = n.attr_ints("ends");
+  }
+  const std::vector<int64_t>& starts(const NodeShapes& s) const { return pick(s, 1, starts_); }
+  const std::vector<int64_t>& ends(const NodeShapes& s) const { return pick(s, 2, ends_); }
+
+ private:
+  const std::vector<int64_t>& pick(const NodeShapes& s, size_t input, const std::vector<int64_t>& attr) const {
+    if (!from_inputs_) return attr;
+    const std::vector<int64_t>& e = s.in[input].elements;
+    if (int64_t(e.size()) != s.in[input].shape.numel())
+      throw Error(where_ + ": starts and ends are computed from the data, not from shapes; heed needs them when it "
+                           "plans the run");
+    return e;
+  }
+  bool from_inputs_;
+  std::string where_;
+  std::vector<int64_t> starts_, ends_;
+};
 
 }  // namespace heed::ops

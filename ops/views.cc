@@ -6,28 +6,40 @@
 #include "engine/checked.h"
 #include "engine/op_def.h"
 #include "ops/all_ops.h"
+#include "ops/elements.h"
 
 namespace heed::ops {
 using namespace ir;
 
-// ONNX-style target shape: 0 keeps the input dim, -1 is inferred (at most one).
+static std::string spec_str(const Elements& spec) {
+  std::string s;
+  for (const Element& e : spec) s += (s.empty() ? "" : ", ") + (e.known ? std::to_string(e.value) : e.dim().str());
+  return s;
+}
+
+// ONNX-style target shape (the `shape` attribute, or input 1 computed by the
+// graph): 0 keeps the input dim, -1 is inferred (at most one).
 static void infer_reshape(InferContext& c) {
   const SymShape& x = c.in(0).shape;
-  const auto& spec = c.node().attr_ints("shape");
+  Elements spec;
+  if (c.has_input(1)) spec = shape_operand(c, 1);
+  else for (int64_t d : c.node().attr_ints("shape")) spec.push_back(Element::of(d));
   SymShape out;
   int infer_at = -1;
   for (size_t i = 0; i < spec.size(); ++i) {
-    if (spec[i] == -1) {
-      if (infer_at >= 0) c.fail("shape " + fmt::format("{}", fmt::join(spec, ",")) + " has two -1");
+    if (!spec[i].known) {
+      out.push_back(spec[i].dim());
+    } else if (spec[i].value == -1) {
+      if (infer_at >= 0) c.fail("shape " + spec_str(spec) + " has two -1");
       infer_at = int(i);
       out.push_back(Dim{});
-    } else if (spec[i] == 0) {
+    } else if (spec[i].value == 0) {
       if (i >= x.size()) c.fail(fmt::format("shape entry {} is 0 but the input has rank {}", i, x.size()));
       out.push_back(x[i]);
-    } else if (spec[i] > 0) {
-      out.push_back(Dim::known(spec[i]));
+    } else if (spec[i].value > 0) {
+      out.push_back(Dim::known(spec[i].value));
     } else {
-      c.fail(fmt::format("shape entry {} is {}", i, spec[i]));
+      c.fail(fmt::format("shape entry {} is {}", i, spec[i].value));
     }
   }
   int64_t in_numel = 1, out_known = 1;
@@ -42,13 +54,14 @@ static void infer_reshape(InferContext& c) {
   if (in_known && rest_known) {
     if (infer_at >= 0) {
       if (out_known == 0 || in_numel % out_known)
-        c.fail("cannot reshape " + shape_str(x) + fmt::format(" to [{}]", fmt::join(spec, ", ")));
+        c.fail("cannot reshape " + shape_str(x) + " to [" + spec_str(spec) + "]");
       out[infer_at] = Dim::known(in_numel / out_known);
     } else if (out_known != in_numel) {
       c.fail("cannot reshape " + shape_str(x) + " to " + shape_str(out));
     }
   }
   c.out(0) = {c.in(0).dtype, out};
+  pass_elements(c);
 }
 
 static void infer_squeeze(InferContext& c) {
@@ -66,6 +79,7 @@ static void infer_squeeze(InferContext& c) {
   for (size_t i = 0; i < x.size(); ++i)
     if (!drop[i]) out.push_back(x[i]);
   c.out(0) = {c.in(0).dtype, out};
+  pass_elements(c);
 }
 
 static void infer_unsqueeze(InferContext& c) {
@@ -82,11 +96,13 @@ static void infer_unsqueeze(InferContext& c) {
   size_t next = 0;
   for (int i = 0; i < rank; ++i) out.push_back(inserted[i] ? Dim::known(1) : x[next++]);
   c.out(0) = {c.in(0).dtype, out};
+  pass_elements(c);
 }
 
 void register_views() {
   register_op(OpDef{.name = "Reshape",
-                    .attrs = {{"shape", AttrType::Ints, std::nullopt}},
+                    .max_inputs = 2,
+                    .attrs = {{"shape", AttrType::Ints, std::nullopt, {}, 1}},
                     .infer = infer_reshape,
                     .output_is_view = true});
   register_op(OpDef{.name = "Squeeze",

@@ -34,5 +34,6 @@ void register_rnn_cell_kernels();
 void register_conv_kernels();
 void register_pool_kernels();
 void register_logical_kernels();
+void register_shape_ops_kernels();
 
 }  // namespace heed::cpu

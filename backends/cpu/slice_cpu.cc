@@ -11,9 +11,11 @@ namespace heed::cpu {
 void register_slice_kernels() {
   register_kernel("Slice", [](const KernelInit& init) {
     const ir::Node& n = init.node;
-    auto starts = n.attr_ints("starts"), ends = n.attr_ints("ends"), axes = n.attr_ints("axes"),
-         steps = n.attr_ints("steps");
+    auto axes = n.attr_ints("axes"), steps = n.attr_ints("steps");
+    ops::SliceBounds bounds(n);
     return kernel([=](const NodeShapes& s) {
+      const std::vector<int64_t>& starts = bounds.starts(s);
+      const std::vector<int64_t>& ends = bounds.ends(s);
       const Shape& x = s.in[0].shape;
       Shape st = strides_of(x), src_strides = st;
       int64_t offset = 0;

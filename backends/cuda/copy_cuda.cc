@@ -96,10 +96,12 @@ void register_copy_kernels() {
     });
   });
   register_kernel("Slice", [](const KernelInit& init) {
-    const auto &starts = init.node.attr_ints("starts"), &ends = init.node.attr_ints("ends"),
-               &axes = init.node.attr_ints("axes"), &steps = init.node.attr_ints("steps");
+    const auto &axes = init.node.attr_ints("axes"), &steps = init.node.attr_ints("steps");
     const std::string where = init.node.where();
+    const ops::SliceBounds bounds(init.node);
     return kernel([=](const NodeShapes& s) {
+      const std::vector<int64_t>& starts = bounds.starts(s);
+      const std::vector<int64_t>& ends = bounds.ends(s);
       const Shape& in = s.in[0].shape;
       check_rank(in, where);
       Shape from = strides_of(in);

@@ -52,7 +52,7 @@ std::vector<int64_t> NodeContext::ints(size_t i) const {
 
 std::optional<ir::ValueType> NodeContext::type(size_t i) const {
   if (!has_input(i)) return std::nullopt;
-  if (const Tensor* t = known(i)) return ir::ValueType{t->dtype(), ir::to_sym(t->shape())};
+  if (const Tensor* t = known(i)) return ir::type_of(*t);
   auto it = g_.types_.find(input_name(i));
   if (it == g_.types_.end()) return std::nullopt;
   return it->second;
@@ -118,10 +118,14 @@ void NodeContext::emit(const std::string& op, std::vector<std::string> inputs,
       types.push_back(nullptr);
     } else if (auto t = g_.types_.find(in); t != g_.types_.end()) {
       types.push_back(&t->second);
-    } else {  // a weight
+    } else {  // a weight (a known value of this translation's own made one on first use)
+      if (auto k = g_.known_.find(in); k != g_.known_.end() && g_.materialized_.insert(in).second) {
+        g_.weights_.add(in, k->second);
+        g_.builder_.param(in);
+      }
       const Tensor* w = g_.weights_.find(in);
       if (!w) fail(fmt::format("value '{}' has no type (an op heed computes it with was not imported)", in));
-      param_types.push_back({w->dtype(), ir::to_sym(w->shape())});
+      param_types.push_back(ir::type_of(*w));
       types.push_back(&param_types.back());
     }
   }
@@ -130,12 +134,23 @@ void NodeContext::emit(const std::string& op, std::vector<std::string> inputs,
   n.outputs = std::move(outputs);
   // Typed as it is built: later nodes' translations (ranks, static shapes) read these.
   static const ir::Graph where{.name = "main"};
+  std::vector<ir::ValueType> out;
   try {
-    std::vector<ir::ValueType> out = ir::infer_node(where, n, types);
-    for (size_t i = 0; i < out.size(); ++i) g_.types_[n.outputs[i]] = std::move(out[i]);
+    out = ir::infer_node(where, n, types);
   } catch (const Error& e) {
     fail(e.what());
   }
+  // Shape arithmetic whose every element the shape rules know (x.size(-1) of a
+  // static dim) is a constant: later nodes fold with it, and this one goes.
+  std::vector<Tensor> values;
+  for (size_t i = 0; i < out.size(); ++i)
+    if (auto t = g_.constant_of(out[i], n.outputs[i])) values.push_back(std::move(*t));
+  if (values.size() == out.size()) {
+    for (size_t i = 0; i < out.size(); ++i) g_.known_[n.outputs[i]] = std::move(values[i]);
+    g_.builder_.drop_last();
+    return;
+  }
+  for (size_t i = 0; i < out.size(); ++i) g_.types_[n.outputs[i]] = std::move(out[i]);
 }
 
 std::string NodeContext::weight(const std::string& name, Tensor t) {
@@ -149,6 +164,22 @@ void NodeContext::set_known(size_t output, Tensor t) { g_.known_[output_name(out
 void NodeContext::alias(size_t output, const std::string& value) { g_.alias_[output_name(output)] = value; }
 
 // ---- OnnxGraph ----
+
+std::optional<Tensor> OnnxGraph::constant_of(const ir::ValueType& t, const std::string& value) const {
+  if (!t.elements || !ir::all_known(t.shape)) return std::nullopt;
+  for (const ValueInfoProto& out : model_.graph.output)
+    if (out.name == value) return std::nullopt;
+  for (const ir::Element& e : *t.elements)
+    if (!e.known) return std::nullopt;
+  Tensor c = Tensor::empty(t.dtype, ir::to_shape(t.shape));
+  for (size_t i = 0; i < t.elements->size(); ++i) {
+    int64_t v = (*t.elements)[i].value;
+    if (t.dtype == DType::i64) c.data_as<int64_t>()[i] = v;
+    else if (t.dtype == DType::i32) c.data_as<int32_t>()[i] = int32_t(v);
+    else c.data_as<uint8_t>()[i] = uint8_t(v != 0);
+  }
+  return c;
+}
 
 OnnxGraph::OnnxGraph(std::string path, ModelProto& model, WeightStore& weights)
     : path_(std::move(path)), model_(model), weights_(weights) {
@@ -195,8 +226,9 @@ void OnnxGraph::read_inputs_and_initializers() {
   for (const ValueInfoProto& in : g.input) {
     if (known_.count(in.name)) continue;  // an initializer listed as an input too (IR version < 4)
     ir::ValueType type = value_type(in, fmt::format("{}: graph input '{}'", path_, in.name));
-    for (ir::Dim& d : type.shape)
-      if (!d.is_known() && d.sym.empty()) d = ir::Dim::symbol(in.name + "_dim");
+    for (size_t i = 0; i < type.shape.size(); ++i)  // an unnamed dynamic dim gets a name of its own
+      if (!type.shape[i].is_known() && type.shape[i].sym.empty())
+        type.shape[i] = ir::Dim::symbol(fmt::format("{}_dim{}", in.name, i));
     builder_.input(in.name, type.dtype, type.shape);
     types_[in.name] = type;
   }
@@ -221,6 +253,25 @@ void OnnxGraph::translate(int index) {
   const Translator* t = find_translator(n.op_type);
   if (!t) c.fail("heed does not import this op (docs/onnx.md lists the ones it does)");
   (*t)(c);
+}
+
+// Shape arithmetic that became constants, or Reshapes that became static,
+// leave nodes nobody reads: they go (last first, so chains go whole), with the
+// parameters only they read.
+static ir::Graph without_unread_nodes(ir::Graph g) {
+  std::set<std::string> read(g.outputs.begin(), g.outputs.end());
+  std::vector<bool> keep(g.nodes.size(), false);
+  for (size_t i = g.nodes.size(); i-- > 0;) {
+    const ir::Node& n = g.nodes[i];
+    for (const std::string& out : n.outputs) keep[i] = keep[i] || read.count(out);
+    if (keep[i]) read.insert(n.inputs.begin(), n.inputs.end());
+  }
+  std::vector<ir::Node> nodes;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (keep[i]) nodes.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(nodes);
+  std::erase_if(g.parameters, [&](const ir::Parameter& p) { return !read.count(p.name); });
+  return g;
 }
 
 ir::Graph OnnxGraph::import() {
@@ -260,7 +311,7 @@ ir::Graph OnnxGraph::import() {
     if (value != out.name) builder_.node(out.name, "Cast", {value}, {{"to", std::string(dtype_name(dtype))}});
     builder_.output(out.name);
   }
-  return builder_.take();
+  return without_unread_nodes(builder_.take());
 }
 
 }  // namespace heed::onnx_import

@@ -85,6 +85,8 @@ class OnnxGraph {
   std::set<std::string> materialized_;
 
   std::string resolve(const std::string& value) const;
+  // A small integer tensor whose elements its type knows (and not a graph output), as a constant.
+  std::optional<Tensor> constant_of(const ir::ValueType& t, const std::string& value) const;
   // The one node reading `value` (none when it is also a graph output or read twice).
   const NodeProto* sole_consumer(const std::string& value, int* index = nullptr) const;
 

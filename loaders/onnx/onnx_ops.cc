@@ -276,16 +276,6 @@ void flatten(NodeContext& c) {
   }
 }
 
-std::vector<int64_t> reshape_spec(NodeContext& c) {
-  std::vector<int64_t> spec = c.ints(1);
-  if (c.attr_int("allowzero", 0))
-    for (int64_t d : spec)
-      if (d == 0) c.fail("allowzero = 1 with a 0 in the shape (an empty tensor) is not imported");
-  return spec;
-}
-
-void reshape(NodeContext& c) { c.emit("Reshape", {c.input(0)}, {{"shape", reshape_spec(c)}}); }
-
 void transpose(NodeContext& c) { c.emit("Transpose", {c.input(0)}, {{"perm", c.attr_ints("perm", {})}}); }
 
 void concat(NodeContext& c) {
@@ -297,16 +287,6 @@ void concat(NodeContext& c) {
 void split(NodeContext& c) {
   std::vector<int64_t> sizes = c.opset() >= 13 && c.has_input(1) ? c.ints(1) : c.attr_ints("split", {});
   c.emit("Split", {c.input(0)}, {{"axis", c.attr_int("axis", 0)}, {"sizes", sizes}});
-}
-
-void slice(NodeContext& c) {
-  Attrs a;
-  if (c.opset() >= 10) {
-    a = {{"starts", c.ints(1)}, {"ends", c.ints(2)}};
-    if (c.has_input(3)) a["axes"] = c.ints(3);
-    if (c.has_input(4)) a["steps"] = c.ints(4);
-  }
-  c.emit("Slice", {c.input(0)}, a);
 }
 
 // Squeeze and Unsqueeze take axes as an attribute before opset 13, as an input from it on.
@@ -497,7 +477,7 @@ void cast_like(NodeContext& c) {
 }
 
 const std::map<std::string, Translator>& translators() {
-  static const std::map<std::string, Translator> all = {
+  static std::map<std::string, Translator> all = {
       {"Add", [](NodeContext& c) { binary(c, "Add"); }},
       {"Sub", [](NodeContext& c) { binary(c, "Sub"); }},
       {"Mul", [](NodeContext& c) { binary(c, "Mul"); }},
@@ -514,12 +494,11 @@ const std::map<std::string, Translator>& translators() {
       {"GreaterOrEqual", [](NodeContext& c) { binary(c, "GreaterOrEqual"); }},
       {"And", renamed("And", 2)}, {"Or", renamed("Or", 2)}, {"Xor", renamed("Xor", 2)}, {"Not", renamed("Not", 1)},
       {"IsNaN", renamed("IsNaN", 1)}, {"Where", renamed("Where", 3)},
-      {"Expand", [](NodeContext& c) { c.emit("Expand", {c.input(0)}, {{"shape", c.ints(1)}}); }},
       {"Softmax", softmax}, {"LogSoftmax", softmax},
       {"Gemm", gemm}, {"MatMul", matmul}, {"LayerNormalization", layer_norm},
       {"Conv", conv}, {"BatchNormalization", batch_norm}, {"MaxPool", pool}, {"AveragePool", pool},
       {"GlobalAveragePool", global_average_pool}, {"Flatten", flatten},
-      {"Reshape", reshape}, {"Transpose", transpose}, {"Concat", concat}, {"Split", split}, {"Slice", slice},
+      {"Transpose", transpose}, {"Concat", concat}, {"Split", split},
       {"Squeeze", squeeze}, {"Unsqueeze", unsqueeze}, {"Gather", gather}, {"Cast", cast},
       {"Identity", identity}, {"Dropout", dropout},
       {"ReduceMean", reduce}, {"ReduceSum", reduce}, {"ReduceMax", reduce},
@@ -528,9 +507,10 @@ const std::map<std::string, Translator>& translators() {
       {"ReduceL2", composed_reduce},
       {"Clip", clip}, {"LeakyRelu", leaky_relu}, {"PRelu", prelu}, {"HardSigmoid", hard_sigmoid}, {"Elu", elu},
       {"Sum", sum_or_mean}, {"Mean", sum_or_mean}, {"CastLike", cast_like},
-      {"Shape", load_time_only}, {"Size", load_time_only}, {"ConstantOfShape", load_time_only},
-      {"Range", load_time_only}, {"GatherElements", load_time_only},
+      {"Size", load_time_only},
   };
+  static const bool with_shape_ops = (add_shape_translators(all), true);
+  (void)with_shape_ops;
   return all;
 }
 

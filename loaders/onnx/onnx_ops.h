@@ -3,6 +3,7 @@
 // by op_type) and load-time folding of what depends only on known values
 // (onnx_fold.cc).
 #include <functional>
+#include <map>
 #include <string>
 
 #include "loaders/onnx/onnx_graph.h"
@@ -15,6 +16,9 @@ using Translator = std::function<void(NodeContext&)>;
 // fewer is refused before it is folded or translated.
 size_t min_inputs(const std::string& op_type);
 const Translator* find_translator(const std::string& op_type);
+
+// The translators of shape arithmetic computed at run time (onnx_shape_ops.cc).
+void add_shape_translators(std::map<std::string, Translator>& table);
 
 // Folds the node when heed can compute it now: every input known (or, for
 // Shape and Size, statically shaped) and the result small. False otherwise.

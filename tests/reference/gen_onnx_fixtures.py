@@ -11,7 +11,10 @@ on random inputs, for tests/onnx_test.cc:
 
 Expected values come from onnxruntime (PyPI), never from heed.
 Also small random-weight BERT, ViT, GPT-2 (logits) and Marian encoder from transformers' own classes.
-Run: python3 tests/reference/gen_onnx_fixtures.py   (needs torch, transformers, onnx, onnxruntime, safetensors)
+Dynamic axes (gen_onnx_dynamic.py): BERT with dynamic batch and sequence, GPT-2 with past key/values,
+a Marian encoder and decoder, each checked at several shapes, and greedy tokens from PyTorch.
+Run: python3 tests/reference/gen_onnx_fixtures.py [basic|transformers|dynamic|hostile ...]
+     (needs torch, transformers, onnx, onnxruntime, safetensors)
 """
 import os
 
@@ -20,6 +23,8 @@ import onnx
 import onnxruntime as ort
 import torch
 from safetensors.numpy import save_file
+
+from gen_onnx_dynamic import dynamic_models
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "onnx")
 torch.manual_seed(11)
@@ -191,15 +196,11 @@ def hostile():
     save("short_initializer", [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], [x], [y], [short])
     seq = helper.make_tensor_sequence_value_info("s", TensorProto.FLOAT, None)
     save("sequence_input", [helper.make_node("Identity", ["s"], ["y"], name="id")], [seq], [y])
-    dims = helper.make_tensor_value_info("dims", TensorProto.INT64, [2])
-    save("dynamic_shape", [helper.make_node("Shape", ["x"], ["dims"], name="shape")], [x], [dims])
     save("custom_domain", [helper.make_node("Relu", ["x"], ["y"], name="r", domain="com.example")], [x], [y])
     print("bad_*.onnx written")
 
 
-def main():
-    os.makedirs(OUT, exist_ok=True)
-    rand = lambda *shape: np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
+def basic(rand):
     export("mlp", Mlp(), [rand(3, 12)], dynamic_axes={"x": {0: "batch"}})
     export("mlp_opset13", Mlp(), [rand(3, 12)], opset=13)
     export("mlp_external", Mlp(), [rand(2, 12)], external=True)
@@ -207,9 +208,22 @@ def main():
     export("attention", Attention(), [rand(2, 5, 16)])
     export("activations", Activations(), [rand(2, 4, 5) * 3])
     export("conv1d", Conv1d(), [rand(2, 4, 33)])
-    transformers_models(rand)
-    hostile()
+
+
+GROUPS = {"basic": basic, "transformers": transformers_models, "dynamic": lambda rand: dynamic_models(OUT),
+          "hostile": lambda rand: hostile()}
+
+
+def main(groups):
+    """Writes the fixtures of the named groups (all when none are named): each group's models are
+    made from a seed of their own, so regenerating one group leaves the others' files as they are."""
+    os.makedirs(OUT, exist_ok=True)
+    rand = lambda *shape: np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
+    for name in groups or GROUPS:
+        torch.manual_seed(11)
+        GROUPS[name](rand)
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    main(sys.argv[1:])

@@ -754,6 +754,36 @@ ev = r(6, 7) * 3
 case("erf", "Erf", [ev], [torch.erf(ev)])
 case("abs", "Abs", [ev], [torch.abs(ev)])
 
+# Shape arithmetic (what exports with dynamic axes compute at run time). Shape operands are weights
+# here: heed must know them when it plans (a graph computes them from shapes; tests/onnx_dynamic_test.cc).
+x4 = r(2, 3, 4, 5)
+case("shape", "Shape", [x4], [torch.tensor(x4.shape)])
+case("shape_start_end", "Shape", [x4], [torch.tensor(x4.shape[1:-1])], {"start": 1, "end": -1})
+scalar = lambda v: torch.tensor(v, dtype=torch.int64)
+case("range_i64", "Range", [scalar(2), scalar(11), scalar(3)], [torch.arange(2, 11, 3)], params=(0, 1, 2))
+case("range_negative_delta", "Range", [scalar(10), scalar(1), scalar(-2)], [torch.arange(10, 1, -2)],
+     params=(0, 1, 2))
+case("range_empty", "Range", [scalar(5), scalar(5), scalar(1)], [torch.arange(5, 5)], params=(0, 1, 2))
+case("range_i32", "Range", [torch.tensor(-3, dtype=torch.int32), torch.tensor(4, dtype=torch.int32),
+                            torch.tensor(2, dtype=torch.int32)], [torch.arange(-3, 4, 2, dtype=torch.int32)],
+     params=(0, 1, 2))
+dims = torch.tensor([2, 3, 4])
+case("constant_of_shape_f32", "ConstantOfShape", [dims], [torch.full((2, 3, 4), 1.5)], {"value": 1.5}, params=(0,))
+case("constant_of_shape_i64", "ConstantOfShape", [dims[:2]], [torch.full((2, 3), 7, dtype=torch.int64)],
+     {"value": 7.0, "dtype": "i64"}, params=(0,))
+case("constant_of_shape_bool", "ConstantOfShape", [dims[1:]], [torch.ones(3, 4, dtype=torch.bool)],
+     {"value": 1.0, "dtype": "bool"}, params=(0,))
+ge_x, ge_i = r(3, 5, 4), torch.randint(0, 5, (3, 2, 4))
+case("gather_elements_axis1", "GatherElements", [ge_x, ge_i], [torch.gather(ge_x, 1, ge_i)], {"axis": 1})
+ge_ints, ge_j = torch.randint(-50, 50, (4, 6)), torch.randint(0, 6, (4, 3))
+case("gather_elements_i64_last_axis", "GatherElements", [ge_ints, ge_j], [torch.gather(ge_ints, -1, ge_j)],
+     {"axis": -1})
+case("reshape_shape_input", "Reshape", [x4, torch.tensor([0, -1, 5])], [x4.reshape(2, -1, 5)], params=(1,))
+ex3 = r(3, 1)
+case("expand_shape_input", "Expand", [ex3, torch.tensor([2, 1, 4])], [ex3.expand(2, 3, 4)], params=(1,))
+case("slice_bounds_input", "Slice", [x4, torch.tensor([1, -4]), torch.tensor([3, -1])], [x4[:, 1:3, :, -4:-1]],
+     {"axes": [1, 3]}, params=(1, 2))
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 save_file(tensors, out, metadata={"cases": json.dumps(cases), "seeded": json.dumps(seeded_inputs),
                                   "generator": "tests/reference/gen_op_fixtures.py", "torch": torch.__version__})
