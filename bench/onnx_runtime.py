@@ -7,6 +7,9 @@ torch.onnx.export at opset 17, static shapes):
   bert-base   BertModel, hidden 768, 12 layers, sequence 128, batch 1 and 8
   vit-b16     ViTModel, 224x224, patch 16, batch 1 and 8
   gpt2-small  GPT2LMHeadModel, one full forward pass over 64 tokens (no past), batch 1 and 8
+  gpt2-gen    GPT2LMHeadModel exported with past keys/values and dynamic axes: an 8-token
+              prompt, then greedy decoding to 64 new tokens, each step's presents fed back
+              (heed: bench/onnx_decode.cc; onnxruntime: the same loop in Python), batch 1 and 8
 
 onnxruntime: CPUExecutionProvider, ORT_ENABLE_ALL graph optimizations,
 intra_op_num_threads = --threads. heed: `heed run --repeat N --threads T`.
@@ -26,9 +29,52 @@ import time
 import numpy as np
 
 
+def export_decoder(path):
+    """GPT-2 small, one step with past keys/values as flat inputs, dynamic batch/sequence/past."""
+    import torch
+    import transformers as tf
+
+    torch.manual_seed(0)
+    config = tf.GPT2Config()
+    model = tf.GPT2LMHeadModel(config).eval()
+    layers, heads, head_dim = config.n_layer, config.n_head, config.n_embd // config.n_head
+
+    class Step(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask, *past):
+            cache = tf.DynamicCache()
+            for i in range(layers):
+                cache.update(past[2 * i], past[2 * i + 1], i)
+            start, count = past[0].shape[2], input_ids.shape[1]
+            positions = torch.arange(start, start + count)
+            r = self.m(input_ids=input_ids, attention_mask=attention_mask, past_key_values=cache,
+                       position_ids=positions[None].expand(input_ids.shape[0], -1), cache_position=positions,
+                       use_cache=True)
+            return (r.logits, *[t for layer in r.past_key_values.layers for t in (layer.keys, layer.values)])
+
+    past_names = [f"past_{k}{i}" for i in range(layers) for k in "kv"]
+    present_names = ["present_" + n[5:] for n in past_names]
+    dyn = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "total"},
+           "logits": {0: "batch", 1: "seq"}}
+    dyn.update({n: {0: "batch", 2: "past"} for n in past_names})
+    dyn.update({n: {0: "batch", 2: "total"} for n in present_names})
+    example = [torch.randint(0, 50257, (2, 2)), torch.ones(2, 5, dtype=torch.long)]
+    example += [torch.randn(2, heads, 3, head_dim) for _ in past_names]
+    step = Step(model).eval()
+    torch.onnx.export(step, tuple(example), path, dynamo=False, opset_version=17,
+                      input_names=["input_ids", "attention_mask", *past_names], output_names=["logits", *present_names],
+                      dynamic_axes=dyn)
+
+
 def export(kind, batch, path):
     import torch
     import transformers as tf
+
+    if kind == "gpt2-gen":
+        return export_decoder(path)
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -82,6 +128,62 @@ print(json.dumps({"load_s": load, "median_ms": statistics.median(times),
 """
 
 
+ORT_DECODE_SCRIPT = r"""
+import json, resource, statistics, sys, time
+import numpy as np, onnxruntime as ort
+path, threads, repeats, batch, prompt, tokens = sys.argv[1], *map(int, sys.argv[2:])
+o = ort.SessionOptions()
+o.intra_op_num_threads, o.inter_op_num_threads = threads, 1
+o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+t = time.perf_counter()
+s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
+load = time.perf_counter() - t
+names = [x.name for x in s.get_outputs()]
+def generate():
+    feed = {"input_ids": np.full((batch, prompt), 7, np.int64), "attention_mask": np.ones((batch, prompt), np.int64)}
+    for i in s.get_inputs():
+        if i.name.startswith("past_"):
+            feed[i.name] = np.zeros((batch, i.shape[1], 0, i.shape[3]), np.float32)
+    total = 0
+    for _ in range(tokens):
+        out = dict(zip(names, s.run(None, feed)))
+        nxt = out["logits"][:, -1].argmax(-1)
+        total += int(nxt.sum())
+        feed["input_ids"] = nxt[:, None].astype(np.int64)
+        feed["attention_mask"] = np.ones((batch, feed["attention_mask"].shape[1] + 1), np.int64)
+        for k in feed:
+            if k.startswith("past_"):
+                feed[k] = out["present_" + k[5:]]
+    return total
+check = generate()
+times = []
+for _ in range(repeats):
+    t = time.perf_counter(); assert generate() == check; times.append((time.perf_counter() - t) * 1e3)
+median = statistics.median(times)
+print(json.dumps({"load_s": load, "median_ms": median, "tokens_per_s": batch * tokens / median * 1e3,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+DECODE_PROMPT, DECODE_TOKENS = 8, 64
+
+
+def run_ort_decode(path, threads, repeats, batch):
+    args = [path, threads, repeats, batch, DECODE_PROMPT, DECODE_TOKENS]
+    out = subprocess.run([sys.executable, "-c", ORT_DECODE_SCRIPT, *map(str, args)], check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_heed_decode(heed, path, threads, repeats, batch):
+    bench = os.path.join(os.path.dirname(heed), "bench", "heed_bench_onnx_decode")
+    r = subprocess.run(["/usr/bin/time", "-f", "peak_kb %M", bench, path, "--batch", str(batch), "--prompt",
+                        str(DECODE_PROMPT), "--tokens", str(DECODE_TOKENS), "--threads", str(threads), "--repeats",
+                        str(repeats)], check=True, capture_output=True, text=True)
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    result["peak_mb"] = int(re.search(r"peak_kb (\d+)", r.stderr).group(1)) / 1024
+    return result
+
+
 def run_ort(path, threads, repeats):
     out = subprocess.run([sys.executable, "-c", ORT_SCRIPT, path, str(threads), str(repeats)], check=True,
                          capture_output=True, text=True).stdout
@@ -100,13 +202,23 @@ def run_heed(heed, path, threads, repeats):
     return {"load_s": load, "median_ms": median, "peak_mb": peak}
 
 
+def decode_row(a, batch):
+    path = os.path.join(a.dir, "gpt2-gen.onnx")
+    if not os.path.exists(path):
+        subprocess.run([sys.executable, __file__, "--export", "gpt2-gen", "1", path], check=True)
+    o, h = run_ort_decode(path, a.threads, a.repeats, batch), run_heed_decode(a.heed, path, a.threads, a.repeats, batch)
+    print(f"| gpt2-gen ({DECODE_TOKENS} tokens, tok/s ort / heed: {o['tokens_per_s']:.0f} / {h['tokens_per_s']:.0f}) "
+          f"| {batch} | {o['median_ms']:.1f} | {h['median_ms']:.1f} | {o['median_ms'] / h['median_ms']:.2f}x "
+          f"| {o['load_s']:.2f} / {h['load_s']:.2f} | {o['peak_mb']:.0f} / {h['peak_mb']:.0f} |", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--heed", default="build/heed")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--dir", default="/tmp/heed-onnx-bench")
-    p.add_argument("--models", default="bert-base,vit-b16,gpt2-small")
+    p.add_argument("--models", default="bert-base,vit-b16,gpt2-small,gpt2-gen")
     p.add_argument("--batches", default="1,8")
     p.add_argument("--export", nargs=3, metavar=("MODEL", "BATCH", "PATH"), help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -119,6 +231,9 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for kind in a.models.split(","):
         for batch in map(int, a.batches.split(",")):
+            if kind == "gpt2-gen":
+                decode_row(a, batch)
+                continue
             path = os.path.join(a.dir, f"{kind}-b{batch}.onnx")
             if not os.path.exists(path + ".inputs.safetensors"):  # in a process of its own: this one stays small,
                 subprocess.run([sys.executable, __file__, "--export", kind, str(batch), path], check=True)  # as peaks inherit

@@ -21,6 +21,7 @@ void register_all_ops() {
   register_conv();
   register_logical();
   register_shape_ops();
+  register_scan_and_layout();
 }
 
 }  // namespace heed::ops

@@ -21,6 +21,7 @@ void register_recurrent();
 void register_conv();
 void register_logical();
 void register_shape_ops();
+void register_scan_and_layout();
 
 void register_all_ops();
 

@@ -1,4 +1,4 @@
-// ReduceSum / ReduceMean / ReduceMax over chosen axes (none given: all axes).
+// ReduceSum / ReduceMean / ReduceMax / ReduceProd over chosen axes (none given: all axes).
 #include <fmt/format.h>
 
 #include "engine/op_def.h"
@@ -34,7 +34,7 @@ static void infer_reduce(InferContext& c) {
 }
 
 void register_reduce() {
-  for (const char* name : {"ReduceSum", "ReduceMean", "ReduceMax"})
+  for (const char* name : {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceProd"})
     register_op(OpDef{.name = name,
                       .attrs = {{"axes", AttrType::Ints, std::vector<int64_t>{}},
                                 {"keepdims", AttrType::Bool, int64_t(0)}},

@@ -1,5 +1,5 @@
 // The ops exported models compute shapes and masks with: Shape (a tensor's
-// dims as an i64 vector), Range (numpy arange), ConstantOfShape (a filled
+// dims as an i64 vector), Size (its element count), Range (numpy arange), ConstantOfShape (a filled
 // tensor of a computed shape), GatherElements (torch.gather). Their shape
 // rules track elements (ops/elements.h), so what depends on them is shaped.
 #include <fmt/format.h>
@@ -64,6 +64,17 @@ void infer_constant_of_shape(InferContext& c) {
   c.set_elements(0, Elements(size_t(n), Element::of(int64_t(v))));
 }
 
+// The element count, as an i64 scalar; known when every dim is.
+void infer_size(InferContext& c) {
+  c.out(0) = {DType::i64, {}};
+  int64_t n = 1;
+  for (const Dim& d : c.in(0).shape) {
+    if (!d.is_known()) return c.set_elements(0, {Element{}});
+    n *= d.value;  // bounded: the input passed its size check
+  }
+  c.set_elements(0, {Element::of(n)});
+}
+
 void infer_gather_elements(InferContext& c) {
   c.expect_dtype(1, {DType::i32, DType::i64});
   if (c.in(0).rank() != c.in(1).rank() || c.in(0).rank() == 0)
@@ -84,6 +95,7 @@ void register_shape_ops() {
                     .attrs = {{"start", AttrType::Int, int64_t(0)},
                               {"end", AttrType::Int, int64_t(Shape::kMaxRank)}},
                     .infer = infer_shape});
+  register_op(OpDef{.name = "Size", .infer = infer_size});
   register_op(OpDef{.name = "Range", .min_inputs = 3, .max_inputs = 3, .infer = infer_range});
   register_op(OpDef{.name = "ConstantOfShape",
                     .attrs = {{"value", AttrType::Float, 0.0},

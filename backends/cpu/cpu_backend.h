@@ -35,5 +35,6 @@ void register_conv_kernels();
 void register_pool_kernels();
 void register_logical_kernels();
 void register_shape_ops_kernels();
+void register_scan_and_layout_kernels();
 
 }  // namespace heed::cpu

@@ -1,4 +1,4 @@
-// ReduceSum / ReduceMean / ReduceMax. When the reduced axes form one run (the
+// ReduceSum / ReduceMean / ReduceMax / ReduceProd. When the reduced axes form one run (the
 // usual case: a channel norm, a mean over positions), x is [outer, n, inner]
 // and heed's own loops stream it once, vectorized along `inner` (or along n when
 // inner is 1), in parallel; oneDNN's reduction walked such a middle axis at
@@ -14,7 +14,9 @@
 namespace heed::cpu {
 namespace {
 
-enum class Reduce { sum, mean, max };
+enum class Reduce { sum, mean, max, prod };
+
+float identity_of(Reduce op) { return op == Reduce::max ? -INFINITY : op == Reduce::prod ? 1.f : 0.f; }
 
 // x as [outer, n, inner] when the axes reduced from x to kept are one run (size-1 dims ignored).
 std::optional<Rows> single_run(const Shape& x, const Shape& kept) {
@@ -35,6 +37,7 @@ std::optional<Rows> single_run(const Shape& x, const Shape& kept) {
 }
 
 float combine(Reduce op, float acc, float v) {
+  if (op == Reduce::prod) return acc * v;
   if (op != Reduce::max) return acc + v;
   return (v > acc || std::isnan(v)) ? v : acc;  // NaN wins, as PyTorch
 }
@@ -45,8 +48,8 @@ void reduce_runs(const float* x, float* y, const Rows& r, Reduce op) {
   for (int64_t o = 0; o < r.outer; ++o) {
     const float* p = x + o * r.n;
     float acc;
-    if (op == Reduce::max) {
-      acc = -INFINITY;
+    if (op == Reduce::max || op == Reduce::prod) {
+      acc = identity_of(op);
       for (int64_t j = 0; j < r.n; ++j) acc = combine(op, acc, p[j]);
     } else {
       acc = 0.f;
@@ -65,10 +68,10 @@ void reduce_columns(const float* x, float* y, const Rows& r, Reduce op) {
   for (int64_t task = 0; task < r.outer * chunks; ++task) {
     const int64_t o = task / chunks, begin = (task % chunks) * kChunk, len = std::min(kChunk, r.inner - begin);
     float* out = y + o * r.inner + begin;
-    std::fill(out, out + len, op == Reduce::max ? -INFINITY : 0.f);
+    std::fill(out, out + len, identity_of(op));
     for (int64_t j = 0; j < r.n; ++j) {
       const float* p = x + (o * r.n + j) * r.inner + begin;
-      if (op == Reduce::max) {
+      if (op == Reduce::max || op == Reduce::prod) {
         for (int64_t i = 0; i < len; ++i) out[i] = combine(op, out[i], p[i]);
       } else {
 #pragma omp simd
@@ -90,33 +93,33 @@ std::unique_ptr<Invocation> onednn_reduction(dnnl::algorithm alg, const Shape& x
 }
 
 // Non-empty outputs over an empty axis (the session skips empty outputs): a sum
-// of nothing is 0 and a mean NaN, as in PyTorch; a max is undefined.
+// of nothing is 0, a product 1 and a mean NaN, as in PyTorch; a max is undefined.
 std::unique_ptr<Invocation> empty_reduction(Reduce op, int64_t n) {
   if (op == Reduce::max) throw Error("the reduced axes are empty: a max of no elements is undefined");
-  const float value = op == Reduce::mean ? NAN : 0.f;
+  const float value = op == Reduce::mean ? NAN : identity_of(op);
   return invocation([n, value](const Buffers& io) { std::fill_n(io.out_as<float>(0), n, value); });
 }
 
-// Max over axes that are not one run (rare): every element visited once,
-// combined into its output with NaN propagation.
-std::unique_ptr<Invocation> strided_max(const Shape& x, const Shape& kept) {
+// Max or product over axes that are not one run (rare): every element visited
+// once, combined into its output (a max with NaN propagation).
+std::unique_ptr<Invocation> strided_combine(Reduce op, const Shape& x, const Shape& kept) {
   Shape to_out = kept;  // per x dim: its stride in the output, 0 where reduced
   int64_t stride = 1;
   for (int i = x.rank() - 1; i >= 0; --i) {
     to_out[i] = kept[i] == 1 && x[i] != 1 ? 0 : stride;
     stride *= kept[i];
   }
-  return invocation([x, kept, to_out](const Buffers& io) {
+  return invocation([op, x, kept, to_out](const Buffers& io) {
     const float* in = io.in_as<float>(0);
     float* out = io.out_as<float>(0);
-    std::fill_n(out, kept.numel(), -INFINITY);
+    std::fill_n(out, kept.numel(), identity_of(op));
     for (int64_t i = 0, n = x.numel(); i < n; ++i) {
       int64_t rest = i, o = 0;
       for (int d = x.rank() - 1; d >= 0; --d) {
         o += rest % x[d] * to_out[d];
         rest /= x[d];
       }
-      out[o] = combine(Reduce::max, out[o], in[i]);
+      out[o] = combine(op, out[o], in[i]);
     }
   });
 }
@@ -124,9 +127,12 @@ std::unique_ptr<Invocation> strided_max(const Shape& x, const Shape& kept) {
 }  // namespace
 
 void register_reduce_kernels() {
-  for (std::string name : {"ReduceSum", "ReduceMean", "ReduceMax"})
+  for (std::string name : {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceProd"})
     register_kernel(name, [name](const KernelInit& init) {
-      const Reduce op = name == "ReduceSum" ? Reduce::sum : name == "ReduceMean" ? Reduce::mean : Reduce::max;
+      const Reduce op = name == "ReduceSum"    ? Reduce::sum
+                        : name == "ReduceMean" ? Reduce::mean
+                        : name == "ReduceMax"  ? Reduce::max
+                                               : Reduce::prod;
       std::vector<int64_t> axes = init.node.attr_ints("axes");
       return kernel([op, axes](const NodeShapes& s) -> std::unique_ptr<Invocation> {
         const Shape& x = s.in[0].shape;
@@ -144,7 +150,7 @@ void register_reduce_kernels() {
             float* out = static_cast<float*>(io.out(0));
             r.inner == 1 ? reduce_runs(in, out, r, op) : reduce_columns(in, out, r, op);
           });
-        if (op == Reduce::max) return strided_max(x, kept);  // oneDNN's max drops NaN
+        if (op == Reduce::max || op == Reduce::prod) return strided_combine(op, x, kept);  // oneDNN's max drops NaN
         return onednn_reduction(op == Reduce::sum ? dnnl::algorithm::reduction_sum : dnnl::algorithm::reduction_mean,
                                 x, kept);
       });

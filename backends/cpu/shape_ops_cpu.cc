@@ -1,4 +1,4 @@
-// Shape, Range, ConstantOfShape, GatherElements. The first three write what the
+// Shape, Size, Range, ConstantOfShape, GatherElements. The first four write what the
 // plan already knows (dims, and the elements of their scalar inputs); they run
 // once per call, on a handful of elements.
 #include <algorithm>
@@ -53,6 +53,12 @@ void register_shape_ops_kernels() {
     return kernel([](const NodeShapes& s) {
       std::vector<int64_t> dims = s.out[0].elements;  // the plan's: the attribute's slice of the input's dims
       return invocation([dims](const Buffers& io) { std::copy(dims.begin(), dims.end(), io.out_as<int64_t>(0)); });
+    });
+  });
+  register_kernel("Size", [](const KernelInit&) {
+    return kernel([](const NodeShapes& s) {
+      const int64_t n = s.in[0].shape.numel();
+      return invocation([n](const Buffers& io) { io.out_as<int64_t>(0)[0] = n; });
     });
   });
   register_kernel("Range", [](const KernelInit& init) {

@@ -114,7 +114,7 @@ bool fuse_layer_norm(NodeContext& c) {
   };
   if (!x || x->dtype != DType::f32 || mean.input.size() != 1 || !last_axis(mean)) return false;
   const std::string& in = mean.input[0];
-  int i_sub, i_pow, i_var, i_eps, i_sqrt, i_div;
+  int i_sub = -1, i_pow = -1, i_var = -1, i_eps = -1, i_sqrt = -1, i_div = -1;
   const NodeProto* sub = next(g, mean.output[0], "Sub", &i_sub);
   if (!sub || sub->input[0] != in || sub->input[1] != mean.output[0]) return false;
   auto readers = g.consumers_.find(sub->output[0]);

@@ -27,21 +27,6 @@ Translator renamed(const std::string& op, size_t arity) {
 
 void identity(NodeContext& c) { c.alias(0, c.input(0)); }
 
-// Ops heed computes only at load (onnx_fold.cc): reached here, what they read is only known at run time.
-void load_time_only(NodeContext& c) {
-  std::string what;
-  for (size_t i = 0; i < c.inputs(); ++i) {
-    if (!c.has_input(i) || c.known(i)) continue;
-    auto t = c.type(i);
-    const bool of_shape = c.node().op_type == "Shape" || c.node().op_type == "Size";
-    what = fmt::format("{}'{}' {}", of_shape ? "the shape of " : "", c.input_name(i), t ? t->str() : "(untyped)");
-    break;
-  }
-  c.fail(fmt::format("{} is only known at run time; heed computes {} at load, from constants and static shapes "
-                     "(export without dynamic axes for now; docs/onnx.md)",
-                     what.empty() ? "its input" : what, c.node().op_type));
-}
-
 bool known_scalar_is(NodeContext& c, size_t i, double want) {
   const Tensor* t = c.known(i);
   if (!t || t->numel() != 1) return false;
@@ -507,9 +492,9 @@ const std::map<std::string, Translator>& translators() {
       {"ReduceL2", composed_reduce},
       {"Clip", clip}, {"LeakyRelu", leaky_relu}, {"PRelu", prelu}, {"HardSigmoid", hard_sigmoid}, {"Elu", elu},
       {"Sum", sum_or_mean}, {"Mean", sum_or_mean}, {"CastLike", cast_like},
-      {"Size", load_time_only},
+      {"ReduceProd", reduce},
   };
-  static const bool with_shape_ops = (add_shape_translators(all), true);
+  static const bool with_shape_ops = (add_shape_translators(all), add_scan_pad_translators(all), true);
   (void)with_shape_ops;
   return all;
 }

@@ -784,6 +784,36 @@ case("expand_shape_input", "Expand", [ex3, torch.tensor([2, 1, 4])], [ex3.expand
 case("slice_bounds_input", "Slice", [x4, torch.tensor([1, -4]), torch.tensor([3, -1])], [x4[:, 1:3, :, -4:-1]],
      {"axes": [1, 3]}, params=(1, 2))
 
+# Running sums, triangles, tiling, padding and products (position ids, causal masks, image borders).
+cs = r(3, 5, 4)
+case("cumsum_axis1", "CumSum", [cs], [torch.cumsum(cs, 1)], {"axis": 1}, atol=1e-5)
+case("cumsum_exclusive_reverse", "CumSum", [cs], [torch.flip(torch.cumsum(torch.flip(cs, [-1]), -1), [-1]) - cs],
+     {"axis": -1, "exclusive": True, "reverse": True}, atol=1e-5)
+ci = torch.randint(0, 2, (2, 7))
+case("cumsum_i64_mask_positions", "CumSum", [ci], [torch.cumsum(ci, 1)], {"axis": 1})
+tr = r(2, 4, 6)
+case("trilu_upper", "Trilu", [tr], [torch.triu(tr)])
+case("trilu_upper_k2", "Trilu", [tr], [torch.triu(tr, 2)], {"k": 2})
+case("trilu_lower_k_neg1", "Trilu", [tr], [torch.tril(tr, -1)], {"upper": False, "k": -1})
+tb = torch.ones(5, 5, dtype=torch.bool)
+case("trilu_bool_causal", "Trilu", [tb], [torch.tril(tb)], {"upper": False})
+tl = r(2, 1, 3)
+case("tile", "Tile", [tl], [torch.tile(tl, (2, 3, 2))], {"repeats": [2, 3, 2]})
+case("tile_i64", "Tile", [ci], [torch.tile(ci, (3, 1))], {"repeats": [3, 1]})
+pd = r(1, 2, 4, 5)
+case("pad_constant", "Pad", [pd], [F.pad(pd, (1, 2, 3, 0), value=0.5)],
+     {"pads": [0, 0, 3, 1, 0, 0, 0, 2], "value": 0.5})
+case("pad_reflect", "Pad", [pd], [F.pad(pd, (2, 1, 1, 3), mode="reflect")],
+     {"pads": [0, 0, 1, 2, 0, 0, 3, 1], "mode": "reflect"})
+case("pad_edge", "Pad", [pd], [F.pad(pd, (3, 0, 2, 2), mode="replicate")],
+     {"pads": [0, 0, 2, 3, 0, 0, 2, 0], "mode": "edge"})
+case("pad_crop", "Pad", [pd], [pd[:, :, 1:, :-2]], {"pads": [0, 0, -1, 0, 0, 0, 0, -2]})
+rp = r(3, 4, 5) * 0.5 + 1
+case("reduce_prod_axis1", "ReduceProd", [rp], [rp.prod(1)], {"axes": [1]}, atol=1e-5)
+case("reduce_prod_two_axes_keepdims", "ReduceProd", [rp], [rp.prod(2, keepdim=True).prod(0, keepdim=True)],
+     {"axes": [0, 2], "keepdims": True}, atol=1e-5)
+case("size", "Size", [rp], [torch.tensor(rp.numel())])
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 save_file(tensors, out, metadata={"cases": json.dumps(cases), "seeded": json.dumps(seeded_inputs),
                                   "generator": "tests/reference/gen_op_fixtures.py", "torch": torch.__version__})
