@@ -97,8 +97,12 @@ std::vector<AttrSpec> rnn_attrs() {
 void register_recurrent() {
   register_op(OpDef{.name = "LSTM", .min_inputs = 6, .max_inputs = 4096, .min_outputs = 1, .max_outputs = 3,
                     .attrs = rnn_attrs(), .infer = [](InferContext& c) { infer_rnn(c, 4, true); }});
+  std::vector<AttrSpec> gru_attrs = rnn_attrs();
+  // true: PyTorch's GRU (the reset gate scales W_hn h + b_hn); false: ONNX's
+  // default, the reset gate scaling h before W_hn.
+  gru_attrs.push_back({"linear_before_reset", AttrType::Bool, int64_t(1)});
   register_op(OpDef{.name = "GRU", .min_inputs = 6, .max_inputs = 4096, .min_outputs = 1, .max_outputs = 2,
-                    .attrs = rnn_attrs(), .infer = [](InferContext& c) { infer_rnn(c, 3, false); }});
+                    .attrs = gru_attrs, .infer = [](InferContext& c) { infer_rnn(c, 3, false); }});
   register_op(OpDef{.name = "LSTMCell", .min_inputs = 5, .max_inputs = 7, .min_outputs = 2, .max_outputs = 2,
                     .infer = [](InferContext& c) { infer_cell(c, 4, true); }});
   register_op(OpDef{.name = "GRUCell", .min_inputs = 4, .max_inputs = 6, .min_outputs = 1, .max_outputs = 1,

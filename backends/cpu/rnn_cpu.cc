@@ -1,7 +1,9 @@
 // LSTM and GRU on oneDNN's RNN primitives. PyTorch's weights are mapped once, at
 // load, onto oneDNN's layout (ldgoi) and gate order (LSTM: i f g o is oneDNN's
 // i f c o; GRU: PyTorch's r z n becomes oneDNN's u r c with u = z, and PyTorch's
-// GRU is oneDNN's linear-before-reset GRU, whose 4th bias is b_hn).
+// GRU is oneDNN's linear-before-reset GRU, whose 4th bias is b_hn; ONNX's
+// default GRU, linear_before_reset false, is oneDNN's plain GRU, whose 3 biases
+// are the sums b_i + b_h).
 //
 // Per-sequence lengths: sequences are grouped by length and each group runs on its
 // own primitive over exactly its steps, so a padded batch gives every sequence
@@ -30,8 +32,9 @@ struct RnnConfig {
   int dirs;
   bool batch_first;
   std::string where;
+  bool linear_before_reset = true;  // GRU
   int gates() const { return lstm ? 4 : 3; }
-  int bias_gates() const { return 4; }  // LSTM: 4 gates; LBR GRU: 3 gates and b_hn
+  int bias_gates() const { return lstm || linear_before_reset ? 4 : 3; }  // LBR GRU: 3 gates and b_hn
 };
 
 // One layer's weights in oneDNN's plain layouts, for both directions.
@@ -70,7 +73,7 @@ std::vector<LayerWeights> map_weights(const RnnConfig& cfg, const KernelInit& in
         for (int64_t o = 0; o < H; ++o) {
           float bi = bih ? bih->data_as<float>()[g * H + o] : 0.f, bh = bhh ? bhh->data_as<float>()[g * H + o] : 0.f;
           float* b = w.bias.data() + (d * cfg.bias_gates()) * H;
-          if (cfg.lstm || g < 2) b[og * H + o] = bi + bh;
+          if (cfg.lstm || g < 2 || !cfg.linear_before_reset) b[og * H + o] = bi + bh;
           else {  // n: b_in with the candidate, b_hn inside the reset product
             b[2 * H + o] = bi;
             b[3 * H + o] = bh;
@@ -207,7 +210,7 @@ class RnnInvocation final : public Invocation {
       memory::desc src({steps, batch, w.input}, dt::f32, tag::tnc), dst({steps, batch, D * H}, dt::f32, tag::tnc);
       memory::desc iter({1, D, batch, H}, dt::f32, tag::ldnc);
       memory::desc wl({1, D, w.input, G, H}, dt::f32, tag::any), wi({1, D, H, G, H}, dt::f32, tag::any);
-      memory::desc bias({1, D, cfg_.lstm ? G : G + 1, H}, dt::f32, tag::ldgo);
+      memory::desc bias({1, D, cfg_.bias_gates(), H}, dt::f32, tag::ldgo);
       RunSet::Layer L;
       dnnl::primitive_desc_base pd_base;
       memory::desc wl_md, wi_md, scratch_md;
@@ -217,6 +220,14 @@ class RnnInvocation final : public Invocation {
                                      iter),
             scratchpad_attr(), cpu_engine());
         L.prim = dnnl::lstm_forward(pd);
+        wl_md = pd.weights_layer_desc();
+        wi_md = pd.weights_iter_desc();
+        scratch_md = pd.scratchpad_desc();
+      } else if (!cfg_.linear_before_reset) {
+        dnnl::gru_forward::primitive_desc pd(
+            dnnl::gru_forward::desc(dnnl::prop_kind::forward_inference, dir, src, iter, wl, wi, bias, dst, iter),
+            scratchpad_attr(), cpu_engine());
+        L.prim = dnnl::gru_forward(pd);
         wl_md = pd.weights_layer_desc();
         wi_md = pd.weights_iter_desc();
         scratch_md = pd.scratchpad_desc();
@@ -277,6 +288,7 @@ void register_rnn_kernels() {
       const ir::Node& n = init.node;
       RnnConfig cfg{lstm, n.attr_int("hidden_size"), n.attr_int("num_layers"), n.attr_int("bidirectional") ? 2 : 1,
                     bool(n.attr_int("batch_first")), n.where()};
+      if (!lstm) cfg.linear_before_reset = n.attr_int("linear_before_reset");
       auto weights = std::make_shared<const std::vector<LayerWeights>>(map_weights(cfg, init));
       return kernel([cfg, weights](const NodeShapes& s) -> std::unique_ptr<Invocation> {
         return std::make_unique<RnnInvocation>(cfg, weights, s);

@@ -131,6 +131,8 @@ class CellInvocation final : public Invocation {
 void register_recurrent_kernels() {
   for (const char* op : {"LSTM", "GRU"})
     register_kernel(op, [gru = std::string(op) == "GRU"](const KernelInit& init) {
+      if (gru && !init.node.attr_int("linear_before_reset"))
+        throw Error(init.node.where() + ": linear_before_reset false (ONNX's default GRU) has no CUDA kernel; run it on the CPU");
       RnnConfig cfg{gru, init.node.attr_int("hidden_size"), init.node.attr_int("num_layers"),
                     init.node.attr_int("bidirectional") ? 2 : 1, bool(init.node.attr_int("batch_first"))};
       return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> { return std::make_unique<RnnInvocation>(cfg, s); });

@@ -17,9 +17,15 @@ namespace heed::onnx_import {
 int64_t NodeContext::opset() const { return g_.opset_; }
 
 void NodeContext::fail(const std::string& message) const {
-  // An unnamed node (ONNX allows it) is named by its first output.
-  const std::string& name = node_.name.empty() && !node_.output.empty() ? node_.output[0] : node_.name;
-  throw Error(fmt::format("{}: node '{}' ({}, opset {}): {}", g_.path_, name, node_.op_type, g_.opset_, message));
+  throw Error(fmt::format("{}: node '{}' ({}, opset {}): {}", g_.path_, label(), node_.op_type, g_.opset_, message));
+}
+
+// An unnamed node (ONNX allows it) is named by its first output given.
+const std::string& NodeContext::label() const {
+  if (!node_.name.empty()) return node_.name;
+  for (const std::string& out : node_.output)
+    if (!out.empty()) return out;
+  return node_.name;
 }
 
 std::string NodeContext::input(size_t i) {
@@ -102,13 +108,13 @@ std::string NodeContext::attr_string(const std::string& name, std::string fallba
 }
 
 std::string NodeContext::temp(const std::string& suffix) const {
-  return fmt::format("{}/{}", node_.name.empty() ? output_name(0) : node_.name, suffix);
+  return fmt::format("{}/{}", label(), suffix);
 }
 
 void NodeContext::emit(const std::string& op, std::vector<std::string> inputs,
                        std::map<std::string, ir::AttrValue> attrs, std::vector<std::string> outputs) {
   if (outputs.empty()) outputs = node_.output;
-  std::string base = node_.name.empty() ? output_name(0) : node_.name;
+  const std::string& base = label();
   std::string name = emitted_++ ? fmt::format("{}#{}", base, emitted_) : base;
   std::vector<const ir::ValueType*> types;
   std::vector<ir::ValueType> param_types;
@@ -248,7 +254,9 @@ void OnnxGraph::translate(int index) {
   for (size_t i = 0; i < c.inputs(); ++i) present += c.has_input(i);
   if (c.inputs() < min_inputs(n.op_type) || (c.inputs() > 0 && !c.has_input(0)))
     c.fail(fmt::format("{} inputs given, ONNX's {} takes at least {}", present, n.op_type, min_inputs(n.op_type)));
-  if (n.output.empty() || n.output[0].empty()) c.fail("no output");
+  // Output 0 may be left out only where ONNX makes it optional (a recurrent op's Y).
+  const bool optional_first = n.op_type == "LSTM" || n.op_type == "GRU";
+  if (n.output.empty() || (n.output[0].empty() && (!optional_first || c.label().empty()))) c.fail("no output");
   if (fold(c) || fuse(c)) return;
   const Translator* t = find_translator(n.op_type);
   if (!t) c.fail("heed does not import this op (docs/onnx.md lists the ones it does)");

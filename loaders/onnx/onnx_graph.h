@@ -30,6 +30,7 @@ class NodeContext {
   bool has_input(size_t i) const { return i < inputs() && !node_.input[i].empty(); }
   const std::string& input_name(size_t i) const { return node_.input[i]; }
   const std::string& output_name(size_t i = 0) const { return node_.output[i]; }
+  const std::string& label() const;  // the node's name, or its first output's when it has none
   bool has_output(size_t i) const { return i < node_.output.size() && !node_.output[i].empty(); }
 
   // The heed value for input i (a known tensor becomes a weight on first use).

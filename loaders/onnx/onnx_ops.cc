@@ -494,7 +494,8 @@ const std::map<std::string, Translator>& translators() {
       {"Sum", sum_or_mean}, {"Mean", sum_or_mean}, {"CastLike", cast_like},
       {"ReduceProd", reduce},
   };
-  static const bool with_shape_ops = (add_shape_translators(all), add_scan_pad_translators(all), true);
+  static const bool with_shape_ops = (add_shape_translators(all), add_scan_pad_translators(all),
+                                        add_recurrent_translators(all), true);
   (void)with_shape_ops;
   return all;
 }

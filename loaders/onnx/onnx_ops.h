@@ -21,6 +21,8 @@ const Translator* find_translator(const std::string& op_type);
 void add_shape_translators(std::map<std::string, Translator>& table);
 // CumSum, Trilu, Tile, Pad, Size (onnx_scan_pad_ops.cc).
 void add_scan_pad_translators(std::map<std::string, Translator>& table);
+// LSTM and GRU (onnx_recurrent.cc).
+void add_recurrent_translators(std::map<std::string, Translator>& table);
 
 // Folds the node when heed can compute it now: every input known (or, for
 // Shape and Size, statically shaped) and the result small. False otherwise.

@@ -158,6 +158,7 @@ AttributeProto read_attribute(Reader r) {
         break;
       case 7: r.repeated(wire, kFixed32, a.floats, read_float); break;
       case 8: r.repeated(wire, kVarint, a.ints, read_varint64); break;
+      case 9: a.strings.push_back(r.string(wire)); break;
       default: r.skip(wire);  // graphs (If, Loop) and the rest: refused by the op that would need them
     }
   }

@@ -52,6 +52,7 @@ struct AttributeProto {
   std::shared_ptr<TensorProto> t;
   std::vector<float> floats;
   std::vector<int64_t> ints;
+  std::vector<std::string> strings;
 };
 
 struct NodeProto {

@@ -13,7 +13,9 @@ Expected values come from onnxruntime (PyPI), never from heed.
 Also small random-weight BERT, ViT, GPT-2 (logits) and Marian encoder from transformers' own classes.
 Dynamic axes (gen_onnx_dynamic.py): BERT with dynamic batch and sequence, GPT-2 with past key/values,
 a Marian encoder and decoder, each checked at several shapes, and greedy tokens from PyTorch.
-Run: python3 tests/reference/gen_onnx_fixtures.py [basic|transformers|dynamic|hostile ...]
+Recurrent (recurrent): torch's LSTM and GRU exported, and ONNX's own LSTM/GRU node tests with their weights
+made initializers (expected outputs ONNX's).
+Run: python3 tests/reference/gen_onnx_fixtures.py [basic|transformers|recurrent|dynamic|hostile ...]
      (needs torch, transformers, onnx, onnxruntime, safetensors)
 """
 import os
@@ -200,6 +202,57 @@ def hostile():
     print("bad_*.onnx written")
 
 
+class Recurrent(torch.nn.Module):
+    """A 2-layer bidirectional LSTM then a GRU, as torch.onnx.export writes them (ONNX LSTM/GRU nodes, one a
+    layer, linear_before_reset 1), with initial states."""
+
+    def __init__(self, batch_first):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(6, 5, num_layers=2, bidirectional=True, batch_first=batch_first)
+        self.gru = torch.nn.GRU(10, 4, batch_first=batch_first)
+
+    def forward(self, x, h0):
+        y, (h, c) = self.lstm(x, (h0, torch.zeros_like(h0)))
+        z, g = self.gru(y)
+        return z, h, c, g
+
+
+def onnx_node_tests_with_weights():
+    """ONNX's own LSTM and GRU node tests (Debian's libonnx-testdata) with W, R and B made initializers (heed
+    needs weights at load; the tests feed them as inputs): expected outputs are ONNX's, not onnxruntime's."""
+    from onnx import numpy_helper
+
+    node_dir = "/usr/share/libonnx-testdata/data/node"
+    for case in ("test_gru_defaults", "test_gru_seq_length", "test_gru_with_initial_bias", "test_gru_batchwise",
+                 "test_lstm_defaults", "test_lstm_with_initial_bias", "test_lstm_batchwise"):
+        model = onnx.load(os.path.join(node_dir, case, "model.onnx"))
+        data = os.path.join(node_dir, case, "test_data_set_0")
+        values = [numpy_helper.to_array(onnx.load_tensor(os.path.join(data, f"input_{i}.pb")))
+                  for i in range(len(model.graph.input))]
+        inputs = {}
+        for info, value in zip(list(model.graph.input), values):
+            if info.name in ("W", "R", "B"):
+                model.graph.initializer.append(numpy_helper.from_array(value, info.name))
+                model.graph.input.remove(info)
+            else:
+                inputs[info.name] = value
+        name = case[len("test_"):]
+        onnx.save(model, os.path.join(OUT, f"{name}.onnx"))
+        tensors = {f"input.{k}": v for k, v in inputs.items()}
+        for i, out in enumerate(model.graph.output):
+            tensors[f"output.{out.name}"] = numpy_helper.to_array(onnx.load_tensor(os.path.join(data, f"output_{i}.pb")))
+        save_file(tensors, os.path.join(OUT, f"{name}_io.safetensors"))
+        print(f"{name}: ONNX's expected outputs")
+
+
+def recurrent(rand):
+    for batch_first in (False, True):
+        x = rand(7, 3, 6) if not batch_first else rand(3, 7, 6)
+        export("recurrent" + ("_batch_first" if batch_first else ""), Recurrent(batch_first), [x, rand(4, 3, 5)],
+               names=["x", "h0"])
+    onnx_node_tests_with_weights()
+
+
 def basic(rand):
     export("mlp", Mlp(), [rand(3, 12)], dynamic_axes={"x": {0: "batch"}})
     export("mlp_opset13", Mlp(), [rand(3, 12)], opset=13)
@@ -210,7 +263,7 @@ def basic(rand):
     export("conv1d", Conv1d(), [rand(2, 4, 33)])
 
 
-GROUPS = {"basic": basic, "transformers": transformers_models, "dynamic": lambda rand: dynamic_models(OUT),
+GROUPS = {"basic": basic, "transformers": transformers_models, "recurrent": recurrent, "dynamic": lambda rand: dynamic_models(OUT),
           "hostile": lambda rand: hostile()}
 
 
