@@ -22,6 +22,7 @@ void register_all_ops() {
   register_logical();
   register_shape_ops();
   register_scan_and_layout();
+  register_conv_transpose();
 }
 
 }  // namespace heed::ops

@@ -22,6 +22,7 @@ void register_conv();
 void register_logical();
 void register_shape_ops();
 void register_scan_and_layout();
+void register_conv_transpose();
 
 void register_all_ops();
 

@@ -30,6 +30,7 @@ void register_cpu_kernels() {
   register_logical_kernels();
   register_shape_ops_kernels();
   register_scan_and_layout_kernels();
+  register_conv_transpose_kernels();
   register_view_kernels();
   register_transpose_kernels();
   register_concat_split_kernels();

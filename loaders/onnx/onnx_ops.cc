@@ -124,123 +124,6 @@ void layer_norm(NodeContext& c) {
 // ONNX pads are [begin..., end...]; heed's 2-D ops pad both sides alike.
 // SAME_UPPER/SAME_LOWER pads come from the static input size.
 // A per-spatial-dim attribute: `spatial` values (the default when absent), each >= `least`.
-std::vector<int64_t> spatial_attr(NodeContext& c, const std::string& name, size_t spatial, int64_t fallback,
-                                  int64_t least) {
-  std::vector<int64_t> v = c.attr_ints(name, std::vector<int64_t>(spatial, fallback));
-  if (v.size() != spatial) c.fail(fmt::format("{} has {} values for {} spatial dims", name, v.size(), spatial));
-  for (int64_t x : v)
-    if (x < least) c.fail(fmt::format("{} [{}] must be >= {}", name, fmt::join(v, ", "), least));
-  return v;
-}
-
-std::vector<int64_t> symmetric_pads(NodeContext& c, const std::vector<int64_t>& kernel) {
-  const size_t spatial = kernel.size();
-  std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
-  std::vector<int64_t> pads = spatial_attr(c, "pads", 2 * spatial, 0, 0);
-  if (auto_pad == "VALID") pads.assign(2 * spatial, 0);
-  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-    std::vector<int64_t> strides = spatial_attr(c, "strides", spatial, 1, 1);
-    std::vector<int64_t> dilations = spatial_attr(c, "dilations", spatial, 1, 1);
-    auto x = c.type(0);
-    for (size_t i = 0; i < spatial; ++i) {
-      const ir::Dim& in = x->shape[2 + i];
-      if (!in.is_known()) c.fail("auto_pad " + auto_pad + " over a dynamic spatial dim is not imported");
-      int64_t out = (in.value + strides[i] - 1) / strides[i];
-      int64_t total = std::max<int64_t>(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - in.value);
-      pads[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      pads[i + spatial] = total - pads[i];
-    }
-  } else if (auto_pad != "NOTSET" && auto_pad != "VALID") {
-    c.fail("auto_pad " + auto_pad + " is not one ONNX defines");
-  }
-  for (size_t i = 0; i < spatial; ++i)
-    if (pads[i] != pads[i + spatial]) c.fail(fmt::format("asymmetric pads [{}] are not imported", fmt::join(pads, ", ")));
-  return {pads.begin(), pads.begin() + spatial};
-}
-
-void expect_2d(NodeContext& c) {
-  if (c.rank(0) != 4) c.fail(fmt::format("a rank-{} input: heed imports 2-D (NCHW) forms", c.rank(0)));
-}
-
-// Rank 3 ([N, C, L]) or 4 ([N, C, H, W]): the number of spatial dims heed's 2-D ops take, 1 or 2.
-size_t spatial_dims(NodeContext& c) {
-  int rank = c.rank(0);
-  if (rank != 3 && rank != 4) c.fail(fmt::format("a rank-{} input: heed imports 1-D and 2-D forms", rank));
-  return size_t(rank - 2);
-}
-
-// A 1-D attribute as the 2-D op's: `lead` for the height placed first.
-std::vector<int64_t> as_2d(std::vector<int64_t> v, int64_t lead) {
-  if (v.size() == 1) v.insert(v.begin(), lead);
-  return v;
-}
-
-// A 1-D op runs as the 2-D one over [N, C, 1, L]: Unsqueeze, the op, Squeeze.
-void emit_2d(NodeContext& c, size_t spatial, const std::string& op, std::vector<std::string> in, Attrs attrs) {
-  if (spatial == 2) return c.emit(op, std::move(in), std::move(attrs));
-  std::string x4 = c.temp("as_2d"), y4 = c.temp("2d");
-  c.emit("Unsqueeze", {in[0]}, {{"axes", std::vector<int64_t>{2}}}, {x4});
-  in[0] = x4;
-  c.emit(op, std::move(in), std::move(attrs), {y4});
-  c.emit("Squeeze", {y4}, {{"axes", std::vector<int64_t>{2}}});
-}
-
-void conv(NodeContext& c) {
-  const size_t spatial = spatial_dims(c);
-  c.rank(1);  // the weight's type is known (fails by name otherwise)
-  auto w = c.type(1);
-  std::vector<int64_t> kernel;
-  for (size_t i = 2; i < w->shape.size(); ++i) kernel.push_back(w->shape[i].is_known() ? w->shape[i].value : 1);
-  if (kernel.size() != spatial) c.fail(fmt::format("the weight {} does not match the input's {} spatial dims",
-                                                   w->str(), spatial));
-  std::vector<std::string> in{c.input(0), c.input(1)};
-  if (spatial == 1) {  // the weight as [O, C / groups, 1, K]
-    const Tensor* k = c.known(1);
-    if (!k || k->dtype() != DType::f32) c.fail("a 1-D convolution's weight must be a known f32 tensor (a weight)");
-    Shape s4{k->shape()[0], k->shape()[1], 1, k->shape()[2]};
-    in[1] = c.weight(c.temp("weight_2d"), Tensor::copy_of(DType::f32, s4, k->data()));
-  }
-  if (c.has_input(2)) in.push_back(c.input(2));
-  emit_2d(c, spatial, "Conv2d", in,
-          {{"stride", as_2d(spatial_attr(c, "strides", spatial, 1, 1), 1)},
-           {"padding", as_2d(symmetric_pads(c, kernel), 0)},
-           {"dilation", as_2d(spatial_attr(c, "dilations", spatial, 1, 1), 1)}, {"groups", c.attr_int("group", 1)}});
-}
-
-void batch_norm(NodeContext& c) {
-  expect_2d(c);
-  if (c.attr_int("training_mode", 0)) c.fail("training_mode = 1");
-  std::vector<std::string> in;
-  for (size_t i = 0; i < 5; ++i) in.push_back(c.input(i));
-  c.emit("BatchNorm2d", in, {{"epsilon", double(c.attr_float("epsilon", 1e-5f))}}, {c.output_name(0)});
-}
-
-void pool(NodeContext& c) {
-  const size_t spatial = spatial_dims(c);
-  if (c.attr_int("storage_order", 0)) c.fail("storage_order = 1");
-  for (int64_t d : spatial_attr(c, "dilations", spatial, 1, 1))
-    if (d != 1) c.fail("dilations are not imported");
-  if (c.has_output(1)) c.fail("the indices output is not produced");
-  std::vector<int64_t> kernel = c.attr_ints("kernel_shape", {});
-  if (kernel.size() != spatial)
-    c.fail(fmt::format("kernel_shape has {} values for {} spatial dims", kernel.size(), spatial));
-  Attrs a{{"kernel_size", as_2d(kernel, 1)}, {"stride", as_2d(spatial_attr(c, "strides", spatial, 1, 1), 1)},
-          {"padding", as_2d(symmetric_pads(c, kernel), 0)}, {"ceil_mode", c.attr_int("ceil_mode", 0)}};
-  bool max = c.node().op_type == "MaxPool";
-  if (!max) a["count_include_pad"] = c.attr_int("count_include_pad", 0);
-  emit_2d(c, spatial, max ? "MaxPool2d" : "AvgPool2d", {c.input(0)}, a);
-}
-
-// The mean over every spatial dim, kept as size 1: AdaptiveAvgPool2d for NCHW, ReduceMean otherwise.
-void global_average_pool(NodeContext& c) {
-  int rank = c.rank(0);
-  if (rank < 3) c.fail(fmt::format("a rank-{} input has no spatial dims", rank));
-  if (rank == 4) return c.emit("AdaptiveAvgPool2d", {c.input(0)}, {{"output_size", std::vector<int64_t>{1, 1}}});
-  std::vector<int64_t> axes;
-  for (int i = 2; i < rank; ++i) axes.push_back(i);
-  c.emit("ReduceMean", {c.input(0)}, {{"axes", axes}, {"keepdims", int64_t(1)}});
-}
-
 void flatten(NodeContext& c) {
   int rank = c.rank(0);
   int64_t axis = c.attr_int("axis", 1);
@@ -481,8 +364,7 @@ const std::map<std::string, Translator>& translators() {
       {"IsNaN", renamed("IsNaN", 1)}, {"Where", renamed("Where", 3)},
       {"Softmax", softmax}, {"LogSoftmax", softmax},
       {"Gemm", gemm}, {"MatMul", matmul}, {"LayerNormalization", layer_norm},
-      {"Conv", conv}, {"BatchNormalization", batch_norm}, {"MaxPool", pool}, {"AveragePool", pool},
-      {"GlobalAveragePool", global_average_pool}, {"Flatten", flatten},
+      {"Flatten", flatten},
       {"Transpose", transpose}, {"Concat", concat}, {"Split", split},
       {"Squeeze", squeeze}, {"Unsqueeze", unsqueeze}, {"Gather", gather}, {"Cast", cast},
       {"Identity", identity}, {"Dropout", dropout},
@@ -495,7 +377,7 @@ const std::map<std::string, Translator>& translators() {
       {"ReduceProd", reduce},
   };
   static const bool with_shape_ops = (add_shape_translators(all), add_scan_pad_translators(all),
-                                        add_recurrent_translators(all), true);
+                                        add_recurrent_translators(all), add_conv_translators(all), true);
   (void)with_shape_ops;
   return all;
 }

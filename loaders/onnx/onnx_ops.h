@@ -23,6 +23,8 @@ void add_shape_translators(std::map<std::string, Translator>& table);
 void add_scan_pad_translators(std::map<std::string, Translator>& table);
 // LSTM and GRU (onnx_recurrent.cc).
 void add_recurrent_translators(std::map<std::string, Translator>& table);
+// Conv, ConvTranspose, BatchNormalization, pools (onnx_conv_ops.cc).
+void add_conv_translators(std::map<std::string, Translator>& table);
 
 // Folds the node when heed can compute it now: every input known (or, for
 // Shape and Size, statically shaped) and the result small. False otherwise.

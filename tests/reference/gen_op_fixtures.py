@@ -814,6 +814,19 @@ case("reduce_prod_two_axes_keepdims", "ReduceProd", [rp], [rp.prod(2, keepdim=Tr
      {"axes": [0, 2], "keepdims": True}, atol=1e-5)
 case("size", "Size", [rp], [torch.tensor(rp.numel())])
 
+# Transposed convolution (decoders, upsampling): PyTorch's conv_transpose2d.
+ctx, ctw, ctb = r(2, 4, 5, 6), r(4, 3, 3, 3), r(3)
+case("conv_transpose_s2_p1_op1", "ConvTranspose2d", [ctx, ctw, ctb],
+     [F.conv_transpose2d(ctx, ctw, ctb, stride=2, padding=1, output_padding=1)],
+     {"stride": [2], "padding": [1], "output_padding": [1]}, params=(1, 2), atol=1e-5)
+case("conv_transpose_p0_op1", "ConvTranspose2d", [ctx, ctw, None],
+     [F.conv_transpose2d(ctx, ctw, stride=[2, 3], output_padding=[1, 2])],
+     {"stride": [2, 3], "output_padding": [1, 2]}, params=(1,), atol=1e-5)
+ctg, ctgb = r(4, 2, 2, 3), r(4)
+case("conv_transpose_groups_dilation", "ConvTranspose2d", [ctx, ctg, ctgb],
+     [F.conv_transpose2d(ctx, ctg, ctgb, groups=2, dilation=[2, 1], padding=[1, 0])],
+     {"groups": 2, "dilation": [2, 1], "padding": [1, 0]}, params=(1, 2), atol=1e-5)
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 save_file(tensors, out, metadata={"cases": json.dumps(cases), "seeded": json.dumps(seeded_inputs),
                                   "generator": "tests/reference/gen_op_fixtures.py", "torch": torch.__version__})
