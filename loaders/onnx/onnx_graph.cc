@@ -60,6 +60,7 @@ std::optional<ir::ValueType> NodeContext::type(size_t i) const {
   if (!has_input(i)) return std::nullopt;
   if (const Tensor* t = known(i)) return ir::type_of(*t);
   auto it = g_.types_.find(input_name(i));
+  if (it == g_.types_.end()) it = g_.types_.find(g_.resolve(input_name(i)));  // an alias's (Identity, Einsum)
   if (it == g_.types_.end()) return std::nullopt;
   return it->second;
 }
@@ -315,8 +316,12 @@ ir::Graph OnnxGraph::import() {
       weights_.add(weight, k->second);
       value = builder_.param(weight);
     }
-    // An output that is another value (Identity, Dropout) or a weight is a copy of it.
-    if (value != out.name) builder_.node(out.name, "Cast", {value}, {{"to", std::string(dtype_name(dtype))}});
+    // An output that is another value (Identity, Dropout) or a weight is a copy of it (a node named
+    // apart from the nodes its ONNX node became, which may carry the output's name).
+    if (value != out.name) {
+      builder_.node(out.name + "/copy", "Cast", {value}, {{"to", std::string(dtype_name(dtype))}});
+      builder_.last().outputs = {out.name};
+    }
     builder_.output(out.name);
   }
   return without_unread_nodes(builder_.take());

@@ -377,7 +377,8 @@ const std::map<std::string, Translator>& translators() {
       {"ReduceProd", reduce},
   };
   static const bool with_shape_ops = (add_shape_translators(all), add_scan_pad_translators(all),
-                                        add_recurrent_translators(all), add_conv_translators(all), true);
+                                        add_recurrent_translators(all), add_conv_translators(all),
+                                        add_einsum_translator(all), true);
   (void)with_shape_ops;
   return all;
 }

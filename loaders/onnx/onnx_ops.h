@@ -25,6 +25,8 @@ void add_scan_pad_translators(std::map<std::string, Translator>& table);
 void add_recurrent_translators(std::map<std::string, Translator>& table);
 // Conv, ConvTranspose, BatchNormalization, pools (onnx_conv_ops.cc).
 void add_conv_translators(std::map<std::string, Translator>& table);
+// Einsum of one or two operands (onnx_einsum.cc).
+void add_einsum_translator(std::map<std::string, Translator>& table);
 
 // Folds the node when heed can compute it now: every input known (or, for
 // Shape and Size, statically shaped) and the result small. False otherwise.

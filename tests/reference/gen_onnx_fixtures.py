@@ -217,6 +217,18 @@ class Recurrent(torch.nn.Module):
         return z, h, c, g
 
 
+class Einsums(torch.nn.Module):
+    """The einsum forms attention code writes, exported as ONNX Einsum nodes."""
+
+    def forward(self, q, k, v, w):
+        scores = torch.einsum("bhid,bhjd->bhij", q, k).softmax(-1)
+        context = torch.einsum("bhij,bhjd->bhid", scores, v)
+        projected = torch.einsum("bhid,hde->bie", context, w)  # heads merged by the projection
+        outer = torch.einsum("bie,bje->bij", projected, projected)
+        return torch.einsum("bij->bji", outer) + torch.einsum("bie->bi", projected)[:, :, None], \
+            torch.einsum("bhid,bhid->bh", q, q), torch.einsum("i,j->ij", w[0, 0], w[1, 1])
+
+
 def onnx_node_tests_with_weights():
     """ONNX's own LSTM and GRU node tests (Debian's libonnx-testdata) with W, R and B made initializers (heed
     needs weights at load; the tests feed them as inputs): expected outputs are ONNX's, not onnxruntime's."""
@@ -251,6 +263,8 @@ def recurrent(rand):
         export("recurrent" + ("_batch_first" if batch_first else ""), Recurrent(batch_first), [x, rand(4, 3, 5)],
                names=["x", "h0"])
     onnx_node_tests_with_weights()
+    export("einsum", Einsums(), [rand(2, 3, 5, 4), rand(2, 3, 6, 4), rand(2, 3, 6, 4), rand(3, 4, 7)],
+           names=["q", "k", "v", "w"])
 
 
 def basic(rand):
