@@ -53,7 +53,9 @@ ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path
 // The attention ops' optional second output is their weights.
 static void add_attention_captures(ir::Graph& g) {
   for (ir::Node& n : g.nodes) {
-    if (n.op != "GlobalAttention" && n.op != "LocalAttention" && n.op != "MultiHeadAttention") continue;
+    if (n.op != "GlobalAttention" && n.op != "LocalAttention" && n.op != "MultiHeadAttention" &&
+        n.op != "ScaledDotProductAttention")
+      continue;
     std::string name = "attention/" + n.name;
     if (n.outputs.size() == 1) {
       n.outputs.push_back(name);

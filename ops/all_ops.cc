@@ -23,6 +23,7 @@ void register_all_ops() {
   register_shape_ops();
   register_scan_and_layout();
   register_conv_transpose();
+  register_sdpa();
 }
 
 }  // namespace heed::ops

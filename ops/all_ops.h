@@ -23,6 +23,7 @@ void register_logical();
 void register_shape_ops();
 void register_scan_and_layout();
 void register_conv_transpose();
+void register_sdpa();
 
 void register_all_ops();
 

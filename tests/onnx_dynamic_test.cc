@@ -46,6 +46,27 @@ INSTANTIATE_TEST_SUITE_P(Exports, OnnxDynamic,
                                            DynamicCase{"marian_dynamic_decoder", 3}),
                          [](const auto& info) { return std::string(info.param.model); });
 
+// An imported BERT's attention fuses into heed's attention op, which captures
+// its weights as the native ones do: PyTorch's attention probabilities.
+TEST(OnnxDynamic, AnImportedBertsAttentionWeightsAreCapturedAsPyTorchsProbabilities) {
+  const std::string stem = test::fixture("onnx/bert_dynamic");
+  LoadOptions options;
+  options.capture_attention = true;
+  Model model = Model::load(stem + ".onnx", options);
+  EXPECT_NE(model.describe().find("ScaledDotProductAttention"), std::string::npos);
+  SafetensorsFile io = read_safetensors(stem + "_io1.safetensors"), want = read_safetensors(stem + "_attention.safetensors");
+  TensorMap inputs{{"input_ids", *io.find("input.input_ids")}, {"attention_mask", *io.find("input.attention_mask")}};
+  TensorMap out = Session(model).run(inputs);
+  EXPECT_TRUE(test::all_close(out.at("y"), *io.find("output.y"), 1e-4, 1e-5));
+  int layer = 0;
+  for (const auto& [name, weights] : out) {  // "attention/<node>", in layer order
+    if (!name.starts_with("attention/")) continue;
+    EXPECT_TRUE(test::all_close(weights, *want.find(fmt::format("layer{}", layer)), 1e-4, 1e-6)) << name;
+    ++layer;
+  }
+  EXPECT_EQ(layer, 2);
+}
+
 Tensor ones(int64_t batch, int64_t length) {
   Tensor t = Tensor::empty(DType::i64, Shape{batch, length});
   std::fill_n(t.data_as<int64_t>(), t.numel(), int64_t(1));

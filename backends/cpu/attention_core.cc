@@ -58,7 +58,7 @@ struct AttentionCore::Impl {
     return {{d.B, d.H, rows, cols}, {d.H * rows * ld, rows * ld, ld, 1}};
   }
   View4 k_transposed(int64_t cols) const {  // K^T as [B, H, Dk, cols]
-    return {{d.B, d.H, d.Dk, cols}, {k.strides[0], k.strides[1], 1, k.strides[2]}};
+    return {{d.B, d.H, d.Dk, cols}, {k.strides[0], k.strides[1], k.strides[3], k.strides[2]}};
   }
 
   void setup_materialized() {

@@ -31,6 +31,7 @@ void register_cpu_kernels() {
   register_shape_ops_kernels();
   register_scan_and_layout_kernels();
   register_conv_transpose_kernels();
+  register_sdpa_kernels();
   register_view_kernels();
   register_transpose_kernels();
   register_concat_split_kernels();

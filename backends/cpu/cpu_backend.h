@@ -37,5 +37,6 @@ void register_logical_kernels();
 void register_shape_ops_kernels();
 void register_scan_and_layout_kernels();
 void register_conv_transpose_kernels();
+void register_sdpa_kernels();
 
 }  // namespace heed::cpu

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "engine/validate.h"
+#include "loaders/onnx/onnx_attention.h"
 #include "loaders/onnx/onnx_file.h"
 #include "loaders/onnx/onnx_ops.h"
 
@@ -324,7 +325,9 @@ ir::Graph OnnxGraph::import() {
     }
     builder_.output(out.name);
   }
-  return without_unread_nodes(builder_.take());
+  ir::Graph graph = builder_.take();
+  fuse_attention(graph, weights_, types_);
+  return without_unread_nodes(std::move(graph));
 }
 
 }  // namespace heed::onnx_import

@@ -3,6 +3,8 @@ any length), for tests/onnx_test.cc. Each model is checked at several shapes:
 
   NAME.onnx                      the export (torch.onnx.export, TorchScript exporter, opset 17)
   NAME_ioK.safetensors           case K: input.X fed to onnxruntime, output.Y its outputs
+  NAME_inputs.safetensors        case 1's inputs by name (heed run --inputs)
+  bert_dynamic_attention.safetensors   case 1's attention weights per layer (PyTorch, eager attention)
   gpt2_greedy.safetensors        prompt, tokens (greedy argmax by PyTorch, full passes, no cache) and
                                  logits (PyTorch's full pass over the final tokens)
   marian_greedy.safetensors      source ids and mask, tokens (greedy argmax by PyTorch's MarianMTModel)
@@ -38,6 +40,7 @@ def export_cases(out, name, module, args, names, outputs, dynamic_axes, cases):
         tensors = {f"input.{n}": v for n, v in feeds.items()}
         tensors.update({f"output.{o.name}": v for o, v in zip(session.get_outputs(), values)})
         save_file(tensors, os.path.join(out, f"{name}_io{k}.safetensors"))
+    save_file(cases[0], os.path.join(out, f"{name}_inputs.safetensors"))  # for heed run --inputs
     print(f"{name}: {len(cases)} cases")
 
 
@@ -64,6 +67,12 @@ def bert(out, tf, rng):
              for b, s, keep in ((2, 8, 5), (3, 13, 13), (1, 1, 1))]
     export_cases(out, "bert_dynamic", Encoder(model), list(cases[0].values()), ["input_ids", "attention_mask"], ["y"],
                  dyn, cases)
+    # Attention weights of case 1 (what `heed run --attention` captures), from the eager implementation.
+    model.set_attn_implementation("eager")
+    with torch.no_grad():
+        attentions = model(**{k: torch.from_numpy(v) for k, v in cases[0].items()}, output_attentions=True).attentions
+    save_file({f"layer{i}": a.numpy() for i, a in enumerate(attentions)},
+              os.path.join(out, "bert_dynamic_attention.safetensors"))
 
 
 def gpt2(out, tf, rng):

@@ -827,6 +827,33 @@ case("conv_transpose_groups_dilation", "ConvTranspose2d", [ctx, ctg, ctgb],
      [F.conv_transpose2d(ctx, ctg, ctgb, groups=2, dilation=[2, 1], padding=[1, 0])],
      {"groups": 2, "dilation": [2, 1], "padding": [1, 0]}, params=(1, 2), atol=1e-5)
 
+# Scaled dot-product attention over head-split tensors (what exported attention fuses into): PyTorch's
+# F.scaled_dot_product_attention, weights by softmax of the scores (a fully masked row gives zeros).
+def sdpa_reference(q, k, v, mask=None, scale=None):
+    scores = q @ k.transpose(-1, -2) * (scale if scale is not None else q.shape[-1] ** -0.5)
+    if mask is not None:
+        scores = scores + mask
+    w = torch.nan_to_num(torch.softmax(scores, -1), nan=0.0)
+    return w @ v, w
+
+
+sq, sk, sv = r(2, 3, 5, 8), r(2, 3, 7, 8), r(2, 3, 7, 6)
+o, w = sdpa_reference(sq, sk, sv)
+assert torch.allclose(o, F.scaled_dot_product_attention(sq, sk, sv), atol=1e-6)
+case("sdpa", "ScaledDotProductAttention", [sq, sk, sv], [o, w], atol=1e-5)
+pad = torch.zeros(2, 1, 1, 7)
+pad[0, ..., 5:] = float("-inf")  # padding: the first sequence's last two keys
+o, w = sdpa_reference(sq, sk, sv, pad, 0.3)
+case("sdpa_padding_mask_scale", "ScaledDotProductAttention", [sq, sk.transpose(-1, -2), sv, pad], [o, w],
+     {"scale": 0.3, "k_transposed": True}, atol=1e-5)
+full = r(2, 3, 5, 7)
+full[1, 2, 3, :] = float("-inf")  # a query that sees nothing
+o, w = sdpa_reference(sq, sk, sv, full)
+case("sdpa_per_head_mask", "ScaledDotProductAttention", [sq, sk, sv, full], [o, w], atol=1e-5)
+causal = torch.full((5, 7), float("-inf")).triu(3)
+o, w = sdpa_reference(sq, sk, sv, causal)
+case("sdpa_query_mask", "ScaledDotProductAttention", [sq, sk, sv, causal], [o, w], atol=1e-5)
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 save_file(tensors, out, metadata={"cases": json.dumps(cases), "seeded": json.dumps(seeded_inputs),
                                   "generator": "tests/reference/gen_op_fixtures.py", "torch": torch.__version__})
