@@ -3,7 +3,8 @@
 //   MatMul(q, k^T) [* or / scalar] [+ mask] -> Softmax(last axis)
 //   [-> Where(IsNaN(p), 0, p)] -> MatMul(p, v)
 // with scalar Muls on q and k^T (transformers scales each by d^-1/4) folded
-// into the scale. k^T is read where it lies (k_transposed). The fused node runs
+// into the scale. k^T is read where it lies (k_transposed), and a Transpose
+// that made it from k is dropped. The fused node runs
 // on heed's attention core and, like the native attention ops, captures its
 // weights for `--attention`.
 #include "loaders/onnx/onnx_attention.h"
@@ -111,7 +112,15 @@ class AttentionFusion {
     ir::Node* qk = sole_producer(unscaled(scores, scale, fused), "MatMul");
     if (!qk || qk->attr_int("transpose_a")) return false;
     fused.push_back(index(*qk));
-    const std::string q = unscaled(qk->inputs[0], scale, fused), k = unscaled(qk->inputs[1], scale, fused);
+    const std::string q = unscaled(qk->inputs[0], scale, fused);
+    std::string k = unscaled(qk->inputs[1], scale, fused);
+    bool k_transposed = !qk->attr_int("transpose_b");
+    // k^T made by a Transpose of the last two dims (GPT-2's key.transpose(-1, -2)): k itself, no copy.
+    if (ir::Node* t = sole_producer(k, "Transpose"); t && t->attr_ints("perm") == std::vector<int64_t>{0, 1, 3, 2}) {
+      fused.push_back(index(*t));
+      k = t->inputs[0];
+      k_transposed = !k_transposed;
+    }
     const std::string p = guarded(sm.outputs[0], fused);
     if (p.empty() || readers_[p].size() != 1 || readers_[p][0] == SIZE_MAX) return false;
     ir::Node& pv = g_.nodes[readers_[p][0]];
@@ -121,7 +130,7 @@ class AttentionFusion {
     if (!mask.empty()) inputs.push_back(mask);
     pv.op = "ScaledDotProductAttention";
     pv.inputs = inputs;
-    pv.attrs = {{"scale", double(scale)}, {"k_transposed", int64_t(qk->attr_int("transpose_b") ? 0 : 1)}};
+    pv.attrs = {{"scale", double(scale)}, {"k_transposed", int64_t(k_transposed)}};
     for (size_t i : fused) dead_[i] = true;
     return true;
   }
