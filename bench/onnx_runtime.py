@@ -107,17 +107,22 @@ def export(kind, batch, path):
     save_file(dict(zip(names, inputs)), path + ".inputs.safetensors")
 
 
-ORT_SCRIPT = r"""
-import json, resource, statistics, sys, time
-import numpy as np, onnxruntime as ort
-from safetensors.numpy import load_file
-path, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+# An onnxruntime session on `path` with `threads`, all graph optimizations; `load` its seconds.
+ORT_SESSION = r"""
 o = ort.SessionOptions()
 o.intra_op_num_threads, o.inter_op_num_threads = threads, 1
 o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 t = time.perf_counter()
 s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
 load = time.perf_counter() - t
+"""
+
+ORT_SCRIPT = r"""
+import json, resource, statistics, sys, time
+import numpy as np, onnxruntime as ort
+from safetensors.numpy import load_file
+path, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+""" + ORT_SESSION + r"""
 feed = load_file(path + ".inputs.safetensors")
 s.run(None, feed)
 times = []
@@ -132,12 +137,7 @@ ORT_DECODE_SCRIPT = r"""
 import json, resource, statistics, sys, time
 import numpy as np, onnxruntime as ort
 path, threads, repeats, batch, prompt, tokens = sys.argv[1], *map(int, sys.argv[2:])
-o = ort.SessionOptions()
-o.intra_op_num_threads, o.inter_op_num_threads = threads, 1
-o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-t = time.perf_counter()
-s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
-load = time.perf_counter() - t
+""" + ORT_SESSION + r"""
 names = [x.name for x in s.get_outputs()]
 def generate():
     feed = {"input_ids": np.full((batch, prompt), 7, np.int64), "attention_mask": np.ones((batch, prompt), np.int64)}
