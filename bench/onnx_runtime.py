@@ -6,6 +6,7 @@ Models (random weights, transformers' / torch's own classes, exported with
 torch.onnx.export at opset 17, static shapes):
   bert-base   BertModel, hidden 768, 12 layers, sequence 128, batch 1 and 8
   vit-b16     ViTModel, 224x224, patch 16, batch 1 and 8
+  resnet50    torchvision's ResNet-50, 224x224 (BatchNorm folded by the exporter), batch 1 and 8
   gpt2-small  GPT2LMHeadModel, one full forward pass over 64 tokens (no past), batch 1 and 8
   gpt2-gen    GPT2LMHeadModel exported with past keys/values and dynamic axes: an 8-token
               prompt, then greedy decoding to 64 new tokens, each step's presents fed back
@@ -82,6 +83,11 @@ def export(kind, batch, path):
         model = tf.BertModel(tf.BertConfig()).eval()
         ids = rng.integers(0, 30522, (batch, 128)).astype(np.int64)
         inputs, names, keys, out = [ids, np.ones_like(ids)], ["input_ids", "attention_mask"], None, "last_hidden_state"
+    elif kind == "resnet50":
+        import torchvision
+
+        model = torchvision.models.resnet50(weights=None).eval()
+        inputs, names, out = [rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)], ["pixel_values"], None
     elif kind == "vit-b16":
         model = tf.ViTModel(tf.ViTConfig()).eval()
         inputs, names, out = [rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)], ["pixel_values"], "last_hidden_state"
@@ -96,6 +102,8 @@ def export(kind, batch, path):
             self.m = m
 
         def forward(self, *args):
+            if out is None:  # a plain torch module (torchvision)
+                return self.m(*args)
             kw = dict(zip(names, args))
             if kind == "gpt2-small":
                 kw["use_cache"] = False
@@ -218,7 +226,7 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--dir", default="/tmp/heed-onnx-bench")
-    p.add_argument("--models", default="bert-base,vit-b16,gpt2-small,gpt2-gen")
+    p.add_argument("--models", default="bert-base,vit-b16,resnet50,gpt2-small,gpt2-gen")
     p.add_argument("--batches", default="1,8")
     p.add_argument("--export", nargs=3, metavar=("MODEL", "BATCH", "PATH"), help=argparse.SUPPRESS)
     a = p.parse_args()

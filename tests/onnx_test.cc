@@ -6,10 +6,13 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "engine/convert.h"
 #include "engine/file_io.h"
 #include "engine/safetensors.h"
 #include "loaders/onnx/onnx_file.h"
+#include "tests/seeded_weights.h"
 #include "tests/test_util.h"
 
 namespace heed {
@@ -116,6 +119,18 @@ TEST(OnnxImport, AConvertedModelRunsTheSame) {
 
 namespace heed {
 namespace {
+
+// torchvision's ResNet-50 as the exporter writes it (BatchNorm folded into the
+// convs), its weights seeded and kept in external data this test writes again.
+TEST(OnnxImport, ResNet50MatchesOnnxRuntime) {
+  const std::string dir = test::temp_dir(), model = dir + "/resnet50.onnx";
+  std::filesystem::copy_file(test::fixture("onnx/resnet50.onnx"), model);
+  test::seeded_raw_file(test::fixture("onnx/resnet50_onnx.manifest.json"), dir + "/resnet50_onnx.data");
+  SafetensorsFile io = read_safetensors(test::fixture("onnx/resnet50_io.safetensors"));
+  Session session(Model::load(model), {"", 2});
+  Tensor logits = session.run({{"image", *io.find("input.image")}}).at("logits");
+  EXPECT_TRUE(test::all_close(logits, *io.find("output.logits"), 1e-4, 1e-5));
+}
 
 // Found by fuzz_onnx: a TensorProto declaring 10^10 floats with one stored must
 // fail before allocating 40 GB.

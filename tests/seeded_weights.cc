@@ -1,5 +1,7 @@
 #include "tests/seeded_weights.h"
 
+#include <heed/error.h>
+
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -39,6 +41,19 @@ std::string seeded_weights_file(const std::string& manifest_path, const std::str
   std::string path = dir + "/seeded.safetensors";
   write_safetensors(path, tensors);
   return path;
+}
+
+void seeded_raw_file(const std::string& manifest_path, const std::string& path) {
+  std::ifstream f(manifest_path);
+  nlohmann::json manifest = nlohmann::json::parse(f);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  for (const auto& e : manifest) {
+    std::vector<int64_t> dims = e["shape"];
+    Tensor t = seeded_uniform(e["name"], Shape(std::span<const int64_t>(dims)), e["low"], e["high"]);
+    out.seekp(std::streamoff(e["offset"].get<int64_t>()));
+    out.write(static_cast<const char*>(t.data()), std::streamsize(t.numel() * 4));
+  }
+  if (!out) throw Error("could not write " + path);
 }
 
 }  // namespace heed::test

@@ -19,6 +19,7 @@ Run: python3 tests/reference/gen_onnx_fixtures.py [basic|transformers|recurrent|
      (needs torch, transformers, onnx, onnxruntime, safetensors)
 """
 import os
+import sys
 
 import numpy as np
 import onnx
@@ -27,6 +28,8 @@ import torch
 from safetensors.numpy import save_file
 
 from gen_onnx_dynamic import dynamic_models
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "onnx")
 torch.manual_seed(11)
@@ -267,6 +270,53 @@ def recurrent(rand):
            names=["q", "k", "v", "w"])
 
 
+def resnet50():
+    """torchvision's ResNet-50 as torch.onnx.export writes it (BatchNorm folded into the convs), its weights
+    replaced by seeded tensors (tests/reference/seeded.py) kept in external data that is not committed: the
+    test writes resnet50_onnx.data again from resnet50_onnx.manifest.json (name, shape, range, offset)."""
+    import json
+    import math
+
+    import torchvision
+    from onnx import external_data_helper, numpy_helper
+    from seeded import uniform
+
+    path = os.path.join(OUT, "resnet50.onnx")
+    torch.onnx.export(torchvision.models.resnet50(weights=None).eval(), (torch.zeros(2, 3, 64, 64),), path,
+                      dynamo=False, opset_version=17, input_names=["image"], output_names=["logits"],
+                      dynamic_axes={"image": {0: "batch"}})
+    model = onnx.load(path)
+    manifest, offset = [], 0
+    with open(os.path.join(OUT, "resnet50_onnx.data"), "wb") as data:
+        for init in model.graph.initializer:
+            shape = list(init.dims)
+            if init.data_type != onnx.TensorProto.FLOAT or int(np.prod(shape)) < 256:
+                continue  # shape constants and small biases stay in the model
+            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+            # Convs: half of Kaiming's range, so 16 residual blocks keep the activations near unit scale.
+            bound = 0.5 * math.sqrt(6.0 / fan_in) if len(shape) == 4 else math.sqrt(3.0 / fan_in) if len(shape) == 2 else 0.1
+            raw = uniform(init.name, shape, -bound, bound).numpy().tobytes()
+            offset = (offset + 63) // 64 * 64
+            data.seek(offset)
+            data.write(raw)
+            init.ClearField("float_data")
+            init.raw_data = raw  # set_external_data wants it there, then it goes
+            external_data_helper.set_external_data(init, "resnet50_onnx.data", offset, len(raw))
+            init.ClearField("raw_data")
+            init.data_location = onnx.TensorProto.EXTERNAL
+            manifest.append({"name": init.name, "shape": shape, "low": -bound, "high": bound, "offset": offset})
+            offset += len(raw)
+    onnx.save(model, path)
+    image = uniform("image", [2, 3, 64, 64], -2.0, 2.0).numpy()
+    logits = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"image": image})[0]
+    save_file({"input.image": image, "output.logits": logits}, os.path.join(OUT, "resnet50_io.safetensors"))
+    with open(os.path.join(OUT, "resnet50_onnx.manifest.json"), "w") as f:
+        json.dump(manifest, f)
+    os.remove(os.path.join(OUT, "resnet50_onnx.data"))
+    print(f"resnet50: {len(manifest)} seeded weights, {offset >> 20} MiB of external data (not kept), "
+          f"logits in [{logits.min():.3g}, {logits.max():.3g}]")
+
+
 def basic(rand):
     export("mlp", Mlp(), [rand(3, 12)], dynamic_axes={"x": {0: "batch"}})
     export("mlp_opset13", Mlp(), [rand(3, 12)], opset=13)
@@ -277,7 +327,7 @@ def basic(rand):
     export("conv1d", Conv1d(), [rand(2, 4, 33)])
 
 
-GROUPS = {"basic": basic, "transformers": transformers_models, "recurrent": recurrent, "dynamic": lambda rand: dynamic_models(OUT),
+GROUPS = {"basic": basic, "transformers": transformers_models, "recurrent": recurrent, "resnet": lambda rand: resnet50(), "dynamic": lambda rand: dynamic_models(OUT),
           "hostile": lambda rand: hostile()}
 
 
@@ -292,5 +342,4 @@ def main(groups):
 
 
 if __name__ == "__main__":
-    import sys
     main(sys.argv[1:])
