@@ -1,4 +1,4 @@
-// Slice: Python-style start:end:step on chosen axes (step > 0). starts and
+// Slice: Python-style start:end:step on chosen axes (step != 0). starts and
 // ends are attributes, or inputs 1 and 2 when the graph computes them.
 #include "ops/slice.h"
 
@@ -35,7 +35,7 @@ void infer_slice(InferContext& c) {
   for (size_t i = 0; i < count; ++i) {
     int axis = c.axis(axes.empty() ? int64_t(i) : axes[i], int(out.size()));
     int64_t step = steps.empty() ? 1 : steps[i];
-    if (step <= 0) c.fail(fmt::format("step {} must be positive", step));
+    if (step == 0) c.fail("a step of 0");
     if (out[axis].is_known() && starts && ends)
       out[axis] = Dim::known(slice_range(out[axis].value, (*starts)[i], (*ends)[i], step).count);
     else

@@ -22,9 +22,7 @@ void register_slice_kernels() {
       for (size_t i = 0; i < starts.size(); ++i) {
         int64_t a = axes.empty() ? int64_t(i) : axes[i];
         int axis = int(a < 0 ? a + x.rank() : a);
-        // A step past the dim takes one element, as a step of the dim does: clamped,
-        // so that the stride below cannot overflow (a step of INT64_MAX).
-        int64_t step = std::min(steps.empty() ? 1 : steps[i], std::max<int64_t>(x[axis], 1));
+        int64_t step = ops::clamped_step(steps.empty() ? 1 : steps[i], x[axis]);
         offset += ops::slice_range(x[axis], starts[i], ends[i], step).begin * st[axis];
         src_strides[axis] = st[axis] * step;
       }

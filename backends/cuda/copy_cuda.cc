@@ -109,7 +109,7 @@ void register_copy_kernels() {
       int64_t base = 0;
       for (size_t i = 0; i < starts.size(); ++i) {
         const int axis = int(axes.empty() ? int64_t(i) : (axes[i] < 0 ? axes[i] + in.rank() : axes[i]));
-        const int64_t step = std::min(steps.empty() ? 1 : steps[i], std::max<int64_t>(in[axis], 1));  // as on the CPU
+        const int64_t step = ops::clamped_step(steps.empty() ? 1 : steps[i], in[axis]);  // as on the CPU
         base += ops::slice_range(in[axis], starts[i], ends[i], step).begin * from[axis];
         from[axis] *= step;
       }

@@ -3,6 +3,9 @@
 // the 2-D op over [N, C, 1, L].
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "loaders/onnx/onnx_ops.h"
 
 namespace heed::onnx_import {
@@ -19,7 +22,8 @@ std::vector<int64_t> spatial_attr(NodeContext& c, const std::string& name, size_
   return v;
 }
 
-std::vector<int64_t> symmetric_pads(NodeContext& c, const std::vector<int64_t>& kernel) {
+// ONNX's pads [begin..., end...] after auto_pad.
+std::vector<int64_t> pads_of(NodeContext& c, const std::vector<int64_t>& kernel) {
   const size_t spatial = kernel.size();
   std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
   std::vector<int64_t> pads = spatial_attr(c, "pads", 2 * spatial, 0, 0);
@@ -39,13 +43,20 @@ std::vector<int64_t> symmetric_pads(NodeContext& c, const std::vector<int64_t>& 
   } else if (auto_pad != "NOTSET" && auto_pad != "VALID") {
     c.fail("auto_pad " + auto_pad + " is not one ONNX defines");
   }
+  return pads;
+}
+
+bool symmetric(const std::vector<int64_t>& pads) {
+  const size_t spatial = pads.size() / 2;
+  return std::equal(pads.begin(), pads.begin() + long(spatial), pads.begin() + long(spatial));
+}
+
+std::vector<int64_t> symmetric_pads(NodeContext& c, const std::vector<int64_t>& kernel) {
+  const size_t spatial = kernel.size();
+  std::vector<int64_t> pads = pads_of(c, kernel);
   for (size_t i = 0; i < spatial; ++i)
     if (pads[i] != pads[i + spatial]) c.fail(fmt::format("asymmetric pads [{}] are not imported", fmt::join(pads, ", ")));
   return {pads.begin(), pads.begin() + spatial};
-}
-
-void expect_2d(NodeContext& c) {
-  if (c.rank(0) != 4) c.fail(fmt::format("a rank-{} input: heed imports 2-D (NCHW) forms", c.rank(0)));
 }
 
 // Rank 3 ([N, C, L]) or 4 ([N, C, H, W]): the number of spatial dims heed's 2-D ops take, 1 or 2.
@@ -146,12 +157,33 @@ void conv_transpose(NodeContext& c) {
            {"dilation", as_2d(dilations, 1)}, {"groups", c.attr_int("group", 1)}});
 }
 
+// Rank 4: BatchNorm2d (folded into a preceding Conv2d at load). Other ranks ([N, C], [N, C, L],
+// [N, C, D, H, W]) with known statistics: x * scale + shift per channel, scale and shift computed here.
 void batch_norm(NodeContext& c) {
-  expect_2d(c);
   if (c.attr_int("training_mode", 0)) c.fail("training_mode = 1");
-  std::vector<std::string> in;
-  for (size_t i = 0; i < 5; ++i) in.push_back(c.input(i));
-  c.emit("BatchNorm2d", in, {{"epsilon", double(c.attr_float("epsilon", 1e-5f))}}, {c.output_name(0)});
+  const int rank = c.rank(0);
+  const double eps = c.attr_float("epsilon", 1e-5f);
+  if (rank == 4) {
+    std::vector<std::string> in;
+    for (size_t i = 0; i < 5; ++i) in.push_back(c.input(i));
+    return c.emit("BatchNorm2d", in, {{"epsilon", eps}}, {c.output_name(0)});
+  }
+  if (rank < 2) c.fail(fmt::format("a rank-{} input has no channel axis", rank));
+  const Tensor *gamma = c.known(1), *beta = c.known(2), *mean = c.known(3), *var = c.known(4);
+  for (const Tensor* t : {gamma, beta, mean, var})
+    if (!t || t->dtype() != DType::f32 || t->shape().rank() != 1 || t->numel() != gamma->numel())
+      c.fail("a rank-" + std::to_string(rank) + " BatchNormalization needs scale, B, mean and var as f32 [C] weights");
+  Shape per_channel{gamma->numel()};
+  for (int i = 2; i < rank; ++i) per_channel.push_back(1);
+  Tensor scale = Tensor::empty(DType::f32, per_channel), shift = Tensor::empty(DType::f32, per_channel);
+  for (int64_t ch = 0; ch < gamma->numel(); ++ch) {
+    const double s = gamma->data_as<float>()[ch] / std::sqrt(double(var->data_as<float>()[ch]) + eps);
+    scale.data_as<float>()[ch] = float(s);
+    shift.data_as<float>()[ch] = float(beta->data_as<float>()[ch] - mean->data_as<float>()[ch] * s);
+  }
+  const std::string scaled = c.temp("scaled");
+  c.emit("Mul", {c.input(0), c.weight(c.temp("scale"), std::move(scale))}, {}, {scaled});
+  c.emit("Add", {scaled, c.weight(c.temp("shift"), std::move(shift))});
 }
 
 void pool(NodeContext& c) {
@@ -163,11 +195,38 @@ void pool(NodeContext& c) {
   std::vector<int64_t> kernel = c.attr_ints("kernel_shape", {});
   if (kernel.size() != spatial)
     c.fail(fmt::format("kernel_shape has {} values for {} spatial dims", kernel.size(), spatial));
+  const bool max = c.node().op_type == "MaxPool", include_pad = c.attr_int("count_include_pad", 0);
+  std::vector<int64_t> pads = pads_of(c, kernel);
+  const std::string op = max ? "MaxPool2d" : "AvgPool2d";
   Attrs a{{"kernel_size", as_2d(kernel, 1)}, {"stride", as_2d(spatial_attr(c, "strides", spatial, 1, 1), 1)},
-          {"padding", as_2d(symmetric_pads(c, kernel), 0)}, {"ceil_mode", c.attr_int("ceil_mode", 0)}};
-  bool max = c.node().op_type == "MaxPool";
-  if (!max) a["count_include_pad"] = c.attr_int("count_include_pad", 0);
-  emit_2d(c, spatial, max ? "MaxPool2d" : "AvgPool2d", {c.input(0)}, a);
+          {"padding", as_2d(std::vector<int64_t>(pads.begin(), pads.begin() + long(spatial)), 0)},
+          {"ceil_mode", c.attr_int("ceil_mode", 0)}};
+  if (!max) a["count_include_pad"] = int64_t(include_pad);
+  if (symmetric(pads)) return emit_2d(c, spatial, op, {c.input(0)}, a);
+  // Uneven pads: padded first (the lowest float for a max, 0 for an average), then pooled without
+  // padding; an average that leaves the padding out is divided by the same average of ones.
+  if (c.attr_int("ceil_mode", 0)) c.fail(fmt::format("uneven pads [{}] with ceil_mode", fmt::join(pads, ", ")));
+  std::vector<int64_t> all(4 + 2 * spatial, 0);  // [N, C, spatial...] begins, then ends
+  for (size_t i = 0; i < spatial; ++i) all[2 + i] = pads[i], all[4 + spatial + i] = pads[spatial + i];
+  a["padding"] = std::vector<int64_t>{0};
+  if (!max) a["count_include_pad"] = int64_t(1);
+  auto padded_pool = [&](const std::string& x, const std::string& name, double value) {
+    const std::string padded = c.temp(name + "_padded"), pooled = c.temp(name + "_pooled");
+    c.emit("Pad", {x}, {{"pads", all}, {"value", value}}, {padded});
+    c.emit(op, {padded}, a, {pooled});
+    return pooled;
+  };
+  if (spatial == 1) c.fail("uneven pads of a 1-D pool are not imported");
+  const std::string y = padded_pool(c.input(0), "x", max ? -3.4028234663852886e38 : 0.0);
+  if (max || include_pad) return c.alias(0, y);
+  // ones [1, 1, H, W]: ConstantOfShape of [1, 1] and x's spatial dims
+  Tensor lead = Tensor::empty(DType::i64, Shape{2});
+  lead.data_as<int64_t>()[0] = lead.data_as<int64_t>()[1] = 1;
+  const std::string dims = c.temp("spatial_dims"), shape = c.temp("ones_shape"), ones = c.temp("ones");
+  c.emit("Shape", {c.input(0)}, {{"start", int64_t(2)}, {"end", int64_t(4)}}, {dims});
+  c.emit("Concat", {c.weight(c.temp("lead"), std::move(lead)), dims}, {{"axis", int64_t(0)}}, {shape});
+  c.emit("ConstantOfShape", {shape}, {{"value", 1.0}, {"dtype", std::string("f32")}}, {ones});
+  c.emit("Div", {y, padded_pool(ones, "ones", 0.0)});
 }
 
 // The mean over every spatial dim, kept as size 1: AdaptiveAvgPool2d for NCHW, ReduceMean otherwise.

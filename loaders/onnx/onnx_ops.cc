@@ -111,8 +111,20 @@ void matmul(NodeContext& c) {
     c.emit("Linear", {c.input(0), c.weight(c.temp("weight"), transposed(*b))});
     return;
   }
-  if (c.rank(0) < 2 || c.rank(1) < 2) c.fail("1-D operands are not imported yet");
-  same_op(c, "MatMul", 2);
+  const int ra = c.rank(0), rb = c.rank(1);
+  if (ra < 1 || rb < 1) c.fail("a scalar operand (MatMul needs rank >= 1)");
+  if (ra >= 2 && rb >= 2) return same_op(c, "MatMul", 2);
+  // numpy's 1-D operands: a [K] is [1, K] and b [K] is [K, 1], the added dim dropped after.
+  const std::string a2 = ra == 1 ? c.temp("a_2d") : c.input(0), b2 = rb == 1 ? c.temp("b_2d") : c.input(1);
+  if (ra == 1) c.emit("Unsqueeze", {c.input(0)}, {{"axes", std::vector<int64_t>{0}}}, {a2});
+  if (rb == 1) c.emit("Unsqueeze", {c.input(1)}, {{"axes", std::vector<int64_t>{1}}}, {b2});
+  const std::string product = c.temp("product");
+  c.emit("MatMul", {a2, b2}, {}, {product});
+  const int rank = std::max(ra == 1 ? 2 : ra, rb == 1 ? 2 : rb);
+  std::vector<int64_t> dropped;
+  if (ra == 1) dropped.push_back(rank - 2);
+  if (rb == 1) dropped.push_back(rank - 1);
+  c.emit("Squeeze", {product}, {{"axes", dropped}});
 }
 
 void layer_norm(NodeContext& c) {
@@ -213,15 +225,31 @@ void composed_reduce(NodeContext& c) {
   if (axes && post) c.emit(op == "ReduceMin" ? "Neg" : "Sqrt", {reduced});
 }
 
+// select_last_index: the first maximum of x flipped along the axis, counted from the end.
 void argmax(NodeContext& c) {
-  if (c.attr_int("select_last_index", 0)) c.fail("select_last_index = 1 is not imported");
   std::string x = c.input(0);
+  const int rank = c.rank(0);
+  int64_t axis = c.attr_int("axis", 0);
+  if (axis < -rank || axis >= rank) c.fail(fmt::format("axis {} out of range for rank {}", axis, rank));
+  if (axis < 0) axis += rank;
   if (c.node().op_type == "ArgMin") {  // the first minimum is the first maximum of -x
     std::string negated = c.temp("negated");
     c.emit("Neg", {x}, {}, {negated});
     x = negated;
   }
-  c.emit("ArgMax", {x}, {{"axis", c.attr_int("axis", 0)}, {"keepdims", c.attr_int("keepdims", 1)}});
+  const Attrs attrs{{"axis", axis}, {"keepdims", c.attr_int("keepdims", 1)}};
+  if (!c.attr_int("select_last_index", 0)) return c.emit("ArgMax", {x}, attrs);
+  const std::string flipped = c.temp("flipped"), index = c.temp("flipped_index"), dim = c.temp("dim"),
+                    last = c.temp("last");
+  c.emit("Slice", {x}, {{"starts", std::vector<int64_t>{-1}}, {"ends", std::vector<int64_t>{INT64_MIN}},
+                        {"axes", std::vector<int64_t>{axis}}, {"steps", std::vector<int64_t>{-1}}}, {flipped});
+  c.emit("ArgMax", {flipped}, attrs, {index});
+  c.emit("Shape", {x}, {{"start", axis}, {"end", axis + 1}}, {dim});  // a constant when the dim is static
+  Tensor one = Tensor::empty(DType::i64, Shape{1});
+  one.data_as<int64_t>()[0] = 1;
+  c.emit("Sub", {dim, c.weight(c.temp("one"), std::move(one))}, {}, {last + "_1d"});
+  c.emit("Squeeze", {last + "_1d"}, {{"axes", std::vector<int64_t>{0}}}, {last});
+  c.emit("Sub", {last, index});
 }
 
 void topk(NodeContext& c) {

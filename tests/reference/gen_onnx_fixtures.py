@@ -13,9 +13,10 @@ Expected values come from onnxruntime (PyPI), never from heed.
 Also small random-weight BERT, ViT, GPT-2 (logits) and Marian encoder from transformers' own classes.
 Dynamic axes (gen_onnx_dynamic.py): BERT with dynamic batch and sequence, GPT-2 with past key/values,
 a Marian encoder and decoder, each checked at several shapes, and greedy tokens from PyTorch.
-Recurrent (recurrent): torch's LSTM and GRU exported, and ONNX's own LSTM/GRU node tests with their weights
-made initializers (expected outputs ONNX's).
-Run: python3 tests/reference/gen_onnx_fixtures.py [basic|transformers|recurrent|dynamic|hostile ...]
+More ops (more): torch's LSTM and GRU, ONNX's own LSTM/GRU node tests with their weights made initializers
+(expected outputs ONNX's), einsum, 1-D MatMul, BatchNorm of rank 2, 3 and 5, flips.
+ResNet-50 (resnet): torchvision's, with seeded weights in external data the test writes.
+Run: python3 tests/reference/gen_onnx_fixtures.py [basic|transformers|more|resnet|dynamic|hostile ...]
      (needs torch, transformers, onnx, onnxruntime, safetensors)
 """
 import os
@@ -232,6 +233,26 @@ class Einsums(torch.nn.Module):
             torch.einsum("bhid,bhid->bh", q, q), torch.einsum("i,j->ij", w[0, 0], w[1, 1])
 
 
+class VectorsAndNorms(torch.nn.Module):
+    """MatMul with 1-D operands (numpy's rules), BatchNorm over [N, C], [N, C, L] and [N, C, D, H, W] (no conv
+    before them to fold into), a flip (a Slice of step -1) and a reversed cumulative sum."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn1, self.bn3 = torch.nn.BatchNorm1d(4), torch.nn.BatchNorm3d(2)
+        for bn in (self.bn1, self.bn3):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+            bn.weight.data.uniform_(0.5, 1.5)
+            bn.bias.data.uniform_(-0.2, 0.2)
+
+    def forward(self, x, v, volume):
+        xv = x @ v                            # [2, 3, 4] @ [4] -> [2, 3]
+        vx = v @ x.transpose(1, 2)            # [4] @ [2, 4, 3] -> [2, 3]
+        return xv + vx + v @ v, self.bn1(x.transpose(1, 2)), self.bn1(x[:, 0]), self.bn3(volume), \
+            torch.flip(x, [1]).cumsum(1)
+
+
 def onnx_node_tests_with_weights():
     """ONNX's own LSTM and GRU node tests (Debian's libonnx-testdata) with W, R and B made initializers (heed
     needs weights at load; the tests feed them as inputs): expected outputs are ONNX's, not onnxruntime's."""
@@ -260,12 +281,14 @@ def onnx_node_tests_with_weights():
         print(f"{name}: ONNX's expected outputs")
 
 
-def recurrent(rand):
+def more_ops(rand):
     for batch_first in (False, True):
         x = rand(7, 3, 6) if not batch_first else rand(3, 7, 6)
         export("recurrent" + ("_batch_first" if batch_first else ""), Recurrent(batch_first), [x, rand(4, 3, 5)],
                names=["x", "h0"])
     onnx_node_tests_with_weights()
+    export("vectors_and_norms", VectorsAndNorms(), [rand(2, 3, 4), rand(4), rand(1, 2, 3, 4, 5)],
+           names=["x", "v", "volume"])
     export("einsum", Einsums(), [rand(2, 3, 5, 4), rand(2, 3, 6, 4), rand(2, 3, 6, 4), rand(3, 4, 7)],
            names=["q", "k", "v", "w"])
 
@@ -327,7 +350,7 @@ def basic(rand):
     export("conv1d", Conv1d(), [rand(2, 4, 33)])
 
 
-GROUPS = {"basic": basic, "transformers": transformers_models, "recurrent": recurrent, "resnet": lambda rand: resnet50(), "dynamic": lambda rand: dynamic_models(OUT),
+GROUPS = {"basic": basic, "transformers": transformers_models, "more": more_ops, "resnet": lambda rand: resnet50(), "dynamic": lambda rand: dynamic_models(OUT),
           "hostile": lambda rand: hostile()}
 
 

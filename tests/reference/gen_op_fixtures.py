@@ -854,6 +854,13 @@ causal = torch.full((5, 7), float("-inf")).triu(3)
 o, w = sdpa_reference(sq, sk, sv, causal)
 case("sdpa_query_mask", "ScaledDotProductAttention", [sq, sk, sv, causal], [o, w], atol=1e-5)
 
+# Negative steps (numpy's x[::-1], x[5:1:-2]): PyTorch's flip and numpy's slicing as the reference.
+ns = r(3, 7, 4)
+case("slice_negative_step_reverse", "Slice", [ns], [torch.flip(ns, [1])],
+     {"starts": [-1], "ends": [-(2 ** 63)], "axes": [1], "steps": [-1]})
+case("slice_negative_steps", "Slice", [ns], [torch.from_numpy(ns.numpy()[:, 5:1:-2, ::-3].copy())],
+     {"starts": [5, 10], "ends": [1, -10], "axes": [1, 2], "steps": [-2, -3]})
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 save_file(tensors, out, metadata={"cases": json.dumps(cases), "seeded": json.dumps(seeded_inputs),
                                   "generator": "tests/reference/gen_op_fixtures.py", "torch": torch.__version__})
