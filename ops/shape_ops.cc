@@ -4,8 +4,9 @@
 // rules track elements (ops/elements.h), so what depends on them is shaped.
 #include <fmt/format.h>
 
-#include <cmath>
+#include <algorithm>
 
+#include "engine/checked.h"
 #include "engine/op_def.h"
 #include "ops/all_ops.h"
 #include "ops/elements.h"
@@ -27,7 +28,7 @@ void infer_shape(InferContext& c) {
   c.set_elements(0, std::move(dims));
 }
 
-// ceil((limit - start) / delta) elements, none when that is negative.
+// ceil((limit - start) / delta) elements, none when that is negative (in 128 bits: no overflow).
 void infer_range(InferContext& c) {
   c.expect_dtype(0, {DType::i64, DType::i32});
   for (size_t i = 0; i < 3; ++i) {
@@ -39,8 +40,10 @@ void infer_range(InferContext& c) {
   if (!start || !limit || !delta) return;
   int64_t s = (*start)[0], l = (*limit)[0], d = (*delta)[0];
   if (d == 0) c.fail("delta is 0");
-  double count = std::ceil((double(l) - double(s)) / double(d));
-  int64_t n = count > 0 ? int64_t(count) : 0;
+  const __int128 span = d > 0 ? __int128(l) - s : __int128(s) - l, step = d > 0 ? __int128(d) : -__int128(d);
+  const __int128 count = span > 0 ? (span - 1) / step + 1 : 0;  // ceil(span / step), exactly
+  if (count > kMaxTensorBytes) c.fail(fmt::format("Range({}, {}, {}) has too many elements", s, l, d));
+  const int64_t n = int64_t(count);
   c.out(0).shape = {Dim::known(n)};
   if (n > kMaxTrackedElements) return;
   Elements e;
@@ -60,7 +63,7 @@ void infer_constant_of_shape(InferContext& c) {
   if (!all_known(shape) || dtype == DType::f32 || dtype == DType::f16 || dtype == DType::bf16) return;
   int64_t n = 1;
   for (const Dim& d : shape)
-    if ((n *= d.value) > kMaxTrackedElements || d.value > kMaxTrackedElements) return;  // data, not a shape
+    if (d.value > kMaxTrackedElements || (n *= d.value) > kMaxTrackedElements) return;  // data, not a shape
   c.set_elements(0, Elements(size_t(n), Element::of(int64_t(v))));
 }
 
