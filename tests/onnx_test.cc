@@ -114,6 +114,22 @@ TEST(OnnxImport, AConvertedModelRunsTheSame) {
   EXPECT_EQ(Model::load(out).metadata().at("architecture"), "onnx");
 }
 
+// A converted model keeps the shape arithmetic of dynamic axes (Shape, Range,
+// computed Reshape targets) and the fused attention: the same outputs, bit for bit.
+TEST(OnnxImport, AConvertedDynamicModelRunsTheSame) {
+  std::string out = test::temp_dir() + "/gpt2_past.safetensors";
+  convert_model(test::fixture("onnx/gpt2_past.onnx"), out);
+  Session onnx(Model::load(test::fixture("onnx/gpt2_past.onnx"))), converted(Model::load(out));
+  for (int k = 1; k <= 3; ++k) {
+    SafetensorsFile io = read_safetensors(test::fixture(fmt::format("onnx/gpt2_past_io{}.safetensors", k)));
+    TensorMap in;
+    for (const auto& [name, t] : io.tensors)
+      if (name.starts_with("input.")) in[name.substr(6)] = t;
+    TensorMap a = onnx.run(in), b = converted.run(in);
+    for (const auto& [name, t] : a) EXPECT_TRUE(test::all_close(b.at(name), t, 0, 0)) << name << " case " << k;
+  }
+}
+
 }  // namespace
 }  // namespace heed
 
