@@ -15,14 +15,22 @@
 
 namespace heed::fuzz {
 
-// A directory of this process's own under the system temp dir.
+// A directory of this process's own under the system temp dir, removed when the
+// process exits normally (a crash leaves it, with the input that caused it).
 inline const std::string& work_dir() {
-  static const std::string dir = [] {
+  struct Dir {
+    std::string path;
+    ~Dir() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  };
+  static const Dir dir{[] {
     auto d = std::filesystem::temp_directory_path() / ("heed-fuzz-" + std::to_string(getpid()));
     std::filesystem::create_directories(d);
     return d.string();
-  }();
-  return dir;
+  }()};
+  return dir.path;
 }
 
 inline std::string write(const std::string& name, const uint8_t* data, size_t size) {
