@@ -93,12 +93,16 @@ void infer_pool(InferContext& c) {
   auto [kh, kw] = pair_attr(n, "kernel_size");
   auto st = n.attr_ints("stride").empty() ? std::pair{kh, kw} : pair_attr(n, "stride");
   auto [ph, pw] = pair_attr(n, "padding");
+  auto [dh, dw] = pair_attr(n, "dilation");
   if (kh < 1 || kw < 1 || st.first < 1 || st.second < 1)
     c.fail(fmt::format("kernel_size ({}, {}) and stride ({}, {}) must be >= 1", kh, kw, st.first, st.second));
-  check_padding(c, ph, pw, kh - 1, kw - 1);
+  if (dh < 1 || dw < 1 || dh > kMaxTensorBytes || dw > kMaxTensorBytes) c.fail("dilation must be >= 1");
+  if ((dh != 1 || dw != 1) && n.op == "AvgPool2d") c.fail("an average pool has no dilation (as PyTorch's)");
+  check_padding(c, ph, pw, dh * (kh - 1), dw * (kw - 1));
   bool ceil = n.attr_int("ceil_mode");
   const SymShape& x = c.in(0).shape;
-  c.out(0) = {DType::f32, {x[0], x[1], window_out(c, x[2], kh, st.first, ph, 1, ceil), window_out(c, x[3], kw, st.second, pw, 1, ceil)}};
+  c.out(0) = {DType::f32, {x[0], x[1], window_out(c, x[2], kh, st.first, ph, dh, ceil),
+                           window_out(c, x[3], kw, st.second, pw, dw, ceil)}};
 }
 
 void infer_adaptive(InferContext& c) {
@@ -141,6 +145,7 @@ void register_conv() {
                       .attrs = {{"kernel_size", AttrType::Ints, std::nullopt},
                                 {"stride", AttrType::Ints, std::vector<int64_t>{}},
                                 {"padding", AttrType::Ints, std::vector<int64_t>{0}},
+                                {"dilation", AttrType::Ints, std::vector<int64_t>{1}},
                                 {"ceil_mode", AttrType::Bool, int64_t(0)},
                                 {"count_include_pad", AttrType::Bool, int64_t(1)}},
                       .infer = infer_pool});

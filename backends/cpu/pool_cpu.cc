@@ -22,7 +22,32 @@ namespace {
 struct PoolGeometry {
   int64_t k[2], s[2], p[2];
   bool max, include_pad;
+  int64_t d[2] = {1, 1};  // dilation (max pools)
+  bool dilated() const { return d[0] != 1 || d[1] != 1; }
 };
+
+// A dilated max pool's plane: window element (a, b) of output (i, j) sits at
+// (i * s - p + a * d, j * s - p + b * d); those outside the input are padding.
+template <int B>
+void dilated_max_plane(const float* in, float* out, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                       const PoolGeometry& g) {
+  for (int64_t i = 0; i < OH; ++i)
+    for (int64_t j = 0; j < OW; ++j) {
+      float acc[B];
+      for (int b = 0; b < B; ++b) acc[b] = -std::numeric_limits<float>::infinity();
+      for (int64_t a = 0; a < g.k[0]; ++a) {
+        const int64_t h = i * g.s[0] - g.p[0] + a * g.d[0];
+        if (h < 0 || h >= H) continue;
+        for (int64_t c = 0; c < g.k[1]; ++c) {
+          const int64_t w = j * g.s[1] - g.p[1] + c * g.d[1];
+          if (w < 0 || w >= W) continue;
+          const float* v = in + (h * W + w) * B;
+          for (int b = 0; b < B; ++b) acc[b] = v[b] > acc[b] || v[b] != v[b] ? v[b] : acc[b];
+        }
+      }
+      for (int b = 0; b < B; ++b) out[(i * OW + j) * B + b] = acc[b];
+    }
+}
 
 // One output plane of channel group `g` ([H, W, B] floats in, [OH, OW, B] out):
 // B lanes (channels) side by side, 1 for plain NCHW. Max and B are compile-time,
@@ -56,7 +81,8 @@ void pool(const float* in, float* out, int64_t groups, int64_t H, int64_t W, int
           const PoolGeometry& g) {
 #pragma omp parallel for if (groups * H * W * B > 16384)
   for (int64_t c = 0; c < groups; ++c) {
-    if (g.max) pool_plane<B, true>(in + c * H * W * B, out + c * OH * OW * B, H, W, OH, OW, g);
+    if (g.dilated()) dilated_max_plane<B>(in + c * H * W * B, out + c * OH * OW * B, H, W, OH, OW, g);
+    else if (g.max) pool_plane<B, true>(in + c * H * W * B, out + c * OH * OW * B, H, W, OH, OW, g);
     else pool_plane<B, false>(in + c * H * W * B, out + c * OH * OW * B, H, W, OH, OW, g);
   }
 }
@@ -70,6 +96,7 @@ bool has_nan(const float* x, int64_t n) {
 
 // oneDNN's pooling for these shapes when it computes PyTorch's values, else null.
 std::unique_ptr<Invocation> onednn_pool(const PoolGeometry& g, const NodeShapes& s) {
+  if (g.dilated()) return nullptr;  // heed's loop (oneDNN 2.6's plain pooling has no dilation)
   const Shape &x = s.in[0].shape, &y = s.out[0].shape;
   // Right padding that makes oneDNN produce PyTorch's (possibly ceil-mode) size.
   const int64_t prh = std::max<int64_t>((y[2] - 1) * g.s[0] + g.k[0] - x[2] - g.p[0], 0);
@@ -102,8 +129,9 @@ void register_pool_kernels() {
       auto k = ops::hw_pair(n.attr_ints("kernel_size"));
       auto st = n.attr_ints("stride").empty() ? k : ops::hw_pair(n.attr_ints("stride"));
       auto p = ops::hw_pair(n.attr_ints("padding"));
+      auto d = ops::hw_pair(n.attr_ints("dilation"));
       PoolGeometry g{{k.first, k.second}, {st.first, st.second}, {p.first, p.second}, max,
-                     n.attr_int("count_include_pad") != 0};
+                     n.attr_int("count_include_pad") != 0, {d.first, d.second}};
       return kernel([g](const NodeShapes& s) -> std::unique_ptr<Invocation> {
         const Shape &x = s.in[0].shape, &y = s.out[0].shape;
         int block = s.in[0].channel_block;

@@ -34,6 +34,22 @@ __global__ void pool_kernel(const float* x, Window2d w, bool max, bool include_p
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= w.N * w.C * w.OH * w.OW) return;
   const int64_t ox = i % w.OW, oy = (i / w.OW) % w.OH, nc = i / (w.OW * w.OH);
+  if (w.dh != 1 || w.dw != 1) {  // a dilated max pool: taps a dilation apart, padding skipped
+    const float* plane = x + nc * w.H * w.W;
+    float acc = -INFINITY;
+    for (int64_t a = 0; a < w.kh; ++a) {
+      const int64_t yy = oy * w.sh - w.ph + a * w.dh;
+      if (yy < 0 || yy >= w.H) continue;
+      for (int64_t b = 0; b < w.kw; ++b) {
+        const int64_t xx = ox * w.sw - w.pw + b * w.dw;
+        if (xx < 0 || xx >= w.W) continue;
+        const float v = plane[yy * w.W + xx];
+        acc = v > acc || isnan(v) ? v : acc;
+      }
+    }
+    y[i] = acc;
+    return;
+  }
   int64_t y0 = oy * w.sh - w.ph, x0 = ox * w.sw - w.pw;
   int64_t y1 = lesser(y0 + w.kh, w.H + w.ph), x1 = lesser(x0 + w.kw, w.W + w.pw);
   const int64_t padded = (y1 - y0) * (x1 - x0);

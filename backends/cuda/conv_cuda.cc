@@ -94,9 +94,10 @@ void register_conv_kernels() {
       const auto k = ops::hw_pair(n.attr_ints("kernel_size"));
       const auto stride = n.attr_ints("stride").empty() ? k : ops::hw_pair(n.attr_ints("stride"));
       const auto pad = ops::hw_pair(n.attr_ints("padding"));
+      const auto dilation = ops::hw_pair(n.attr_ints("dilation"));
       const bool include_pad = n.attr_int("count_include_pad");
       return kernel([=](const NodeShapes& s) {
-        const Window2d w = window(s, k, stride, pad, {1, 1});
+        const Window2d w = window(s, k, stride, pad, dilation);
         return invocation([=](const Buffers& io) {
           pool2d(io.in_as<float>(0), w, max, include_pad, io.out_as<float>(0), stream());
           check_launch("pooling");

@@ -189,8 +189,9 @@ void batch_norm(NodeContext& c) {
 void pool(NodeContext& c) {
   const size_t spatial = spatial_dims(c);
   if (c.attr_int("storage_order", 0)) c.fail("storage_order = 1");
-  for (int64_t d : spatial_attr(c, "dilations", spatial, 1, 1))
-    if (d != 1) c.fail("dilations are not imported");
+  const std::vector<int64_t> dilations = spatial_attr(c, "dilations", spatial, 1, 1);
+  for (int64_t d : dilations)
+    if (d != 1 && c.node().op_type != "MaxPool") c.fail("dilations of an AveragePool are not imported");
   if (c.has_output(1)) c.fail("the indices output is not produced");
   std::vector<int64_t> kernel = c.attr_ints("kernel_shape", {});
   if (kernel.size() != spatial)
@@ -202,6 +203,7 @@ void pool(NodeContext& c) {
           {"padding", as_2d(std::vector<int64_t>(pads.begin(), pads.begin() + long(spatial)), 0)},
           {"ceil_mode", c.attr_int("ceil_mode", 0)}};
   if (!max) a["count_include_pad"] = int64_t(include_pad);
+  else a["dilation"] = as_2d(dilations, 1);
   if (symmetric(pads)) return emit_2d(c, spatial, op, {c.input(0)}, a);
   // Uneven pads: padded first (the lowest float for a max, 0 for an average), then pooled without
   // padding; an average that leaves the padding out is divided by the same average of ones.

@@ -863,6 +863,15 @@ case("slice_negative_step_reverse", "Slice", [ns], [torch.flip(ns, [1])],
 case("slice_negative_steps", "Slice", [ns], [torch.from_numpy(ns.numpy()[:, 5:1:-2, ::-3].copy())],
      {"starts": [5, 10], "ends": [1, -10], "axes": [1, 2], "steps": [-2, -3]})
 
+# Dilated max pooling (ONNX's MaxPool dilations): PyTorch's max_pool2d.
+dp = r(2, 3, 9, 10)
+dp[0, 1, 4, 4] = float("nan")
+case("max_pool_dilation", "MaxPool2d", [dp], [F.max_pool2d(dp, 3, stride=2, padding=1, dilation=2)],
+     {"kernel_size": [3], "stride": [2], "padding": [1], "dilation": [2]})
+case("max_pool_dilation_ceil", "MaxPool2d", [dp], [F.max_pool2d(dp, [2, 3], stride=[2, 1], dilation=[3, 2],
+                                                                 ceil_mode=True)],
+     {"kernel_size": [2, 3], "stride": [2, 1], "dilation": [3, 2], "ceil_mode": True})
+
 args = [a for a in sys.argv[1:] if a != "--fresh"]
 out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 if os.path.exists(out) and "--fresh" not in sys.argv:
