@@ -10,7 +10,7 @@
 namespace heed::cpu {
 namespace {
 
-// A [1, heads, rows, cols] slice of a [B, H, rows, cols] tensor (cols strided by `col_stride` when transposed).
+// A [1, heads, rows, cols] view of a [B, H, rows, cols] tensor (stored as [B, H, cols, rows] when transposed).
 View4 head_view(int64_t heads, int64_t H, int64_t rows, int64_t cols, bool transposed = false) {
   const int64_t per_head = rows * cols;
   if (transposed) return {{1, heads, rows, cols}, {H * per_head, per_head, 1, rows}};
