@@ -138,6 +138,10 @@ class Backend {
   virtual bool makes_blocked(std::string_view /*op*/) const { return false; }
   // The op's output must be in its first input's layout.
   virtual bool keeps_layout(std::string_view /*op*/) const { return false; }
+  // The input whose buffer the op's kernel may write its output over, when
+  // nothing reads that input afterwards (-1: none): a residual that a
+  // convolution adds into its output then needs no copy.
+  virtual int writes_over_input(std::string_view /*op*/) const { return -1; }
   virtual int default_threads() const = 0;
 
   // The memory its kernels read and write. The CPU's is host memory (these

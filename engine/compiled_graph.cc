@@ -90,6 +90,36 @@ int root_of(const std::vector<int>& alias, int v) {
   return v;
 }
 
+// An output written over an input the backend's kernel may overwrite (a conv's
+// residual), where that input's data is read by no later node (through views
+// either), lives in the arena, and has the output's size and layout.
+void add_overwrite_aliases(const CompiledGraph& g, const ShapePlan& plan, std::vector<int>& alias) {
+  const std::vector<ValueSlot>& values = g.values();
+  const std::vector<int> views = alias;
+  std::vector<int> last_read(values.size(), -1);  // of the value's data, views included
+  for (size_t i = 0; i < g.nodes().size(); ++i)
+    for (int id : g.nodes()[i].in_ids)
+      for (int u = id; u >= 0; u = views[size_t(u)]) last_read[size_t(u)] = int(i);
+  auto in_arena = [&](int v) {
+    const ValueSlot& slot = values[size_t(v)];
+    return slot.kind == ValueSlot::Kind::node_output && !slot.is_graph_output;
+  };
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    const CompiledNode& n = g.nodes()[i];
+    int k = g.backend().writes_over_input(n.node->op);
+    if (k < 0 || size_t(k) >= n.in_ids.size() || n.in_ids[size_t(k)] < 0) continue;
+    int in = n.in_ids[size_t(k)], out = n.out_ids[0];
+    const TensorDesc &a = plan.values[size_t(in)], &b = plan.values[size_t(out)];
+    if (!in_arena(out) || !in_arena(root_of(alias, in)) || last_read[size_t(root_of(views, in))] != int(i) ||
+        a.dtype != b.dtype || a.shape != b.shape || a.channel_block != b.channel_block)
+      continue;
+    bool read_twice = false;  // also another input of this node: overwriting it would change what it reads
+    for (size_t j = 0; j < n.in_ids.size(); ++j)
+      read_twice |= j != size_t(k) && n.in_ids[j] >= 0 && root_of(views, n.in_ids[j]) == root_of(views, in);
+    if (!read_twice) alias[size_t(out)] = in;
+  }
+}
+
 }  // namespace
 
 // A rank-4 intermediate stays in the backend's blocked layout when its producer
@@ -171,6 +201,7 @@ std::shared_ptr<const ShapePlan> CompiledGraph::plan_for(const std::vector<Shape
   }
 
   plan->alias_of = view_aliases(*this);
+  add_overwrite_aliases(*this, *plan, plan->alias_of);
   std::vector<int> first(values_.size(), -1), last(values_.size(), -1);
   for (size_t i = 0; i < nodes_.size(); ++i) {
     for (int id : nodes_[i].out_ids) first[id] = int(i);

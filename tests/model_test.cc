@@ -6,6 +6,8 @@
 #include <fstream>
 #include <thread>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "engine/half.h"
@@ -111,6 +113,56 @@ TEST(Model, ArenaReusesMemoryOfDeadValues) {
 // A session fed many input shapes keeps a few bound plans (arenas, prepared
 // kernels) and rebuilds an evicted one on demand: results stay right, and the
 // profile keeps one row per node and shape.
+// 1x1 convolutions over x [1, 2, 2, 2]: a conv adding residual h writes its
+// output over h when nothing reads h afterwards, and not when a later conv does.
+// Expected values: the channel mixes computed here by hand.
+TEST(Model, ConvWritesOverItsResidualOnlyWhenNothingReadsItLater) {
+  auto conv = [](const char* name, const char* x, const char* w, const char* residual, const char* y) {
+    return fmt::format(R"({{"name": "{}", "op": "Conv2d", "inputs": ["{}", "{}", "", "{}"], "outputs": ["{}"]}})", name,
+                       x, w, residual, y);
+  };
+  const std::vector<float> w1 = {1, 2, 3, 4}, w2 = {0.5f, -1, 2, 1}, w3 = {1, 1, -1, 2}, w4 = {2, 0, 1, -1};
+  auto mix = [](const std::vector<float>& w, const std::vector<float>& v) {  // [2][2] over [2 channels][4 pixels]
+    std::vector<float> out(8);
+    for (int o = 0; o < 2; ++o)
+      for (int p = 0; p < 4; ++p) out[size_t(o * 4 + p)] = w[size_t(o * 2)] * v[size_t(p)] + w[size_t(o * 2 + 1)] * v[size_t(4 + p)];
+    return out;
+  };
+  auto plus = [](std::vector<float> a, const std::vector<float>& b) {
+    for (size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+    return a;
+  };
+  std::vector<float> x = {1, -2, 3, 0.5f, -1, 4, 2, -3};
+  std::vector<float> h = mix(w1, x), o = plus(mix(w3, mix(w2, h)), h), y = mix(w4, o);
+  auto constant = [](const char* name, const std::vector<float>& w) {
+    return fmt::format(R"({{"name": "{}", "dtype": "f32", "shape": [2, 2, 1, 1], "data": [{}]}})", name, fmt::join(w, ", "));
+  };
+  for (bool read_later : {false, true}) {
+    std::string nodes = conv("c1", "x", "w1", "", "h") + ", " + conv("c2", "h", "w2", "", "g") + ", " +
+                        conv("c3", "g", "w3", "h", "o") + ", " + conv("c4", "o", "w4", "", "y");
+    if (read_later) nodes += ", " + conv("c5", "y", "w4", "h", "z");
+    std::string text = fmt::format(
+        R"({{"format": "heed.graph", "version": 1, "graphs": {{"main": {{"inputs": [{{"name": "x", "dtype": "f32", "shape": [1, 2, 2, 2]}}],
+            "outputs": ["{}"], "constants": [{}, {}, {}, {}], "nodes": [{}]}}}}}})",
+        read_later ? "z" : "y", constant("w1", w1), constant("w2", w2), constant("w3", w3), constant("w4", w4), nodes);
+    Model model = Model::load(test::write_file(test::temp_dir(), "residual.json", text));
+    const CompiledGraph& g = model.impl().graph("");
+    auto plan = g.plan_for({Shape{1, 2, 2, 2}});
+    auto id = [&](const std::string& name) {
+      for (size_t v = 0; v < g.values().size(); ++v)
+        if (g.values()[v].name == name) return int(v);
+      return -1;
+    };
+    EXPECT_EQ(plan->alias_of[size_t(id("o"))], read_later ? -1 : id("h")) << (read_later ? "h read later" : "h dead");
+    Tensor input = Tensor::zeros(DType::f32, {1, 2, 2, 2});
+    std::memcpy(input.data(), x.data(), x.size() * sizeof(float));
+    TensorMap out = Session(model).run({{"x", input}});
+    std::vector<float> expected = read_later ? plus(mix(w4, y), h) : y;
+    const Tensor& got = out.at(read_later ? "z" : "y");
+    for (size_t i = 0; i < expected.size(); ++i) EXPECT_FLOAT_EQ(got.data_as<float>()[i], expected[i]) << i;
+  }
+}
+
 TEST(Model, SessionOverManyShapesEvictsAndRebuildsPlans) {
   Model model = Model::load(example("mlp/mlp.json"));
   Session session(model, {"", 1, true});

@@ -43,6 +43,15 @@ TEST_P(ResNet, MatchesTorchvision) {
         dense4d += g.values()[v].kind == ValueSlot::Kind::node_output && plan->values[v].shape.rank() == 4 &&
                    !plan->values[v].channel_block;
       EXPECT_EQ(dense4d, 2) << "the last conv's output and the pooled output";
+      // Each block's last conv adds the residual into the residual's own buffer,
+      // but the network's last (its output is dense, the residual blocked).
+      int in_place = 0, residual_convs = 0;
+      for (const CompiledNode& n : g.nodes())
+        if (n.node->op == "Conv2d" && n.in_ids.size() > 3 && n.in_ids[3] >= 0) {
+          ++residual_convs;
+          in_place += plan->alias_of[size_t(n.out_ids[0])] == n.in_ids[3];
+        }
+      EXPECT_EQ(in_place, residual_convs - 1);
     }
     Session session(model, {"", 2});
     Tensor logits = session.run({{"image", *io.find("image")}}).at("logits");

@@ -78,6 +78,8 @@ class CpuBackend final : public Backend {
   bool keeps_layout(std::string_view op) const override {
     return op == "MaxPool2d" || op == "AvgPool2d" || op == "BatchNorm2d";
   }
+  // oneDNN's sum post-op adds what the output buffer holds.
+  int writes_over_input(std::string_view op) const override { return op == "Conv2d" ? 3 : -1; }
   int default_threads() const override { return omp_get_num_procs(); }
 };
 
