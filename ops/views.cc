@@ -18,9 +18,11 @@ static std::string spec_str(const Elements& spec) {
 }
 
 // ONNX-style target shape (the `shape` attribute, or input 1 computed by the
-// graph): 0 keeps the input dim, -1 is inferred (at most one).
+// graph): 0 keeps the input dim (or, with allowzero, is a dim of 0), -1 is
+// inferred (at most one).
 static void infer_reshape(InferContext& c) {
   const SymShape& x = c.in(0).shape;
+  const bool allowzero = c.node().attr_int("allowzero") != 0;
   Elements spec;
   if (c.has_input(1)) spec = shape_operand(c, 1);
   else for (int64_t d : c.node().attr_ints("shape")) spec.push_back(Element::of(d));
@@ -33,10 +35,10 @@ static void infer_reshape(InferContext& c) {
       if (infer_at >= 0) c.fail("shape " + spec_str(spec) + " has two -1");
       infer_at = int(i);
       out.push_back(Dim{});
-    } else if (spec[i].value == 0) {
+    } else if (spec[i].value == 0 && !allowzero) {
       if (i >= x.size()) c.fail(fmt::format("shape entry {} is 0 but the input has rank {}", i, x.size()));
       out.push_back(x[i]);
-    } else if (spec[i].value > 0) {
+    } else if (spec[i].value >= 0) {
       out.push_back(Dim::known(spec[i].value));
     } else {
       c.fail(fmt::format("shape entry {} is {}", i, spec[i].value));
@@ -102,7 +104,7 @@ static void infer_unsqueeze(InferContext& c) {
 void register_views() {
   register_op(OpDef{.name = "Reshape",
                     .max_inputs = 2,
-                    .attrs = {{"shape", AttrType::Ints, std::nullopt, {}, 1}},
+                    .attrs = {{"shape", AttrType::Ints, std::nullopt, {}, 1}, {"allowzero", AttrType::Int, int64_t{0}}},
                     .infer = infer_reshape,
                     .output_is_view = true});
   register_op(OpDef{.name = "Squeeze",

@@ -44,7 +44,8 @@ INSTANTIATE_TEST_SUITE_P(Exports, OnnxExport,
                          ::testing::Values("mlp", "mlp_opset13", "mlp_external", "cnn", "attention", "activations", "conv1d", "bert", "vit", "gpt2",
                                            "marian_encoder", "recurrent", "recurrent_batch_first", "gru_defaults",
                                            "gru_seq_length", "gru_with_initial_bias", "gru_batchwise", "lstm_defaults",
-                                           "lstm_with_initial_bias", "lstm_batchwise", "einsum", "vectors_and_norms"));
+                                           "lstm_with_initial_bias", "lstm_batchwise", "einsum", "vectors_and_norms",
+                                           "reshape_allowzero"));
 
 }  // namespace
 }  // namespace heed

@@ -67,18 +67,17 @@ std::optional<std::vector<int64_t>> static_reshape(NodeContext& c) {
   return spec;
 }
 
+// allowzero = 1 makes a 0 in the target a dim of 0 instead of "keep the input's".
 void reshape(NodeContext& c) {
-  bool allowzero = c.attr_int("allowzero", 0) != 0;
+  std::map<std::string, ir::AttrValue> a;
+  if (c.attr_int("allowzero", 0) != 0) a["allowzero"] = int64_t{1};
   if (c.known(1)) {
-    std::vector<int64_t> spec = c.ints(1);
-    if (allowzero)
-      for (int64_t d : spec)
-        if (d == 0) c.fail("allowzero = 1 with a 0 in the shape (an empty tensor) is not imported");
-    return c.emit("Reshape", {c.input(0)}, {{"shape", spec}});
+    a["shape"] = c.ints(1);
+    return c.emit("Reshape", {c.input(0)}, a);
   }
-  if (allowzero) c.fail("allowzero = 1 with a shape computed at run time is not imported");
-  if (auto spec = static_reshape(c)) return c.emit("Reshape", {c.input(0)}, {{"shape", *spec}});
-  c.emit("Reshape", {c.input(0), c.input(1)});
+  if (a.empty())
+    if (auto spec = static_reshape(c)) return c.emit("Reshape", {c.input(0)}, {{"shape", *spec}});
+  c.emit("Reshape", {c.input(0), c.input(1)}, a);
 }
 
 void expand(NodeContext& c) {

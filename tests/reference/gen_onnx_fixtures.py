@@ -281,6 +281,29 @@ def onnx_node_tests_with_weights():
         print(f"{name}: ONNX's expected outputs")
 
 
+def handmade():
+    """Nodes no exporter writes in this form, built with onnx.helper; expected outputs from onnxruntime."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [0, 3, 4])
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("zero_dim", "kept_dim")]
+    nodes = [helper.make_node("Reshape", ["x", "to_zero"], ["zero_dim"], name="allowzero", allowzero=1),
+             helper.make_node("Reshape", ["x", "keep_first"], ["kept_dim"], name="keep")]
+    inits = [helper.make_tensor("to_zero", TensorProto.INT64, [3], [3, 4, 0]),
+             helper.make_tensor("keep_first", TensorProto.INT64, [2], [0, 12])]
+    graph = helper.make_graph(nodes, "reshape_allowzero", [x], outs, initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = os.path.join(OUT, "reshape_allowzero.onnx")
+    onnx.save(model, path)
+    feed = {"x": np.zeros((0, 3, 4), np.float32)}
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    tensors = {"input.x": feed["x"]}
+    tensors.update({f"output.{o.name}": v for o, v in zip(session.get_outputs(), session.run(None, feed))})
+    save_file(tensors, os.path.join(OUT, "reshape_allowzero_io.safetensors"))
+    print("reshape_allowzero:", {k: v.shape for k, v in tensors.items()})
+
+
 def more_ops(rand):
     for batch_first in (False, True):
         x = rand(7, 3, 6) if not batch_first else rand(3, 7, 6)
@@ -351,7 +374,7 @@ def basic(rand):
 
 
 GROUPS = {"basic": basic, "transformers": transformers_models, "more": more_ops, "resnet": lambda rand: resnet50(), "dynamic": lambda rand: dynamic_models(OUT),
-          "hostile": lambda rand: hostile()}
+          "hostile": lambda rand: hostile(), "handmade": lambda rand: handmade()}
 
 
 def main(groups):

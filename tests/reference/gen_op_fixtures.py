@@ -872,6 +872,12 @@ case("max_pool_dilation_ceil", "MaxPool2d", [dp], [F.max_pool2d(dp, [2, 3], stri
                                                                  ceil_mode=True)],
      {"kernel_size": [2, 3], "stride": [2, 1], "dilation": [3, 2], "ceil_mode": True})
 
+# ONNX Reshape's allowzero: a 0 in the target is a dim of 0, not the input's dim.
+az = torch.zeros(0, 3, 4)
+case("reshape_allowzero", "Reshape", [az], [az.reshape(3, 4, 0)], {"shape": [3, 4, 0], "allowzero": 1})
+case("reshape_allowzero_shape_input", "Reshape", [az, torch.tensor([4, 0, 3])], [az.reshape(4, 0, 3)],
+     {"allowzero": 1}, params=(1,))
+
 args = [a for a in sys.argv[1:] if a != "--fresh"]
 out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 if os.path.exists(out) and "--fresh" not in sys.argv:
