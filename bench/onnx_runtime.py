@@ -215,7 +215,8 @@ def decode_row(a, batch):
     if not os.path.exists(path):
         subprocess.run([sys.executable, __file__, "--export", "gpt2-gen", "1", path], check=True)
     o, h = run_ort_decode(path, a.threads, a.repeats, batch), run_heed_decode(a.heed, path, a.threads, a.repeats, batch)
-    print(f"| gpt2-gen ({DECODE_TOKENS} tokens, tok/s ort / heed: {o['tokens_per_s']:.0f} / {h['tokens_per_s']:.0f}) "
+    print(f"| gpt2-gen ({DECODE_TOKENS} tokens, tok/s ort / heed: {o['tokens_per_s']:.0f} / {h['tokens_per_s']:.0f}; "
+          f"heed's first generation {h['first_ms']:.0f} ms) "
           f"| {batch} | {o['median_ms']:.1f} | {h['median_ms']:.1f} | {o['median_ms'] / h['median_ms']:.2f}x "
           f"| {o['load_s']:.2f} / {h['load_s']:.2f} | {o['peak_mb']:.0f} / {h['peak_mb']:.0f} |", flush=True)
 

@@ -84,6 +84,11 @@ void ModelImpl::build(ir::GraphFile file, const LoadOptions& options) {
     throw Error(fmt::format("{}: gemm_dtype {} needs device 'cuda' (the CPU backend computes in f32)", path_,
                             dtype_name(options.gemm_dtype)));
   auto lookup = [this](const std::string& name) { return weights_.find(name); };
+  // An importer may have read the file's pages to make copies (ONNX MatMul
+  // weights transposed for Linear): they leave memory before the kernels pack
+  // those copies, so the file, the copies and the packed weights are never all
+  // resident at once. What the graph reads in place faults back from the file.
+  weights_.release_mapped_pages();
   for (auto& [name, graph] : file.graphs) {
     try {
       if (options.capture_attention) add_attention_captures(graph);

@@ -2,6 +2,7 @@
 // opset differences), the forms heed's ops do not take refused by name.
 #include "loaders/onnx/onnx_ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -96,7 +97,7 @@ void gemm(NodeContext& c) {
                                            bias->numel() == b->shape()[c.attr_int("transB", 0) ? 0 : 1]));
   if (!linear) return gemm_of_values(c, alpha, beta);
   // A weight matrix: heed's Linear, alpha and beta folded into the weights.
-  Tensor w = c.attr_int("transB", 0) ? scaled(*b, alpha) : transposed(scaled(*b, alpha));
+  Tensor w = c.attr_int("transB", 0) ? scaled(*b, alpha) : transposed(*b, alpha);
   std::vector<std::string> in{c.input(0), c.weight(c.temp("weight"), w)};
   if (c.has_input(2)) {
     Tensor flat = scaled(*bias, beta);
@@ -413,11 +414,18 @@ const std::map<std::string, Translator>& translators() {
 
 }  // namespace
 
-Tensor transposed(const Tensor& w) {
-  int64_t k = w.shape()[0], n = w.shape()[1];
+Tensor transposed(const Tensor& w, float scale) {
+  const int64_t k = w.shape()[0], n = w.shape()[1];
   Tensor t = Tensor::empty(DType::f32, Shape({n, k}));
-  for (int64_t i = 0; i < k; ++i)
-    for (int64_t j = 0; j < n; ++j) t.data_as<float>()[j * k + i] = w.data_as<float>()[i * n + j];
+  const float* from = w.data_as<float>();
+  float* to = t.data_as<float>();
+  // In 32 x 32 tiles: element by element, every write of a large weight went to
+  // another cache line (0.4 s of GPT-2's import).
+  constexpr int64_t kTile = 32;
+  for (int64_t i0 = 0; i0 < k; i0 += kTile)
+    for (int64_t j0 = 0; j0 < n; j0 += kTile)
+      for (int64_t j = j0; j < std::min(n, j0 + kTile); ++j)
+        for (int64_t i = i0; i < std::min(k, i0 + kTile); ++i) to[j * k + i] = from[i * n + j] * scale;
   return t;
 }
 
