@@ -41,6 +41,10 @@ expect_ok trace_file '"ph": "X"' cat "$tmp/t.json"
 expect_ok profile_table "op type +calls" "$heed" profile "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --repeat 3
 expect_ok isa_avx2 "label: i64\[4\] = \[4, 4, 0, 7\]" env HEED_CPU_ISA=avx2 "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors"
 expect_error isa_unknown "HEED_CPU_ISA=avx-2: expected avx2, avx512 or auto" env HEED_CPU_ISA=avx-2 "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors"
+for kernel in panels onednn auto; do
+  expect_ok "projection_$kernel" "label: i64\[4\] = \[4, 4, 0, 7\]" env HEED_PROJECTION=$kernel "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors"
+done
+expect_error projection_unknown "HEED_PROJECTION=mkl: expected panels, onednn or auto" env HEED_PROJECTION=mkl "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors"
 if grep -q avx512f /proc/cpuinfo && grep -q avx512bw /proc/cpuinfo && grep -q avx512dq /proc/cpuinfo && grep -q avx512vl /proc/cpuinfo; then
   expect_ok isa_avx512 "label: i64\[4\] = \[4, 4, 0, 7\]" env HEED_CPU_ISA=avx512 "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors"
 else

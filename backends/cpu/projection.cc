@@ -3,6 +3,11 @@
 #include "backends/cpu/activation.h"
 #include "backends/cpu/dnnl_util.h"
 
+#include <cstdlib>
+#include <string>
+
+#include <heed/error.h>
+
 namespace heed::cpu {
 namespace {
 
@@ -13,6 +18,19 @@ using tag = memory::format_tag;
 memory::desc plain_weight_md(int64_t k, int64_t n) { return memory::desc({k, n}, memory::data_type::f32, tag::ba); }
 
 }  // namespace
+
+ProjectionKernel avx512_projection_kernel() {
+  static const ProjectionKernel kernel = [] {
+    const char* env = std::getenv("HEED_PROJECTION");
+    const std::string asked = env ? env : "";
+    if (asked == "panels") return ProjectionKernel::panels;
+    if (asked == "onednn") return ProjectionKernel::onednn;
+    if (!asked.empty() && asked != "auto")
+      throw Error("HEED_PROJECTION=" + asked + ": expected panels, onednn or auto");
+    return __builtin_cpu_is("intel") ? ProjectionKernel::onednn : ProjectionKernel::panels;
+  }();
+  return kernel;
+}
 
 dnnl::matmul::primitive_desc linear_matmul_desc(int64_t m, int64_t k, int64_t n, const memory::desc& weights, bool bias,
                                                 Activation act) {
@@ -31,13 +49,16 @@ dnnl::matmul::primitive_desc linear_matmul_desc(int64_t m, int64_t k, int64_t n,
 ProjectionWeight::ProjectionWeight(const float* w, int64_t n, int64_t k, Activation act,
                                    std::shared_ptr<const void> keep_alive)
     : n_(n), k_(k), act_(act), plain_(w), keep_alive_(std::move(keep_alive)), md_(plain_weight_md(k, n)) {
-  if (cpu_isa() == CpuIsa::avx512) {
+  const ProjectionKernel kernel = avx512_projection_kernel();  // a bad HEED_PROJECTION fails on every CPU
+  const bool avx512 = cpu_isa() == CpuIsa::avx512;
+  if (avx512 && kernel == ProjectionKernel::panels) {
     panels_ = std::make_shared<const PanelGemm>(w, n, k, CpuIsa::avx512, act);
     plain_ = nullptr;
     keep_alive_.reset();
     return;
   }
-  if (PanelGemm::worth_packing_avx2(n, k)) panels_ = std::make_shared<const PanelGemm>(w, n, k, CpuIsa::avx2, act);
+  if (!avx512 && PanelGemm::worth_packing_avx2(n, k))
+    panels_ = std::make_shared<const PanelGemm>(w, n, k, CpuIsa::avx2, act);
   auto pd = linear_matmul_desc(32, k, n, memory::desc({k, n}, memory::data_type::f32, tag::any), false, act);
   if (pd.weights_desc().data.format_desc.blocking.inner_nblks == 0) return;  // plain: read in place
   md_ = pd.weights_desc();

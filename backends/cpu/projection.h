@@ -2,8 +2,9 @@
 // y [m, n] = act(x [m, k] . W^T + bias) for a constant PyTorch-layout weight W
 // [n, k]: every Linear with a constant weight, and attention's projections.
 // Which kernel, decided once at load:
-//  - AVX-512 (engine/cpu_isa.h): heed's panel kernel (panel_gemm.h) for every
-//    row count; the weight is packed once, and no oneDNN copy is made.
+//  - AVX-512 (engine/cpu_isa.h): one packed copy of the weight serves every row
+//    count, either heed's panel kernel (panel_gemm.h) or oneDNN's matmul on
+//    the blocked layout it prefers (avx512_projection_kernel()).
 //  - AVX2: oneDNN matmul, on a copy in the blocked layout oneDNN prefers when it
 //    prefers one, else on the weight where it is (AVX2's gemm:jit runs 3x
 //    faster on PyTorch's [out, in] layout than on a row-major copy); a wide
@@ -22,6 +23,16 @@
 #include "backends/cpu/panel_gemm.h"
 
 namespace heed::cpu {
+
+// The AVX-512 kernel of constant Linear weights. Measured with both on each
+// machine kind (docs/benchmarks.md): on AMD Zen 4/5 heed's panels are level
+// with oneDNN at 1, 4 and 128 rows and 1.2x at 32; on an Intel Sapphire Rapids
+// oneDNN's own packed matmul is 10-18% faster on BERT, ViT and GPT-2 passes
+// (and level when decoding, bound by memory). So: oneDNN on Intel, panels
+// elsewhere. HEED_PROJECTION=panels|onednn|auto overrides it (anything else is
+// a load error), to compare the two or test both on one machine.
+enum class ProjectionKernel { panels, onednn };
+ProjectionKernel avx512_projection_kernel();
 
 // oneDNN's matmul for y = act(x . W + bias): x [m, k] and y [m, n] row-major,
 // `weights` {k, n} as described (PyTorch's [out, in] is tag ba).
