@@ -25,11 +25,11 @@
 namespace heed::cpu {
 
 // The AVX-512 kernel of constant Linear weights. Measured with both on each
-// machine kind (docs/benchmarks.md): on AMD Zen 4/5 heed's panels are level
-// with oneDNN at 1, 4 and 128 rows and 1.2x at 32; on an Intel Sapphire Rapids
-// oneDNN's own packed matmul is 10-18% faster on BERT, ViT and GPT-2 passes
-// (and level when decoding, bound by memory). So: oneDNN on Intel, panels
-// elsewhere. HEED_PROJECTION=panels|onednn|auto overrides it (anything else is
+// machine kind (docs/benchmarks.md): on AMD Zen 4/5 heed's panels were level
+// with oneDNN's packed weight at 1, 4 and 128 rows, 1.2x at 32 and 8-9% behind
+// at encoder sizes; on an Intel Sapphire Rapids oneDNN's is 1.04-1.34x faster
+// on BERT, ViT and GPT-2 passes (level when decoding, bound by memory). So:
+// oneDNN on Intel, panels elsewhere (AMD's whole models not yet compared). HEED_PROJECTION=panels|onednn|auto overrides it (anything else is
 // a load error), to compare the two or test both on one machine.
 enum class ProjectionKernel { panels, onednn };
 ProjectionKernel avx512_projection_kernel();
