@@ -70,6 +70,9 @@ def export_decoder(path):
                       dynamic_axes=dyn)
 
 
+MODELS = ["bert-base", "vit-b16", "resnet50", "gpt2-small", "gpt2-gen"]
+
+
 def export(kind, batch, path):
     import torch
     import transformers as tf
@@ -91,10 +94,12 @@ def export(kind, batch, path):
     elif kind == "vit-b16":
         model = tf.ViTModel(tf.ViTConfig()).eval()
         inputs, names, out = [rng.standard_normal((batch, 3, 224, 224)).astype(np.float32)], ["pixel_values"], "last_hidden_state"
-    else:
+    elif kind == "gpt2-small":
         model = tf.GPT2LMHeadModel(tf.GPT2Config()).eval()
         ids = rng.integers(0, 50257, (batch, 64)).astype(np.int64)
         inputs, names, out = [ids, np.ones_like(ids)], ["input_ids", "attention_mask"], "logits"
+    else:
+        sys.exit(f"unknown model '{kind}': one of {', '.join(MODELS)}")
 
     class Wrap(torch.nn.Module):
         def __init__(self, m):
@@ -227,12 +232,14 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--dir", default="/tmp/heed-onnx-bench")
-    p.add_argument("--models", default="bert-base,vit-b16,resnet50,gpt2-small,gpt2-gen")
+    p.add_argument("--models", default=",".join(MODELS), help="comma-separated, of: " + ", ".join(MODELS))
     p.add_argument("--batches", default="1,8")
     p.add_argument("--export", nargs=3, metavar=("MODEL", "BATCH", "PATH"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.export:
         return export(a.export[0], int(a.export[1]), a.export[2])
+    if unknown := [m for m in a.models.split(",") if m not in MODELS]:
+        p.error(f"unknown model(s) {', '.join(unknown)}: choose from {', '.join(MODELS)}")
     os.makedirs(a.dir, exist_ok=True)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"CPU: {cpu}; threads {a.threads}; median of {a.repeats} runs after one warm-up\n")

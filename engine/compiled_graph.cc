@@ -35,6 +35,11 @@ CompiledGraph::CompiledGraph(ir::Graph graph, const std::map<std::string, ir::Va
     values_[ids_.at(out)].is_graph_output = true;
   }
   upload_constants();
+  // Kernels that pack a constant read it from the file's mapping: its pages leave
+  // memory every so often, so that the file and the packed copies are never both
+  // resident whole (the pages read again later fault back in).
+  constexpr size_t kReleaseEvery = size_t(64) << 20;
+  size_t read_since_release = 0;
   for (const ir::Node& n : graph_.nodes) {
     for (int i : ir::find_op(n.op)->mutated_inputs)
       if (size_t(i) < n.inputs.size() && !n.inputs[size_t(i)].empty()) mutated_input_ids_.push_back(ids_.at(n.inputs[size_t(i)]));
@@ -56,6 +61,11 @@ CompiledGraph::CompiledGraph(ir::Graph graph, const std::map<std::string, ir::Va
       cn.kernel = backend.make_kernel(init);
     } catch (const Error& e) {
       throw Error(fmt::format("graph '{}': {}", graph_.name, e.what()));
+    }
+    for (const Tensor* c : init.constants) read_since_release += c ? c->nbytes() : 0;
+    if (read_since_release > kReleaseEvery) {
+      weights.release_mapped_pages();
+      read_since_release = 0;
     }
     nodes_.push_back(std::move(cn));
   }

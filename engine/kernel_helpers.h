@@ -108,6 +108,32 @@ inline Rows rows_of(const Shape& shape, int64_t axis_attr) {
   return r;
 }
 
+// Strides over [B, H, T] of an attention mask whose shape broadcasts (aligned to
+// the right) to [B, H, T, keys]: a dim of 1 (or missing) gets stride 0.
+inline void mask_broadcast_strides(const Shape& mask, int64_t (&strides)[3]) {
+  int64_t dims[4] = {1, 1, 1, 1};
+  for (int d = 0; d < mask.rank(); ++d) dims[4 - mask.rank() + d] = mask[d];
+  int64_t below = dims[3];
+  for (int d = 2; d >= 0; --d) {
+    strides[d] = dims[d] == 1 ? 0 : below;
+    below *= dims[d];
+  }
+}
+
+// A row-major [rows, cols] matrix transposed into a new [cols, rows] one, times
+// `scale`. In 32 x 32 tiles: element by element, every write of a large weight
+// went to another cache line.
+inline Tensor transposed_matrix(const float* from, int64_t rows, int64_t cols, float scale = 1.f) {
+  Tensor t = Tensor::empty(DType::f32, Shape({cols, rows}));
+  float* to = t.data_as<float>();
+  constexpr int64_t kTile = 32;
+  for (int64_t i0 = 0; i0 < rows; i0 += kTile)
+    for (int64_t j0 = 0; j0 < cols; j0 += kTile)
+      for (int64_t j = j0; j < std::min(cols, j0 + kTile); ++j)
+        for (int64_t i = i0; i < std::min(rows, i0 + kTile); ++i) to[j * rows + i] = from[i * cols + j] * scale;
+  return t;
+}
+
 // Whether optional input i was given.
 inline bool present(const NodeShapes& s, size_t i) { return i < s.in.size() && s.in[i].present; }
 

@@ -169,11 +169,28 @@ void infer_mha(InferContext& c) {
     expect_mask(c, kAttnMask);
     expect_shape(c, kAttnMask, {q[1], s});
   }
+  if (c.has_input(kMask)) {
+    if (cached) c.fail("the mask of any shape (16) cannot go with a KV cache: use key_padding_mask (11) or attn_mask (12)");
+    expect_broadcast_mask(c, kMask, {q[0], Dim::known(heads), q[1], s}, true);
+  }
   c.out(0) = {DType::f32, q};
   if (c.outputs().size() > 1) c.out(1) = {DType::f32, {q[0], Dim::known(heads), q[1], s}};
 }
 
 }  // namespace
+
+void expect_broadcast_mask(InferContext& c, size_t i, const SymShape& target, bool allow_bool) {
+  if (allow_bool) c.expect_dtype(i, {DType::f32, DType::boolean, DType::u8});
+  else c.expect_dtype(i, {DType::f32});
+  const SymShape& m = c.in(i).shape;
+  const std::string what = fmt::format("mask {}", c.in(i).str());
+  if (m.size() > 4 || m.empty()) c.fail(what + " must broadcast to [batch, heads, queries, keys]");
+  SymShape b = c.broadcast(m, target);
+  for (size_t d = 0; d < 4; ++d) c.unify(b[d], target[d], what + " must broadcast to " + shape_str(target));
+  const Dim& s = target[3];
+  if (m.back().is_known() && m.back().value == 1 && !(s.is_known() && s.value == 1))
+    c.fail(what + " must have a column per key");
+}
 
 void register_attention() {
   register_op(OpDef{.name = "GlobalAttention",
@@ -194,7 +211,7 @@ void register_attention() {
                               {"window_rule", AttrType::String, std::string("floor"), {"floor", "distance"}}},
                     .infer = infer_local});
   register_op(OpDef{.name = "MultiHeadAttention",
-                    .min_inputs = 10, .max_inputs = 16,
+                    .min_inputs = 10, .max_inputs = 17,
                     .min_outputs = 1, .max_outputs = 2,
                     .attrs = {{"num_heads", AttrType::Int, std::nullopt},
                               {"causal", AttrType::Bool, int64_t(0)},

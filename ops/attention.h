@@ -2,6 +2,8 @@
 // Input positions of the attention ops, shared by their shape rules and kernels.
 #include <cstddef>
 
+#include "engine/op_def.h"
+
 namespace heed::ops {
 
 namespace global_attention {
@@ -22,7 +24,12 @@ namespace multi_head_attention {
 // k_weight is left out (packed), else q_proj.weight [E, E].
 constexpr size_t kQuery = 0, kKey = 1, kValue = 2, kQWeight = 3, kKWeight = 4, kVWeight = 5, kQBias = 6,
                  kKBias = 7, kVBias = 8, kOutWeight = 9, kOutBias = 10, kKeyPaddingMask = 11, kAttnMask = 12,
-                 kCacheK = 13, kCacheV = 14, kPosition = 15;
+                 kCacheK = 13, kCacheV = 14, kPosition = 15, kMask = 16;
 }  // namespace multi_head_attention
+
+// Checks input i as an attention mask of any shape that broadcasts to `target`
+// ([B, H, T, S]) without growing it, with a column per key: f32 (additive), or
+// bool/u8 when `allow_bool` (true hides a key).
+void expect_broadcast_mask(ir::InferContext& c, size_t i, const ir::SymShape& target, bool allow_bool);
 
 }  // namespace heed::ops

@@ -8,6 +8,7 @@
 
 #include "engine/op_def.h"
 #include "ops/all_ops.h"
+#include "ops/attention.h"
 
 namespace heed::ops {
 using namespace ir;
@@ -32,14 +33,7 @@ void infer_sdpa(InferContext& c) {
   }
   c.unify(q[3], kd, "query and key dims");
   c.unify(s, v[2], "key and value lengths");
-  if (c.has_input(3)) {
-    c.expect_dtype(3, {DType::f32});
-    const SymShape& m = c.in(3).shape;
-    if (m.size() > 4 || m.empty()) c.fail("mask " + c.in(3).str() + " must broadcast to [batch, heads, queries, keys]");
-    c.broadcast(m, {q[0], q[1], q[2], s});
-    if (m.back().is_known() && m.back().value == 1 && !(s.is_known() && s.value == 1))
-      c.fail("mask " + c.in(3).str() + " must have a column per key");
-  }
+  if (c.has_input(3)) expect_broadcast_mask(c, 3, {q[0], q[1], q[2], s}, false);
   c.out(0) = {DType::f32, {q[0], q[1], q[2], v[3]}};
   if (c.outputs().size() > 1) c.out(1) = {DType::f32, {q[0], q[1], q[2], s}};
 }

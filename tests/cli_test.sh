@@ -176,7 +176,7 @@ expect_ok onnx_converted_inspect "architecture = onnx" "$heed" inspect "$tmp/cnn
 expect_ok onnx_run "y: f32\[2, 5, 16\]" "$heed" run "$onnx/attention.onnx" --inputs "$onnx/attention_inputs.safetensors"
 expect_ok onnx_profile "LayerNorm" "$heed" profile "$onnx/attention.onnx" --inputs "$onnx/attention_inputs.safetensors" --repeat 2
 expect_ok onnx_attention_heatmaps "attention heatmaps written to" "$heed" run "$onnx/bert.onnx" --inputs "$onnx/bert_inputs.safetensors" --attention "$tmp/bert_attention.html"
-expect_ok onnx_attention_fused "ScaledDotProductAttention" "$heed" inspect "$onnx/bert.onnx"
+expect_ok onnx_attention_fused "MultiHeadAttention" "$heed" inspect "$onnx/bert.onnx"
 expect_ok onnx_dynamic_axes "present_v1: f32\[2, 4, 5, 8\]" "$heed" run "$onnx/gpt2_past.onnx" --inputs "$onnx/gpt2_past_inputs.safetensors"
 expect_error onnx_unknown_op "bad_unknown_op.onnx: node 'hm' \(Hardmax, opset 17\): heed does not import" "$heed" inspect "$onnx/bad_unknown_op.onnx"
 expect_error onnx_truncated "not a valid ONNX model" "$heed" run "$tmp/cut.onnx" --inputs "$onnx/attention_inputs.safetensors"

@@ -43,18 +43,24 @@ TEST_P(OnnxDynamic, MatchesOnnxRuntimeAtEveryShape) {
 INSTANTIATE_TEST_SUITE_P(Exports, OnnxDynamic,
                          ::testing::Values(DynamicCase{"bert_dynamic", 3}, DynamicCase{"gpt2_past", 3},
                                            DynamicCase{"marian_dynamic_encoder", 2},
-                                           DynamicCase{"marian_dynamic_decoder", 3}),
+                                           DynamicCase{"marian_dynamic_decoder", 3},
+                                           // the same models exported for one case's shapes (fused whole)
+                                           DynamicCase{"bert_fixed", 1}, DynamicCase{"marian_fixed_decoder", 1}),
                          [](const auto& info) { return std::string(info.param.model); });
 
-// An imported BERT's attention fuses into heed's attention op, which captures
-// its weights as the native ones do: PyTorch's attention probabilities.
-TEST(OnnxDynamic, AnImportedBertsAttentionWeightsAreCapturedAsPyTorchsProbabilities) {
-  const std::string stem = test::fixture("onnx/bert_dynamic");
+// An imported BERT's attention fuses into heed's attention ops, which capture
+// their weights as the native ones do: PyTorch's attention probabilities. The
+// dynamic export runs on ScaledDotProductAttention, the same model exported for
+// the case's shapes on MultiHeadAttention (tests/onnx_fusion_test.cc).
+class OnnxCapture : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(OnnxCapture, AnImportedBertsAttentionWeightsAreCapturedAsPyTorchsProbabilities) {
+  const std::string stem = test::fixture(std::string("onnx/") + GetParam());
   LoadOptions options;
   options.capture_attention = true;
   Model model = Model::load(stem + ".onnx", options);
-  EXPECT_NE(model.describe().find("ScaledDotProductAttention"), std::string::npos);
-  SafetensorsFile io = read_safetensors(stem + "_io1.safetensors"), want = read_safetensors(stem + "_attention.safetensors");
+  SafetensorsFile io = read_safetensors(stem + "_io1.safetensors");
+  SafetensorsFile want = read_safetensors(test::fixture("onnx/bert_dynamic_attention.safetensors"));
   TensorMap inputs{{"input_ids", *io.find("input.input_ids")}, {"attention_mask", *io.find("input.attention_mask")}};
   TensorMap out = Session(model).run(inputs);
   EXPECT_TRUE(test::all_close(out.at("y"), *io.find("output.y"), 1e-4, 1e-5));
@@ -66,6 +72,8 @@ TEST(OnnxDynamic, AnImportedBertsAttentionWeightsAreCapturedAsPyTorchsProbabilit
   }
   EXPECT_EQ(layer, 2);
 }
+
+INSTANTIATE_TEST_SUITE_P(Exports, OnnxCapture, ::testing::Values("bert_dynamic", "bert_fixed"));
 
 Tensor ones(int64_t batch, int64_t length) {
   Tensor t = Tensor::empty(DType::i64, Shape{batch, length});

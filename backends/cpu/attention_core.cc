@@ -93,7 +93,7 @@ struct AttentionCore::Impl {
       // Causal rows see at most query_offset + t + 1 keys: the rest is -inf anyway.
 #pragma omp parallel for if (BH * rows * L > 16384)
       for (int64_t r = 0; r < BH * rows; ++r)
-        masked_softmax_row((*this)(slab) + r * L, L, r / (d.H * rows), t0 + r % rows, 0, m, stride);
+        masked_softmax_row((*this)(slab) + r * L, L, {r / (d.H * rows), (r / rows) % d.H, t0 + r % rows}, 0, m, stride);
       slab_context[qi].run((*this)(slab), vp, op + t0 * o.strides[2]);
     }
   }
@@ -123,7 +123,7 @@ struct AttentionCore::Impl {
     const int64_t rows = d.B * d.H * d.T, L = d.L, stride = m.mask_stride ? m.mask_stride : L;
 #pragma omp parallel for if (rows * L > 16384)
     for (int64_t r = 0; r < rows; ++r)
-      masked_softmax_row(s + r * L, L, r / (d.H * d.T), r % d.T, 0, m, stride);
+      masked_softmax_row(s + r * L, L, {r / (d.H * d.T), (r / d.T) % d.H, r % d.T}, 0, m, stride);
     context.run(s, vp, op);
   }
 
@@ -147,7 +147,7 @@ struct AttentionCore::Impl {
         float& mr = m_all[bh * kBlockQ + i];
         float& lr = l_all[bh * kBlockQ + i];
         float* acc = acc_all + (bh * kBlockQ + i) * d.Dv;
-        add_masks_row(row, cols, bh / d.H, t0 + i, j0, m, stride);
+        add_masks_row(row, cols, {bh / d.H, bh % d.H, t0 + i}, j0, m, stride);
         float bmax = -INFINITY;
         for (int64_t j = 0; j < cols; ++j) bmax = std::max(bmax, row[j]);
         float mnew = std::max(mr, bmax);
@@ -194,7 +194,7 @@ struct AttentionCore::Impl {
       const int64_t b = r / (d.H * d.T), h = (r / d.T) % d.H, t = r % d.T;
       float* s = weights ? weights + r * d.L : (*this)(thread_rows) + size_t(omp_get_thread_num()) * size_t(d.L);
       attend_row({at(qp, q, b, h, t), at(kp, k, b, h, 0), k.strides[2], at(vp, v, b, h, 0), v.strides[2],
-                  at(op, o, b, h, t), s, keys, d.Dk, d.Dv, scale, b, t},
+                  at(op, o, b, h, t), s, keys, d.Dk, d.Dv, scale, {b, h, t}},
                  m, stride);
       if (weights) std::fill(s + keys, s + d.L, 0.f);
     }

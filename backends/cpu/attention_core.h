@@ -23,8 +23,18 @@ struct AttentionMasks {
   const float* key_padding = nullptr;  // [B, L] additive (-inf hides a key)
   const float* attn_mask = nullptr;    // [T, L] additive
   int64_t mask_stride = 0;             // row stride of both masks (their L), 0: L
+  // A mask of any broadcast shape over [B, H, T, L], additive: the mask of query
+  // (b, h, t) over key j is at bias[b * bias_strides[0] + h * bias_strides[1] +
+  // t * bias_strides[2] + j] (a stride of 0 broadcasts that dim).
+  const float* bias = nullptr;
+  int64_t bias_strides[3] = {0, 0, 0};
   bool causal = false;
   int64_t query_offset = 0;            // keys before query 0 (a KV cache's fill)
+};
+
+// Which query a row of scores belongs to: batch item, head, query index.
+struct QueryIndex {
+  int64_t b, h, t;
 };
 
 struct AttentionDims {

@@ -31,5 +31,4 @@ class AdditiveMask {
   std::vector<float> buf_;
 };
 
-
 }  // namespace heed::cpu

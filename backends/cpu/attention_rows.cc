@@ -17,11 +17,11 @@
 namespace heed::cpu {
 namespace {
 
-// The masks of query t over keys [j0, j0 + n), added a range at a time.
-HEED_INLINE void add_masks(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& m,
+// The masks of query `at` over keys [j0, j0 + n), added a range at a time.
+HEED_INLINE void add_masks(float* row, int64_t n, QueryIndex at, int64_t j0, const AttentionMasks& m,
                            int64_t stride) {
-  const float* kp = m.key_padding ? m.key_padding + b * stride + j0 : nullptr;
-  const float* am = m.attn_mask ? m.attn_mask + t * stride + j0 : nullptr;
+  const float* kp = m.key_padding ? m.key_padding + at.b * stride + j0 : nullptr;
+  const float* am = m.attn_mask ? m.attn_mask + at.t * stride + j0 : nullptr;
   if (kp && am) {
 #pragma omp simd
     for (int64_t j = 0; j < n; ++j) row[j] += kp[j] + am[j];
@@ -32,13 +32,18 @@ HEED_INLINE void add_masks(float* row, int64_t n, int64_t b, int64_t t, int64_t 
 #pragma omp simd
     for (int64_t j = 0; j < n; ++j) row[j] += am[j];
   }
+  if (m.bias) {
+    const float* bm = m.bias + at.b * m.bias_strides[0] + at.h * m.bias_strides[1] + at.t * m.bias_strides[2] + j0;
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) row[j] += bm[j];
+  }
   if (m.causal)  // key j0 + j is visible to query t while j0 + j <= query_offset + t
-    std::fill(row + std::clamp<int64_t>(m.query_offset + t + 1 - j0, 0, n), row + n, -INFINITY);
+    std::fill(row + std::clamp<int64_t>(m.query_offset + at.t + 1 - j0, 0, n), row + n, -INFINITY);
 }
 
-HEED_INLINE void masked_softmax(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& m,
+HEED_INLINE void masked_softmax(float* row, int64_t n, QueryIndex at, int64_t j0, const AttentionMasks& m,
                                 int64_t stride) {
-  add_masks(row, n, b, t, j0, m, stride);
+  add_masks(row, n, at, j0, m, stride);
   const float max = max_of(row, n);
   if (max == -INFINITY) {  // nothing visible: zeros, as PyTorch's fully masked rows become
     std::fill(row, row + n, 0.f);
@@ -108,7 +113,7 @@ HEED_AVX512 inline void scores_64_avx512(const QueryRow& r) {
 template <int64_t D>
 HEED_INLINE void attend_scored(const QueryRow& r, const AttentionMasks& m, int64_t stride) {
   const int64_t dv = D ? D : r.dv;
-  masked_softmax(r.scores, r.keys, r.b, r.t, 0, m, stride);
+  masked_softmax(r.scores, r.keys, r.index, 0, m, stride);
 #pragma omp simd
   for (int64_t e = 0; e < dv; ++e) r.out[e] = 0.f;
   for (int64_t j = 0; j < r.keys; ++j) {
@@ -119,12 +124,12 @@ HEED_INLINE void attend_scored(const QueryRow& r, const AttentionMasks& m, int64
   }
 }
 
-HEED_AVX512 void softmax_avx512(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& m,
+HEED_AVX512 void softmax_avx512(float* row, int64_t n, QueryIndex at, int64_t j0, const AttentionMasks& m,
                                 int64_t stride) {
-  masked_softmax(row, n, b, t, j0, m, stride);
+  masked_softmax(row, n, at, j0, m, stride);
 }
-void softmax_avx2(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& m, int64_t stride) {
-  masked_softmax(row, n, b, t, j0, m, stride);
+void softmax_avx2(float* row, int64_t n, QueryIndex at, int64_t j0, const AttentionMasks& m, int64_t stride) {
+  masked_softmax(row, n, at, j0, m, stride);
 }
 HEED_AVX512 void attend_avx512(const QueryRow& r, const AttentionMasks& m, int64_t stride) {
   if (r.dk == 64) scores_64_avx512(r);
@@ -140,15 +145,13 @@ void attend_avx2(const QueryRow& r, const AttentionMasks& m, int64_t stride) {
 
 }  // namespace
 
-void masked_softmax_row(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& m,
-                        int64_t mask_stride) {
-  if (cpu_isa() == CpuIsa::avx512) softmax_avx512(row, n, b, t, j0, m, mask_stride);
-  else softmax_avx2(row, n, b, t, j0, m, mask_stride);
+void masked_softmax_row(float* row, int64_t n, QueryIndex at, int64_t j0, const AttentionMasks& m, int64_t mask_stride) {
+  if (cpu_isa() == CpuIsa::avx512) softmax_avx512(row, n, at, j0, m, mask_stride);
+  else softmax_avx2(row, n, at, j0, m, mask_stride);
 }
 
-void add_masks_row(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& masks,
-                   int64_t mask_stride) {
-  add_masks(row, n, b, t, j0, masks, mask_stride);
+void add_masks_row(float* row, int64_t n, QueryIndex at, int64_t j0, const AttentionMasks& masks, int64_t mask_stride) {
+  add_masks(row, n, at, j0, masks, mask_stride);
 }
 
 void attend_row(const QueryRow& row, const AttentionMasks& masks, int64_t mask_stride) {

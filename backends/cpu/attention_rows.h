@@ -19,18 +19,16 @@ struct QueryRow {
   float* scores;         // [keys]: the probabilities, on return
   int64_t keys, dk, dv;
   float scale;
-  int64_t b, t;          // batch item and query index (masks)
+  QueryIndex index;      // whose masks apply
 };
 
-// Adds the masks to one row of scores for query t (global key index of row[0] is
-// j0), then turns it into probabilities in place; a row with no visible key
+// Adds the masks to one row of scores for query `at` (global key index of row[0]
+// is j0), then turns it into probabilities in place; a row with no visible key
 // becomes zeros.
-void masked_softmax_row(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& m,
-                        int64_t mask_stride);
+void masked_softmax_row(float* row, int64_t n, QueryIndex at, int64_t j0, const AttentionMasks& m, int64_t mask_stride);
 
-// Adds the masks of query t over keys [j0, j0 + n) to `row` (-inf where hidden).
-void add_masks_row(float* row, int64_t n, int64_t b, int64_t t, int64_t j0, const AttentionMasks& masks,
-                   int64_t mask_stride);
+// Adds the masks of query `at` over keys [j0, j0 + n) to `row` (-inf where hidden).
+void add_masks_row(float* row, int64_t n, QueryIndex at, int64_t j0, const AttentionMasks& masks, int64_t mask_stride);
 
 // out = softmax(scale q K^T + masks) V over the row's keys.
 void attend_row(const QueryRow& row, const AttentionMasks& masks, int64_t mask_stride);

@@ -114,7 +114,7 @@ class AdditiveAttention final : public Invocation {
         for (int64_t a = 0; a < A; ++a) sum += vvec[a] * std::tanh(qa[a] + ka[a]);
         row[j] = sum;
       }
-      masked_softmax_row(row, S, b, r % T_, 0, m, S);
+      masked_softmax_row(row, S, {b, 0, r % T_}, 0, m, S);
     }
     context_.run(p, io.in_as<float>(kValues), io.out_as<float>(0));
   }

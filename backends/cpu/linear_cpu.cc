@@ -1,7 +1,7 @@
 // Linear. A constant weight is a ProjectionWeight (projection.h: heed's panel
 // kernel on AVX-512; oneDNN, and AVX2 panels for a wide weight, on AVX2),
 // prepared once at load and shared by every session. A weight given as an input
-// runs on oneDNN matmul in PyTorch's [out, in] layout, read where it is.
+// runs on oneDNN matmul in its layout ([out, in], or [in, out]), read where it is.
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernel_util.h"
@@ -15,17 +15,21 @@ using tag = memory::format_tag;
 
 class LinearKernel final : public Kernel {
  public:
-  explicit LinearKernel(const KernelInit& init) : activation_(activation_named(init.node.attr_string("activation"))) {
+  explicit LinearKernel(const KernelInit& init)
+      : activation_(activation_named(init.node.attr_string("activation"))),
+        in_out_(init.node.attr_string("weight_layout") == "in_out") {
     if (!init.constants[1] || init.constants[1]->dtype() != DType::f32) return;
     const Tensor& weight = *init.constants[1];
     if (weight.numel() == 0) return;  // nothing to pack (see no_input_features)
-    weight_ = std::make_shared<const ProjectionWeight>(weight.data_as<float>(), weight.shape()[0], weight.shape()[1],
-                                                       activation_);
+    weight_ = std::make_shared<const ProjectionWeight>(weight.data_as<float>(), weight.shape()[in_out_ ? 1 : 0],
+                                                       weight.shape()[in_out_ ? 0 : 1], activation_, nullptr,
+                                                       in_out_ ? WeightLayout::in_out : WeightLayout::out_in);
   }
 
   std::unique_ptr<Invocation> prepare(const NodeShapes& s) const override {
     // The session never prepares a node with an empty output, so n > 0 here.
-    const int64_t n = s.in[1].shape[0], k = s.in[1].shape[1], m = s.out[0].shape.numel() / n;
+    const Shape& w = s.in[1].shape;
+    const int64_t n = w[in_out_ ? 1 : 0], k = w[in_out_ ? 0 : 1], m = s.out[0].shape.numel() / n;
     const bool bias = s.in.size() > 2 && s.in[2].present;
     if (k == 0) return no_input_features(m, n, bias);
     if (weight_) {
@@ -37,7 +41,7 @@ class LinearKernel final : public Kernel {
           },
           workspace);
     }
-    const memory::desc weights({k, n}, memory::data_type::f32, tag::ba);  // PyTorch's [out, in]
+    const memory::desc weights({k, n}, memory::data_type::f32, in_out_ ? tag::ab : tag::ba);  // [in, out] | [out, in]
     auto inv = dnnl_invocation<dnnl::matmul>(linear_matmul_desc(m, k, n, weights, bias, activation_));
     inv->bind_input(DNNL_ARG_SRC, memory::desc({m, k}, memory::data_type::f32, tag::ab), 0);
     inv->bind_input(DNNL_ARG_WEIGHTS, weights, 1);
@@ -59,6 +63,7 @@ class LinearKernel final : public Kernel {
   }
 
   Activation activation_;
+  bool in_out_;  // weight_layout in_out: the weight is [in, out]
   std::shared_ptr<const ProjectionWeight> weight_;  // a constant weight's
 };
 

@@ -91,7 +91,7 @@ class LocalInvocation final : public Invocation {
         for (int64_t e = 0; e < Dk_; ++e) dot += qr[e] * kr[e];
         a[j - first] = dot * scale_;
       }
-      if (hi > lo) masked_softmax_row(a + (lo - first), hi - lo, b, t, lo, AttentionMasks{}, 0);
+      if (hi > lo) masked_softmax_row(a + (lo - first), hi - lo, {b, 0, t}, lo, AttentionMasks{}, 0);
       if (cfg_.predictive)
         for (int64_t j = lo; j < hi; ++j)
           a[j - first] *= float(std::exp(-(double(j) - p) * (double(j) - p) / (2 * sigma_ * sigma_)));

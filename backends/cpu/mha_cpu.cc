@@ -156,6 +156,8 @@ class MhaInvocation final : public Invocation {
     place_workspace(kv_rows);
     key_padding_ = AdditiveMask(present(s, kKeyPaddingMask) ? s.in[kKeyPaddingMask] : TensorDesc{DType::f32, {}, false});
     attn_mask_ = AdditiveMask(present(s, kAttnMask) ? s.in[kAttnMask] : TensorDesc{DType::f32, {}, false});
+    bias_ = AdditiveMask(present(s, kMask) ? s.in[kMask] : TensorDesc{DType::f32, {}, false});
+    if (present(s, kMask)) mask_broadcast_strides(s.in[kMask].shape, bias_strides_);
     position_i32_ = cached_ && s.in[kPosition].dtype == DType::i32;
   }
 
@@ -208,6 +210,8 @@ class MhaInvocation final : public Invocation {
     AttentionMasks m;
     m.key_padding = key_padding_.get(io.in(kKeyPaddingMask));
     m.attn_mask = attn_mask_.get(io.in(kAttnMask));
+    m.bias = bias_.get(io.in(kMask));
+    std::copy_n(bias_strides_, 3, m.bias_strides);
     m.mask_stride = S_;
     m.causal = cfg_.causal;
     m.query_offset = position;
@@ -254,7 +258,8 @@ class MhaInvocation final : public Invocation {
   std::unique_ptr<AttentionCore> core_, capture_core_;
   WorkspacePlan workspace_;
   size_t qp_at_ = 0, ctx_at_ = 0, kp_at_ = 0, vp_at_ = 0, capture_at_ = 0, shared_at_ = 0;
-  AdditiveMask key_padding_, attn_mask_;
+  AdditiveMask key_padding_, attn_mask_, bias_;
+  int64_t bias_strides_[3] = {0, 0, 0};
 };
 
 }  // namespace

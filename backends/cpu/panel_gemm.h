@@ -31,7 +31,10 @@ class PanelGemm {
   // own packed copy of the weight, i.e. an AVX-512 oneDNN under HEED_CPU_ISA=avx2).
   static bool avx2_wins_for(int64_t m, bool onednn_packed) { return m >= 1 && m <= (onednn_packed ? 4 : 128); }
 
-  PanelGemm(const float* weight, int64_t n, int64_t k, CpuIsa isa, Activation act = Activation::none);
+  // weight[o, i] (output o, input i) at weight[o * out_stride + i * in_stride]:
+  // PyTorch's [out, in] is (k, 1), a row-major [in, out] (1, n).
+  PanelGemm(const float* weight, int64_t n, int64_t k, CpuIsa isa, Activation act = Activation::none,
+            int64_t out_stride = 0, int64_t in_stride = 1);
   CpuIsa isa() const { return isa_; }
   // x [m, k] row-major, bias [n] or nullptr, y [m, n] row-major; `scratch`:
   // scratch_floats(m) floats of the caller's.

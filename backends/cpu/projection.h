@@ -39,11 +39,15 @@ ProjectionKernel avx512_projection_kernel();
 dnnl::matmul::primitive_desc linear_matmul_desc(int64_t m, int64_t k, int64_t n, const dnnl::memory::desc& weights,
                                                 bool bias, Activation act);
 
+// How a weight lies: PyTorch's [out, in], or row-major [in, out] (ONNX's MatMul
+// operand, packed from where the file has it).
+enum class WeightLayout { out_in, in_out };
+
 class ProjectionWeight {
  public:
   // `w` stays valid as long as `keep_alive` (nullptr: as long as the model).
   ProjectionWeight(const float* w, int64_t n, int64_t k, Activation act = Activation::none,
-                   std::shared_ptr<const void> keep_alive = nullptr);
+                   std::shared_ptr<const void> keep_alive = nullptr, WeightLayout layout = WeightLayout::out_in);
   // Whether heed's panel kernel serves m rows (else oneDNN).
   bool panels_for(int64_t m) const;
 
@@ -56,6 +60,7 @@ class ProjectionWeight {
   std::shared_ptr<const PanelGemm> panels_;  // AVX-512: serves every m, no oneDNN path
   dnnl::memory::desc md_;     // oneDNN's: the packed layout, or PyTorch's (plain_)
   dnnl::memory packed_;       // empty when plain
+  Tensor own_plain_;          // an [in, out] weight transposed, when oneDNN reads it plain
 };
 
 class Projection {

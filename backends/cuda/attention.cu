@@ -15,6 +15,13 @@ __device__ float mask_value(const void* mask, bool is_bool, int64_t i) {
   return static_cast<const float*>(mask)[i];
 }
 
+// The masks of query (b, h, t) over key j (the bias's and the row masks').
+__device__ float masks_value(const AttentionMaskArgs& m, int64_t b, int64_t h, int64_t t, int64_t j) {
+  return mask_value(m.key_padding, m.key_padding_bool, b * m.mask_stride + j) +
+         mask_value(m.attn_mask, m.attn_mask_bool, t * m.mask_stride + j) +
+         mask_value(m.bias, m.bias_bool, b * m.bias_strides[0] + h * m.bias_strides[1] + t * m.bias_strides[2] + j);
+}
+
 __device__ float warp_max(float v) {
   for (int o = 16; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
@@ -30,14 +37,12 @@ __global__ void attention_softmax_kernel(float* scores, int64_t rows, int64_t H,
   const int64_t row = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
   if (row >= rows) return;
   const int lane = threadIdx.x % 32;
-  const int64_t t = row % T, b = row / (H * T);
+  const int64_t t = row % T, h = (row / T) % H, b = row / (H * T);
   float* s = scores + row * L;
   const int64_t limit = m.query_offset + t + 1, visible = m.causal && limit < keys ? limit : keys;
   float mx = -INFINITY;
   for (int64_t j = lane; j < keys; j += 32) {
-    float v = j < visible ? s[j] + mask_value(m.key_padding, m.key_padding_bool, b * m.mask_stride + j) +
-                                mask_value(m.attn_mask, m.attn_mask_bool, t * m.mask_stride + j)
-                          : -INFINITY;
+    float v = j < visible ? s[j] + masks_value(m, b, h, t, j) : -INFINITY;
     s[j] = v;
     mx = fmaxf(mx, v);
   }
@@ -112,8 +117,7 @@ __global__ void decode_attention_kernel(DecodeAttentionArgs a) {
   for (int64_t j = threadIdx.x; j < keys; j += blockDim.x) {
     float dot = 0.f;
     for (int64_t e = 0; e < a.Dh; ++e) dot += qs[e] * k[j * a.Dh + e];
-    const float s = dot * a.scale + mask_value(a.masks.key_padding, a.masks.key_padding_bool, b * a.masks.mask_stride + j) +
-                    mask_value(a.masks.attn_mask, a.masks.attn_mask_bool, j);
+    const float s = dot * a.scale + masks_value(a.masks, b, h, 0, j);
     sc[j] = s;
     mx = fmaxf(mx, s);
   }

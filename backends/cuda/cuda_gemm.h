@@ -12,9 +12,10 @@
 namespace heed::cuda {
 
 // Row-major y[m, n] (row stride ldy) = act(x[m, k] (row stride ldx) . W^T + bias),
-// W [n, k] in PyTorch's layout (row stride ldw, 0: k), bias [n] or null. fp32, no TF32.
+// W [n, k] in PyTorch's layout (row stride ldw, 0: k), or [k, n] when w_in_out
+// (row stride ldw, 0: n), bias [n] or null. fp32, no TF32.
 void linear_f32(const float* x, int64_t m, int64_t k, int64_t ldx, const float* w, int64_t n, const float* bias, float* y,
-                int64_t ldy, Unary act = Unary::identity, int64_t ldw = 0);
+                int64_t ldy, Unary act = Unary::identity, int64_t ldw = 0, bool w_in_out = false);
 
 // Half-precision GEMMs (LoadOptions::gemm_dtype f16 or bf16): operands rounded,
 // fp32 accumulation and output.
@@ -33,8 +34,9 @@ class HalfWeight {
 };
 // f32 [n] rounded into `scratch` (room for n halves).
 const uint16_t* to_half(const float* x, int64_t n, DType dtype, const DeviceFloats& scratch);
-// linear_f32 with x [m, k] (contiguous) rounded into x_half and W [n, k] already in `dtype`.
+// linear_f32 with x [m, k] (contiguous) rounded into x_half and W [n, k] ([k, n]
+// when w_in_out) already in `dtype`.
 void linear_half(DType dtype, const float* x, int64_t m, int64_t k, const uint16_t* w, int64_t n, const float* bias,
-                 float* y, int64_t ldy, const DeviceFloats& x_half, Unary act = Unary::identity);
+                 float* y, int64_t ldy, const DeviceFloats& x_half, Unary act = Unary::identity, bool w_in_out = false);
 
 }  // namespace heed::cuda

@@ -74,6 +74,11 @@ struct AttentionMaskArgs {
   bool key_padding_bool = false;
   const void* attn_mask = nullptr;    // [T, mask_stride]
   bool attn_mask_bool = false;
+  // Any shape broadcast to [B, H, T, keys]: (b, h, t, j) at
+  // b * bias_strides[0] + h * bias_strides[1] + t * bias_strides[2] + j.
+  const void* bias = nullptr;
+  bool bias_bool = false;
+  int64_t bias_strides[3] = {0, 0, 0};
   int64_t mask_stride = 0;
   bool causal = false;
   int64_t query_offset = 0;

@@ -66,9 +66,9 @@ BatchPlan plan_batches(const Shape& a, const Shape& b, const Shape& out, int64_t
 
 class HalfLinear final : public Invocation {
  public:
-  HalfLinear(DType dtype, std::shared_ptr<const HalfWeight> weight, Unary act, const NodeShapes& s)
-      : dtype_(dtype), weight_(std::move(weight)), act_(act) {
-    n_ = s.in[1].shape[0], k_ = s.in[1].shape[1], m_ = s.in[0].shape.numel() / k_;
+  HalfLinear(DType dtype, std::shared_ptr<const HalfWeight> weight, Unary act, bool in_out, const NodeShapes& s)
+      : dtype_(dtype), weight_(std::move(weight)), act_(act), in_out_(in_out) {
+    n_ = s.in[1].shape[in_out ? 1 : 0], k_ = s.in[1].shape[in_out ? 0 : 1], m_ = s.in[0].shape.numel() / k_;
     bias_ = present(s, 2);
     x_ = DeviceFloats(size_t(m_ * k_ + 1) / 2);
     if (!weight_) w_ = DeviceFloats(size_t(n_ * k_ + 1) / 2);
@@ -77,13 +77,14 @@ class HalfLinear final : public Invocation {
     if (m_ == 0 || n_ == 0) return;
     const uint16_t* w = weight_ ? weight_->get() : to_half(io.in_as<float>(1), n_ * k_, dtype_, w_);
     linear_half(dtype_, io.in_as<float>(0), m_, k_, w, n_, bias_ ? io.in_as<float>(2) : nullptr, io.out_as<float>(0), n_,
-                x_, act_);
+                x_, act_, in_out_);
   }
 
  private:
   DType dtype_;
   std::shared_ptr<const HalfWeight> weight_;
   Unary act_;
+  bool in_out_;
   int64_t n_, k_, m_;
   bool bias_;
   DeviceFloats x_, w_;
@@ -110,11 +111,13 @@ const uint16_t* to_half(const float* x, int64_t n, DType dtype, const DeviceFloa
 }
 
 void linear_half(DType dtype, const float* x, int64_t m, int64_t k, const uint16_t* w, int64_t n, const float* bias,
-                 float* y, int64_t ldy, const DeviceFloats& x_half, Unary act) {
+                 float* y, int64_t ldy, const DeviceFloats& x_half, Unary act, bool w_in_out) {
   if (m == 0 || n == 0) return;
   const uint16_t* xh = to_half(x, m * k, dtype, x_half);
   const float one = 1.f, zero = 0.f;
-  check(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(m), int(k), &one, w, cuda_type(dtype), int(k), xh,
+  // A row-major [k, n] weight is column-major [n, k]: no transpose.
+  check(cublasGemmEx(cublas(), w_in_out ? CUBLAS_OP_N : CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(m), int(k), &one, w,
+                     cuda_type(dtype), int(w_in_out ? n : k), xh,
                      cuda_type(dtype), int(k), &zero, y, CUDA_R_32F, int(ldy), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
         "cublasGemmEx (Linear)");
   if (bias || act != Unary::identity) {
@@ -155,11 +158,12 @@ std::unique_ptr<Invocation> half_matmul(const NodeShapes& s, const BatchPlan& p,
 }  // namespace
 
 void linear_f32(const float* x, int64_t m, int64_t k, int64_t ldx, const float* w, int64_t n, const float* bias, float* y,
-                int64_t ldy, Unary act, int64_t ldw) {
+                int64_t ldy, Unary act, int64_t ldw, bool w_in_out) {
   if (m == 0 || n == 0) return;
   const float one = 1.f, zero = 0.f;
-  // Column-major view: y^T [n, m] = W [n, k] . x^T [k, m].
-  check(cublasSgemm(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(m), int(k), &one, w, int(ldw ? ldw : k), x, int(ldx),
+  // Column-major view: y^T [n, m] = W [n, k] . x^T [k, m] (a row-major [k, n] W is column-major [n, k]).
+  check(cublasSgemm(cublas(), w_in_out ? CUBLAS_OP_N : CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(m), int(k), &one, w,
+                    int(ldw ? ldw : w_in_out ? n : k), x, int(ldx),
                     &zero, y, int(ldy)),
         "cublasSgemm");
   if (bias || act != Unary::identity) {
@@ -171,19 +175,20 @@ void linear_f32(const float* x, int64_t m, int64_t k, int64_t ldx, const float* 
 void register_gemm_kernels() {
   register_kernel("Linear", [](const KernelInit& init) {
     const Unary act = activation_of(init.node.attr_string("activation"));
+    const bool in_out = init.node.attr_string("weight_layout") == "in_out";
     if (init.gemm_dtype != DType::f32) {
       std::shared_ptr<const HalfWeight> weight;
       if (init.constants[1]) weight = std::make_shared<const HalfWeight>(*init.constants[1], init.gemm_dtype);
-      return kernel([act, weight, dtype = init.gemm_dtype](const NodeShapes& s) -> std::unique_ptr<Invocation> {
-        return std::make_unique<HalfLinear>(dtype, weight, act, s);
+      return kernel([act, in_out, weight, dtype = init.gemm_dtype](const NodeShapes& s) -> std::unique_ptr<Invocation> {
+        return std::make_unique<HalfLinear>(dtype, weight, act, in_out, s);
       });
     }
-    return kernel([act](const NodeShapes& s) {
-      const int64_t n = s.in[1].shape[0], k = s.in[1].shape[1], m = s.in[0].shape.numel() / k;
+    return kernel([act, in_out](const NodeShapes& s) {
+      const int64_t n = s.in[1].shape[in_out ? 1 : 0], k = s.in[1].shape[in_out ? 0 : 1], m = s.in[0].shape.numel() / k;
       const bool bias = s.in.size() > 2 && s.in[2].present;
       return invocation([=](const Buffers& io) {
         linear_f32(io.in_as<float>(0), m, k, k, io.in_as<float>(1), n, bias ? io.in_as<float>(2) : nullptr,
-                   io.out_as<float>(0), n, act);
+                   io.out_as<float>(0), n, act, 0, in_out);
       });
     });
   });

@@ -54,6 +54,8 @@ class MhaInvocation final : public Invocation {
     if (!weights_out_) scores_ = DeviceFloats(size_t(B_ * H_ * T_ * S_));
     masks_.key_padding_bool = present(s, kKeyPaddingMask) && s.in[kKeyPaddingMask].dtype != DType::f32;
     masks_.attn_mask_bool = present(s, kAttnMask) && s.in[kAttnMask].dtype != DType::f32;
+    masks_.bias_bool = present(s, kMask) && s.in[kMask].dtype != DType::f32;
+    if (present(s, kMask)) mask_broadcast_strides(s.in[kMask].shape, masks_.bias_strides);
     masks_.mask_stride = S_;
     masks_.causal = cfg.causal;
     position_i32_ = cached_ && s.in[kPosition].dtype == DType::i32;
@@ -121,6 +123,7 @@ class MhaInvocation final : public Invocation {
     AttentionMaskArgs m = masks_;
     m.key_padding = io.in(kKeyPaddingMask);
     m.attn_mask = io.in(kAttnMask);
+    m.bias = io.in(kMask);
     m.query_offset = position;
     attention_softmax(scores, B_, H_, T_, S_, keys, m, stream());
     check_launch("attention softmax");
@@ -160,6 +163,7 @@ class MhaInvocation final : public Invocation {
     a.masks = masks_;
     a.masks.key_padding = io.in(kKeyPaddingMask);
     a.masks.attn_mask = io.in(kAttnMask);
+    a.masks.bias = io.in(kMask);
     a.ctx = ctx_.get(), a.ctx_ld = E_;
     a.weights = weights_out_ ? io.out_as<float>(1) : nullptr;
     decode_attention(a, stream());

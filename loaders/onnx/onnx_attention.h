@@ -1,5 +1,5 @@
 #pragma once
-// The attention fusion the ONNX importer runs on the graph it built (onnx_attention.cc).
+// The attention fusions the ONNX importer runs on the graph it built (onnx_attention.cc, onnx_mha.cc).
 #include <map>
 #include <string>
 
@@ -12,5 +12,11 @@ namespace heed::onnx_import {
 // one ScaledDotProductAttention node; returns how many. `types`: of every value
 // the graph computes. The nodes left unread are removed afterwards.
 int fuse_attention(ir::Graph& g, const WeightStore& weights, const std::map<std::string, ir::ValueType>& types);
+
+// Then rewrites each ScaledDotProductAttention whose q, k and v are head splits
+// of Linear projections and whose context goes through the merge into an output
+// Linear into one MultiHeadAttention (onnx_mha.cc); returns how many. `weights`
+// gains [out, in] copies of the [in, out] projection weights it fuses.
+int fuse_multi_head_attention(ir::Graph& g, WeightStore& weights, const std::map<std::string, ir::ValueType>& types);
 
 }  // namespace heed::onnx_import

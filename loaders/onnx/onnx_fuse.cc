@@ -179,9 +179,8 @@ bool fuse_linear_bias(NodeContext& c) {
   if (bias == g.known_.end() || bias->second.dtype() != DType::f32 || bias->second.numel() != n ||
       bias->second.shape()[bias->second.shape().rank() - 1] != n)
     return false;
-  std::string weight = c.weight(c.temp("weight"), transposed(*w));
   std::string bias_value = c.weight(c.temp("bias"), Tensor::copy_of(DType::f32, Shape({n}), bias->second.data()));
-  c.emit("Linear", {c.input(0), weight, bias_value}, {}, {add->output[0]});
+  c.emit("Linear", {c.input(0), c.input(1), bias_value}, {{"weight_layout", std::string("in_out")}}, {add->output[0]});
   g.fused_.insert(i_add);
   return true;
 }

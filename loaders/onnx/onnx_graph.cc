@@ -327,6 +327,7 @@ ir::Graph OnnxGraph::import() {
   }
   ir::Graph graph = builder_.take();
   fuse_attention(graph, weights_, types_);
+  fuse_multi_head_attention(graph, weights_, types_);
   return without_unread_nodes(std::move(graph));
 }
 

@@ -96,20 +96,22 @@ void gemm(NodeContext& c) {
                       (!c.has_input(2) || (bias && bias->dtype() == DType::f32 &&
                                            bias->numel() == b->shape()[c.attr_int("transB", 0) ? 0 : 1]));
   if (!linear) return gemm_of_values(c, alpha, beta);
-  // A weight matrix: heed's Linear, alpha and beta folded into the weights.
-  Tensor w = c.attr_int("transB", 0) ? scaled(*b, alpha) : transposed(*b, alpha);
-  std::vector<std::string> in{c.input(0), c.weight(c.temp("weight"), w)};
+  // A weight matrix: heed's Linear on the file's weight where it lies ([in, out] without
+  // transB), alpha and beta folded into copies when they are not 1.
+  const bool trans_b = c.attr_int("transB", 0);
+  const int64_t n = b->shape()[trans_b ? 0 : 1];
+  std::vector<std::string> in{c.input(0), alpha == 1.f ? c.input(1) : c.weight(c.temp("weight"), scaled(*b, alpha))};
   if (c.has_input(2)) {
     Tensor flat = scaled(*bias, beta);
-    in.push_back(c.weight(c.temp("bias"), Tensor::copy_of(DType::f32, Shape({w.shape()[0]}), flat.data())));
+    in.push_back(c.weight(c.temp("bias"), Tensor::copy_of(DType::f32, Shape({n}), flat.data())));
   }
-  c.emit("Linear", in);
+  c.emit("Linear", in, {{"weight_layout", std::string(trans_b ? "out_in" : "in_out")}});
 }
 
 void matmul(NodeContext& c) {
   const Tensor* b = c.known(1);
   if (b && b->dtype() == DType::f32 && b->shape().rank() == 2 && c.rank(0) >= 2) {
-    c.emit("Linear", {c.input(0), c.weight(c.temp("weight"), transposed(*b))});
+    c.emit("Linear", {c.input(0), c.input(1)}, {{"weight_layout", std::string("in_out")}});  // read where it lies
     return;
   }
   const int ra = c.rank(0), rb = c.rank(1);
@@ -413,21 +415,6 @@ const std::map<std::string, Translator>& translators() {
 }
 
 }  // namespace
-
-Tensor transposed(const Tensor& w, float scale) {
-  const int64_t k = w.shape()[0], n = w.shape()[1];
-  Tensor t = Tensor::empty(DType::f32, Shape({n, k}));
-  const float* from = w.data_as<float>();
-  float* to = t.data_as<float>();
-  // In 32 x 32 tiles: element by element, every write of a large weight went to
-  // another cache line (0.4 s of GPT-2's import).
-  constexpr int64_t kTile = 32;
-  for (int64_t i0 = 0; i0 < k; i0 += kTile)
-    for (int64_t j0 = 0; j0 < n; j0 += kTile)
-      for (int64_t j = j0; j < std::min(n, j0 + kTile); ++j)
-        for (int64_t i = i0; i < std::min(k, i0 + kTile); ++i) to[j * k + i] = from[i * n + j] * scale;
-  return t;
-}
 
 size_t min_inputs(const std::string& op_type) {
   static const std::map<std::string, size_t> least = {

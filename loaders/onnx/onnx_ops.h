@@ -32,10 +32,6 @@ void add_einsum_translator(std::map<std::string, Translator>& table);
 // Shape and Size, statically shaped) and the result small. False otherwise.
 bool fold(NodeContext& c);
 
-// A known [K, N] matrix as [N, K]: x @ W as heed's Linear, whose weight is [out, in].
-// w [k, n] as [n, k], times `scale`.
-Tensor transposed(const Tensor& w, float scale = 1.0f);
-
 // Fusions that look ahead from this node; true when it emitted the whole pattern.
 bool fuse(NodeContext& c);
 

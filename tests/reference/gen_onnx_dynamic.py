@@ -5,6 +5,8 @@ any length), for tests/onnx_test.cc. Each model is checked at several shapes:
   NAME_ioK.safetensors           case K: input.X fed to onnxruntime, output.Y its outputs
   NAME_inputs.safetensors        case 1's inputs by name (heed run --inputs)
   bert_dynamic_attention.safetensors   case 1's attention weights per layer (PyTorch, eager attention)
+  bert_fixed.onnx                the same BERT exported for case 1's shapes only (no dynamic axes)
+  marian_fixed_decoder.onnx      the Marian decoder exported for one case's shapes only
   gpt2_greedy.safetensors        prompt, tokens (greedy argmax by PyTorch, full passes, no cache) and
                                  logits (PyTorch's full pass over the final tokens)
   marian_greedy.safetensors      source ids and mask, tokens (greedy argmax by PyTorch's MarianMTModel)
@@ -67,6 +69,10 @@ def bert(out, tf, rng):
              for b, s, keep in ((2, 8, 5), (3, 13, 13), (1, 1, 1))]
     export_cases(out, "bert_dynamic", Encoder(model), list(cases[0].values()), ["input_ids", "attention_mask"], ["y"],
                  dyn, cases)
+    # The same model exported for case 1's shapes only (the exporter's default): its attention
+    # blocks fuse into MultiHeadAttention whole, which the dynamic export's do not.
+    export_cases(out, "bert_fixed", Encoder(model), list(cases[0].values()), ["input_ids", "attention_mask"], ["y"],
+                 None, cases[:1])
     # Attention weights of case 1 (what `heed run --attention` captures), from the eager implementation.
     model.set_attn_implementation("eager")
     with torch.no_grad():
@@ -169,6 +175,11 @@ def marian(out, tf, rng):
             tokens = torch.cat([tokens, logits[:, -1].argmax(-1)[:, None]], 1)
     save_file({"input_ids": src["input_ids"], "attention_mask": src["attention_mask"], "tokens": tokens.numpy()},
               os.path.join(out, "marian_greedy.safetensors"))
+    # The decoder exported for one case's shapes (no dynamic axes): its causal self-attention and its
+    # cross-attention over the encoder's states (with their padding) fuse into MultiHeadAttention.
+    fixed = dec_case(2, 5, 7, 4)
+    export_cases(out, "marian_fixed_decoder", Decoder(model), list(fixed.values()),
+                 ["decoder_input_ids", "encoder_hidden_states", "encoder_attention_mask"], ["logits"], None, [fixed])
 
 
 def dynamic_models(out):

@@ -254,7 +254,8 @@ def mha_inputs(query, key=None, value=None, qw=None, kw=None, vw=None, qb=None, 
 
 
 def mha_case(name, mha, query, key=None, value=None, kpm=None, am=None, weights=True, separate=False,
-             causal=False, fix_rows=(), **kw):
+             causal=False, fix_rows=(), mask4=None, **kw):
+    """mask4: heed's input 16, a mask broadcast to [B, H, T, S]; PyTorch takes it expanded to [B * H, T, S]."""
     E = mha.embed_dim
     sd = {k_: v_.detach() for k_, v_ in mha.state_dict().items()}
     kk = query if key is None else key
@@ -263,6 +264,9 @@ def mha_case(name, mha, query, key=None, value=None, kpm=None, am=None, weights=
     if causal:
         T = query.shape[1]
         mask = torch.triu(torch.full((T, T), float("-inf")), 1)
+    if mask4 is not None:
+        full = mask4.expand(query.shape[0], mha.num_heads, query.shape[1], kk.shape[1])
+        mask = full.reshape(-1, query.shape[1], kk.shape[1])
     with torch.no_grad():
         out, w = mha(query, kk, vv, key_padding_mask=kpm, attn_mask=mask, need_weights=True,
                      average_attn_weights=False)
@@ -278,6 +282,8 @@ def mha_case(name, mha, query, key=None, value=None, kpm=None, am=None, weights=
         ins = mha_inputs(query, key, value, W, None, None, B, None, None, sd["out_proj.weight"], sd["out_proj.bias"],
                          kpm, am)
         params = (3, 6, 9, 10)
+    if mask4 is not None:
+        ins += [None, None, None, mask4]
     attrs = {"num_heads": mha.num_heads, "causal": causal}
     case(name, "MultiHeadAttention", ins, [out, w] if weights else [out], attrs, params=params, **kw)
 
@@ -306,6 +312,7 @@ kpl = torch.zeros(2, 300, dtype=torch.bool)
 kpl[1, 250:] = True
 mha_case("mha_long_blocked", mha_long, xl, kpm=kpl, weights=False, atol=2e-5)
 mha_case("mha_long_blocked_causal", mha_long, xl, causal=True, weights=False, atol=2e-5)
+
 
 # Cross-attention with keys and values projected once, outside the node.
 with torch.no_grad():
@@ -877,6 +884,45 @@ az = torch.zeros(0, 3, 4)
 case("reshape_allowzero", "Reshape", [az], [az.reshape(3, 4, 0)], {"shape": [3, 4, 0], "allowzero": 1})
 case("reshape_allowzero_shape_input", "Reshape", [az, torch.tensor([4, 0, 3])], [az.reshape(4, 0, 3)],
      {"allowzero": 1}, params=(1,))
+
+# MultiHeadAttention's mask of any shape (input 16, what an imported Transformer's
+# exported mask becomes): padding and causality in one [B, 1, T, S] additive mask, a
+# per-head bool mask (true hides), a [B, 1, 1, S] one on the long blocked path, and
+# cross-attention with one query a row.
+mha4 = torch.nn.MultiheadAttention(16, 4, batch_first=True)
+x4, mem4 = r(2, 6, 16), r(2, 9, 16)
+pad_causal = torch.zeros(2, 1, 6, 6).masked_fill(torch.triu(torch.ones(6, 6, dtype=torch.bool), 1), float("-inf"))
+pad_causal[1, 0, :, 5] = float("-inf")
+pad_causal[0, 0, 2, 1] = -3.0  # an additive mask may hold any number, not only 0 and -inf
+mha_case("mha_mask_batch_query", mha4, x4, mask4=pad_causal, atol=1e-5)
+head_mask = torch.rand(2, 4, 6, 6) < 0.3
+head_mask[..., 0] = False  # every query keeps a key
+mha_case("mha_mask_per_head_bool", mha4, x4, mask4=head_mask, separate=True, atol=1e-5)
+mha4_long = torch.nn.MultiheadAttention(32, 4, batch_first=True)
+key_mask = torch.zeros(2, 1, 1, 300)
+key_mask[1, 0, 0, 260:] = float("-inf")
+mha_case("mha_mask_keys_long_blocked", mha4_long, r(2, 300, 32), mask4=key_mask, weights=False, atol=2e-5)
+cross_mask = torch.zeros(2, 1, 1, 9)
+cross_mask[0, 0, 0, 7:] = float("-inf")
+mha_case("mha_mask_cross_one_query", mha4, r(2, 1, 16), mem4, mem4, mask4=cross_mask, atol=1e-5)
+
+# Linear with weight_layout in_out: the weight is [in, out] (ONNX's MatMul operand, packed
+# from where the file has it), y = x W + b. Prepacked (panels and oneDNN's packed copy; a
+# wide weight, whose AVX2 panels pack from it with a partial last panel) and plain (the
+# weight an input, read where it is).
+in_out = {"weight_layout": "in_out"}
+x, w, b = r(3, 5, 37), r(37, 19), r(19)
+case("linear_in_out_gelu", "Linear", [x, w, b], [F.gelu(x @ w + b)], {**in_out, "activation": "gelu"}, params=(1, 2))
+x, w, b = r(300, 33), r(33, 70), r(70)
+case("linear_in_out_m300_k33", "Linear", [x, w, b], [x @ w + b], in_out, params=(1, 2), atol=1e-5)
+w, b = seeded_uniform("linear_in_out_wide.weight", [136, 4100], -0.17, 0.17), r(4100)
+for m in (1, 13, 200):
+    x = r(m, 136)
+    case(f"linear_in_out_wide_m{m}", "Linear", [x, w, b], [x @ w + b], in_out, params=(1, 2), atol=1e-5)
+x, w, b = r(64, 256), r(256, 100) * 0.05, r(100)
+case("linear_in_out_plain_weight", "Linear", [x, w, b], [x @ w + b], in_out, atol=1e-5)
+x, w = r(7), r(7, 3)
+case("linear_in_out_1d_input_nobias", "Linear", [x, w, None], [x @ w], in_out, params=(1,))
 
 args = [a for a in sys.argv[1:] if a != "--fresh"]
 out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
