@@ -76,6 +76,10 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual std::unique_ptr<Invocation> prepare(const NodeShapes& shapes) const = 0;
+  // Whether prepared invocations read constant input `input` (KernelInit::constants)
+  // when they run. False once the kernel keeps all it needs of it (a packed copy):
+  // the model then frees the weight, unless another node reads it.
+  virtual bool reads_constant(size_t /*input*/) const { return true; }
 };
 
 struct KernelInit {

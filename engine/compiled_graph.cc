@@ -19,7 +19,7 @@ int CompiledGraph::add_value(ValueSlot slot) {
 }
 
 CompiledGraph::CompiledGraph(ir::Graph graph, const std::map<std::string, ir::ValueType>& types,
-                             const WeightStore& weights, const Backend& backend, DType gemm_dtype)
+                             const WeightStore& weights, const Backend& backend, DType gemm_dtype, ConstantUses* uses)
     : graph_(std::move(graph)), weights_(weights), backend_(backend) {
   for (const ir::GraphInput& in : graph_.inputs)
     input_ids_.push_back(add_value({in.name, ValueSlot::Kind::input, nullptr, false, in.type}));
@@ -63,12 +63,20 @@ CompiledGraph::CompiledGraph(ir::Graph graph, const std::map<std::string, ir::Va
       throw Error(fmt::format("graph '{}': {}", graph_.name, e.what()));
     }
     for (const Tensor* c : init.constants) read_since_release += c ? c->nbytes() : 0;
+    if (uses) uses->kernel_made(init, *cn.kernel);
     if (read_since_release > kReleaseEvery) {
       weights.release_mapped_pages();
       read_since_release = 0;
     }
     nodes_.push_back(std::move(cn));
   }
+}
+
+void CompiledGraph::forget_constants_not_in(const std::set<const Tensor*>& read) {
+  for (size_t v = 0; v < values_.size(); ++v)
+    if (values_[v].constant && !values_[v].is_graph_output && !read.count(values_[v].constant) &&
+        backend_.device() == Device::cpu)
+      constant_ptrs_[v] = nullptr;
 }
 
 void CompiledGraph::upload_constants() {

@@ -4,10 +4,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/constant_uses.h"
 #include "engine/graph.h"
 #include "engine/memory_plan.h"
 #include "engine/weights.h"
@@ -32,8 +34,10 @@ struct CompiledNode {
 
 class CompiledGraph {
  public:
+  // `uses`: told of each kernel made (CPU models free the weights packed).
   CompiledGraph(ir::Graph graph, const std::map<std::string, ir::ValueType>& types,
-                const WeightStore& weights, const Backend& backend, DType gemm_dtype = DType::f32);
+                const WeightStore& weights, const Backend& backend, DType gemm_dtype = DType::f32,
+                ConstantUses* uses = nullptr);
 
   const ir::Graph& graph() const { return graph_; }
   const std::vector<ValueSlot>& values() const { return values_; }
@@ -46,6 +50,10 @@ class CompiledGraph {
   const void* constant_data(int id) const { return constant_ptrs_[size_t(id)]; }
   // Graph inputs that a node updates in place (KV caches).
   const std::vector<int>& mutated_input_ids() const { return mutated_input_ids_; }
+
+  // Drops the pointers to the constants not in `read` (ConstantUses::read()),
+  // whose data the model frees: a run never reads them (a null pointer if it did).
+  void forget_constants_not_in(const std::set<const Tensor*>& read);
 
   // Shared by all sessions; built once per distinct list of input shapes.
   std::shared_ptr<const ShapePlan> plan_for(const std::vector<Shape>& input_shapes) const;

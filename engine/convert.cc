@@ -4,6 +4,7 @@
 #include <heed/model.h>
 
 #include <filesystem>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -24,7 +25,13 @@ ConvertSummary convert_model(const std::string& model, const std::string& out) {
   graphs.weights.clear();
   metadata["heed.graph"] = ir::write_graph_json(graphs);
   metadata["heed.converted_from"] = std::filesystem::path(model).filename().string();  // no machine paths
-  NamedTensors tensors(weights.all().begin(), weights.all().end());
+  // The weights the graphs name (an importer may hold others: originals of what it rewrote).
+  std::set<std::string> named;
+  for (const auto& [name, g] : graphs.graphs)
+    for (const ir::Parameter& p : g.parameters) named.insert(p.weight);
+  NamedTensors tensors;
+  for (const auto& [name, t] : weights.all())
+    if (named.count(name)) tensors.emplace_back(name, t);
   write_safetensors(out, tensors, metadata);
   ConvertSummary s{importer->name, graphs.graphs.size(), tensors.size(), 0};
   for (const auto& [name, t] : tensors) s.bytes += t.nbytes();

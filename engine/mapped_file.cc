@@ -40,6 +40,12 @@ void MappedFile::release_resident_pages() const {
   if (data_) madvise(const_cast<unsigned char*>(data_), size_, MADV_DONTNEED);
 }
 
+void MappedFile::release_pages_within(const void* p, size_t bytes) {
+  static const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (uintptr_t(p) + page - 1) / page * page, end = (uintptr_t(p) + bytes) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_) munmap(const_cast<unsigned char*>(data_), size_);
 }

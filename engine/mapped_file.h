@@ -20,6 +20,9 @@ class MappedFile {
   // read faults them back in from the file (the mapping is private and never
   // written, so nothing is lost). Called once a model has packed its weights.
   void release_resident_pages() const;
+  // The same for the pages wholly inside [p, p + bytes), a range of this mapping
+  // (a tensor's bytes once copied elsewhere).
+  static void release_pages_within(const void* p, size_t bytes);
 
  private:
   MappedFile() = default;

@@ -2,6 +2,7 @@
 #include <heed/model.h>
 
 #include <algorithm>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -84,6 +85,7 @@ void ModelImpl::build(ir::GraphFile file, const LoadOptions& options) {
     throw Error(fmt::format("{}: gemm_dtype {} needs device 'cuda' (the CPU backend computes in f32)", path_,
                             dtype_name(options.gemm_dtype)));
   auto lookup = [this](const std::string& name) { return weights_.find(name); };
+  std::map<std::string, std::map<std::string, ir::ValueType>> types;  // per graph
   // An importer may have read the file's pages to make copies (ONNX MatMul
   // weights transposed for Linear): they leave memory before the kernels pack
   // those copies, so the file, the copies and the packed weights are never all
@@ -92,13 +94,32 @@ void ModelImpl::build(ir::GraphFile file, const LoadOptions& options) {
   for (auto& [name, graph] : file.graphs) {
     try {
       if (options.capture_attention) add_attention_captures(graph);
-      auto types = ir::validate_graph(graph, lookup, weights_.describe_sources());
+      types[name] = ir::validate_graph(graph, lookup, weights_.describe_sources());
       if (options.optimize && ir::optimize_graph(graph, lookup).changed())
-        types = ir::validate_graph(graph, lookup, weights_.describe_sources());
-      graphs_[name] = std::make_unique<CompiledGraph>(std::move(graph), types, weights_, backend, options.gemm_dtype);
+        types[name] = ir::validate_graph(graph, lookup, weights_.describe_sources());
     } catch (const Error& e) {
       throw Error(with_path(e.what()));
     }
+  }
+  // On the CPU the weights that kernels packed leave memory as soon as the last
+  // of their nodes is compiled (engine/constant_uses.h).
+  std::optional<ConstantUses> uses;
+  if (backend.device() == Device::cpu) {
+    uses.emplace(weights_);
+    for (const auto& [name, graph] : file.graphs) uses->count(graph);
+    uses->free_unnamed();
+  }
+  for (auto& [name, graph] : file.graphs) {
+    try {
+      graphs_[name] = std::make_unique<CompiledGraph>(std::move(graph), types[name], weights_, backend,
+                                                      options.gemm_dtype, uses ? &*uses : nullptr);
+    } catch (const Error& e) {
+      throw Error(with_path(e.what()));
+    }
+  }
+  if (uses) {
+    for (auto& [name, graph] : graphs_) graph->forget_constants_not_in(uses->read());
+    uses->free_unread();
   }
   weights_.release_mapped_pages();
 }

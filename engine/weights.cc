@@ -33,6 +33,16 @@ bool WeightStore::add(const std::string& name, Tensor t) {
   return tensors_.emplace(name, widen_to_f32(t)).second;
 }
 
+void WeightStore::free_all_but(const std::set<const Tensor*>& kept) {
+  for (auto& [name, t] : tensors_)
+    if (!kept.count(&t)) t = Tensor::view(t.dtype(), t.shape(), nullptr);
+}
+
+void WeightStore::free(const Tensor* t) {
+  for (auto& [name, held] : tensors_)
+    if (&held == t) held = Tensor::view(held.dtype(), held.shape(), nullptr);
+}
+
 void WeightStore::release_mapped_pages() const {
   for (const auto& m : mappings_) m->release_resident_pages();
 }

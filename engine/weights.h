@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,10 @@ class WeightStore {
   // After the kernels have packed what they need: the mapped files' pages leave
   // resident memory (the weights read again later fault back in).
   void release_mapped_pages() const;
+  // Frees the data of every tensor not in `kept` (which the compiled graphs read
+  // at run time); a freed one keeps its dtype and shape, with no data.
+  void free_all_but(const std::set<const Tensor*>& kept);
+  void free(const Tensor* t);  // the same for one tensor of this store
 
  private:
   std::map<std::string, Tensor> tensors_;

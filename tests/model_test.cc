@@ -83,14 +83,16 @@ TEST(Model, HalfPrecisionWeightsAreWidenedAtLoad) {
   }
   std::string path = test::temp_dir() + "/mlp_f16.safetensors";
   write_safetensors(path, halves);
-  Model model = Model::load(example("mlp/mlp.json"), {path});
-  const Tensor* w = model.impl().weights().find("0.weight");
+  WeightStore store;  // what Model::load does with the file (its weights are freed once packed)
+  store.add_file(read_safetensors(path));
+  const Tensor* w = store.find("0.weight");
   ASSERT_EQ(w->dtype(), DType::f32);
   const Tensor* h = nullptr;
   for (const auto& [name, t] : halves)
     if (name == "0.weight") h = &t;
   for (int64_t i = 0; i < w->numel(); ++i) ASSERT_EQ(w->data_as<float>()[i], f16_to_f32(h->data_as<uint16_t>()[i]));
   // Rounding the weights to half moves the probabilities by about 1e-3 at most.
+  Model model = Model::load(example("mlp/mlp.json"), {path});
   expect_outputs(Session(model).run(load_tensors(example("mlp/mlp_inputs.safetensors"))),
                  {{"probs", load_tensors(example("mlp/mlp_expected.safetensors")).at("probs")}}, 0, 5e-3);
 }
@@ -254,6 +256,41 @@ TEST(Model, TensorInAnotherDevicesMemoryIsRefused) {
   EXPECT_EQ(out.at(out_name).device(), Device::cpu);
   EXPECT_TRUE(test::all_close(out.at(out_name), y, 0, 0));
   for (float v : sink) ASSERT_EQ(v, 7.0f);
+}
+
+}  // namespace
+}  // namespace heed
+
+namespace heed {
+namespace {
+
+// A weight that Linear packed leaves memory at load; one that another node reads
+// when it runs (a tied embedding: Gather and the output Linear) stays. The packed
+// one is [in, out], which every CPU kernel copies (AVX2's oneDNN may read an
+// [out, in] weight where it is). Values by hand.
+TEST(Model, WeightsThatKernelsPackedLeaveMemoryAndTheOthersStay) {
+  const std::vector<float> table = {1, 2, 3, -1, 0, 2, 0.5f, 4, -2, 3, 1, 1};  // [4, 3]
+  const std::vector<float> w2 = {1, 0, -1, 3, 2, 1};                           // [3, 2], in_out
+  const std::string dir = test::temp_dir();
+  write_safetensors(dir + "/tied.safetensors", {{"table", Tensor::copy_of(DType::f32, {4, 3}, table.data())},
+                                                {"w2", Tensor::copy_of(DType::f32, {3, 2}, w2.data())}});
+  const std::string text = R"({"format": "heed.graph", "version": 1, "weights": "tied.safetensors", "graphs": {"main": {
+      "inputs": [{"name": "ids", "dtype": "i64", "shape": [2]}, {"name": "x", "dtype": "f32", "shape": [1, 3]}],
+      "outputs": ["e", "logits", "y2"], "parameters": ["table", "w2"], "nodes": [
+        {"name": "embed", "op": "Gather", "inputs": ["table", "ids"], "outputs": ["e"]},
+        {"name": "tied", "op": "Linear", "inputs": ["x", "table"], "outputs": ["logits"]},
+        {"name": "own", "op": "Linear", "inputs": ["x", "w2"], "outputs": ["y2"], "attrs": {"weight_layout": "in_out"}}]}}})";
+  Model model = Model::load(test::write_file(dir, "tied.json", text));
+  EXPECT_NE(model.impl().weights().find("table")->data(), nullptr);  // Gather reads it
+  EXPECT_EQ(model.impl().weights().find("w2")->data(), nullptr);     // packed by its Linear
+  Tensor ids = Tensor::empty(DType::i64, {2});
+  ids.data_as<int64_t>()[0] = 3, ids.data_as<int64_t>()[1] = 1;
+  const std::vector<float> x = {2, -1, 0.5f};
+  TensorMap out = Session(model).run({{"ids", ids}, {"x", Tensor::copy_of(DType::f32, {1, 3}, x.data())}});
+  const std::vector<float> e = {3, 1, 1, -1, 0, 2}, logits = {1.5f, -1, -4, 5.5f}, y2 = {4, -2.5f};
+  for (size_t i = 0; i < e.size(); ++i) EXPECT_EQ(out.at("e").data_as<float>()[i], e[i]);
+  for (size_t i = 0; i < logits.size(); ++i) EXPECT_FLOAT_EQ(out.at("logits").data_as<float>()[i], logits[i]);
+  for (size_t i = 0; i < y2.size(); ++i) EXPECT_FLOAT_EQ(out.at("y2").data_as<float>()[i], y2[i]);
 }
 
 }  // namespace

@@ -26,6 +26,8 @@ class LinearKernel final : public Kernel {
                                                        in_out_ ? WeightLayout::in_out : WeightLayout::out_in);
   }
 
+  bool reads_constant(size_t input) const override { return input != 1 || !weight_ || weight_->reads_source(); }
+
   std::unique_ptr<Invocation> prepare(const NodeShapes& s) const override {
     // The session never prepares a node with an empty output, so n > 0 here.
     const Shape& w = s.in[1].shape;

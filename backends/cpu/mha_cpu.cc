@@ -87,6 +87,10 @@ void pack_for_onednn(MhaConfig& cfg, const KernelInit& init) {
     cfg.w_v = weight(c[kVWeight]->data_as<float>(), c[kVWeight]->shape()[0], c[kVWeight]->shape()[1]);
   }
   if (c[kOutWeight]) cfg.w_out = weight(c[kOutWeight]->data_as<float>(), c[kOutWeight]->shape()[0], c[kOutWeight]->shape()[1]);
+  // Q, K and V concatenated, then packed: the concatenation is no longer read (its
+  // shape stays, saying the weights are one in_proj).
+  if (cfg.packed_weight && cfg.w_qkv && !cfg.w_qkv->reads_source())
+    cfg.packed_weight = std::make_shared<const Tensor>(Tensor::view(DType::f32, cfg.packed_weight->shape(), nullptr));
 }
 
 // One projection of an invocation: on the packed constant weight, or a strided
@@ -262,19 +266,39 @@ class MhaInvocation final : public Invocation {
   int64_t bias_strides_[3] = {0, 0, 0};
 };
 
+class MhaKernel final : public Kernel {
+ public:
+  explicit MhaKernel(const KernelInit& init)
+      : cfg_{init.node.attr_int("num_heads"), bool(init.node.attr_int("causal")), bool(init.node.attr_int("kv_projected")),
+             float(init.node.attr_float("scale")), init.node.where(), init.node.captured_outputs > 0, nullptr, nullptr},
+        in_proj_packed_(!init.node.has_input(kKWeight)) {
+    pack_projections(cfg_, init);
+    pack_for_onednn(cfg_, init);
+  }
+  std::unique_ptr<Invocation> prepare(const NodeShapes& s) const override {
+    return std::make_unique<MhaInvocation>(cfg_, s);
+  }
+  // The projection weights are read at run time only where a projection runs on
+  // them in place (or as a strided matmul, not packed).
+  bool reads_constant(size_t input) const override {
+    auto reads = [](const std::shared_ptr<const ProjectionWeight>& w) { return !w || w->reads_source(); };
+    if (input == kOutWeight) return reads(cfg_.w_out);
+    if (input != kQWeight && input != kKWeight && input != kVWeight) return true;
+    if (cfg_.packed_weight) return false;  // q/k/v concatenated at load: the projections use the copy
+    if (in_proj_packed_)  // in_proj [3E, E]: kept unless one projection packed it whole (run() offsets into it)
+      return reads(cfg_.w_qkv);
+    return reads(input == kQWeight ? cfg_.w_q : input == kKWeight ? cfg_.w_k : cfg_.w_v);
+  }
+
+ private:
+  MhaConfig cfg_;
+  bool in_proj_packed_;
+};
+
 }  // namespace
 
 void register_mha_kernels() {
-  register_kernel("MultiHeadAttention", [](const KernelInit& init) {
-    MhaConfig cfg{init.node.attr_int("num_heads"), bool(init.node.attr_int("causal")),
-                  bool(init.node.attr_int("kv_projected")), float(init.node.attr_float("scale")), init.node.where(),
-                  init.node.captured_outputs > 0, nullptr, nullptr};
-    pack_projections(cfg, init);
-    pack_for_onednn(cfg, init);
-    return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> {
-      return std::make_unique<MhaInvocation>(cfg, s);
-    });
-  });
+  register_kernel("MultiHeadAttention", [](const KernelInit& init) { return std::make_unique<MhaKernel>(init); });
 }
 
 }  // namespace heed::cpu

@@ -77,6 +77,8 @@ ProjectionWeight::ProjectionWeight(const float* w, int64_t n, int64_t k, Activat
   dnnl::stream s(cpu_engine());
   dnnl::reorder(src, packed_).execute(s, src, packed_);
   s.wait();
+  plain_ = nullptr;  // runs read the packed copy only
+  keep_alive_.reset();
 }
 
 bool ProjectionWeight::panels_for(int64_t m) const {

@@ -50,6 +50,8 @@ class ProjectionWeight {
                    std::shared_ptr<const void> keep_alive = nullptr, WeightLayout layout = WeightLayout::out_in);
   // Whether heed's panel kernel serves m rows (else oneDNN).
   bool panels_for(int64_t m) const;
+  // Whether a run reads `w` (oneDNN on it where it is), else only copies of its own.
+  bool reads_source() const { return plain_ && !own_plain_.data(); }
 
  private:
   friend class Projection;

@@ -163,7 +163,11 @@ Tensor tensor_from_proto(const TensorProto& t, const std::string& model_dir, con
     std::vector<double> values(n);  // raw bytes have no alignment promise
     std::memcpy(values.data(), raw->data(), raw->size());
     copy_converted<double, float>(values.data(), n, out.data());
-  } else if (n) std::memcpy(out.data(), raw->data(), raw->size());
+  } else if (n) {
+    std::memcpy(out.data(), raw->data(), raw->size());
+  }
+  // Copied (unaligned for its type): the file's pages of it need not stay resident beside the copy.
+  if (mapping && raw == &t.raw_data) MappedFile::release_pages_within(raw->data(), raw->size());
   return out;
 }
 

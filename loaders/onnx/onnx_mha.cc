@@ -74,6 +74,7 @@ class MhaFusion final : public Fusion {
       const Tensor& t = *store_.find(w);
       store_.add(name, transposed_matrix(t.data_as<float>(), t.shape()[0], t.shape()[1]));
       g_.parameters.push_back({name, name});
+      if (rw_.readers(w).size() == 1) store_.free(&t);  // only this Linear read it: not needed beside the copy
     }
     return name;
   }
