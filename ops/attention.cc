@@ -185,8 +185,10 @@ void expect_broadcast_mask(InferContext& c, size_t i, const SymShape& target, bo
   const SymShape& m = c.in(i).shape;
   const std::string what = fmt::format("mask {}", c.in(i).str());
   if (m.size() > 4 || m.empty()) c.fail(what + " must broadcast to [batch, heads, queries, keys]");
-  SymShape b = c.broadcast(m, target);
-  for (size_t d = 0; d < 4; ++d) c.unify(b[d], target[d], what + " must broadcast to " + shape_str(target));
+  for (size_t d = 0; d < m.size(); ++d) {  // aligned to the right: each dim 1 or the target's
+    const Dim& md = m[d];
+    if (!(md.is_known() && md.value == 1)) c.unify(md, target[4 - m.size() + d], what + " must broadcast to " + shape_str(target));
+  }
   const Dim& s = target[3];
   if (m.back().is_known() && m.back().value == 1 && !(s.is_known() && s.value == 1))
     c.fail(what + " must have a column per key");

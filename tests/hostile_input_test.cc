@@ -212,6 +212,27 @@ TEST(HostileGraph, AttentionOverNoKeysIsANamedError) {
                                       path + ": graph 'main': node 'att' (MultiHeadAttention): there are no keys to attend over"));
 }
 
+// MultiHeadAttention's mask of any shape (input 16): one that does not broadcast to
+// [B, H, T, S], grows it, has one column for several keys, or goes with a KV cache is
+// refused at load, naming the node.
+TEST(HostileGraph, AMaskThatDoesNotFitTheAttentionIsRefusedByName) {
+  auto mha_with = [](const char* mask_shape, bool cached) {
+    std::string inputs = cached ? R"("x", "", "", "w", "w", "w", "", "", "", "w", "", "", "", "ck", "cv", "pos", "m")"
+                                : R"("x", "", "", "w", "w", "w", "", "", "", "w", "", "", "", "", "", "", "m")";
+    std::string g = graph(R"([{"name": "att", "op": "MultiHeadAttention", "inputs": [)" + inputs +
+                              R"(], "outputs": ["y"], "attrs": {"num_heads": 1}}])", "[2, 3, 2]");
+    g = with(g, R"("inputs": [{)", fmt::format(R"("inputs": [{{"name": "m", "dtype": "f32", "shape": {}}},
+      {{"name": "ck", "dtype": "f32", "shape": [2, 1, 4, 2]}}, {{"name": "cv", "dtype": "f32", "shape": [2, 1, 4, 2]}},
+      {{"name": "pos", "dtype": "i64", "shape": []}}, {{)", mask_shape));
+    return with_constants(g, kIdentity);
+  };
+  EXPECT_NO_THROW(Model::load(test::write_file(test::temp_dir(), "mask.json", mha_with("[2, 1, 3, 3]", false))));
+  EXPECT_TRUE(load_fails(mha_with("[2, 1, 4, 3]", false), "node 'att' (MultiHeadAttention): mask f32[2, 1, 4, 3] must broadcast to [2, 1, 3, 3]"));
+  EXPECT_TRUE(load_fails(mha_with("[2, 2, 3, 3]", false), "mask f32[2, 2, 3, 3] must broadcast to [2, 1, 3, 3]"));
+  EXPECT_TRUE(load_fails(mha_with("[2, 1, 3, 1]", false), "mask f32[2, 1, 3, 1] must have a column per key"));
+  EXPECT_TRUE(load_fails(mha_with("[2, 1, 3, 4]", true), "node 'att' (MultiHeadAttention): the mask of any shape (16) cannot go with a KV cache"));
+}
+
 TEST(HostileGraph, AnArenaTooLargeForMemoryNamesTheGraphAndTheValue) {
   // 2^45 floats (128 TiB): under heed's size limit, beyond any machine's memory.
   std::string g = graph(R"([{"name": "n", "op": "AdaptiveAvgPool2d", "inputs": ["x"], "outputs": ["big"], "attrs": {"output_size": [4194304, 8388608]}},
