@@ -86,10 +86,10 @@ void ModelImpl::build(ir::GraphFile file, const LoadOptions& options) {
                             dtype_name(options.gemm_dtype)));
   auto lookup = [this](const std::string& name) { return weights_.find(name); };
   std::map<std::string, std::map<std::string, ir::ValueType>> types;  // per graph
-  // An importer may have read the file's pages to make copies (ONNX MatMul
-  // weights transposed for Linear): they leave memory before the kernels pack
-  // those copies, so the file, the copies and the packed weights are never all
-  // resident at once. What the graph reads in place faults back from the file.
+  // An importer may have read the file's pages to make copies (an ONNX
+  // initializer the file has unaligned, a transposed weight): they leave memory
+  // before the kernels pack, so the file, the copies and the packed weights are
+  // never all resident at once. What the graph reads in place faults back in.
   weights_.release_mapped_pages();
   for (auto& [name, graph] : file.graphs) {
     try {

@@ -916,7 +916,7 @@ case("linear_in_out_gelu", "Linear", [x, w, b], [F.gelu(x @ w + b)], {**in_out, 
 x, w, b = r(300, 33), r(33, 70), r(70)
 case("linear_in_out_m300_k33", "Linear", [x, w, b], [x @ w + b], in_out, params=(1, 2), atol=1e-5)
 w, b = seeded_uniform("linear_in_out_wide.weight", [136, 4100], -0.17, 0.17), r(4100)
-for m in (1, 13, 200):
+for m in (1, 13):  # rows past 128 on oneDNN: linear_in_out_m300_k33
     x = r(m, 136)
     case(f"linear_in_out_wide_m{m}", "Linear", [x, w, b], [x @ w + b], in_out, params=(1, 2), atol=1e-5)
 x, w, b = r(64, 256), r(256, 100) * 0.05, r(100)
