@@ -44,12 +44,11 @@ int GraphRewrite::f32_rank(const std::string& value) const {
   return t && t->dtype == DType::f32 ? t->rank() : -1;
 }
 
-size_t GraphRewrite::drop_taken() {
+void GraphRewrite::drop_taken() {
   std::vector<ir::Node> kept;
   for (size_t i = 0; i < g_.nodes.size(); ++i)
     if (!taken_[i]) kept.push_back(std::move(g_.nodes[i]));
   g_.nodes = std::move(kept);
-  return g_.nodes.size();
 }
 
 int Fusion::run(const char* op) {

@@ -25,7 +25,6 @@ class GraphRewrite {
   // The one node reading `value`, when it is an `op` (and the value is not a graph output).
   ir::Node* sole_reader(const std::string& value, const char* op);
   const std::vector<size_t>& readers(const std::string& value) { return readers_[value]; }
-  ir::Node& node(size_t i) { return g_.nodes[i]; }
   size_t index(const ir::Node& n) const { return size_t(&n - g_.nodes.data()); }
 
   // A one-element f32 constant's value.
@@ -39,8 +38,8 @@ class GraphRewrite {
   void take(const std::vector<size_t>& nodes) {
     for (size_t i : nodes) take(i);
   }
-  // Removes the nodes taken; returns the graph's node count.
-  size_t drop_taken();
+  // Removes the nodes taken.
+  void drop_taken();
 
  private:
   ir::Graph& g_;
