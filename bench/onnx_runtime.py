@@ -5,6 +5,8 @@ own process (load time, median run time, peak memory).
 Models (random weights, transformers' / torch's own classes, exported with
 torch.onnx.export at opset 17, static shapes):
   bert-base   BertModel, hidden 768, 12 layers, sequence 128, batch 1 and 8
+  bert-base-dynamic  the same exported with dynamic batch and sequence axes (what optimum
+              writes), run at the same shapes
   vit-b16     ViTModel, 224x224, patch 16, batch 1 and 8
   resnet50    torchvision's ResNet-50, 224x224 (BatchNorm folded by the exporter), batch 1 and 8
   gpt2-small  GPT2LMHeadModel, one full forward pass over 64 tokens (no past), batch 1 and 8
@@ -70,7 +72,7 @@ def export_decoder(path):
                       dynamic_axes=dyn)
 
 
-MODELS = ["bert-base", "vit-b16", "resnet50", "gpt2-small", "gpt2-gen"]
+MODELS = ["bert-base", "bert-base-dynamic", "vit-b16", "resnet50", "gpt2-small", "gpt2-gen"]
 
 
 def export(kind, batch, path):
@@ -82,7 +84,7 @@ def export(kind, batch, path):
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    if kind == "bert-base":
+    if kind in ("bert-base", "bert-base-dynamic"):
         model = tf.BertModel(tf.BertConfig()).eval()
         ids = rng.integers(0, 30522, (batch, 128)).astype(np.int64)
         inputs, names, keys, out = [ids, np.ones_like(ids)], ["input_ids", "attention_mask"], None, "last_hidden_state"
@@ -114,8 +116,11 @@ def export(kind, batch, path):
                 kw["use_cache"] = False
             return getattr(self.m(**kw), out)
 
+    dynamic = None
+    if kind == "bert-base-dynamic":
+        dynamic = {n: {0: "batch", 1: "sequence"} for n in names + ["y"]}
     torch.onnx.export(Wrap(model), tuple(torch.from_numpy(i) for i in inputs), path, dynamo=False, opset_version=17,
-                      input_names=names, output_names=["y"])
+                      input_names=names, output_names=["y"], dynamic_axes=dynamic)
     from safetensors.numpy import save_file
     save_file(dict(zip(names, inputs)), path + ".inputs.safetensors")
 

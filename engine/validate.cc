@@ -174,7 +174,8 @@ std::vector<ValueType> infer_node(const Graph& g, Node& n, const std::vector<con
 }
 
 std::map<std::string, ValueType> infer_types(const Graph& g, const WeightLookup& weights,
-                                             const std::map<std::string, ValueType>& input_types) {
+                                             const std::map<std::string, ValueType>& input_types,
+                                             const std::function<void(ValueType&)>& refine) {
   std::map<std::string, ValueType> types = input_types;
   for (const Parameter& p : g.parameters) {
     const Tensor* w = weights(p.weight);
@@ -189,6 +190,7 @@ std::map<std::string, ValueType> infer_types(const Graph& g, const WeightLookup&
     std::vector<ValueType>& out = ctx.outputs();
     for (size_t i = 0; i < n.outputs.size(); ++i) {
       check_size(ctx, out[i], n.outputs[i]);
+      if (refine) refine(out[i]);
       types[n.outputs[i]] = std::move(out[i]);
     }
   }

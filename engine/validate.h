@@ -17,9 +17,11 @@ using WeightLookup = std::function<const Tensor*(const std::string&)>;
 std::map<std::string, ValueType> validate_graph(Graph& g, const WeightLookup& weights,
                                                 const std::string& weights_source);
 
-// Runs the shape rules again with the given types of the graph's inputs.
+// Runs the shape rules again with the given types of the graph's inputs;
+// `refine`, when given, sees each node's output types before later nodes read them.
 std::map<std::string, ValueType> infer_types(const Graph& g, const WeightLookup& weights,
-                                             const std::map<std::string, ValueType>& input_types);
+                                             const std::map<std::string, ValueType>& input_types,
+                                             const std::function<void(ValueType&)>& refine = {});
 
 // One node's output types from its inputs' (null: an optional input left out),
 // its attribute defaults filled in: for importers that type values as they

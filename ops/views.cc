@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 
 #include "engine/checked.h"
 #include "engine/op_def.h"
@@ -15,6 +16,29 @@ static std::string spec_str(const Elements& spec) {
   std::string s;
   for (const Element& e : spec) s += (s.empty() ? "" : ", ") + (e.known ? std::to_string(e.value) : e.dim().str());
   return s;
+}
+
+// The -1 of a reshape between symbolic shapes whose named dims cancel
+// ([batch, seq, 32] -> [batch, seq, -1, 8] infers 4): the quotient of the known
+// dims when every named dim of the target is one of the input's and none is
+// left over; unknown otherwise.
+static Dim inferred_by_symbols(const SymShape& x, const SymShape& out, int infer_at) {
+  std::multiset<std::string> left;
+  int64_t in_known = 1, out_known = 1;
+  for (const Dim& d : x) {
+    if (!d.is_known() && d.sym.empty()) return Dim{};
+    if (d.is_known()) in_known *= d.value;  // bounded: the input passed its size check
+    else left.insert(d.sym);
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (int(i) == infer_at) continue;
+    const Dim& d = out[i];
+    if (d.is_known()) out_known *= d.value;  // bounded: the caller checked the product
+    else if (auto it = left.find(d.sym); !d.sym.empty() && it != left.end()) left.erase(it);
+    else return Dim{};
+  }
+  if (!left.empty() || out_known == 0 || in_known % out_known) return Dim{};
+  return Dim::known(in_known / out_known);
 }
 
 // ONNX-style target shape (the `shape` attribute, or input 1 computed by the
@@ -53,6 +77,7 @@ static void infer_reshape(InferContext& c) {
       else if (auto m = checked_mul(out_known, out[i].value); m && *m <= kMaxTensorBytes) out_known = *m;
       else c.fail("cannot reshape " + shape_str(x) + " to " + shape_str(out) + ": the element count overflows");
     }
+  if (infer_at >= 0 && !(in_known && rest_known)) out[infer_at] = inferred_by_symbols(x, out, infer_at);
   if (in_known && rest_known) {
     if (infer_at >= 0) {
       if (out_known == 0 || in_numel % out_known)

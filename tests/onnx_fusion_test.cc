@@ -40,16 +40,19 @@ TEST_P(OnnxFusion, AttentionFusesAsFarAsTheExportAllows) {
 
 // Two layers each; the hand-written block (`attention`) has one, Marian's decoder a
 // causal self-attention and a cross-attention over the encoder's states a layer. GPT-2's packed c_attn
-// (one Gemm on [B * T, E], then Split) fuses as in_proj. The dynamic exports keep the
-// projections apart: their head splits are reshapes to shapes computed from the input's
-// (which the importer cannot prove keep [B, T]), and a past is concatenated in the graph.
+// (one Gemm on [B * T, E], then Split) fuses as in_proj. Dynamic-axes exports fuse too: their
+// head splits reshape to shapes computed from the input's, whose dims the importer names and
+// follows (through a broadcast with a sliced position table, and a context's `q.size(2)`);
+// GPT-2 with a past keeps the projections apart (the past is concatenated in the graph).
 INSTANTIATE_TEST_SUITE_P(Exports, OnnxFusion,
                          ::testing::Values(FusionCase{"attention", 1, 0}, FusionCase{"bert", 2, 0},
                                            FusionCase{"bert_fixed", 2, 0}, FusionCase{"vit", 2, 0},
                                            FusionCase{"marian_encoder", 2, 0},
                                            FusionCase{"marian_fixed_decoder", 4, 0}, FusionCase{"gpt2", 2, 0},
                                            FusionCase{"gpt2_past", 0, 2},
-                                           FusionCase{"bert_dynamic", 0, 2}),
+                                           FusionCase{"bert_dynamic", 2, 0},
+                                           FusionCase{"marian_dynamic_encoder", 2, 0},
+                                           FusionCase{"marian_dynamic_decoder", 4, 0}),
                          [](const auto& info) { return std::string(info.param.model); });
 
 }  // namespace

@@ -57,6 +57,20 @@ TEST(ShapeArithmetic, GatherUnsqueezeConcatReshapeKeepTheDims) {
   EXPECT_EQ(ir::shape_str(y.shape), "[batch, seq, 2, 4]");
 }
 
+// A -1 between symbolic shapes is known when the named dims cancel: [batch, seq, 8]
+// -> [batch, seq, -1, 4] splits 8 into 2 heads of 4, whatever batch and seq are.
+TEST(ShapeArithmetic, MinusOneIsInferredWhenTheNamedDimsCancel) {
+  auto reshaped = [](std::vector<int64_t> spec) {
+    return ir::shape_str(infer("Reshape", {kX}, {{"shape", std::move(spec)}})[0].shape);
+  };
+  EXPECT_EQ(reshaped({0, 0, -1, 4}), "[batch, seq, 2, 4]");
+  EXPECT_EQ(reshaped({0, -1}), "[batch, ?]");      // seq * 8: not a dim the rules can name
+  EXPECT_EQ(reshaped({0, 0, 3, -1}), "[batch, seq, 3, ?]");  // 8 / 3: left for the run to refuse
+  ValueType unnamed{DType::f32, {Dim::symbol("batch"), Dim{}, Dim::known(8)}};
+  EXPECT_EQ(ir::shape_str(infer("Reshape", {unnamed}, {{"shape", std::vector<int64_t>{0, 0, -1, 4}}})[0].shape),
+            "[batch, ?, ?, 4]");  // an unknown dim is not known equal to itself
+}
+
 // Where(Equal(shape, -1), 1, shape): a dim is never negative, so the test is known.
 TEST(ShapeArithmetic, ComparingADimWithANegativeNumberIsKnown) {
   ValueType s = infer("Shape", {kX})[0];

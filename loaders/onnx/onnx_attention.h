@@ -13,6 +13,11 @@ namespace heed::onnx_import {
 // the graph computes. The nodes left unread are removed afterwards.
 int fuse_attention(ir::Graph& g, const WeightStore& weights, const std::map<std::string, ir::ValueType>& types);
 
+// Moves each Gather(Shape(v), i) of a named dim to the first value the dim
+// appears in (onnx_dim_reads.cc), so that the blocks fuse_multi_head_attention
+// would remove are read by the block alone; returns how many moved.
+int move_dim_reads(ir::Graph& g, const WeightStore& weights, const std::map<std::string, ir::ValueType>& types);
+
 // Then rewrites each ScaledDotProductAttention whose q, k and v are head splits
 // of Linear projections and whose context goes through the merge into an output
 // Linear into one MultiHeadAttention (onnx_mha.cc); returns how many. `weights`

@@ -158,7 +158,13 @@ void NodeContext::emit(const std::string& op, std::vector<std::string> inputs,
     g_.builder_.drop_last();
     return;
   }
-  for (size_t i = 0; i < out.size(); ++i) g_.types_[n.outputs[i]] = std::move(out[i]);
+  for (size_t i = 0; i < out.size(); ++i) g_.types_[n.outputs[i]] = g_.named_unknowns(std::move(out[i]));
+}
+
+ir::ValueType OnnxGraph::named_unknowns(ir::ValueType t) {
+  for (ir::Dim& d : t.shape)
+    if (!d.is_known() && d.sym.empty()) d = ir::Dim::symbol(fmt::format("?{}", ++unknown_dims_));
+  return t;
 }
 
 std::string NodeContext::weight(const std::string& name, Tensor t) {
@@ -284,6 +290,22 @@ static ir::Graph without_unread_nodes(ir::Graph g) {
   return g;
 }
 
+// The types of `graph`'s values by heed's shape rules, unknown dims named: after
+// a fusion, rules of the fused ops know more than the ONNX nodes' did (the
+// context of a ScaledDotProductAttention has the queries' length, where an
+// exported mask's broadcast with the scores lost it). None when the rules refuse
+// the graph: it is left unfused, and the model's validation names the fault.
+std::optional<std::map<std::string, ir::ValueType>> OnnxGraph::fused_types(const ir::Graph& graph) {
+  std::map<std::string, ir::ValueType> inputs;
+  for (const ir::GraphInput& in : graph.inputs) inputs[in.name] = in.type;
+  try {
+    return ir::infer_types(graph, [&](const std::string& w) { return weights_.find(w); }, inputs,
+                           [&](ir::ValueType& t) { t = named_unknowns(std::move(t)); });
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 ir::Graph OnnxGraph::import() {
   read_inputs_and_initializers();
   const GraphProto& g = model_.graph;
@@ -325,9 +347,12 @@ ir::Graph OnnxGraph::import() {
     }
     builder_.output(out.name);
   }
-  ir::Graph graph = builder_.take();
+  // Unread nodes go before fusing too: a fusion takes only values its pattern alone reads.
+  ir::Graph graph = without_unread_nodes(builder_.take());
   fuse_attention(graph, weights_, types_);
-  fuse_multi_head_attention(graph, weights_, types_);
+  if (auto types = fused_types(graph); types && move_dim_reads(graph, weights_, *types) > 0)
+    graph = without_unread_nodes(std::move(graph));
+  if (auto types = fused_types(graph)) fuse_multi_head_attention(graph, weights_, *types);
   return without_unread_nodes(std::move(graph));
 }
 

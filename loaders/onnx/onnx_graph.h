@@ -84,6 +84,13 @@ class OnnxGraph {
   std::set<int> fused_;                               // nodes a fusion already covered
   int current_ = 0;                                   // the node being translated
   std::set<std::string> materialized_;
+  int unknown_dims_ = 0;                              // unnamed dims named so far
+
+  // `t` with each dim the shape rules could not name (a Slice to a computed end,
+  // a broadcast of two different dims) named "?N" afresh: the values computed
+  // from it share the name, so fusions can prove dims equal ([B, ?1, E] split
+  // into heads and merged back) where "unknown" would prove nothing.
+  ir::ValueType named_unknowns(ir::ValueType t);
 
   std::string resolve(const std::string& value) const;
   // A small integer tensor whose elements its type knows (and not a graph output), as a constant.
@@ -94,6 +101,7 @@ class OnnxGraph {
  private:
   void read_inputs_and_initializers();
   void translate(int index);
+  std::optional<std::map<std::string, ir::ValueType>> fused_types(const ir::Graph& graph);
 };
 
 }  // namespace heed::onnx_import

@@ -25,6 +25,11 @@ class GraphRewrite {
   // The one node reading `value`, when it is an `op` (and the value is not a graph output).
   ir::Node* sole_reader(const std::string& value, const char* op);
   const std::vector<size_t>& readers(const std::string& value) { return readers_[value]; }
+  // The node making `value`; null for graph inputs, weights and constants.
+  const ir::Node* producer(const std::string& value) const {
+    auto p = producer_.find(value);
+    return p == producer_.end() ? nullptr : &g_.nodes[p->second];
+  }
   size_t index(const ir::Node& n) const { return size_t(&n - g_.nodes.data()); }
 
   // A one-element f32 constant's value.
