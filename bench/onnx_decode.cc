@@ -5,6 +5,9 @@
 // length), the median of the later ones, tokens per second from the median.
 //
 //   heed_bench_onnx_decode MODEL.onnx --batch 1 --prompt 8 --tokens 64 --threads 2 --repeats 3
+//
+// --profile: the timed generations run with per-node timings, whose table
+// (heed's profile: nodes by total time, then totals per op) goes to stderr.
 #include <heed/model.h>
 
 #include <algorithm>
@@ -26,6 +29,7 @@ struct Args {
   std::string model;
   int64_t batch = 1, prompt = 8, tokens = 64;
   int threads = 0, repeats = 3;
+  bool profile = false;
 };
 
 Args parse(int argc, char** argv) {
@@ -40,8 +44,9 @@ Args parse(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--tokens")) a.tokens = value();
     else if (!std::strcmp(argv[i], "--threads")) a.threads = int(value());
     else if (!std::strcmp(argv[i], "--repeats")) a.repeats = int(value());
+    else if (!std::strcmp(argv[i], "--profile")) a.profile = true;
     else if (argv[i][0] != '-' && a.model.empty()) a.model = argv[i];
-    else std::exit((std::fprintf(stderr, "usage: %s MODEL.onnx [--batch B] [--prompt P] [--tokens N] [--threads T] [--repeats R]\n", argv[0]), 2));
+    else std::exit((std::fprintf(stderr, "usage: %s MODEL.onnx [--batch B] [--prompt P] [--tokens N] [--threads T] [--repeats R] [--profile]\n", argv[0]), 2));
   }
   if (a.model.empty()) std::exit((std::fprintf(stderr, "give MODEL.onnx\n"), 2));
   return a;
@@ -94,10 +99,12 @@ int main(int argc, char** argv) {
     double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     SessionOptions options;
     options.threads = a.threads;
+    options.profile = a.profile;
     Session session(model, options);
     auto first = std::chrono::steady_clock::now();
     int64_t check = generate(session, model, a);  // warm-up: each new past length is planned here
     double first_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - first).count();
+    session.reset_profile();
     std::vector<double> ms;
     for (int r = 0; r < a.repeats; ++r) {
       auto t = std::chrono::steady_clock::now();
@@ -105,6 +112,7 @@ int main(int argc, char** argv) {
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
     }
     double median = bench::median(ms);
+    if (a.profile) std::fputs(session.profile().table().c_str(), stderr);
     std::printf("{\"load_s\": %.3f, \"first_ms\": %.1f, \"median_ms\": %.1f, \"tokens_per_s\": %.1f}\n", load_s,
                 first_ms, median, double(a.batch * a.tokens) / median * 1e3);
   } catch (const std::exception& e) {

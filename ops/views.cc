@@ -21,7 +21,7 @@ static std::string spec_str(const Elements& spec) {
 // The -1 of a reshape between symbolic shapes whose named dims cancel
 // ([batch, seq, 32] -> [batch, seq, -1, 8] infers 4): the quotient of the known
 // dims when every named dim of the target is one of the input's and none is
-// left over; unknown otherwise.
+// left over, the one left over when the known dims cancel too; unknown otherwise.
 static Dim inferred_by_symbols(const SymShape& x, const SymShape& out, int infer_at) {
   std::multiset<std::string> left;
   int64_t in_known = 1, out_known = 1;
@@ -37,8 +37,11 @@ static Dim inferred_by_symbols(const SymShape& x, const SymShape& out, int infer
     else if (auto it = left.find(d.sym); !d.sym.empty() && it != left.end()) left.erase(it);
     else return Dim{};
   }
-  if (!left.empty() || out_known == 0 || in_known % out_known) return Dim{};
-  return Dim::known(in_known / out_known);
+  if (out_known == 0 || in_known % out_known) return Dim{};
+  if (left.empty()) return Dim::known(in_known / out_known);
+  // One named dim left and nothing else: it ([batch, seq] -> [-1, seq] is [batch, seq]).
+  if (left.size() == 1 && in_known == out_known) return Dim::symbol(*left.begin());
+  return Dim{};
 }
 
 // ONNX-style target shape (the `shape` attribute, or input 1 computed by the

@@ -65,6 +65,8 @@ TEST(ShapeArithmetic, MinusOneIsInferredWhenTheNamedDimsCancel) {
   };
   EXPECT_EQ(reshaped({0, 0, -1, 4}), "[batch, seq, 2, 4]");
   EXPECT_EQ(reshaped({0, -1}), "[batch, ?]");      // seq * 8: not a dim the rules can name
+  EXPECT_EQ(reshaped({-1, 8}), "[?, 8]");          // batch * seq
+  EXPECT_EQ(reshaped({-1, 0, 8}), "[batch, seq, 8]");  // input_ids.view(-1, seq) as GPT-2 writes it
   EXPECT_EQ(reshaped({0, 0, 3, -1}), "[batch, seq, 3, ?]");  // 8 / 3: left for the run to refuse
   ValueType unnamed{DType::f32, {Dim::symbol("batch"), Dim{}, Dim::known(8)}};
   EXPECT_EQ(ir::shape_str(infer("Reshape", {unnamed}, {{"shape", std::vector<int64_t>{0, 0, -1, 4}}})[0].shape),

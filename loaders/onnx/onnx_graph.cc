@@ -10,6 +10,7 @@
 #include "loaders/onnx/onnx_attention.h"
 #include "loaders/onnx/onnx_file.h"
 #include "loaders/onnx/onnx_ops.h"
+#include "loaders/onnx/onnx_rewrite.h"
 
 namespace heed::onnx_import {
 
@@ -269,25 +270,6 @@ void OnnxGraph::translate(int index) {
   const Translator* t = find_translator(n.op_type);
   if (!t) c.fail("heed does not import this op (docs/onnx.md lists the ones it does)");
   (*t)(c);
-}
-
-// Shape arithmetic that became constants, or Reshapes that became static,
-// leave nodes nobody reads: they go (last first, so chains go whole), with the
-// parameters only they read.
-static ir::Graph without_unread_nodes(ir::Graph g) {
-  std::set<std::string> read(g.outputs.begin(), g.outputs.end());
-  std::vector<bool> keep(g.nodes.size(), false);
-  for (size_t i = g.nodes.size(); i-- > 0;) {
-    const ir::Node& n = g.nodes[i];
-    for (const std::string& out : n.outputs) keep[i] = keep[i] || read.count(out);
-    if (keep[i]) read.insert(n.inputs.begin(), n.inputs.end());
-  }
-  std::vector<ir::Node> nodes;
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    if (keep[i]) nodes.push_back(std::move(g.nodes[i]));
-  g.nodes = std::move(nodes);
-  std::erase_if(g.parameters, [&](const ir::Parameter& p) { return !read.count(p.name); });
-  return g;
 }
 
 // The types of `graph`'s values by heed's shape rules, unknown dims named: after

@@ -167,9 +167,11 @@ class MhaFusion final : public Fusion {
     const bool k_transposed = sdpa.attr_int("k_transposed");
     const std::vector<int64_t> heads_perm{0, 2, 1, 3};
     std::optional<Projection> q = head_split(sdpa.inputs[0], heads_perm);
+    if (!q) return false;
     std::optional<Projection> k = head_split(sdpa.inputs[1], k_transposed ? std::vector<int64_t>{0, 2, 3, 1} : heads_perm);
     std::optional<Projection> v = head_split(sdpa.inputs[2], heads_perm);
-    if (!q || !k || !v || k->x != v->x || v->scale != 1.f) return false;
+    if (!k && !v && !k_transposed) return fuse_with_past(sdpa_index, *q);
+    if (!k || !v || k->x != v->x || v->scale != 1.f) return false;
     if (q->heads != k->heads || q->heads != v->heads || q->dim != k->dim || q->dim != v->dim) return false;
     const bool packed = q->packed;  // then all three are its parts, in order
     if ((q->packed || k->packed || v->packed) &&
@@ -198,6 +200,94 @@ class MhaFusion final : public Fusion {
     out->inputs = std::move(inputs);
     out->attrs = {{"num_heads", q->heads}, {"scale", scale}};
     return true;
+  }
+
+  // Keys and values that are not head splits of projections (an exported past:
+  // present = Concat(past, new heads), a graph output) stay as the graph makes
+  // them; the query's projection, the attention, the merge and the output
+  // projection become a MultiHeadAttention over them (kv_projected). A packed
+  // q/k/v projection keeps only its k and v parts.
+  bool fuse_with_past(size_t sdpa_index, Projection q) {
+    ir::Node& sdpa = g_.nodes[sdpa_index];
+    for (size_t i : {size_t(1), size_t(2)}) {
+      std::optional<ir::ValueType> kv = rw_.type(sdpa.inputs[i]);
+      if (!kv || kv->rank() != 4 || !same_dim(kv->shape[1], ir::Dim::known(q.heads)) ||
+          !same_dim(kv->shape[3], ir::Dim::known(q.dim)))
+        return false;
+    }
+    const int64_t e = q.heads * q.dim;
+    std::vector<size_t> nodes{sdpa_index};
+    ir::Node* out = output_projection(sdpa.outputs[0], e, nodes);
+    if (!out) return false;
+    std::string q_weight, q_bias = q.bias;
+    if (q.packed) {
+      if (!drop_query_part(q, e, q_weight, q_bias)) return false;
+      std::erase_if(q.nodes, [&](size_t i) { return i == rw_.index(*q.packed) || i == rw_.index(*q.linear); });
+    } else {
+      q_weight = out_in_weight(*q.linear);
+    }
+    double scale = sdpa.attr_float("scale");
+    if (scale < 0) scale = 1.0 / std::sqrt(double(q.dim));
+    std::vector<std::string> inputs{q.x, sdpa.inputs[1], sdpa.inputs[2], q_weight, "", "", q_bias, "", "",
+                                    out_in_weight(*out), out->has_input(2) ? out->inputs[2] : ""};
+    if (sdpa.has_input(3)) {
+      inputs.resize(mha::kMask);
+      inputs.push_back(sdpa.inputs[3]);
+    }
+    rw_.take(q.nodes);
+    rw_.take(nodes);
+    out->name = sdpa.name;
+    out->op = "MultiHeadAttention";
+    out->inputs = std::move(inputs);
+    out->attrs = {{"num_heads", q.heads}, {"scale", scale * double(q.scale)}, {"kv_projected", int64_t(1)}};
+    return true;
+  }
+
+  // The packed projection [.., 3E] of `q` loses its query part: its weight and
+  // bias become the k/v part ([.., 2E], the Split's two outputs), and the query's
+  // weight ([E, E], MHA's [out, in]) and bias are weights of their own, named
+  // after the packed ones + "/q" (returned in q_weight, q_bias). False when the
+  // parts are not constants.
+  bool drop_query_part(const Projection& q, int64_t e, std::string& q_weight, std::string& q_bias) {
+    ir::Node& lin = *const_cast<ir::Node*>(q.linear);
+    ir::Node& split = *const_cast<ir::Node*>(q.packed);
+    const Tensor* w = store_.find(lin.inputs[1]);
+    const Tensor* b = q.bias.empty() ? nullptr : store_.find(q.bias);
+    if (!w || (!q.bias.empty() && !b) || q.part != 0) return false;
+    const std::string wn = lin.inputs[1], bn = q.bias;
+    const float* wd = w->data_as<float>();
+    if (in_out(lin)) {  // [E, 3E]: columns
+      store_.add(wn + "/q", transposed_matrix(columns(wd, e, 3 * e, 0, e).data_as<float>(), e, e));
+      store_.add(wn + "/kv", columns(wd, e, 3 * e, e, 2 * e));
+    } else {  // [3E, E]: rows
+      store_.add(wn + "/q", Tensor::copy_of(DType::f32, Shape({e, e}), wd));
+      store_.add(wn + "/kv", Tensor::copy_of(DType::f32, Shape({2 * e, e}), wd + e * e));
+    }
+    std::vector<std::string> added{wn + "/q", wn + "/kv"};
+    if (b) {
+      store_.add(bn + "/q", Tensor::copy_of(DType::f32, Shape({e}), b->data_as<float>()));
+      store_.add(bn + "/kv", Tensor::copy_of(DType::f32, Shape({2 * e}), b->data_as<float>() + e));
+      added.insert(added.end(), {bn + "/q", bn + "/kv"});
+    }
+    for (const std::string& a : added) g_.parameters.push_back({a, a});
+    if (rw_.readers(wn).size() == 1) store_.free(w);  // the parts replace it
+    if (b && rw_.readers(bn).size() == 1) store_.free(b);
+    lin.inputs[1] = wn + "/kv";
+    if (b) lin.inputs[2] = bn + "/kv";
+    q_weight = wn + "/q";
+    q_bias = b ? bn + "/q" : "";
+    split.outputs.erase(split.outputs.begin());
+    if (auto sizes = split.attrs.find("sizes"); sizes != split.attrs.end())
+      if (auto* v = std::get_if<std::vector<int64_t>>(&sizes->second); v && !v->empty()) *v = {e, e};
+    return true;
+  }
+
+  // Columns [from, from + count) of a row-major [rows, cols] matrix.
+  static Tensor columns(const float* m, int64_t rows, int64_t cols, int64_t from, int64_t count) {
+    Tensor t = Tensor::empty(DType::f32, Shape({rows, count}));
+    for (int64_t r = 0; r < rows; ++r)
+      std::copy_n(m + r * cols + from, count, t.data_as<float>() + r * count);
+    return t;
   }
 
   WeightStore& store_;
@@ -232,6 +322,7 @@ void unflatten_linears(ir::Graph& g, const WeightStore& weights, const std::map<
 
 int fuse_multi_head_attention(ir::Graph& g, WeightStore& weights, const std::map<std::string, ir::ValueType>& types) {
   unflatten_linears(g, weights, types);
+  g = without_unread_nodes(std::move(g));  // the shape arithmetic of the reshapes it dropped
   return MhaFusion(g, weights, types).run("ScaledDotProductAttention");
 }
 

@@ -1,5 +1,7 @@
 #include "loaders/onnx/onnx_rewrite.h"
 
+#include <set>
+
 namespace heed::onnx_import {
 
 GraphRewrite::GraphRewrite(ir::Graph& g, const WeightStore& weights, const std::map<std::string, ir::ValueType>& types)
@@ -64,6 +66,25 @@ std::string attr_or(const ir::Node& n, const std::string& key, const std::string
   if (it == n.attrs.end()) return fallback;
   const std::string* s = std::get_if<std::string>(&it->second);
   return s ? *s : fallback;
+}
+
+// Shape arithmetic that became constants, or Reshapes that became static,
+// leave nodes nobody reads: they go (last first, so chains go whole), with the
+// parameters only they read.
+ir::Graph without_unread_nodes(ir::Graph g) {
+  std::set<std::string> read(g.outputs.begin(), g.outputs.end());
+  std::vector<bool> keep(g.nodes.size(), false);
+  for (size_t i = g.nodes.size(); i-- > 0;) {
+    const ir::Node& n = g.nodes[i];
+    for (const std::string& out : n.outputs) keep[i] = keep[i] || read.count(out);
+    if (keep[i]) read.insert(n.inputs.begin(), n.inputs.end());
+  }
+  std::vector<ir::Node> nodes;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (keep[i]) nodes.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(nodes);
+  std::erase_if(g.parameters, [&](const ir::Parameter& p) { return !read.count(p.name); });
+  return g;
 }
 
 }  // namespace heed::onnx_import

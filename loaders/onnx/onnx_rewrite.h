@@ -73,4 +73,8 @@ class Fusion {
 // A node's string attribute, or `fallback` when the importer left it out.
 std::string attr_or(const ir::Node& n, const std::string& key, const std::string& fallback);
 
+// `g` without the nodes whose outputs nothing reads (after folding, fusing or
+// rewriting) and the parameters only they read.
+ir::Graph without_unread_nodes(ir::Graph g);
+
 }  // namespace heed::onnx_import
