@@ -46,6 +46,15 @@ void MappedFile::release_pages_within(const void* p, size_t bytes) {
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
+Tensor mapped_tensor(DType dtype, const Shape& shape) {
+  const size_t bytes = std::max<size_t>(size_t(shape.numel()) * dtype_size(dtype), 1);
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw Error(fmt::format("out of memory mapping {} bytes for a {} tensor {}", bytes,
+                                               dtype_name(dtype), shape.str()));
+  auto owner = std::shared_ptr<const void>(p, [bytes](const void* q) { munmap(const_cast<void*>(q), bytes); });
+  return Tensor::view(dtype, shape, p, std::move(owner));
+}
+
 MappedFile::~MappedFile() {
   if (data_) munmap(const_cast<unsigned char*>(data_), size_);
 }

@@ -5,7 +5,15 @@
 #include <memory>
 #include <string>
 
+#include <heed/tensor.h>
+
 namespace heed {
+
+// An uninitialized tensor in memory mapped for it alone, returned to the system
+// when the last view of it goes. For large copies made at load and dropped once
+// a kernel has packed them: on the heap, freeing them between the packed
+// weights fragments it (GPT-2 small's fused projections kept 100 MB more).
+Tensor mapped_tensor(DType dtype, const Shape& shape);
 
 class MappedFile {
  public:

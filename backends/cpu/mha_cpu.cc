@@ -271,7 +271,7 @@ class MhaKernel final : public Kernel {
   explicit MhaKernel(const KernelInit& init)
       : cfg_{init.node.attr_int("num_heads"), bool(init.node.attr_int("causal")), bool(init.node.attr_int("kv_projected")),
              float(init.node.attr_float("scale")), init.node.where(), init.node.captured_outputs > 0, nullptr, nullptr},
-        in_proj_packed_(!init.node.has_input(kKWeight)) {
+        in_proj_packed_(!init.node.has_input(kKWeight) && !init.node.attr_int("kv_projected")) {
     pack_projections(cfg_, init);
     pack_for_onednn(cfg_, init);
   }

@@ -19,6 +19,7 @@
 #include "loaders/onnx/onnx_attention.h"
 
 #include "engine/kernel_helpers.h"
+#include "engine/mapped_file.h"
 #include "loaders/onnx/onnx_rewrite.h"
 #include "ops/attention.h"
 
@@ -72,7 +73,7 @@ class MhaFusion final : public Fusion {
     const std::string name = w + "/out_in";
     if (!store_.find(name)) {
       const Tensor& t = *store_.find(w);
-      store_.add(name, transposed_matrix(t.data_as<float>(), t.shape()[0], t.shape()[1]));
+      store_.add(name, part_of(t.data_as<float>(), t.shape()[1], 0, t.shape()[0], 0, t.shape()[1], true));
       g_.parameters.push_back({name, name});
       if (rw_.readers(w).size() == 1) store_.free(&t);  // only this Linear read it: not needed beside the copy
     }
@@ -257,11 +258,11 @@ class MhaFusion final : public Fusion {
     const std::string wn = lin.inputs[1], bn = q.bias;
     const float* wd = w->data_as<float>();
     if (in_out(lin)) {  // [E, 3E]: columns
-      store_.add(wn + "/q", transposed_matrix(columns(wd, e, 3 * e, 0, e).data_as<float>(), e, e));
-      store_.add(wn + "/kv", columns(wd, e, 3 * e, e, 2 * e));
+      store_.add(wn + "/q", part_of(wd, 3 * e, 0, e, 0, e, true));
+      store_.add(wn + "/kv", part_of(wd, 3 * e, 0, e, e, 2 * e, false));
     } else {  // [3E, E]: rows
-      store_.add(wn + "/q", Tensor::copy_of(DType::f32, Shape({e, e}), wd));
-      store_.add(wn + "/kv", Tensor::copy_of(DType::f32, Shape({2 * e, e}), wd + e * e));
+      store_.add(wn + "/q", part_of(wd, e, 0, e, 0, e, false));
+      store_.add(wn + "/kv", part_of(wd, e, e, 2 * e, 0, e, false));
     }
     std::vector<std::string> added{wn + "/q", wn + "/kv"};
     if (b) {
@@ -282,11 +283,22 @@ class MhaFusion final : public Fusion {
     return true;
   }
 
-  // Columns [from, from + count) of a row-major [rows, cols] matrix.
-  static Tensor columns(const float* m, int64_t rows, int64_t cols, int64_t from, int64_t count) {
-    Tensor t = Tensor::empty(DType::f32, Shape({rows, count}));
-    for (int64_t r = 0; r < rows; ++r)
-      std::copy_n(m + r * cols + from, count, t.data_as<float>() + r * count);
+  // Rows [r0, r0 + rows) x columns [c0, c0 + count) of a row-major matrix `cols`
+  // wide, transposed when asked, as a tensor of its own: mapped apart from the
+  // heap, as the kernels pack it and it goes at load (engine/mapped_file.h).
+  static Tensor part_of(const float* m, int64_t cols, int64_t r0, int64_t rows, int64_t c0, int64_t count,
+                        bool transposed) {
+    Tensor t = mapped_tensor(DType::f32, transposed ? Shape({count, rows}) : Shape({rows, count}));
+    float* to = t.data_as<float>();
+    if (!transposed) {
+      for (int64_t r = 0; r < rows; ++r) std::copy_n(m + (r0 + r) * cols + c0, count, to + r * count);
+      return t;
+    }
+    constexpr int64_t kTile = 32;  // tiles, so that neither side is read a line per element
+    for (int64_t i0 = 0; i0 < rows; i0 += kTile)
+      for (int64_t j0 = 0; j0 < count; j0 += kTile)
+        for (int64_t j = j0; j < std::min(count, j0 + kTile); ++j)
+          for (int64_t i = i0; i < std::min(rows, i0 + kTile); ++i) to[j * rows + i] = m[(r0 + i) * cols + c0 + j];
     return t;
   }
 
