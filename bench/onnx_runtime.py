@@ -19,12 +19,18 @@ intra_op_num_threads = --threads. heed: `heed run --repeat N --threads T`.
 Peak memory is each run's own process (ru_maxrss is inherited across fork and
 exec, so the models are exported by a separate process, not this one).
 
+Each row runs each engine --rounds times (3), taking turns, each time in a fresh process:
+on a machine whose speed drifts by tens of percent from one minute to the next, both
+engines then see the same stretch of it. The speed-up is the median of the rounds' own
+ratios, with their range in brackets.
+
 Run: python3 bench/onnx_runtime.py --heed build/heed --threads 2   (needs torch, transformers, onnxruntime)
 """
 import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -220,14 +226,29 @@ def run_heed(heed, path, threads, repeats):
     return {"load_s": load, "median_ms": median, "peak_mb": peak}
 
 
+def alternated(rounds, run_ort_once, run_heed_once):
+    """Each engine `rounds` times, taking turns, so that both see the same stretch of a noisy
+    machine: medians of each engine's per-process medians (loads, tokens/s too), the largest
+    peak, and the speed-up as the median of the rounds' own ratios with their range."""
+    pairs = [(run_ort_once(), run_heed_once()) for _ in range(rounds)]
+    def merged(results):
+        out = {k: statistics.median(r[k] for r in results) for k in results[0] if k != "peak_mb"}
+        out["peak_mb"] = max(r["peak_mb"] for r in results)
+        return out
+    ratios = sorted(o["median_ms"] / h["median_ms"] for o, h in pairs)
+    speedup = f"{statistics.median(ratios):.2f}x" + (f" ({ratios[0]:.2f}-{ratios[-1]:.2f})" if rounds > 1 else "")
+    return merged([o for o, _ in pairs]), merged([h for _, h in pairs]), speedup
+
+
 def decode_row(a, batch):
     path = os.path.join(a.dir, "gpt2-gen.onnx")
     if not os.path.exists(path):
         subprocess.run([sys.executable, __file__, "--export", "gpt2-gen", "1", path], check=True)
-    o, h = run_ort_decode(path, a.threads, a.repeats, batch), run_heed_decode(a.heed, path, a.threads, a.repeats, batch)
+    o, h, speedup = alternated(a.rounds, lambda: run_ort_decode(path, a.threads, a.repeats, batch),
+                               lambda: run_heed_decode(a.heed, path, a.threads, a.repeats, batch))
     print(f"| gpt2-gen ({DECODE_TOKENS} tokens, tok/s ort / heed: {o['tokens_per_s']:.0f} / {h['tokens_per_s']:.0f}; "
           f"heed's first generation {h['first_ms']:.0f} ms) "
-          f"| {batch} | {o['median_ms']:.1f} | {h['median_ms']:.1f} | {o['median_ms'] / h['median_ms']:.2f}x "
+          f"| {batch} | {o['median_ms']:.1f} | {h['median_ms']:.1f} | {speedup} "
           f"| {o['load_s']:.2f} / {h['load_s']:.2f} | {o['peak_mb']:.0f} / {h['peak_mb']:.0f} |", flush=True)
 
 
@@ -239,6 +260,8 @@ def main():
     p.add_argument("--dir", default="/tmp/heed-onnx-bench")
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated, of: " + ", ".join(MODELS))
     p.add_argument("--batches", default="1,8")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="processes per engine and row, taking turns (the speed-up: median of the rounds' ratios, and their range)")
     p.add_argument("--export", nargs=3, metavar=("MODEL", "BATCH", "PATH"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.export:
@@ -247,7 +270,8 @@ def main():
         p.error(f"unknown model(s) {', '.join(unknown)}: choose from {', '.join(MODELS)}")
     os.makedirs(a.dir, exist_ok=True)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    print(f"CPU: {cpu}; threads {a.threads}; median of {a.repeats} runs after one warm-up\n")
+    print(f"CPU: {cpu}; threads {a.threads}; median of {a.repeats} runs after one warm-up, "
+          f"{a.rounds} processes per engine taking turns\n")
     print("| model | batch | onnxruntime ms | heed ms | heed speed-up | load s (ort / heed) | peak MB (ort / heed) |")
     print("|---|---|---|---|---|---|---|")
     for kind in a.models.split(","):
@@ -258,8 +282,9 @@ def main():
             path = os.path.join(a.dir, f"{kind}-b{batch}.onnx")
             if not os.path.exists(path + ".inputs.safetensors"):  # in a process of its own: this one stays small,
                 subprocess.run([sys.executable, __file__, "--export", kind, str(batch), path], check=True)  # as peaks inherit
-            o, h = run_ort(path, a.threads, a.repeats), run_heed(a.heed, path, a.threads, a.repeats)
-            print(f"| {kind} | {batch} | {o['median_ms']:.1f} | {h['median_ms']:.1f} | {o['median_ms'] / h['median_ms']:.2f}x "
+            o, h, speedup = alternated(a.rounds, lambda: run_ort(path, a.threads, a.repeats),
+                                       lambda: run_heed(a.heed, path, a.threads, a.repeats))
+            print(f"| {kind} | {batch} | {o['median_ms']:.1f} | {h['median_ms']:.1f} | {speedup} "
                   f"| {o['load_s']:.2f} / {h['load_s']:.2f} | {o['peak_mb']:.0f} / {h['peak_mb']:.0f} |", flush=True)
 
 
