@@ -163,8 +163,13 @@ void NodeContext::emit(const std::string& op, std::vector<std::string> inputs,
 }
 
 ir::ValueType OnnxGraph::named_unknowns(ir::ValueType t) {
-  for (ir::Dim& d : t.shape)
-    if (!d.is_known() && d.sym.empty()) d = ir::Dim::symbol(fmt::format("?{}", ++unknown_dims_));
+  for (ir::Dim& d : t.shape) {
+    if (d.is_known() || !d.sym.empty()) continue;
+    std::string name;
+    do name = fmt::format("?{}", ++unknown_dims_);
+    while (input_dims_.count(name));  // a graph input may name a dim "?1" itself
+    d = ir::Dim::symbol(name);
+  }
   return t;
 }
 
@@ -244,6 +249,7 @@ void OnnxGraph::read_inputs_and_initializers() {
     for (size_t i = 0; i < type.shape.size(); ++i)  // an unnamed dynamic dim gets a name of its own
       if (!type.shape[i].is_known() && type.shape[i].sym.empty())
         type.shape[i] = ir::Dim::symbol(fmt::format("{}_dim{}", in.name, i));
+    for (const ir::Dim& d : type.shape) input_dims_.insert(d.sym);
     builder_.input(in.name, type.dtype, type.shape);
     types_[in.name] = type;
   }

@@ -85,6 +85,7 @@ class OnnxGraph {
   int current_ = 0;                                   // the node being translated
   std::set<std::string> materialized_;
   int unknown_dims_ = 0;                              // unnamed dims named so far
+  std::set<std::string> input_dims_;                  // the dims graph inputs name
 
   // `t` with each dim the shape rules could not name (a Slice to a computed end,
   // a broadcast of two different dims) named "?N" afresh: the values computed
