@@ -120,17 +120,21 @@ inline void mask_broadcast_strides(const Shape& mask, int64_t (&strides)[3]) {
   }
 }
 
-// A row-major [rows, cols] matrix transposed into a new [cols, rows] one, times
-// `scale`. In 32 x 32 tiles: element by element, every write of a large weight
-// went to another cache line.
-inline Tensor transposed_matrix(const float* from, int64_t rows, int64_t cols, float scale = 1.f) {
-  Tensor t = Tensor::empty(DType::f32, Shape({cols, rows}));
-  float* to = t.data_as<float>();
+// A row-major [rows, cols] matrix whose rows lie `ld` apart, transposed into
+// `to` ([cols, rows]), times `scale`. In 32 x 32 tiles: element by element,
+// every write of a large weight went to another cache line.
+inline void transpose_into(const float* from, int64_t ld, int64_t rows, int64_t cols, float* to, float scale = 1.f) {
   constexpr int64_t kTile = 32;
   for (int64_t i0 = 0; i0 < rows; i0 += kTile)
     for (int64_t j0 = 0; j0 < cols; j0 += kTile)
       for (int64_t j = j0; j < std::min(cols, j0 + kTile); ++j)
-        for (int64_t i = i0; i < std::min(rows, i0 + kTile); ++i) to[j * rows + i] = from[i * cols + j] * scale;
+        for (int64_t i = i0; i < std::min(rows, i0 + kTile); ++i) to[j * rows + i] = from[i * ld + j] * scale;
+}
+
+// The same into a new [cols, rows] tensor of a dense [rows, cols] matrix.
+inline Tensor transposed_matrix(const float* from, int64_t rows, int64_t cols, float scale = 1.f) {
+  Tensor t = Tensor::empty(DType::f32, Shape({cols, rows}));
+  transpose_into(from, cols, rows, cols, t.data_as<float>(), scale);
   return t;
 }
 

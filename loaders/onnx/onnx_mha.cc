@@ -290,15 +290,10 @@ class MhaFusion final : public Fusion {
                         bool transposed) {
     Tensor t = mapped_tensor(DType::f32, transposed ? Shape({count, rows}) : Shape({rows, count}));
     float* to = t.data_as<float>();
-    if (!transposed) {
-      for (int64_t r = 0; r < rows; ++r) std::copy_n(m + (r0 + r) * cols + c0, count, to + r * count);
-      return t;
-    }
-    constexpr int64_t kTile = 32;  // tiles, so that neither side is read a line per element
-    for (int64_t i0 = 0; i0 < rows; i0 += kTile)
-      for (int64_t j0 = 0; j0 < count; j0 += kTile)
-        for (int64_t j = j0; j < std::min(count, j0 + kTile); ++j)
-          for (int64_t i = i0; i < std::min(rows, i0 + kTile); ++i) to[j * rows + i] = m[(r0 + i) * cols + c0 + j];
+    const float* from = m + r0 * cols + c0;
+    if (transposed) transpose_into(from, cols, rows, count, to);
+    else
+      for (int64_t r = 0; r < rows; ++r) std::copy_n(from + r * cols, count, to + r * count);
     return t;
   }
 
