@@ -338,9 +338,12 @@ ir::Graph OnnxGraph::import() {
   // Unread nodes go before fusing too: a fusion takes only values its pattern alone reads.
   ir::Graph graph = without_unread_nodes(builder_.take());
   fuse_attention(graph, weights_, types_);
-  if (auto types = fused_types(graph); types && move_dim_reads(graph, weights_, *types) > 0)
+  auto types = fused_types(graph);
+  if (types && move_dim_reads(graph, weights_, *types) > 0) {
     graph = without_unread_nodes(std::move(graph));
-  if (auto types = fused_types(graph)) fuse_multi_head_attention(graph, weights_, *types);
+    types = fused_types(graph);  // the moved reads' new values
+  }
+  if (types) fuse_multi_head_attention(graph, weights_, *types);
   return without_unread_nodes(std::move(graph));
 }
 
