@@ -99,7 +99,7 @@ struct QuestionAnswerer::Impl {
 };
 
 QuestionAnswerer::QuestionAnswerer(const std::string& model_dir, const AnswererOptions& options)
-    : QuestionAnswerer(Model::load(model_dir, detail::load_on(options.device)), model_dir, options) {}
+    : QuestionAnswerer(Model::load(model_dir, detail::load_on(options.device, options.precision)), model_dir, options) {}
 QuestionAnswerer::QuestionAnswerer(const Model& model, const std::string& model_dir, const AnswererOptions& options)
     : impl_(std::make_unique<Impl>(model, model_dir, options)) {}
 QuestionAnswerer::~QuestionAnswerer() = default;

@@ -57,7 +57,7 @@ struct Captioner::Impl {
 };
 
 Captioner::Captioner(const std::string& model_dir, const CaptionerOptions& options)
-    : Captioner(Model::load(model_dir, detail::load_on(options.device)), model_dir, options) {}
+    : Captioner(Model::load(model_dir, detail::load_on(options.device, options.precision)), model_dir, options) {}
 Captioner::Captioner(const Model& model, const std::string& model_dir, const CaptionerOptions& options)
     : impl_(std::make_unique<Impl>(model, model_dir, options)) {}
 Captioner::~Captioner() = default;

@@ -25,7 +25,7 @@ struct Translator::Impl {
 };
 
 Translator::Translator(const std::string& model_dir, const TranslatorOptions& options)
-    : Translator(Model::load(model_dir, detail::load_on(options.device)), model_dir, options) {}
+    : Translator(Model::load(model_dir, detail::load_on(options.device, options.precision)), model_dir, options) {}
 
 Translator::Translator(const Model& model, const std::string& model_dir, const TranslatorOptions& options)
     : impl_(std::make_unique<Impl>(model, model_dir, options)) {}

@@ -6,6 +6,7 @@
 //  Invocation  built by Kernel::prepare for one session and one set of concrete
 //              shapes (e.g. a oneDNN primitive with its scratchpad); run() is the
 //              per-run hot path and must not allocate.
+#include <heed/model.h>
 #include <heed/tensor.h>
 
 #include <functional>
@@ -80,6 +81,8 @@ class Kernel {
   // when they run. False once the kernel keeps all it needs of it (a packed copy):
   // the model then frees the weight, unless another node reads it.
   virtual bool reads_constant(size_t /*input*/) const { return true; }
+  // The arithmetic its GEMMs run in (LoadOptions::precision, where it took it).
+  virtual Precision precision() const { return Precision::f32; }
 };
 
 struct KernelInit {
@@ -87,6 +90,7 @@ struct KernelInit {
   std::vector<ir::ValueType> input_types;  // load-time types (dims may be symbolic)
   std::vector<const Tensor*> constants;    // per input: the weight/constant, or nullptr
   DType gemm_dtype = DType::f32;           // LoadOptions::gemm_dtype (f16/bf16: tensor-core GEMMs, CUDA)
+  Precision precision = Precision::f32;    // LoadOptions::precision (the CPU's projections)
 };
 
 // One contiguous copy within a backend's memory.

@@ -19,7 +19,8 @@ int CompiledGraph::add_value(ValueSlot slot) {
 }
 
 CompiledGraph::CompiledGraph(ir::Graph graph, const std::map<std::string, ir::ValueType>& types,
-                             const WeightStore& weights, const Backend& backend, DType gemm_dtype, ConstantUses* uses)
+                             const WeightStore& weights, const Backend& backend, DType gemm_dtype, ConstantUses* uses,
+                             Precision precision)
     : graph_(std::move(graph)), weights_(weights), backend_(backend) {
   for (const ir::GraphInput& in : graph_.inputs)
     input_ids_.push_back(add_value({in.name, ValueSlot::Kind::input, nullptr, false, in.type}));
@@ -48,7 +49,7 @@ CompiledGraph::CompiledGraph(ir::Graph graph, const std::map<std::string, ir::Va
                               n.where(), backend.name()));
     CompiledNode cn;
     cn.node = &n;
-    KernelInit init{n, {}, {}, gemm_dtype};
+    KernelInit init{n, {}, {}, gemm_dtype, precision};
     for (const std::string& in : n.inputs) {
       int id = in.empty() ? -1 : ids_.at(in);
       cn.in_ids.push_back(id);

@@ -37,7 +37,7 @@ class CompiledGraph {
   // `uses`: told of each kernel made (CPU models free the weights packed).
   CompiledGraph(ir::Graph graph, const std::map<std::string, ir::ValueType>& types,
                 const WeightStore& weights, const Backend& backend, DType gemm_dtype = DType::f32,
-                ConstantUses* uses = nullptr);
+                ConstantUses* uses = nullptr, Precision precision = Precision::f32);
 
   const ir::Graph& graph() const { return graph_; }
   const std::vector<ValueSlot>& values() const { return values_; }

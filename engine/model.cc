@@ -69,6 +69,23 @@ static void add_attention_captures(ir::Graph& g) {
   }
 }
 
+// The GEMM dtype on a GPU, from gemm_dtype and precision (bf16 is one of its
+// tensor-core dtypes); the CPU's GEMMs take `precision` (f32 for gemm_dtype).
+DType ModelImpl::checked_gemm_dtype(const LoadOptions& options, Device device) const {
+  const DType g = options.gemm_dtype;
+  if (g != DType::f32 && g != DType::f16 && g != DType::bf16)
+    throw Error(fmt::format("{}: gemm_dtype must be f32, f16 or bf16, got {}", path_, dtype_name(g)));
+  if (g != DType::f32 && device == Device::cpu)
+    throw Error(fmt::format("{}: gemm_dtype {} needs device 'cuda' (on the CPU, choose the precision instead)", path_,
+                            dtype_name(g)));
+  if (device == Device::cpu || options.precision == Precision::f32) return g;
+  if (options.precision == Precision::int8)
+    throw Error(fmt::format("{}: precision int8 runs on the CPU only (on CUDA: bf16, or gemm_dtype f16)", path_));
+  if (g != DType::f32 && g != DType::bf16)
+    throw Error(fmt::format("{}: precision bf16 and gemm_dtype {} disagree", path_, dtype_name(g)));
+  return DType::bf16;
+}
+
 void ModelImpl::build(ir::GraphFile file, const LoadOptions& options) {
   const Backend* chosen = &cpu_backend();
   if (options.device == Device::cuda) {
@@ -79,11 +96,8 @@ void ModelImpl::build(ir::GraphFile file, const LoadOptions& options) {
     }
   }
   const Backend& backend = *chosen;
-  if (options.gemm_dtype != DType::f32 && options.gemm_dtype != DType::f16 && options.gemm_dtype != DType::bf16)
-    throw Error(fmt::format("{}: gemm_dtype must be f32, f16 or bf16, got {}", path_, dtype_name(options.gemm_dtype)));
-  if (options.gemm_dtype != DType::f32 && backend.device() == Device::cpu)
-    throw Error(fmt::format("{}: gemm_dtype {} needs device 'cuda' (the CPU backend computes in f32)", path_,
-                            dtype_name(options.gemm_dtype)));
+  const DType gemm_dtype = checked_gemm_dtype(options, backend.device());
+  precision_ = options.precision;
   auto lookup = [this](const std::string& name) { return weights_.find(name); };
   std::map<std::string, std::map<std::string, ir::ValueType>> types;  // per graph
   // An importer may have read the file's pages to make copies (an ONNX
@@ -112,7 +126,8 @@ void ModelImpl::build(ir::GraphFile file, const LoadOptions& options) {
   for (auto& [name, graph] : file.graphs) {
     try {
       graphs_[name] = std::make_unique<CompiledGraph>(std::move(graph), types[name], weights_, backend,
-                                                      options.gemm_dtype, uses ? &*uses : nullptr);
+                                                      gemm_dtype, uses ? &*uses : nullptr,
+                                                      options.precision);
     } catch (const Error& e) {
       throw Error(with_path(e.what()));
     }
@@ -145,6 +160,21 @@ const CompiledGraph& ModelImpl::graph(const std::string& name) const {
 }
 
 }  // namespace detail
+
+std::string_view precision_name(Precision p) {
+  switch (p) {
+    case Precision::f32: return "f32";
+    case Precision::bf16: return "bf16";
+    case Precision::int8: return "int8";
+  }
+  return "?";
+}
+
+Precision precision_from_name(std::string_view name) {
+  for (Precision p : {Precision::f32, Precision::bf16, Precision::int8})
+    if (precision_name(p) == name) return p;
+  throw Error(fmt::format("unknown precision '{}' (expected f32, bf16 or int8)", name));
+}
 
 Model Model::load(const std::string& path, const LoadOptions& options) {
   cpu_isa();  // a bad HEED_CPU_ISA is a load error, whatever the model's ops
@@ -180,11 +210,26 @@ std::vector<ValueInfo> Model::outputs(const std::string& graph) const {
 
 const std::map<std::string, std::string>& Model::metadata() const { return impl_->metadata(); }
 
+namespace {
+
+// "[int8]" after a node whose GEMMs left f32; "" otherwise.
+std::string precision_tag(const CompiledNode& n) {
+  const Precision p = n.kernel ? n.kernel->precision() : Precision::f32;
+  return p == Precision::f32 ? "" : fmt::format(" [{}]", precision_name(p));
+}
+
+}  // namespace
+
 std::string Model::describe() const {
   std::string s;
   for (const auto& [name, graph] : impl_->graphs()) {
     const auto& g = graph;  // a lambda may not capture a structured binding (C++20; clang refuses it)
-    s += fmt::format("graph '{}': {} nodes\n", name, g->nodes().size());
+    size_t lowp = 0;
+    for (const CompiledNode& n : g->nodes()) lowp += !precision_tag(n).empty();
+    s += fmt::format("graph '{}': {} nodes", name, g->nodes().size());
+    if (impl_->precision() != Precision::f32)
+      s += fmt::format(", {} in {} (marked), f32 in the rest", lowp, precision_name(impl_->precision()));
+    s += "\n";
     auto value = [&](int id) {
       if (id < 0) return std::string("-");
       const ValueSlot& v = g->values()[id];
@@ -195,8 +240,8 @@ std::string Model::describe() const {
       std::vector<std::string> ins, outs;
       for (int id : n.in_ids) ins.push_back(value(id));
       for (int id : n.out_ids) outs.push_back(value(id));
-      s += fmt::format("  {:<10} {:<16} ({}) -> ({})\n", n.node->op, n.node->name, fmt::join(ins, ", "),
-                       fmt::join(outs, ", "));
+      s += fmt::format("  {:<10} {:<16} ({}) -> ({}){}\n", n.node->op, n.node->name, fmt::join(ins, ", "),
+                       fmt::join(outs, ", "), precision_tag(n));
     }
     for (int id : g->output_ids()) s += "  output  " + value(id) + "\n";
   }

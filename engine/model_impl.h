@@ -12,10 +12,11 @@
 namespace heed::detail {
 
 // The load options of the text/image front ends (Translator, Captioner,
-// QuestionAnswerer): the defaults, on `device`.
-inline LoadOptions load_on(Device device) {
+// QuestionAnswerer): the defaults, on `device`, in `precision`.
+inline LoadOptions load_on(Device device, Precision precision = Precision::f32) {
   LoadOptions o;
   o.device = device;
+  o.precision = precision;
   return o;
 }
 
@@ -28,14 +29,17 @@ class ModelImpl {
   const std::string& path() const { return path_; }
   std::string with_path(const std::string& message) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  Precision precision() const { return precision_; }  // as loaded (LoadOptions::precision)
 
  private:
   void build(ir::GraphFile file, const LoadOptions& options);
+  DType checked_gemm_dtype(const LoadOptions& options, Device device) const;
 
   std::string path_;
   std::map<std::string, std::string> metadata_;
   WeightStore weights_;
   std::map<std::string, std::unique_ptr<CompiledGraph>> graphs_;
+  Precision precision_ = Precision::f32;
 };
 
 }  // namespace heed::detail

@@ -71,6 +71,22 @@ expect_ok translate_attention "attention heatmaps written" "$heed" translate "$d
 expect_error translate_half_gemm_on_cpu "gemm_dtype f16 needs device 'cuda'" "$heed" translate "$dates" --input "$tmp/dates.txt" --gemm-dtype f16
 expect_ok run_unknown_gemm_dtype "--gemm-dtype: f8 not in \{f32,f16,bf16\}" sh -c "'$heed' run '$mlp/mlp.json' --inputs '$mlp/mlp_inputs.safetensors' --gemm-dtype f8 2>&1; test \$? -eq 105"
 expect_ok translate_summary "translated 3 lines: .* tokens/s" "$heed" translate "$dates" --input "$tmp/dates.txt"
+expect_ok run_unknown_precision "--precision: fp16 not in \{f32,bf16,int8\}" sh -c "'$heed' run '$mlp/mlp.json' --inputs '$mlp/mlp_inputs.safetensors' --precision fp16 2>&1; test \$? -eq 105"
+# --precision bf16 needs AVX-512 and int8 AVX-512 VNNI (backends/cpu/projection_lowp.cc); elsewhere one line says so.
+if grep -q avx512f /proc/cpuinfo && [ "${HEED_CPU_ISA:-}" != avx2 ]; then
+  expect_ok translate_bf16 "^2021-03-03$" "$heed" translate "$dates" --input "$tmp/dates.txt" --precision bf16
+  expect_ok inspect_bf16 "Linear +fc1 .*\[bf16\]" "$heed" inspect "$mlp/mlp.json" --precision bf16
+else
+  expect_error translate_bf16_refused "precision bf16: oneDNN has no kernel for it on this CPU" "$heed" translate "$dates" --input "$tmp/dates.txt" --precision bf16
+fi
+if grep -q avx512_vnni /proc/cpuinfo && [ "${HEED_CPU_ISA:-}" != avx2 ]; then
+  expect_ok translate_int8 "^2021-03-03$" "$heed" translate "$dates" --input "$tmp/dates.txt" --precision int8
+  expect_ok inspect_int8 "graph 'main': 4 nodes, 2 in int8 \(marked\), f32 in the rest" "$heed" inspect "$mlp/mlp.json" --precision int8
+  expect_ok run_int8 "label: i64\[4\]" "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --precision int8
+else
+  expect_error translate_int8_refused "precision int8 needs AVX-512 VNNI" "$heed" translate "$dates" --input "$tmp/dates.txt" --precision int8
+fi
+expect_error translate_int8_avx2 "precision int8 needs AVX-512 VNNI \(this CPU runs AVX2" env HEED_CPU_ISA=avx2 "$heed" translate "$dates" --input "$tmp/dates.txt" --precision int8
 python3 -c 'print(" ".join(["3rd of March 2021"] * 20))' >"$tmp/long.txt" 2>/dev/null || printf '%s ' $(seq 1 80) >"$tmp/long.txt"
 expect_ok translate_truncates_long_lines "warning: line 1 is longer than the model takes \\(its positions, or heed::Limits\\); its first 64 tokens were translated" "$heed" translate "$dates" --input "$tmp/long.txt"
 expect_error translate_missing_dir "nope: a model directory needs config.json|nope: cannot open" "$heed" translate "$tmp/nope" --input "$tmp/dates.txt"

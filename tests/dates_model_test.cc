@@ -21,11 +21,17 @@ std::vector<std::string> lines_of(const std::string& path) {
   return out;
 }
 
-class DatesModel : public ::testing::TestWithParam<std::string> {};
+// In bf16 and int8 (LoadOptions::precision) the held-out accuracy must stay
+// PyTorch's fp32 accuracy; the lines may differ from PyTorch's where both are wrong.
+class DatesModel : public ::testing::TestWithParam<std::tuple<std::string, Precision>> {};
 
 TEST_P(DatesModel, MatchesPyTorchOnTheHeldOutSet) {
-  const std::string dir = std::string(HEED_EXAMPLES) + "/" + GetParam();
-  Model model = Model::load(dir);
+  const auto& [name, precision] = GetParam();
+  if (std::string why; !test::precision_runs_here(precision, &why)) GTEST_SKIP() << why;
+  const std::string dir = std::string(HEED_EXAMPLES) + "/" + name;
+  LoadOptions options;
+  options.precision = precision;
+  Model model = Model::load(dir, options);
   MarianTokenizer tok(dir);
   Generator gen(model, 2);
   auto src = lines_of(dir + "/test.src"), tgt = lines_of(dir + "/test.tgt"), torch = lines_of(dir + "/test.pytorch");
@@ -42,18 +48,26 @@ TEST_P(DatesModel, MatchesPyTorchOnTheHeldOutSet) {
       std::string text = tok.decode(out[k].tokens);
       same_as_torch += text == torch[at + k];
       correct += text == tgt[at + k];
-      EXPECT_EQ(text, torch[at + k]) << "line " << at + k + 1 << ": " << src[at + k];
+      if (precision == Precision::f32) EXPECT_EQ(text, torch[at + k]) << "line " << at + k + 1 << ": " << src[at + k];
     }
   }
   std::ifstream mf(dir + "/metrics.json");
   double torch_accuracy = nlohmann::json::parse(mf)["exact_match_greedy_pytorch"];
   double accuracy = double(correct) / double(src.size());
-  EXPECT_EQ(same_as_torch, src.size());
-  EXPECT_DOUBLE_EQ(accuracy, torch_accuracy);
+  if (precision == Precision::f32) EXPECT_EQ(same_as_torch, src.size());
+  EXPECT_GE(accuracy, torch_accuracy);
   EXPECT_GE(accuracy, 0.95);
 }
 
-INSTANTIATE_TEST_SUITE_P(Bundled, DatesModel, ::testing::Values("dates-marian", "dates-lstm"));
+INSTANTIATE_TEST_SUITE_P(Bundled, DatesModel,
+                         ::testing::Combine(::testing::Values("dates-marian", "dates-lstm"),
+                                            ::testing::Values(Precision::f32, Precision::bf16, Precision::int8)),
+                         [](const ::testing::TestParamInfo<std::tuple<std::string, Precision>>& info) {
+                           std::string n = std::get<0>(info.param) + "_" + std::string(precision_name(std::get<1>(info.param)));
+                           for (char& ch : n)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace heed

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/cpu_isa.h"
 #include "tests/op_cases.h"
 #include "tests/test_util.h"
 
@@ -37,6 +38,7 @@ void expect_matches_pytorch(const json& c, Device device, DType gemm_dtype = DTy
   LoadOptions options{test::op_fixtures_path()};
   options.device = device;
   options.gemm_dtype = gemm_dtype;
+  if (c.contains("precision")) options.precision = precision_from_name(c["precision"].get<std::string>());
   Model model = Model::load(path, options);
   Session session(model, {"", 2});
   for (int repeat = 0; repeat < 2; ++repeat) {  // the second run reuses the bound plan
@@ -52,6 +54,27 @@ void expect_matches_pytorch(const json& c, Device device, DType gemm_dtype = DTy
 }
 
 TEST_P(OpReference, MatchesPyTorch) { expect_matches_pytorch(GetParam(), Device::cpu); }
+
+// The cases of LoadOptions::precision (bf16, int8) on the CPU. A CPU without a
+// oneDNN kernel for bf16 (AVX2; HEED_CPU_ISA=avx2), or without VNNI for int8,
+// refuses the model at load: the case checks that refusal and skips, saying so.
+class OpReferencePrecision : public ::testing::TestWithParam<json> {};
+
+TEST_P(OpReferencePrecision, MatchesPyTorch) {
+  const json& c = GetParam();
+  const bool bf16 = c["precision"] == "bf16";
+  const Precision precision = precision_from_name(c["precision"].get<std::string>());
+  if (std::string why; !test::precision_runs_here(precision, &why)) {
+    TensorMap inputs;
+    std::string path = test::write_file(test::temp_dir(), "graph.json", test::op_case_graph(c, inputs).dump());
+    LoadOptions options{test::op_fixtures_path()};
+    options.precision = precision;
+    EXPECT_TRUE(test::throws_error_with([&] { Model::load(path, options); },
+                                        bf16 ? "precision bf16: oneDNN has no kernel" : "precision int8 needs AVX-512 VNNI"));
+    GTEST_SKIP() << why << ": the model was refused at load, as it should be";
+  }
+  expect_matches_pytorch(c, Device::cpu);
+}
 
 TEST_P(OpReferenceCuda, MatchesPyTorch) {
   std::string why;
@@ -88,7 +111,16 @@ TEST(OpReferenceGemmDtype, HalfGemmsNeedCuda) {
 std::vector<json> gemm_cases() {
   std::vector<json> out;
   for (const json& c : test::op_cases())
-    if (c["op"] == "Linear" || c["op"] == "MatMul" || c["op"] == "MultiHeadAttention") out.push_back(c);
+    if ((c["op"] == "Linear" || c["op"] == "MatMul" || c["op"] == "MultiHeadAttention") && !c.contains("precision"))
+      out.push_back(c);
+  return out;
+}
+
+// The f32 cases, and those of another precision (LoadOptions::precision).
+std::vector<json> cases_in(bool other_precision) {
+  std::vector<json> out;
+  for (const json& c : test::op_cases())
+    if (c.contains("precision") == other_precision) out.push_back(c);
   return out;
 }
 
@@ -99,8 +131,9 @@ std::string case_name(const ::testing::TestParamInfo<json>& info) {
   return n;
 }
 
-INSTANTIATE_TEST_SUITE_P(PyTorch, OpReference, ::testing::ValuesIn(test::op_cases()), case_name);
-INSTANTIATE_TEST_SUITE_P(PyTorch, OpReferenceCuda, ::testing::ValuesIn(test::op_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(PyTorch, OpReference, ::testing::ValuesIn(cases_in(false)), case_name);
+INSTANTIATE_TEST_SUITE_P(PyTorch, OpReferencePrecision, ::testing::ValuesIn(cases_in(true)), case_name);
+INSTANTIATE_TEST_SUITE_P(PyTorch, OpReferenceCuda, ::testing::ValuesIn(cases_in(false)), case_name);
 INSTANTIATE_TEST_SUITE_P(PyTorch, OpReferenceCudaHalf,
                          ::testing::Combine(::testing::ValuesIn(gemm_cases()), ::testing::Values(DType::f16, DType::bf16)),
                          [](const ::testing::TestParamInfo<std::tuple<json, DType>>& info) {

@@ -1,5 +1,7 @@
 #include "tests/test_util.h"
 
+#include "engine/cpu_isa.h"
+
 #include <heed/error.h>
 
 #include <cmath>
@@ -101,6 +103,14 @@ std::string fixture(const std::string& name) { return std::string(HEED_FIXTURES)
     if (normalized ? std::abs(sum - 1.0) > 1e-4 : !(sum > 0)) return ::testing::AssertionFailure() << "row " << i << " sums to " << sum;
   }
   return ::testing::AssertionSuccess();
+}
+
+bool precision_runs_here(Precision p, std::string* why) {
+  const bool avx512 = cpu_isa() == CpuIsa::avx512;
+  if (p == Precision::bf16 && !avx512) *why = "bf16 needs AVX-512";
+  else if (p == Precision::int8 && !(avx512 && __builtin_cpu_supports("avx512vnni"))) *why = "int8 needs AVX-512 VNNI";
+  else return true;
+  return false;
 }
 
 bool cuda_usable(std::string* why) {

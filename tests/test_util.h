@@ -1,5 +1,6 @@
 #pragma once
 // Helpers shared by the tests: comparison against reference tensors, temp files.
+#include <heed/model.h>
 #include <heed/tensor.h>
 
 #include <functional>
@@ -24,6 +25,9 @@ namespace heed::test {
 // Whether Device::cuda can run here (else `why` says what is missing), and
 // whether the CUDA backend has a kernel for `op`.
 bool cuda_usable(std::string* why);
+// Whether this CPU runs LoadOptions::precision `p` (bf16: AVX-512; int8: AVX-512
+// VNNI, as backends/cpu/projection_lowp.cc requires); else why not.
+bool precision_runs_here(Precision p, std::string* why);
 bool cuda_supports(const std::string& op);
 
 // A fresh directory under the system temp dir, removed when the test process exits.

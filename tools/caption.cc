@@ -27,6 +27,7 @@ struct CaptionArgs {
   float length_penalty = 1.0f;
   bool profile = false;
   Device device = Device::cpu;
+  Precision precision = Precision::f32;
 };
 
 // Per image, the picture as the model saw it with one overlay per word.
@@ -67,7 +68,7 @@ void caption(CaptionArgs a) {
   if (!a.features.empty() && !a.attention.empty()) throw Error("--attention needs pictures to draw on, not --features");
   if (a.beam < 1 || a.n_best < 1 || a.n_best > a.beam || a.batch < 1 || a.max_new < 0)
     throw Error("--beam and --batch-size must be >= 1, --n-best between 1 and --beam, --max-length >= 1");
-  Captioner captioner(a.model, CaptionerOptions{a.threads, a.profile, a.batch, a.device, print_progress});
+  Captioner captioner(a.model, CaptionerOptions{a.threads, a.profile, a.batch, a.device, print_progress, a.precision});
   GenerationOptions o;
   o.beam_size = a.beam;
   o.num_hypotheses = a.n_best;
@@ -104,6 +105,7 @@ void add_caption(CLI::App& app) {
   cmd->add_option("--batch-size", a->batch, "images per batch (default 8)");
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)");
   add_device_option(cmd, &a->device);
+  add_precision_option(cmd, &a->precision);
   cmd->add_option("--attention", a->attention, "write each word's attention over the image (first 50 images) to this HTML file");
   cmd->add_option("--profile", a->trace, "print per-op timings; with =FILE also write a Chrome trace")->expected(0, 1);
   cmd->callback([a, cmd] {

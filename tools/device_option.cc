@@ -1,4 +1,4 @@
-// --device cpu|cuda and --gemm-dtype, shared by the subcommands that load a model.
+// --device cpu|cuda, --gemm-dtype and --precision, shared by the subcommands that load a model.
 #include "tools/commands.h"
 
 namespace heed::tools {
@@ -17,6 +17,15 @@ void add_gemm_dtype_option(CLI::App* cmd, DType* dtype) {
          "Linear/MatMul precision: f32 (default), or f16/bf16 on tensor cores with fp32 accumulation (--device cuda)")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}).description(""))
       ->type_name("f32|f16|bf16");
+}
+
+void add_precision_option(CLI::App* cmd, Precision* precision) {
+  cmd->add_option_function<std::string>(
+         "--precision", [precision](const std::string& name) { *precision = precision_from_name(name); },
+         "GEMM arithmetic: f32 (default); bf16 (bf16 weights and inputs, fp32 accumulation); int8 (weights per "
+         "channel, inputs per row, int32 accumulation; CPU only). Softmax, norms and attention scores stay f32")
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}).description(""))
+      ->type_name("f32|bf16|int8");
 }
 
 }  // namespace heed::tools

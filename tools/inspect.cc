@@ -35,12 +35,16 @@ void add_inspect(CLI::App& app) {
   auto weights = std::make_shared<std::string>();
   cmd->add_option("FILE", *path, "a .safetensors file, or a model (graph JSON, .onnx, checkpoint directory)")->required();
   cmd->add_option("--weights", *weights, "weights for a graph JSON (default: its \"weights\" entry)");
-  cmd->callback([path, weights] {
+  auto precision = std::make_shared<Precision>(Precision::f32);
+  add_precision_option(cmd, precision.get());
+  cmd->callback([path, weights, precision] {
     bool is_safetensors = path->ends_with(".safetensors");
     if (is_safetensors) print_safetensors(*path);
     bool has_graph = !is_safetensors;
     if (is_safetensors) has_graph = read_safetensors(*path).metadata.count("heed.graph") > 0;
-    if (has_graph) fmt::print("{}", Model::load(*path, {*weights}).describe());
+    LoadOptions options{*weights};
+    options.precision = *precision;
+    if (has_graph) fmt::print("{}", Model::load(*path, options).describe());
   });
 }
 

@@ -18,6 +18,7 @@ struct RunArgs {
   int threads = 0, repeat = 1;
   Device device = Device::cpu;
   DType gemm_dtype = DType::f32;
+  Precision precision = Precision::f32;
   bool profile = false;
   bool warmup = false;  // one untimed run first (primitive creation, thread start-up)
 };
@@ -44,6 +45,7 @@ void run(const RunArgs& a) {
   lo.capture_attention = !a.attention.html.empty();
   lo.device = a.device;
   lo.gemm_dtype = a.gemm_dtype;
+  lo.precision = a.precision;
   Model model = Model::load(a.model, lo);
   SafetensorsFile in = read_safetensors(a.inputs);
   TensorMap inputs(in.tensors.begin(), in.tensors.end());
@@ -94,6 +96,7 @@ CLI::App* add_common(CLI::App& app, const char* name, const char* help, std::sha
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)");
   add_device_option(cmd, &a->device);
   add_gemm_dtype_option(cmd, &a->gemm_dtype);
+  add_precision_option(cmd, &a->precision);
   return cmd;
 }
 

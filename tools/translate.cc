@@ -32,6 +32,7 @@ struct TranslateArgs {
   std::set<std::string> given;        // options on the command line: they override the model's generation config
   Device device = Device::cpu;
   DType gemm_dtype = DType::f32;
+  Precision precision = Precision::f32;
 };
 
 std::vector<std::string> read_lines(const std::string& path) {
@@ -115,6 +116,7 @@ void translate(const TranslateArgs& a) {
   LoadOptions lo;
   lo.device = a.device;
   lo.gemm_dtype = a.gemm_dtype;
+  lo.precision = a.precision;
   Model model = Model::load(a.model, lo);
   std::unique_ptr<Translator> translator;
   std::unique_ptr<Generator> id_generator;
@@ -169,6 +171,7 @@ void add_translate(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)");
   add_device_option(cmd, &a->device);
   add_gemm_dtype_option(cmd, &a->gemm_dtype);
+  add_precision_option(cmd, &a->precision);
   cmd->add_option("--attention", a->attention, "write cross-attention heatmaps (first 50 lines) to this HTML file");
   cmd->add_option("--profile", a->trace, "print per-op timings; with =FILE also write a Chrome trace")->expected(0, 1);
   cmd->callback([a, cmd] {

@@ -27,6 +27,7 @@ struct VqaArgs {
   int top = 3, batch = 32, threads = 0;
   bool profile = false;
   Device device = Device::cpu;
+  Precision precision = Precision::f32;
 };
 
 // "IMAGE<TAB>QUESTION" lines.
@@ -101,7 +102,7 @@ void vqa(VqaArgs a) {
     if (a.image.empty() || a.question.empty()) throw Error("give IMAGE and QUESTION (or --input FILE)");
     qs.push_back({a.image, a.question});
   }
-  QuestionAnswerer answerer(a.model, AnswererOptions{a.threads, a.profile, a.batch, a.device, print_progress});
+  QuestionAnswerer answerer(a.model, AnswererOptions{a.threads, a.profile, a.batch, a.device, print_progress, a.precision});
   auto t0 = std::chrono::steady_clock::now();
   std::vector<VqaResult> results = a.features.empty() ? answerer.answer(qs, a.top) : answer_features(answerer, features, a, qs);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -136,6 +137,7 @@ void add_vqa(CLI::App& app) {
   cmd->add_option("--batch-size", a->batch, "questions per batch (default 32)");
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)");
   add_device_option(cmd, &a->device);
+  add_precision_option(cmd, &a->precision);
   cmd->add_option("--attention", a->attention, "write each glimpse's attention over the image (first 50 questions) to this HTML file");
   cmd->add_option("--profile", a->trace, "print per-op timings; with =FILE also write a Chrome trace")->expected(0, 1);
   cmd->callback([a, cmd] {

@@ -23,10 +23,12 @@ class LinearKernel final : public Kernel {
     if (weight.numel() == 0) return;  // nothing to pack (see no_input_features)
     weight_ = std::make_shared<const ProjectionWeight>(weight.data_as<float>(), weight.shape()[in_out_ ? 1 : 0],
                                                        weight.shape()[in_out_ ? 0 : 1], activation_, nullptr,
-                                                       in_out_ ? WeightLayout::in_out : WeightLayout::out_in);
+                                                       in_out_ ? WeightLayout::in_out : WeightLayout::out_in,
+                                                       init.precision);
   }
 
   bool reads_constant(size_t input) const override { return input != 1 || !weight_ || weight_->reads_source(); }
+  Precision precision() const override { return weight_ ? weight_->precision() : Precision::f32; }
 
   std::unique_ptr<Invocation> prepare(const NodeShapes& s) const override {
     // The session never prepares a node with an empty output, so n > 0 here.

@@ -67,7 +67,8 @@ void pack_for_onednn(MhaConfig& cfg, const KernelInit& init) {
   const auto& c = init.constants;
   const Tensor* in = cfg.packed_weight ? cfg.packed_weight.get() : c[kQWeight];
   auto weight = [&](const float* w, int64_t n, int64_t k) {
-    return std::make_shared<const ProjectionWeight>(w, n, k, Activation::none, cfg.packed_weight);
+    return std::make_shared<const ProjectionWeight>(w, n, k, Activation::none, cfg.packed_weight, WeightLayout::out_in,
+                                                    init.precision);
   };
   if (in) {
     const int64_t e = in->shape()[1];
@@ -277,6 +278,11 @@ class MhaKernel final : public Kernel {
   }
   std::unique_ptr<Invocation> prepare(const NodeShapes& s) const override {
     return std::make_unique<MhaInvocation>(cfg_, s);
+  }
+  Precision precision() const override {
+    for (const auto* w : {&cfg_.w_qkv, &cfg_.w_q, &cfg_.w_k, &cfg_.w_v, &cfg_.w_out})
+      if (*w && (*w)->precision() != Precision::f32) return (*w)->precision();
+    return Precision::f32;
   }
   // The projection weights are read at run time only where a projection runs on
   // them in place (or as a strided matmul, not packed).

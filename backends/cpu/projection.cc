@@ -48,11 +48,17 @@ dnnl::matmul::primitive_desc linear_matmul_desc(int64_t m, int64_t k, int64_t n,
 }
 
 ProjectionWeight::ProjectionWeight(const float* w, int64_t n, int64_t k, Activation act,
-                                   std::shared_ptr<const void> keep_alive, WeightLayout layout)
+                                   std::shared_ptr<const void> keep_alive, WeightLayout layout, Precision precision)
     : n_(n), k_(k), act_(act), plain_(w), keep_alive_(std::move(keep_alive)), md_(plain_weight_md(k, n)) {
   const ProjectionKernel kernel = avx512_projection_kernel();  // a bad HEED_PROJECTION fails on every CPU
   const bool avx512 = cpu_isa() == CpuIsa::avx512, in_out = layout == WeightLayout::in_out;
   const int64_t out_stride = in_out ? 1 : k, in_stride = in_out ? n : 1;
+  if (precision != Precision::f32) {
+    lowp_ = std::make_shared<const LowPrecisionWeight>(w, n, k, out_stride, in_stride, precision, act);
+    plain_ = nullptr;
+    keep_alive_.reset();
+    return;
+  }
   if (avx512 && kernel == ProjectionKernel::panels) {
     panels_ = std::make_shared<const PanelGemm>(w, n, k, CpuIsa::avx512, act, out_stride, in_stride);
     plain_ = nullptr;
@@ -88,6 +94,10 @@ bool ProjectionWeight::panels_for(int64_t m) const {
 Projection::Projection(std::shared_ptr<const ProjectionWeight> weight, int64_t m, bool bias)
     : weight_(std::move(weight)), m_(m) {
   const ProjectionWeight& w = *weight_;
+  if (w.lowp_) {
+    lowp_ = std::make_shared<LowPrecisionProjection>(w.lowp_, m, bias);
+    return;
+  }
   if (w.panels_for(m)) return;
   stream_ = dnnl::stream(cpu_engine());
   auto pd = linear_matmul_desc(m, w.k_, w.n_, w.md_, bias, w.act_);
@@ -107,10 +117,12 @@ Projection::Projection(std::shared_ptr<const ProjectionWeight> weight, int64_t m
 }
 
 size_t Projection::workspace_bytes() const {
+  if (lowp_) return lowp_->workspace_bytes();
   return prim_ || !weight_ ? 0 : weight_->panels_->scratch_floats(m_) * sizeof(float);
 }
 
 void Projection::run(const float* x, float* y, const float* bias, void* workspace) {
+  if (lowp_) return lowp_->run(x, y, bias, workspace);
   if (!prim_) return weight_->panels_->run(x, m_, bias, y, static_cast<float*>(workspace));
   dnnl_memory_set_data_handle_v2(x_.get(), const_cast<float*>(x), nullptr);
   dnnl_memory_set_data_handle_v2(y_.get(), y, nullptr);

@@ -21,6 +21,7 @@
 
 #include "backends/cpu/activation_math.h"
 #include "backends/cpu/panel_gemm.h"
+#include "backends/cpu/projection_lowp.h"
 
 namespace heed::cpu {
 
@@ -46,8 +47,11 @@ enum class WeightLayout { out_in, in_out };
 class ProjectionWeight {
  public:
   // `w` stays valid as long as `keep_alive` (nullptr: as long as the model).
+  // `precision` bf16 or int8: a LowPrecisionWeight (projection_lowp.h) serves every m.
   ProjectionWeight(const float* w, int64_t n, int64_t k, Activation act = Activation::none,
-                   std::shared_ptr<const void> keep_alive = nullptr, WeightLayout layout = WeightLayout::out_in);
+                   std::shared_ptr<const void> keep_alive = nullptr, WeightLayout layout = WeightLayout::out_in,
+                   Precision precision = Precision::f32);
+  Precision precision() const { return lowp_ ? lowp_->precision() : Precision::f32; }
   // Whether heed's panel kernel serves m rows (else oneDNN).
   bool panels_for(int64_t m) const;
   // Whether a run reads `w` (oneDNN on it where it is), else only copies of its own.
@@ -60,6 +64,7 @@ class ProjectionWeight {
   const float* plain_;
   std::shared_ptr<const void> keep_alive_;
   std::shared_ptr<const PanelGemm> panels_;  // AVX-512: serves every m, no oneDNN path
+  std::shared_ptr<const LowPrecisionWeight> lowp_;  // bf16 or int8: serves every m
   dnnl::memory::desc md_;     // oneDNN's: the packed layout, or PyTorch's (plain_)
   dnnl::memory packed_;       // empty when plain
   Tensor own_plain_;          // an [in, out] weight transposed, when oneDNN reads it plain
@@ -77,6 +82,7 @@ class Projection {
  private:
   std::shared_ptr<const ProjectionWeight> weight_;
   int64_t m_ = 0;
+  std::shared_ptr<LowPrecisionProjection> lowp_;  // the weight's bf16 or int8 kernel
   dnnl::primitive prim_;  // oneDNN's, when it serves m rows
   dnnl::memory x_, y_, bias_, w_, onednn_scratch_;
   dnnl::stream stream_;

@@ -21,6 +21,7 @@ struct CaptionerOptions {
   int batch_size = 8;    // images encoded and decoded together
   Device device = Device::cpu;  // where a model loaded from a directory runs
   std::function<void(size_t done, size_t total)> progress;  // after each batch, when set
+  Precision precision = Precision::f32;  // of a model loaded from a directory (LoadOptions::precision)
 };
 
 struct Caption {

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace heed {
@@ -17,6 +18,18 @@ namespace detail {
 class ModelImpl;
 class SessionImpl;
 }  // namespace detail
+
+// The arithmetic of the model's GEMMs (LoadOptions::precision).
+//   f32   everything in fp32 (the default)
+//   bf16  weights stored in bf16, inputs rounded to bf16, fp32 accumulation and output
+//   int8  weights quantized at load per output channel (symmetric), inputs per row
+//         at run time (dynamic), int32 accumulation, results in fp32
+// On the CPU, Linear (MatMul with a constant operand, once imported) and the
+// projections of MultiHeadAttention take it; every other op, and softmax, layer
+// norm and attention scores, stay in fp32. `heed inspect` says which nodes run in which.
+enum class Precision { f32, bf16, int8 };
+HEED_API std::string_view precision_name(Precision p);         // "f32", "bf16", "int8"
+HEED_API Precision precision_from_name(std::string_view name);  // throws heed::Error on another name
 
 struct LoadOptions {
   // For a graph JSON: the safetensors file with its weights (default: the
@@ -38,6 +51,9 @@ struct LoadOptions {
   // accumulation and output; constant weights converted once at load). f32 (the
   // default) keeps every GEMM in fp32; f16/bf16 need Device::cuda.
   DType gemm_dtype = DType::f32;
+  // See Precision. bf16 on CUDA is gemm_dtype bf16; int8 runs on the CPU only.
+  // A CPU without a bf16 or int8 GEMM (oneDNN's reference code only) is refused at load.
+  Precision precision = Precision::f32;
 };
 
 struct ValueInfo {

@@ -21,6 +21,7 @@ struct AnswererOptions {
   int batch_size = 32;   // questions answered together
   Device device = Device::cpu;
   std::function<void(size_t done, size_t total)> progress;  // after each batch, when set
+  Precision precision = Precision::f32;  // of a model loaded from a directory (LoadOptions::precision)
 };
 
 struct Question {

@@ -54,8 +54,9 @@ def input_name(name, i, t):
     return key
 
 
-def case(name, op, inputs, outputs, attrs=None, params=(), rtol=1e-5, atol=1e-6):
-    """inputs: list of tensors or None (optional input left out)."""
+def case(name, op, inputs, outputs, attrs=None, params=(), rtol=1e-5, atol=1e-6, precision=None):
+    """inputs: list of tensors or None (optional input left out); precision: the
+    case runs with LoadOptions::precision (bf16, int8), and only so."""
     names = [input_name(name, i, t) for i, t in enumerate(inputs)]
     for j, t in enumerate(outputs):
         tensors[f"{name}.out{j}"] = t.contiguous().clone()
@@ -63,7 +64,7 @@ def case(name, op, inputs, outputs, attrs=None, params=(), rtol=1e-5, atol=1e-6)
                       inputs=names,
                       params=[i in params for i in range(len(inputs))],
                       outputs=[f"{name}.out{j}" for j in range(len(outputs))],
-                      rtol=rtol, atol=atol))
+                      rtol=rtol, atol=atol, **({"precision": precision} if precision else {})))
 
 
 def r(*shape):
@@ -254,7 +255,7 @@ def mha_inputs(query, key=None, value=None, qw=None, kw=None, vw=None, qb=None, 
 
 
 def mha_case(name, mha, query, key=None, value=None, kpm=None, am=None, weights=True, separate=False,
-             causal=False, fix_rows=(), mask4=None, **kw):
+             causal=False, fix_rows=(), mask4=None, reference=None, **kw):
     """mask4: heed's input 16, a mask broadcast to [B, H, T, S]; PyTorch takes it expanded to [B * H, T, S]."""
     E = mha.embed_dim
     sd = {k_: v_.detach() for k_, v_ in mha.state_dict().items()}
@@ -285,6 +286,8 @@ def mha_case(name, mha, query, key=None, value=None, kpm=None, am=None, weights=
     if mask4 is not None:
         ins += [None, None, None, mask4]
     attrs = {"num_heads": mha.num_heads, "causal": causal}
+    if reference is not None:  # another arithmetic's output (LoadOptions::precision)
+        out = reference
     case(name, "MultiHeadAttention", ins, [out, w] if weights else [out], attrs, params=params, **kw)
 
 
@@ -923,6 +926,120 @@ x, w, b = r(64, 256), r(256, 100) * 0.05, r(100)
 case("linear_in_out_plain_weight", "Linear", [x, w, b], [x @ w + b], in_out, atol=1e-5)
 x, w = r(7), r(7, 3)
 case("linear_in_out_1d_input_nobias", "Linear", [x, w, None], [x @ w], in_out, params=(1,))
+
+# LoadOptions::precision on the CPU's constant projections (backends/cpu/projection_lowp.h),
+# Linear and MultiHeadAttention's. References in PyTorch, three per case:
+#  - heed's scheme computed exactly: int8 = weights quantized per output channel, rows of x
+#    per row, symmetric (round half to even), integer products summed exactly, then
+#    acc * s_x * s_w + bias; bf16 = inputs and weights rounded to bf16, products summed in
+#    float64. Tight tolerances: only the order of fp32 operations differs.
+#  - PyTorch's own: torch.autocast bf16 (which also rounds its output to bf16), and
+#    torch.ao dynamic quantization with per-channel weights (which quantizes activations per
+#    tensor, affine u8: a different scheme, hence the wider tolerance).
+#  - fp32: how far the precision moves the result.
+def quantize_rows(t):
+    # Divisions by a tensor: PyTorch's 127.0 / t multiplies by a reciprocal (not
+    # correctly rounded), which moves values that sit on a .5 by one quantum.
+    amax = t.abs().amax(dim=-1, keepdim=True)
+    c127 = torch.full_like(amax, 127.0)
+    inv = torch.where(amax > 0, c127 / amax, torch.zeros_like(amax))
+    return torch.round(t * inv), amax / c127
+
+
+def int8_linear(x, w, b):
+    qx, sx = quantize_rows(x)
+    qw, sw = quantize_rows(w)
+    acc = (qx.double() @ qw.double().T).float()  # exact: |sums| < 2^24
+    return acc * (sx * sw.reshape(1, -1)) + (b if b is not None else 0.0)
+
+
+def bf16_linear(x, w, b):
+    y = x.bfloat16().double() @ w.bfloat16().double().T + (b.double() if b is not None else 0.0)
+    return y.float()
+
+
+def torch_int8_linear(x, w, b):
+    lin = torch.nn.Linear(w.shape[1], w.shape[0], bias=b is not None)
+    with torch.no_grad():
+        lin.weight.copy_(w)
+        if b is not None:
+            lin.bias.copy_(b)
+    qlin = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(lin), {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig})
+    with torch.no_grad():
+        return qlin(x)
+
+
+def torch_bf16_linear(x, w, b):
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        return F.linear(x, w, b).float()
+
+
+def span(t):
+    return float(t.abs().max())
+
+
+torch.manual_seed(20261204)
+lowp_acts = {"none": lambda t: t, "relu": F.relu, "gelu": F.gelu}
+for m, k, n, act in ((1, 96, 80, "none"), (7, 96, 80, "gelu"), (40, 256, 48, "relu")):
+    x, w, b = r(m, k), r(n, k) * 0.1, r(n)
+    fn, attrs, tag = lowp_acts[act], {"activation": act}, f"m{m}_k{k}_{act}"
+    y32 = fn(F.linear(x, w, b))
+    case(f"linear_int8_{tag}", "Linear", [x, w, b], [fn(int8_linear(x, w, b))], attrs, params=(1, 2), rtol=1e-5,
+         atol=1e-5, precision="int8")
+    case(f"linear_bf16_{tag}", "Linear", [x, w, b], [fn(bf16_linear(x, w, b))], attrs, params=(1, 2), rtol=1e-4,
+         atol=1e-5, precision="bf16")
+    # PyTorch's own (before the activation: its quantized Linear has none fused).
+    if act == "none":
+        case(f"linear_int8_torch_dynamic_{tag}", "Linear", [x, w, b], [torch_int8_linear(x, w, b)], attrs,
+             params=(1, 2), rtol=0, atol=0.02 * span(y32), precision="int8")
+        # autocast also rounds the bias and the output to bf16 (2^-8 relative).
+        case(f"linear_bf16_torch_autocast_{tag}", "Linear", [x, w, b], [torch_bf16_linear(x, w, b)], attrs,
+             params=(1, 2), rtol=8e-3, atol=2 ** -8 * span(b), precision="bf16")
+    case(f"linear_int8_vs_f32_{tag}", "Linear", [x, w, b], [y32], attrs, params=(1, 2), rtol=0,
+         atol=0.02 * span(y32), precision="int8")
+    case(f"linear_bf16_vs_f32_{tag}", "Linear", [x, w, b], [y32], attrs, params=(1, 2), rtol=1e-2,
+         atol=0.01 * span(y32), precision="bf16")
+# A weight given as [in, out] (ONNX's MatMul operand), no bias; rows that are zero or not finite
+# (int8: NaN out, never a finite guess), and a weight channel that is all zero.
+x, w = r(5, 40), r(40, 24) * 0.2
+x[1] = 0.0
+w[:, 3] = 0.0
+case("linear_int8_in_out_special_rows", "Linear", [x, w, None], [int8_linear(x, w.T, None)],
+     {"weight_layout": "in_out"}, params=(1,), rtol=1e-5, atol=1e-5, precision="int8")
+xn = x.clone()
+xn[2, 7], xn[4, 0] = float("inf"), float("nan")
+yn = int8_linear(xn.nan_to_num(0.0, 0.0, 0.0), w.T, None)
+yn[2], yn[4] = float("nan"), float("nan")
+case("linear_int8_not_finite_rows", "Linear", [xn, w, None], [yn], {"weight_layout": "in_out"}, params=(1,),
+     rtol=1e-5, atol=1e-5, precision="int8")
+case("linear_bf16_in_out", "Linear", [x, w, None], [bf16_linear(x, w.T, None)], {"weight_layout": "in_out"},
+     params=(1,), rtol=1e-4, atol=1e-5, precision="bf16")
+
+
+def lowp_mha(mha, x, lin, causal):
+    """nn.MultiheadAttention's self-attention with its projections through `lin` (heed's
+    scheme: the packed in_proj quantizes per output channel, as q/k/v apart would)."""
+    E, H = mha.embed_dim, mha.num_heads
+    sd = {k_: v_.detach() for k_, v_ in mha.state_dict().items()}
+    q, k, v = lin(x, sd["in_proj_weight"], sd["in_proj_bias"]).double().split(E, dim=-1)
+    heads = lambda t: t.reshape(t.shape[0], t.shape[1], H, E // H).transpose(1, 2)  # noqa: E731
+    s = heads(q) @ heads(k).transpose(-1, -2) / math.sqrt(E // H)
+    if causal:
+        s = s + torch.triu(torch.full(s.shape[-2:], float("-inf"), dtype=torch.float64), 1)
+    ctx = (s.softmax(-1) @ heads(v)).transpose(1, 2).reshape(x.shape[0], x.shape[1], E).float()
+    return lin(ctx, sd["out_proj.weight"], sd["out_proj.bias"])
+
+
+mha_lowp = torch.nn.MultiheadAttention(32, 4, batch_first=True)
+x = r(2, 6, 32)
+for precision, lin in (("int8", int8_linear), ("bf16", bf16_linear)):
+    for causal in (False, True):
+        want = lowp_mha(mha_lowp, x, lin, causal)
+        # int8: a context value within fp32 rounding of a rounding boundary may land one
+        # quantum away in heed; the tolerance allows that quantum through out_proj.
+        quantum = 2 * float(mha_lowp.out_proj.weight.detach().abs().max()) * span(want) / 127 if precision == "int8" else 1e-5
+        mha_case(f"mha_{precision}_self{'_causal' if causal else ''}", mha_lowp, x, causal=causal, weights=False,
+                 precision=precision, rtol=1e-4, atol=quantum, reference=want)
 
 args = [a for a in sys.argv[1:] if a != "--fresh"]
 out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")

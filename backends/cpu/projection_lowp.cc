@@ -1,0 +1,186 @@
+#include "backends/cpu/projection_lowp.h"
+
+#include <cmath>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "backends/cpu/activation.h"
+#include "backends/cpu/dnnl_util.h"
+#include "engine/cpu_isa.h"
+#include "engine/half.h"
+
+namespace heed::cpu {
+namespace {
+
+using memory = dnnl::memory;
+using dt = memory::data_type;
+using tag = memory::format_tag;
+
+constexpr size_t kAlign = 64;
+size_t aligned(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
+
+// VNNI sums u8 x s8 products into 32 bits; without it oneDNN's kernels
+// (vpmaddubsw) saturate pairs at 16 bits, silently, for full-range weights.
+bool int8_gemm_exact() { return cpu_isa() == CpuIsa::avx512 && __builtin_cpu_supports("avx512vnni"); }
+
+// The matmul of a run: bf16 x bf16 -> f32 with bias and activation, or s8 x s8 -> s32.
+dnnl::matmul::primitive_desc lowp_matmul_desc(Precision p, int64_t m, int64_t k, int64_t n, const memory::desc& weights,
+                                              bool bias, Activation act) {
+  dnnl::primitive_attr attr = scratchpad_attr();
+  const bool bf16 = p == Precision::bf16;
+  if (bf16 && act != Activation::none) {
+    EltwiseSpec e = eltwise_for(act);
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.f, e.alg, e.alpha, e.beta);
+    attr.set_post_ops(ops);
+  }
+  memory::desc src({m, k}, bf16 ? dt::bf16 : dt::s8, tag::ab), dst({m, n}, bf16 ? dt::f32 : dt::s32, tag::ab);
+  memory::desc bias_md = bf16 && bias ? memory::desc({1, n}, dt::f32, tag::ab) : memory::desc();
+  const std::string isa = cpu_isa() == CpuIsa::avx512 ? "AVX-512" : "AVX2";
+  if (p == Precision::int8 && !int8_gemm_exact())
+    throw Error(fmt::format("precision int8 needs AVX-512 VNNI (this CPU runs {}{}, where oneDNN's int8 GEMM adds "
+                            "pairs of products in 16 bits, which overflow); use f32",
+                            isa, cpu_isa() == CpuIsa::avx512 ? " without VNNI" : ""));
+  dnnl::matmul::primitive_desc pd;
+  try {
+    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, bias_md, dst), attr, cpu_engine());
+  } catch (const dnnl::error&) {
+    throw Error(fmt::format("precision {}: oneDNN has no kernel for it on this CPU ({}); use f32{}", precision_name(p),
+                            isa, p == Precision::bf16 ? " or int8" : ""));
+  }
+  const std::string impl = pd.impl_info_str();
+  if (impl.starts_with("ref"))
+    throw Error(fmt::format("precision {}: oneDNN has only its reference kernel for it on this CPU ({}, {}); use f32",
+                            precision_name(p), isa, impl));
+  return pd;
+}
+
+// Row i of x as s8 with x ~ q * scale[i]; a row holding inf or NaN gets scale NaN.
+void quantize_rows(const float* x, int64_t m, int64_t k, int8_t* q, float* scale) {
+#pragma omp parallel for if (m * k > (int64_t(1) << 16)) schedule(static)
+  for (int64_t i = 0; i < m; ++i) {
+    const float* row = x + i * k;
+    float amax = 0.f, finite = 0.f;
+#pragma omp simd reduction(max : amax) reduction(+ : finite)
+    for (int64_t j = 0; j < k; ++j) {
+      amax = std::max(amax, std::fabs(row[j]));
+      finite += row[j] * 0.f;  // NaN once any element is inf or NaN
+    }
+    int8_t* out = q + i * k;
+    if (finite != 0.f || amax == 0.f) {
+      scale[i] = finite != 0.f ? NAN : 0.f;
+      std::fill(out, out + k, int8_t(0));
+      continue;
+    }
+    const float inv = 127.f / amax;
+    scale[i] = amax / 127.f;
+#pragma omp simd
+    for (int64_t j = 0; j < k; ++j) out[j] = int8_t(std::nearbyint(row[j] * inv));
+  }
+}
+
+}  // namespace
+
+LowPrecisionWeight::LowPrecisionWeight(const float* w, int64_t n, int64_t k, int64_t out_stride, int64_t in_stride,
+                                       Precision precision, Activation act)
+    : precision_(precision), n_(n), k_(k), act_(act) {
+  const bool bf16 = precision == Precision::bf16;
+  md_ = lowp_matmul_desc(precision, 32, k, n, memory::desc({k, n}, bf16 ? dt::bf16 : dt::s8, tag::any), false, act)
+            .weights_desc();
+  packed_ = memory(md_, cpu_engine());
+  // The source as oneDNN reads it: {k, n} over heed's [n, k] (tag ba), in f32
+  // (the reorder rounds to bf16) or quantized here.
+  memory::desc plain({k, n}, bf16 ? dt::f32 : dt::s8, tag::ba);
+  std::vector<float> f32;
+  std::vector<int8_t> s8;
+  void* src = nullptr;
+  if (bf16) {
+    f32.resize(size_t(n * k));
+    for (int64_t o = 0; o < n; ++o)
+      for (int64_t i = 0; i < k; ++i) f32[size_t(o * k + i)] = w[o * out_stride + i * in_stride];
+    src = f32.data();
+  } else {
+    s8.resize(size_t(n * k));
+    scales_.resize(size_t(n));
+    for (int64_t o = 0; o < n; ++o) {
+      float amax = 0.f;
+      bool finite = true;
+      for (int64_t i = 0; i < k; ++i) {
+        const float v = w[o * out_stride + i * in_stride];
+        finite = finite && std::isfinite(v);
+        amax = std::max(amax, std::fabs(v));
+      }
+      const float inv = finite && amax > 0.f ? 127.f / amax : 0.f;
+      scales_[size_t(o)] = finite ? amax / 127.f : NAN;
+      for (int64_t i = 0; i < k; ++i) s8[size_t(o * k + i)] = int8_t(std::nearbyint(w[o * out_stride + i * in_stride] * inv));
+    }
+    src = s8.data();
+  }
+  memory from(plain, cpu_engine(), src);
+  dnnl::stream s(cpu_engine());
+  dnnl::reorder(from, packed_).execute(s, from, packed_);
+  s.wait();
+}
+
+LowPrecisionProjection::LowPrecisionProjection(std::shared_ptr<const LowPrecisionWeight> weight, int64_t m, bool bias)
+    : weight_(std::move(weight)), m_(m), stream_(cpu_engine()) {
+  const LowPrecisionWeight& w = *weight_;
+  auto pd = lowp_matmul_desc(w.precision_, m, w.k_, w.n_, w.md_, bias, w.act_);
+  prim_ = dnnl::matmul(pd);
+  x_ = memory(pd.src_desc(), cpu_engine(), DNNL_MEMORY_NONE);
+  y_ = memory(pd.dst_desc(), cpu_engine(), DNNL_MEMORY_NONE);
+  w_ = w.packed_;
+  args_ = {{DNNL_ARG_SRC, x_.get()}, {DNNL_ARG_WEIGHTS, w_.get()}, {DNNL_ARG_DST, y_.get()}};
+  if (bias && w.precision_ == Precision::bf16) {
+    bias_ = memory(pd.bias_desc(), cpu_engine(), DNNL_MEMORY_NONE);
+    args_.push_back({DNNL_ARG_BIAS, bias_.get()});
+  }
+  if (pd.scratchpad_desc().get_size()) {
+    onednn_scratch_ = memory(pd.scratchpad_desc(), cpu_engine());
+    args_.push_back({DNNL_ARG_SCRATCHPAD, onednn_scratch_.get()});
+  }
+}
+
+// bf16: x rounded. int8: x quantized, its row scales, the s32 accumulators.
+size_t LowPrecisionProjection::workspace_bytes() const {
+  const size_t mk = size_t(m_ * weight_->k_);
+  if (weight_->precision_ == Precision::bf16) return aligned(mk * sizeof(uint16_t));
+  return aligned(mk) + aligned(size_t(m_) * sizeof(float)) + size_t(m_ * weight_->n_) * sizeof(int32_t);
+}
+
+void LowPrecisionProjection::run(const float* x, float* y, const float* bias, void* workspace) {
+  if (weight_->precision_ == Precision::int8) return run_int8(x, y, bias, static_cast<char*>(workspace));
+  auto* rounded = static_cast<uint16_t*>(workspace);
+  const int64_t mk = m_ * weight_->k_;
+#pragma omp parallel for simd if (mk > (int64_t(1) << 16)) schedule(static)
+  for (int64_t i = 0; i < mk; ++i) rounded[i] = f32_to_bf16(x[i]);
+  dnnl_memory_set_data_handle_v2(x_.get(), rounded, nullptr);
+  dnnl_memory_set_data_handle_v2(y_.get(), y, nullptr);
+  if (bias_) dnnl_memory_set_data_handle_v2(bias_.get(), const_cast<float*>(bias), nullptr);
+  execute(prim_, stream_, args_, "oneDNN matmul (bf16 projection)");
+}
+
+void LowPrecisionProjection::run_int8(const float* x, float* y, const float* bias, char* workspace) {
+  const int64_t n = weight_->n_, k = weight_->k_;
+  auto* q = reinterpret_cast<int8_t*>(workspace);
+  auto* row_scale = reinterpret_cast<float*>(workspace + aligned(size_t(m_ * k)));
+  auto* acc = reinterpret_cast<int32_t*>(workspace + aligned(size_t(m_ * k)) + aligned(size_t(m_) * sizeof(float)));
+  quantize_rows(x, m_, k, q, row_scale);
+  dnnl_memory_set_data_handle_v2(x_.get(), q, nullptr);
+  dnnl_memory_set_data_handle_v2(y_.get(), acc, nullptr);
+  execute(prim_, stream_, args_, "oneDNN matmul (int8 projection)");
+  const float* col_scale = weight_->scales_.data();
+  const Activation act = weight_->act_;
+#pragma omp parallel for if (m_ * n > (int64_t(1) << 16)) schedule(static)
+  for (int64_t i = 0; i < m_; ++i) {
+    const float s = row_scale[i];
+    const int32_t* a = acc + i * n;
+    float* out = y + i * n;
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) out[j] = float(a[j]) * (s * col_scale[j]) + (bias ? bias[j] : 0.f);
+    apply_activation(act, out, long(n));
+  }
+}
+
+}  // namespace heed::cpu

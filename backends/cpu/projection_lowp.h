@@ -1,0 +1,62 @@
+#pragma once
+// A constant projection weight in bf16 or int8 (LoadOptions::precision), on
+// oneDNN's matmul:
+//  bf16  the weight rounded to bf16 once, in the layout oneDNN prefers; a run
+//        rounds x to bf16 and multiplies with fp32 accumulation, bias and
+//        activation fused into the matmul.
+//  int8  the weight quantized per output channel once (w_q = round(w / s_w),
+//        s_w = max|w_channel| / 127); a run quantizes each row of x the same way
+//        (s_x), multiplies s8 x s8 -> s32, and writes act(acc s_x s_w + bias).
+//        CTranslate2's int8 scheme; PyTorch's per-channel dynamic quantization
+//        differs in its activations (per tensor, affine u8).
+// Non-finite inputs stay visible: a row of x (or a weight channel) holding inf
+// or NaN gives NaN outputs, never finite garbage.
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <heed/model.h>
+
+#include "backends/cpu/activation_math.h"
+
+namespace heed::cpu {
+
+class LowPrecisionWeight {
+ public:
+  // w[o, i] at w[o * out_stride + i * in_stride] (PyTorch's [out, in]: (k, 1)).
+  // Throws heed::Error when this CPU has no fast oneDNN kernel for `precision`.
+  LowPrecisionWeight(const float* w, int64_t n, int64_t k, int64_t out_stride, int64_t in_stride, Precision precision,
+                     Activation act);
+  Precision precision() const { return precision_; }
+
+ private:
+  friend class LowPrecisionProjection;
+  Precision precision_;
+  int64_t n_, k_;
+  Activation act_;
+  dnnl::memory::desc md_;
+  dnnl::memory packed_;
+  std::vector<float> scales_;  // int8: s_w per output channel
+};
+
+class LowPrecisionProjection {
+ public:
+  LowPrecisionProjection(std::shared_ptr<const LowPrecisionWeight> weight, int64_t m, bool bias);
+  size_t workspace_bytes() const;
+  // x [m, k], y [m, n] row-major; `workspace`: workspace_bytes(), 64-byte aligned.
+  void run(const float* x, float* y, const float* bias, void* workspace);
+
+ private:
+  void run_int8(const float* x, float* y, const float* bias, char* workspace);
+
+  std::shared_ptr<const LowPrecisionWeight> weight_;
+  int64_t m_;
+  dnnl::primitive prim_;
+  dnnl::memory x_, y_, bias_, w_, onednn_scratch_;
+  dnnl::stream stream_;
+  std::vector<dnnl_exec_arg_t> args_;
+};
+
+}  // namespace heed::cpu
