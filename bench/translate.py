@@ -17,6 +17,12 @@ GPU's too: the most device memory nvidia-smi saw held by the engine's process
 each engine keeps them), beside the host RSS.
 
   python3 bench/translate.py --heed build/heed --device cuda --precision fp16
+
+On the CPU in bf16 and int8 (issue 17): engines heed-int8 and heed-bf16 run heed
+with --precision; ctranslate2-int8 (or any other compute_type after the dash) runs
+CTranslate2 so.
+
+  python3 bench/translate.py --heed build/heed --threads 2 --engines heed,heed-int8,heed-bf16,ctranslate2,ctranslate2-int8
 """
 import argparse
 import json
@@ -101,8 +107,9 @@ def engine_main():
             torch.cuda.synchronize()
     else:
         import ctranslate2
+        compute_type = {"fp16": "float16", "fp32": "float32"}.get(precision, precision)  # else int8, int8_float32, ...
         tr = ctranslate2.Translator(CT2_DIR, device=device, inter_threads=1, intra_threads=threads,
-                                    compute_type="float16" if precision == "fp16" else "float32")
+                                    compute_type=compute_type)
         with open(os.path.join(MODEL_DIR, "vocab.json")) as f:
             piece = {v: k for k, v in json.load(f).items()}
         toks = [[piece[i] for i in s] for s in src]
@@ -149,8 +156,10 @@ def measured(args, device="cpu"):
     return p.stdout, p.stderr, rss_mib, (gpu_peak[0] if device == "cuda" else None)
 
 
-def heed_run(heed, path, beam, batch, target, threads, device, precision):
+def heed_run(heed, path, beam, batch, target, threads, device, precision, cpu_precision=""):
     gpu = ["--device", "cuda", "--gemm-dtype", "f16" if precision == "fp16" else "f32"] if device == "cuda" else []
+    if cpu_precision:
+        gpu += ["--precision", cpu_precision]
     _, err, peak, gpu_mib = measured([heed, "translate", MODEL_DIR, "--ids", "--input", path, "--beam", str(beam),
                              "--batch-size", str(batch), "--min-length", str(target), "--max-length", str(target),
                              "--threads", str(threads), *gpu], device)
@@ -169,7 +178,8 @@ def main():
     p.add_argument("--sentences", type=int, default=500)
     p.add_argument("--target-len", type=int, default=40)
     p.add_argument("--configs", default="1x1,1x32,4x1,4x32", help="beam x batch, comma-separated")
-    p.add_argument("--engines", default="heed,ctranslate2,transformers")
+    p.add_argument("--engines", default="heed,ctranslate2,transformers",
+                   help="also heed-int8, heed-bf16 (--precision) and ctranslate2-<compute_type> (int8, int8_float32, ...)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--precision", choices=["fp32", "fp16"], default="fp32")
     a = p.parse_args()
@@ -192,12 +202,13 @@ def main():
         beam, batch = map(int, cfg.split("x"))
         rows = {}
         for engine in a.engines.split(","):
-            if engine == "heed":
-                r = heed_run(a.heed, path, beam, batch, a.target_len, a.threads, a.device, a.precision)
+            name, _, variant = engine.partition("-")
+            if name == "heed":
+                r = heed_run(a.heed, path, beam, batch, a.target_len, a.threads, a.device, a.precision, variant)
             else:
-                out, _, peak, gpu_mib = measured([sys.executable, __file__, "--child", engine, path, str(beam),
+                out, _, peak, gpu_mib = measured([sys.executable, __file__, "--child", name, path, str(beam),
                                                   str(batch), str(a.target_len), str(a.threads), a.device,
-                                                  a.precision], a.device)
+                                                  variant or a.precision], a.device)
                 r = dict(json.loads(out.strip().splitlines()[-1]), peak_mib=peak, gpu_mib=gpu_mib)
             rows[engine] = r
         base = rows.get("transformers")
