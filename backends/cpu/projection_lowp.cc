@@ -111,9 +111,11 @@ LowPrecisionWeight::LowPrecisionWeight(const float* w, int64_t n, int64_t k, int
         finite = finite && std::isfinite(v);
         amax = std::max(amax, std::fabs(v));
       }
+      // A channel holding inf or NaN: scale NaN, so its outputs are NaN (and no NaN is cast to an integer).
       const float inv = finite && amax > 0.f ? 127.f / amax : 0.f;
       scales_[size_t(o)] = finite ? amax / 127.f : NAN;
-      for (int64_t i = 0; i < k; ++i) s8[size_t(o * k + i)] = int8_t(std::nearbyint(w[o * out_stride + i * in_stride] * inv));
+      for (int64_t i = 0; i < k; ++i)
+        s8[size_t(o * k + i)] = finite ? int8_t(std::nearbyint(w[o * out_stride + i * in_stride] * inv)) : int8_t(0);
     }
     src = s8.data();
   }

@@ -1016,6 +1016,16 @@ case("linear_bf16_in_out", "Linear", [x, w, None], [bf16_linear(x, w.T, None)], 
      params=(1,), rtol=1e-4, atol=1e-5, precision="bf16")
 
 
+def not_finite_weight_case():
+    """A weight channel holding inf (and one NaN): that output column is NaN, the rest as usual."""
+    x, w, b = r(3, 24), r(10, 24) * 0.3, r(10)
+    w[2, 5], w[7, 0] = float("inf"), float("nan")
+    want = int8_linear(x, w.nan_to_num(0.0, 0.0, 0.0), b)
+    want[:, 2], want[:, 7] = float("nan"), float("nan")
+    case("linear_int8_not_finite_weight", "Linear", [x, w, b], [want], params=(1, 2), rtol=1e-5, atol=1e-5,
+         precision="int8")
+
+
 def lowp_mha(mha, x, lin, causal):
     """nn.MultiheadAttention's self-attention with its projections through `lin` (heed's
     scheme: the packed in_proj quantizes per output channel, as q/k/v apart would)."""
@@ -1040,6 +1050,8 @@ for precision, lin in (("int8", int8_linear), ("bf16", bf16_linear)):
         quantum = 2 * float(mha_lowp.out_proj.weight.detach().abs().max()) * span(want) / 127 if precision == "int8" else 1e-5
         mha_case(f"mha_{precision}_self{'_causal' if causal else ''}", mha_lowp, x, causal=causal, weights=False,
                  precision=precision, rtol=1e-4, atol=quantum, reference=want)
+
+not_finite_weight_case()
 
 args = [a for a in sys.argv[1:] if a != "--fresh"]
 out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
