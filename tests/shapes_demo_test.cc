@@ -74,5 +74,39 @@ TEST(ShapesDemo, AnswersEqualPyTorchOnTheHeldOutQuestions) {
   EXPECT_DOUBLE_EQ(double(correct) / double(rows.size()), metric(kExamples + "/shapes-vqa", "vqa_accuracy_pytorch"));
 }
 
+// In bf16 and int8 (LoadOptions::precision: the captioner's and VQA's Linear and
+// attention projections) both demos keep PyTorch's fp32 scores.
+class ShapesDemoPrecision : public ::testing::TestWithParam<Precision> {};
+
+TEST_P(ShapesDemoPrecision, CaptionAndVqaKeepTheirScores) {
+  if (std::string why; !test::precision_runs_here(GetParam(), &why)) GTEST_SKIP() << why;
+  auto captions = rows_of(kExamples + "/shapes-test/captions.tsv");
+  std::vector<std::string> paths;
+  for (const auto& r : captions) paths.push_back(kExamples + "/shapes-test/" + r[0]);
+  CaptionerOptions co{2};
+  co.precision = GetParam();
+  Captioner captioner(kExamples + "/shapes-caption", co);
+  GenerationOptions o;
+  o.max_new_tokens = captioner.max_caption_length();
+  std::vector<Caption> out = captioner.caption(paths, o);
+  size_t correct = 0;
+  for (size_t i = 0; i < captions.size(); ++i) correct += out[i].text == captions[i][1];
+  EXPECT_GE(double(correct) / double(captions.size()), metric(kExamples + "/shapes-caption", "caption_exact_match_greedy_pytorch"));
+
+  auto questions = rows_of(kExamples + "/shapes-test/questions.tsv");
+  std::vector<Question> qs;
+  for (const auto& r : questions) qs.push_back({kExamples + "/shapes-test/" + r[0], r[1]});
+  AnswererOptions ao{2};
+  ao.precision = GetParam();
+  QuestionAnswerer qa(kExamples + "/shapes-vqa", ao);
+  std::vector<VqaResult> answers = qa.answer(qs, 1);
+  correct = 0;
+  for (size_t i = 0; i < questions.size(); ++i) correct += answers[i].answers[0].text == questions[i][2];
+  EXPECT_GE(double(correct) / double(questions.size()), metric(kExamples + "/shapes-vqa", "vqa_accuracy_pytorch"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Bundled, ShapesDemoPrecision, ::testing::Values(Precision::bf16, Precision::int8),
+                         [](const ::testing::TestParamInfo<Precision>& info) { return std::string(precision_name(info.param)); });
+
 }  // namespace
 }  // namespace heed
