@@ -10,6 +10,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernel_util.h"
+#include "backends/cpu/projection.h"
 
 namespace heed::cpu {
 namespace {
@@ -67,11 +68,43 @@ class PaddedMatMul final : public Invocation {
   const int ids_[3] = {0, 1, 2};
 };
 
+// MatMul by a constant 2-D right operand in bf16 or int8 (LoadOptions::precision):
+// Linear's projection kernel, B read as [in, out] (as [out, in] when transposed).
+// The rows of a (its batch dims flattened) are the projection's rows.
+class LowPrecisionMatMul final : public Kernel {
+ public:
+  LowPrecisionMatMul(const Tensor& b, bool tb, Precision precision)
+      : k_(b.shape()[tb ? 1 : 0]),
+        weight_(std::make_shared<const ProjectionWeight>(b.data_as<float>(), b.shape()[tb ? 0 : 1], k_,
+                                                         Activation::none, nullptr,
+                                                         tb ? WeightLayout::out_in : WeightLayout::in_out, precision)) {}
+  static bool takes(const KernelInit& init) {
+    const Tensor* b = init.constants[1];
+    return init.precision != Precision::f32 && !init.node.attr_int("transpose_a") && b && b->dtype() == DType::f32 &&
+           b->shape().rank() == 2 && b->numel() > 0;
+  }
+  bool reads_constant(size_t input) const override { return input != 1; }
+  Precision precision() const override { return weight_->precision(); }
+  std::unique_ptr<Invocation> prepare(const NodeShapes& s) const override {
+    if (s.out[0].shape.numel() == 0) return invocation([](const Buffers&) {});
+    Projection projection(weight_, s.in[0].shape.numel() / k_, false);
+    const size_t workspace = projection.workspace_bytes();
+    return invocation([projection = std::move(projection)](const Buffers& io) mutable {
+      projection.run(io.in_as<float>(0), io.out_as<float>(0), nullptr, io.workspace);
+    }, workspace);
+  }
+
+ private:
+  int64_t k_;
+  std::shared_ptr<const ProjectionWeight> weight_;
+};
+
 }  // namespace
 
 void register_matmul_kernels() {
-  register_kernel("MatMul", [](const KernelInit& init) {
+  register_kernel("MatMul", [](const KernelInit& init) -> std::unique_ptr<Kernel> {
     bool ta = init.node.attr_int("transpose_a"), tb = init.node.attr_int("transpose_b");
+    if (LowPrecisionMatMul::takes(init)) return std::make_unique<LowPrecisionMatMul>(*init.constants[1], tb, init.precision);
     return kernel([ta, tb](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       const Shape& y = s.out[0].shape;
       if (y.numel() == 0) return invocation([](const Buffers&) {});

@@ -1053,6 +1053,17 @@ for precision, lin in (("int8", int8_linear), ("bf16", bf16_linear)):
 
 not_finite_weight_case()
 
+# MatMul by a constant right operand (heed's own graphs; an imported MatMul is a Linear):
+# the projection kernel, batch dims of a flattened into rows; b as [in, out] or transposed.
+x, w = r(2, 3, 40), r(40, 24) * 0.2
+case("matmul_int8_constant", "MatMul", [x, w], [int8_linear(x, w.T, None)], params=(1,), rtol=1e-5, atol=1e-5,
+     precision="int8")
+case("matmul_bf16_constant", "MatMul", [x, w], [bf16_linear(x, w.T, None)], params=(1,), rtol=1e-4, atol=1e-5,
+     precision="bf16")
+wt = r(24, 40) * 0.2
+case("matmul_int8_constant_transpose_b", "MatMul", [x, wt], [int8_linear(x, wt, None)], {"transpose_b": True},
+     params=(1,), rtol=1e-5, atol=1e-5, precision="int8")
+
 args = [a for a in sys.argv[1:] if a != "--fresh"]
 out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 if os.path.exists(out) and "--fresh" not in sys.argv:
