@@ -257,9 +257,10 @@ TEST_P(Marian, StepLogitsMatchTransformers) {
 // In bf16 and int8 the step logits stay within a stated distance of transformers'
 // fp32 ones: the largest difference over each step's logits at most `share` of
 // their largest magnitude (measured 0.9% in bf16 and 7.8% in int8 on this
-// random model of width 24: int8's per-row scales are coarse over 24 values). The "tiny" fixture is left out: its random weights
-// amplify a 1e-7 relative perturbation about 800 times (its step_sensitivity),
-// so bf16's rounding alone moves its logits by their own size.
+// random model of width 24: int8's per-row scales are coarse over 24 values).
+// The "tiny" fixture is left out: its random weights amplify a 1e-7 relative
+// perturbation about 800 times (its step_sensitivity), so bf16's rounding alone
+// moves its logits by their own size.
 TEST(MarianPrecision, DeepStepLogitsStayCloseInBf16AndInt8) {
   Fixture f("deep");
   for (auto [precision, share] : {std::pair{Precision::bf16, 0.02}, std::pair{Precision::int8, 0.10}}) {
