@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -136,6 +137,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
+  // What it runs on and with which kernels, as `heed inspect --cpu` prints it:
+  // lines of "key: value".
+  virtual std::string report() const { return ""; }
   virtual bool supports(std::string_view op) const = 0;
   virtual std::unique_ptr<Kernel> make_kernel(const KernelInit& init) const = 0;
   virtual void set_threads(int threads) const = 0;  // for the calling thread

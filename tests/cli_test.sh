@@ -86,6 +86,9 @@ if grep -q avx512_vnni /proc/cpuinfo && [ "${HEED_CPU_ISA:-}" != avx2 ]; then
 else
   expect_error translate_int8_refused "precision int8 needs AVX-512 VNNI" "$heed" translate "$dates" --input "$tmp/dates.txt" --precision int8
 fi
+expect_ok inspect_cpu "heed loops: AVX" "$heed" inspect --cpu
+expect_ok inspect_cpu_avx2 "precision int8: no \(precision int8 needs AVX-512 VNNI" env HEED_CPU_ISA=avx2 "$heed" inspect --cpu
+expect_error inspect_nothing "inspect: give a FILE \(a .safetensors file or a model\), or --cpu" "$heed" inspect
 expect_error translate_int8_avx2 "precision int8 needs AVX-512 VNNI \(this CPU runs AVX2" env HEED_CPU_ISA=avx2 "$heed" translate "$dates" --input "$tmp/dates.txt" --precision int8
 python3 -c 'print(" ".join(["3rd of March 2021"] * 20))' >"$tmp/long.txt" 2>/dev/null || printf '%s ' $(seq 1 80) >"$tmp/long.txt"
 expect_ok translate_truncates_long_lines "warning: line 1 is longer than the model takes \\(its positions, or heed::Limits\\); its first 64 tokens were translated" "$heed" translate "$dates" --input "$tmp/long.txt"

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/backend.h"
 #include "engine/safetensors.h"
 #include "tools/commands.h"
 
@@ -33,11 +34,18 @@ void add_inspect(CLI::App& app) {
   auto* cmd = app.add_subcommand("inspect", "Show a safetensors file's tensors, or a model's graphs with inferred shapes");
   auto path = std::make_shared<std::string>();
   auto weights = std::make_shared<std::string>();
-  cmd->add_option("FILE", *path, "a .safetensors file, or a model (graph JSON, .onnx, checkpoint directory)")->required();
+  auto cpu = std::make_shared<bool>(false);
+  cmd->add_option("FILE", *path, "a .safetensors file, or a model (graph JSON, .onnx, checkpoint directory)");
   cmd->add_option("--weights", *weights, "weights for a graph JSON (default: its \"weights\" entry)");
+  cmd->add_flag("--cpu", *cpu, "print this CPU, the instruction sets heed and oneDNN run, and which precisions it can run");
   auto precision = std::make_shared<Precision>(Precision::f32);
   add_precision_option(cmd, precision.get());
-  cmd->callback([path, weights, precision] {
+  cmd->callback([path, weights, precision, cpu] {
+    if (*cpu) fmt::print("{}", cpu_backend().report());
+    if (path->empty()) {
+      if (!*cpu) throw Error("inspect: give a FILE (a .safetensors file or a model), or --cpu");
+      return;
+    }
     bool is_safetensors = path->ends_with(".safetensors");
     if (is_safetensors) print_safetensors(*path);
     bool has_graph = !is_safetensors;

@@ -65,6 +65,7 @@ class CpuBackend final : public Backend {
     return it->second(init);
   }
   void set_threads(int threads) const override { omp_set_num_threads(threads); }
+  std::string report() const override { return cpu_report(); }
   // oneDNN's convolutions run fastest on nChw16c (AVX-512) or nChw8c (AVX2).
   int channel_block() const override {
     static const int block = (cpu_engine(), dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core) ? 16 : 8;

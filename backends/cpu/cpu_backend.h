@@ -12,6 +12,8 @@ namespace heed::cpu {
 
 using KernelFactory = std::function<std::unique_ptr<Kernel>(const KernelInit&)>;
 void register_kernel(const std::string& op, KernelFactory factory);
+// Backend::report of the CPU (cpu_report.cc).
+std::string cpu_report();
 
 void register_linear_kernels();
 void register_matmul_kernels();

@@ -84,6 +84,17 @@ void quantize_rows(const float* x, int64_t m, int64_t k, int8_t* q, float* scale
 
 }  // namespace
 
+std::string precision_unavailable(Precision precision) {
+  if (precision == Precision::f32) return "";
+  try {
+    const dt type = precision == Precision::bf16 ? dt::bf16 : dt::s8;
+    lowp_matmul_desc(precision, 1, 64, 64, memory::desc({64, 64}, type, tag::any), false, Activation::none);
+    return "";
+  } catch (const Error& e) {
+    return e.what();
+  }
+}
+
 LowPrecisionWeight::LowPrecisionWeight(const float* w, int64_t n, int64_t k, int64_t out_stride, int64_t in_stride,
                                        Precision precision, Activation act)
     : precision_(precision), n_(n), k_(k), act_(act) {

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <heed/model.h>
@@ -22,6 +23,9 @@
 #include "backends/cpu/activation_math.h"
 
 namespace heed::cpu {
+
+// Why this CPU cannot run `precision` (bf16, int8) on the projections, or "" when it can.
+std::string precision_unavailable(Precision precision);
 
 class LowPrecisionWeight {
  public:
