@@ -9,6 +9,7 @@
 #include "backends/cpu/dnnl_util.h"
 #include "engine/cpu_isa.h"
 #include "engine/half.h"
+#include "engine/kernel_helpers.h"
 
 namespace heed::cpu {
 namespace {
@@ -102,37 +103,29 @@ LowPrecisionWeight::LowPrecisionWeight(const float* w, int64_t n, int64_t k, int
   md_ = lowp_matmul_desc(precision, 32, k, n, memory::desc({k, n}, bf16 ? dt::bf16 : dt::s8, tag::any), false, act)
             .weights_desc();
   packed_ = memory(md_, cpu_engine());
-  // The source as oneDNN reads it: {k, n} over heed's [n, k] (tag ba), in f32
-  // (the reorder rounds to bf16) or quantized here.
-  memory::desc plain({k, n}, bf16 ? dt::f32 : dt::s8, tag::ba);
-  std::vector<float> f32;
-  std::vector<int8_t> s8;
-  void* src = nullptr;
-  if (bf16) {
-    f32.resize(size_t(n * k));
-    for (int64_t o = 0; o < n; ++o)
-      for (int64_t i = 0; i < k; ++i) f32[size_t(o * k + i)] = w[o * out_stride + i * in_stride];
-    src = f32.data();
-  } else {
-    s8.resize(size_t(n * k));
-    scales_.resize(size_t(n));
-    for (int64_t o = 0; o < n; ++o) {
-      float amax = 0.f;
-      bool finite = true;
-      for (int64_t i = 0; i < k; ++i) {
-        const float v = w[o * out_stride + i * in_stride];
-        finite = finite && std::isfinite(v);
-        amax = std::max(amax, std::fabs(v));
-      }
-      // A channel holding inf or NaN: scale NaN, so its outputs are NaN (and no NaN is cast to an integer).
-      const float inv = finite && amax > 0.f ? 127.f / amax : 0.f;
-      scales_[size_t(o)] = finite ? amax / 127.f : NAN;
-      for (int64_t i = 0; i < k; ++i)
-        s8[size_t(o * k + i)] = finite ? int8_t(std::rint(w[o * out_stride + i * in_stride] * inv)) : int8_t(0);
-    }
-    src = s8.data();
+  if (bf16) {  // oneDNN reads the fp32 weight where it lies ({k, n} with its strides) and rounds it
+    memory from(memory::desc({k, n}, dt::f32, memory::dims{in_stride, out_stride}), cpu_engine(), const_cast<float*>(w));
+    reorder_into_packed(from);
+    return;
   }
-  memory from(plain, cpu_engine(), src);
+  // int8: the rows quantized as run() quantizes x (a channel holding inf or NaN
+  // gets scale NaN and zeros), from [n, k] rows: where they lie, or a transposed
+  // copy of an [in, out] weight (out_stride 1).
+  Tensor copy;
+  const float* rows = w;
+  if (in_stride != 1 || out_stride != k) {
+    copy = Tensor::empty(DType::f32, Shape({n, k}));
+    transpose_into(w, in_stride, k, n, copy.data_as<float>());
+    rows = copy.data_as<float>();
+  }
+  std::vector<int8_t> s8(size_t(n * k));
+  scales_.resize(size_t(n));
+  quantize_rows(rows, n, k, s8.data(), scales_.data());
+  memory from(memory::desc({k, n}, dt::s8, tag::ba), cpu_engine(), s8.data());
+  reorder_into_packed(from);
+}
+
+void LowPrecisionWeight::reorder_into_packed(memory from) {
   dnnl::stream s(cpu_engine());
   dnnl::reorder(from, packed_).execute(s, from, packed_);
   s.wait();

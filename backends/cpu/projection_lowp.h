@@ -37,6 +37,7 @@ class LowPrecisionWeight {
 
  private:
   friend class LowPrecisionProjection;
+  void reorder_into_packed(dnnl::memory from);  // into packed_, in md_'s layout
   Precision precision_;
   int64_t n_, k_;
   Activation act_;
