@@ -38,8 +38,13 @@ if(HEED_WITH_CUDA)
   set(HEED_CUDA_OBJECTS $<TARGET_OBJECTS:heed_cuda_device>)  # packaged into libheed.so and libheed.a
   set_target_properties(heed_objects PROPERTIES CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}" CUDA_STANDARD 17)
   target_compile_definitions(heed_objects PRIVATE HEED_HAS_CUDA)
-  target_link_libraries(heed_objects PRIVATE CUDA::cudart CUDA::cublas)
-  set(HEED_CUDA_DEPS CUDA::cudart CUDA::cublas)
+  # cuBLAS is opened on first use (backends/cuda/cublas_loader.cc), not linked,
+  # and the CUDA runtime is linked statically (it opens the driver on first use):
+  # a CPU-only run loads no CUDA library at all.
+  set_source_files_properties(backends/cuda/cublas_loader.cc PROPERTIES
+    COMPILE_DEFINITIONS "HEED_CUDA_LIBRARY_DIR=\"${CUDAToolkit_LIBRARY_DIR}\"")
+  target_link_libraries(heed_objects PRIVATE CUDA::cudart_static ${CMAKE_DL_LIBS})
+  set(HEED_CUDA_DEPS CUDA::cudart_static ${CMAKE_DL_LIBS})
   message(STATUS "heed: CUDA backend ON (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES})")
 else()
   message(STATUS "heed: CUDA backend OFF")

@@ -88,6 +88,17 @@ else
 fi
 expect_ok inspect_cpu "heed loops: AVX" "$heed" inspect --cpu
 expect_ok inspect_cpu_avx2 "precision int8: no \(precision int8 needs AVX-512 VNNI" env HEED_CPU_ISA=avx2 "$heed" inspect --cpu
+# A CPU run opens no CUDA library (cuBLAS is opened on first CUDA use: ~150 MB of
+# RSS otherwise); asking for CUDA does open the driver, which shows the check sees loads.
+cuda_loads() { LD_DEBUG=files "$@" 2>&1 | grep -oE "file=lib(cublas|cublasLt|cudart|cuda)\.so[.0-9]*" | sort -u | tr '\n' ' '; }
+loaded=$(cuda_loads "$heed" translate "$dates" --input "$tmp/dates.txt")
+if [ -z "$loaded" ]; then ok; else bad "cpu_run_loads_no_cuda: loaded $loaded"; fi
+if "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --device cuda 2>&1 | grep -q "has no CUDA backend"; then
+  echo "cli: this build has no CUDA backend: the check that a CUDA run opens the driver is skipped"
+else
+  loaded=$(cuda_loads "$heed" run "$mlp/mlp.json" --inputs "$mlp/mlp_inputs.safetensors" --device cuda)
+  if grep -q "libcuda" <<<"$loaded"; then ok; else bad "cuda_run_opens_driver: loaded '$loaded'"; fi
+fi
 expect_error inspect_nothing "inspect: give a FILE \(a .safetensors file or a model\), or --cpu" "$heed" inspect
 expect_error translate_int8_avx2 "precision int8 needs AVX-512 VNNI \(this CPU runs AVX2" env HEED_CPU_ISA=avx2 "$heed" translate "$dates" --input "$tmp/dates.txt" --precision int8
 python3 -c 'print(" ".join(["3rd of March 2021"] * 20))' >"$tmp/long.txt" 2>/dev/null || printf '%s ' $(seq 1 80) >"$tmp/long.txt"

@@ -1,5 +1,6 @@
 #include "backends/cpu/projection_lowp.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -100,12 +101,14 @@ LowPrecisionWeight::LowPrecisionWeight(const float* w, int64_t n, int64_t k, int
                                        Precision precision, Activation act)
     : precision_(precision), n_(n), k_(k), act_(act) {
   const bool bf16 = precision == Precision::bf16;
-  md_ = lowp_matmul_desc(precision, 32, k, n, memory::desc({k, n}, bf16 ? dt::bf16 : dt::s8, tag::any), false, act)
-            .weights_desc();
-  packed_ = memory(md_, cpu_engine());
+  for (int64_t m : {1, 32, 256}) {
+    memory::desc md = lowp_matmul_desc(precision, m, k, n, memory::desc({k, n}, bf16 ? dt::bf16 : dt::s8, tag::any), false,
+                                       act).weights_desc();
+    if (std::none_of(layouts_.begin(), layouts_.end(), [&](const memory& l) { return l.get_desc() == md; }))
+      layouts_.emplace_back(md, cpu_engine());
+  }
   if (bf16) {  // oneDNN reads the fp32 weight where it lies ({k, n} with its strides) and rounds it
-    memory from(memory::desc({k, n}, dt::f32, memory::dims{in_stride, out_stride}), cpu_engine(), const_cast<float*>(w));
-    reorder_into_packed(from);
+    pack(memory(memory::desc({k, n}, dt::f32, memory::dims{in_stride, out_stride}), cpu_engine(), const_cast<float*>(w)));
     return;
   }
   // int8: the rows quantized as run() quantizes x (a channel holding inf or NaN
@@ -121,24 +124,30 @@ LowPrecisionWeight::LowPrecisionWeight(const float* w, int64_t n, int64_t k, int
   std::vector<int8_t> s8(size_t(n * k));
   scales_.resize(size_t(n));
   quantize_rows(rows, n, k, s8.data(), scales_.data());
-  memory from(memory::desc({k, n}, dt::s8, tag::ba), cpu_engine(), s8.data());
-  reorder_into_packed(from);
+  pack(memory(memory::desc({k, n}, dt::s8, tag::ba), cpu_engine(), s8.data()));
 }
 
-void LowPrecisionWeight::reorder_into_packed(memory from) {
+void LowPrecisionWeight::pack(const memory& from) {
   dnnl::stream s(cpu_engine());
-  dnnl::reorder(from, packed_).execute(s, from, packed_);
+  for (memory& to : layouts_) dnnl::reorder(from, to).execute(s, const_cast<memory&>(from), to);
   s.wait();
 }
 
 LowPrecisionProjection::LowPrecisionProjection(std::shared_ptr<const LowPrecisionWeight> weight, int64_t m, bool bias)
     : weight_(std::move(weight)), m_(m), stream_(cpu_engine()) {
   const LowPrecisionWeight& w = *weight_;
-  auto pd = lowp_matmul_desc(w.precision_, m, w.k_, w.n_, w.md_, bias, w.act_);
+  dnnl::matmul::primitive_desc pd;
+  for (size_t i = 0; i < w.layouts_.size() && !w_; ++i) {  // the first layout a fast kernel takes for m rows
+    try {
+      pd = lowp_matmul_desc(w.precision_, m, w.k_, w.n_, w.layouts_[i].get_desc(), bias, w.act_);
+      w_ = w.layouts_[i];
+    } catch (const Error&) {
+      if (i + 1 == w.layouts_.size()) throw;
+    }
+  }
   prim_ = dnnl::matmul(pd);
   x_ = memory(pd.src_desc(), cpu_engine(), DNNL_MEMORY_NONE);
   y_ = memory(pd.dst_desc(), cpu_engine(), DNNL_MEMORY_NONE);
-  w_ = w.packed_;
   args_ = {{DNNL_ARG_SRC, x_.get()}, {DNNL_ARG_WEIGHTS, w_.get()}, {DNNL_ARG_DST, y_.get()}};
   if (bias && w.precision_ == Precision::bf16) {
     bias_ = memory(pd.bias_desc(), cpu_engine(), DNNL_MEMORY_NONE);

@@ -37,12 +37,14 @@ class LowPrecisionWeight {
 
  private:
   friend class LowPrecisionProjection;
-  void reorder_into_packed(dnnl::memory from);  // into packed_, in md_'s layout
+  void pack(const dnnl::memory& from);  // into every layout of layouts_
   Precision precision_;
   int64_t n_, k_;
   Activation act_;
-  dnnl::memory::desc md_;
-  dnnl::memory packed_;
+  // The weight in each layout oneDNN's kernels want for some number of rows:
+  // with AMX, small int8 matrices take AMX (no compensation) from 32 rows and
+  // VNNI (with it) below, and a kernel given the other layout is the reference one.
+  std::vector<dnnl::memory> layouts_;
   std::vector<float> scales_;  // int8: s_w per output channel
 };
 
