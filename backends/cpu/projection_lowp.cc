@@ -1,6 +1,7 @@
 #include "backends/cpu/projection_lowp.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <string>
 
@@ -159,11 +160,12 @@ LowPrecisionProjection::LowPrecisionProjection(std::shared_ptr<const LowPrecisio
   }
 }
 
-// bf16: x rounded. int8: x quantized, its row scales, the s32 accumulators.
+// bf16: x rounded. int8: x quantized and its row scales (the s32 accumulators
+// lie in y, converted in place: the epilogue then touches half the memory).
 size_t LowPrecisionProjection::workspace_bytes() const {
   const size_t mk = size_t(m_ * weight_->k_);
   if (weight_->precision_ == Precision::bf16) return aligned(mk * sizeof(uint16_t));
-  return aligned(mk) + aligned(size_t(m_) * sizeof(float)) + size_t(m_ * weight_->n_) * sizeof(int32_t);
+  return aligned(mk) + aligned(size_t(m_) * sizeof(float));
 }
 
 void LowPrecisionProjection::run(const float* x, float* y, const float* bias, void* workspace) {
@@ -182,20 +184,19 @@ void LowPrecisionProjection::run_int8(const float* x, float* y, const float* bia
   const int64_t n = weight_->n_, k = weight_->k_;
   auto* q = reinterpret_cast<int8_t*>(workspace);
   auto* row_scale = reinterpret_cast<float*>(workspace + aligned(size_t(m_ * k)));
-  auto* acc = reinterpret_cast<int32_t*>(workspace + aligned(size_t(m_ * k)) + aligned(size_t(m_) * sizeof(float)));
   quantize_rows(x, m_, k, q, row_scale);
   dnnl_memory_set_data_handle_v2(x_.get(), q, nullptr);
-  dnnl_memory_set_data_handle_v2(y_.get(), acc, nullptr);
+  dnnl_memory_set_data_handle_v2(y_.get(), y, nullptr);  // s32 accumulators, converted in place below
   execute(prim_, stream_, args_, "oneDNN matmul (int8 projection)");
   const float* col_scale = weight_->scales_.data();
   const Activation act = weight_->act_;
 #pragma omp parallel for if (m_ * n > (int64_t(1) << 16)) schedule(static)
   for (int64_t i = 0; i < m_; ++i) {
     const float s = row_scale[i];
-    const int32_t* a = acc + i * n;
-    float* out = y + i * n;
+    float* out = y + i * n;  // each element holds an int32's bits until it is overwritten
 #pragma omp simd
-    for (int64_t j = 0; j < n; ++j) out[j] = float(a[j]) * (s * col_scale[j]) + (bias ? bias[j] : 0.f);
+    for (int64_t j = 0; j < n; ++j)
+      out[j] = float(std::bit_cast<int32_t>(out[j])) * (s * col_scale[j]) + (bias ? bias[j] : 0.f);
     apply_activation(act, out, long(n));
   }
 }
