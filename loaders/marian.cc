@@ -183,10 +183,13 @@ ir::Graph decoder_step_graph(const MarianConfig& c, bool untied_head) {
   d.b.input("input_ids", DType::i64, {Dim::symbol("batch"), Dim::symbol("new")});
   d.b.input("positions", DType::i64, {Dim::symbol("new")});
   d.b.input("position", DType::i64, {});
-  d.b.input("src_pad", DType::boolean, {Dim::symbol("batch"), Dim::symbol("src")});
+  // The source side has a row per source ("sources"), the target side one per
+  // hypothesis ("batch": sources x beams): the beams of a source share its
+  // cross-attention keys (MultiHeadAttention takes keys of a batch dividing the query's).
+  d.b.input("src_pad", DType::boolean, {Dim::symbol("sources"), Dim::symbol("src")});
   for (int64_t l = 0; l < c.dec_layers; ++l) {
     for (const char* kv : {"k", "v"})
-      d.b.input(fmt::format("cross_{}.{}", kv, l), DType::f32, {Dim::symbol("batch"), Dim::known(c.dec_heads), Dim::symbol("src"), Dim::known(hd)});
+      d.b.input(fmt::format("cross_{}.{}", kv, l), DType::f32, {Dim::symbol("sources"), Dim::known(c.dec_heads), Dim::symbol("src"), Dim::known(hd)});
     for (const char* kv : {"k", "v"})
       d.b.input(fmt::format("cache_{}.{}", kv, l), DType::f32, {Dim::symbol("batch"), Dim::known(c.dec_heads), Dim::symbol("max_len"), Dim::known(hd)});
   }

@@ -103,6 +103,17 @@ void infer_local(InferContext& c) {
     c.out(1) = {DType::f32, {b, q[1], c.node().attr_string("weights") == "source" ? k[1] : Dim::known(left + right + 1)}};
 }
 
+// Projected keys and values (and the key padding mask) may hold one row per
+// group of query rows: query row b reads row b / (query batch / their batch),
+// so the beams of one source share its cross-attention keys. Checked once both
+// batches are known; a dim of the same name is the same batch.
+void expect_batch_divides(InferContext& c, const Dim& query_batch, const Dim& batch, const std::string& what) {
+  if (batch == query_batch || !batch.is_known() || !query_batch.is_known()) return;
+  if (batch.value == 0 ? query_batch.value != 0 : query_batch.value % batch.value != 0)
+    c.fail(fmt::format("{} has a batch of {}, which does not divide the query batch {}", what, batch.value,
+                       query_batch.value));
+}
+
 void infer_mha(InferContext& c) {
   using namespace multi_head_attention;
   expect_f32_rank(c, kQuery, 3);
@@ -116,13 +127,15 @@ void infer_mha(InferContext& c) {
   bool cached = c.has_input(kCacheK) || c.has_input(kCacheV);
   if (cached && !(c.has_input(kCacheK) && c.has_input(kCacheV) && c.has_input(kPosition)))
     c.fail("a KV cache needs cache_k (13), cache_v (14) and position (15)");
-  Dim s = q[1];
+  Dim s = q[1], kv_batch = q[0];
   if (c.has_input(kKey) != c.has_input(kValue)) c.fail("give both key and value, or neither (self-attention)");
   if (c.has_input(kKey)) {
     if (projected) {
       expect_f32_rank(c, kKey, 4);
-      expect_shape(c, kKey, {q[0], Dim::known(heads), c.in(kKey).shape[2], hd});
-      expect_shape(c, kValue, {q[0], Dim::known(heads), c.in(kKey).shape[2], hd});
+      kv_batch = c.in(kKey).shape[0];
+      expect_batch_divides(c, q[0], kv_batch, "key");
+      expect_shape(c, kKey, {kv_batch, Dim::known(heads), c.in(kKey).shape[2], hd});
+      expect_shape(c, kValue, {kv_batch, Dim::known(heads), c.in(kKey).shape[2], hd});
       s = c.in(kKey).shape[2];
     } else {
       expect_f32_rank(c, kKey, 3);
@@ -163,7 +176,10 @@ void infer_mha(InferContext& c) {
   if (c.has_input(kOutBias)) expect_shape(c, kOutBias, {e});
   if (c.has_input(kKeyPaddingMask)) {
     expect_mask(c, kKeyPaddingMask);
-    expect_shape(c, kKeyPaddingMask, {q[0], s});
+    const Dim& mask_batch = c.in(kKeyPaddingMask).shape.empty() ? q[0] : c.in(kKeyPaddingMask).shape[0];
+    const bool shared = projected && !(kv_batch == q[0]) && (mask_batch == kv_batch || !(mask_batch == q[0]));
+    if (shared) expect_batch_divides(c, q[0], mask_batch, "key_padding_mask");
+    expect_shape(c, kKeyPaddingMask, {shared ? mask_batch : q[0], s});
   }
   if (c.has_input(kAttnMask)) {
     expect_mask(c, kAttnMask);

@@ -233,6 +233,33 @@ TEST(HostileGraph, AMaskThatDoesNotFitTheAttentionIsRefusedByName) {
   EXPECT_TRUE(load_fails(mha_with("[2, 1, 3, 4]", true), "node 'att' (MultiHeadAttention): the mask of any shape (16) cannot go with a KV cache"));
 }
 
+// Projected keys may hold a row per group of query rows (beams sharing a
+// source's keys); a batch that does not divide the query's is refused by name:
+// at load when both are known, at run time when the keys' batch is a name of its own.
+TEST(HostileGraph, KeysWhoseBatchDoesNotDivideTheQueriesAreRefusedByName) {
+  auto mha_with = [](const std::string& key_batch, const std::string& pad_batch) {
+    std::string g = graph(R"([{"name": "att", "op": "MultiHeadAttention",
+      "inputs": ["x", "k", "k", "w", "", "", "", "", "", "w", "", "pad"], "outputs": ["y"],
+      "attrs": {"num_heads": 1, "kv_projected": true}}])", "[6, 1, 2]");
+    g = with(g, R"("inputs": [{)", fmt::format(R"("inputs": [{{"name": "k", "dtype": "f32", "shape": [{}, 1, 3, 2]}},
+      {{"name": "pad", "dtype": "bool", "shape": [{}, 3]}}, {{)", key_batch, pad_batch));
+    return with_constants(g, kIdentity);
+  };
+  EXPECT_NO_THROW(Model::load(test::write_file(test::temp_dir(), "shared.json", mha_with("2", "2"))));
+  EXPECT_NO_THROW(Model::load(test::write_file(test::temp_dir(), "shared.json", mha_with("3", "6"))));
+  EXPECT_TRUE(load_fails(mha_with("4", "4"), "node 'att' (MultiHeadAttention): key has a batch of 4, which does not divide the query batch 6"));
+  EXPECT_TRUE(load_fails(mha_with("2", "4"), "key_padding_mask has a batch of 4, which does not divide the query batch 6"));
+  std::string path = test::write_file(test::temp_dir(), "shared.json", mha_with("\"sources\"", "\"sources\""));
+  Model model = Model::load(path);
+  EXPECT_TRUE(test::throws_error_with(
+      [&] {
+        Session(model).run({{"x", zeros({6, 1, 2})}, {"k", zeros({4, 1, 3, 2})}, {"pad", Tensor::zeros(DType::boolean, {4, 3})}});
+      },
+      path + ": graph 'main': node 'att' (MultiHeadAttention): key has a batch of 4, which does not divide the query batch 6"));
+  TensorMap out = Session(model).run({{"x", zeros({6, 1, 2})}, {"k", zeros({3, 1, 3, 2})}, {"pad", Tensor::zeros(DType::boolean, {3, 3})}});
+  EXPECT_EQ(out.at("y").shape(), Shape({6, 1, 2}));
+}
+
 TEST(HostileGraph, AnArenaTooLargeForMemoryNamesTheGraphAndTheValue) {
   // 2^45 floats (128 TiB): under heed's size limit, beyond any machine's memory.
   std::string g = graph(R"([{"name": "n", "op": "AdaptiveAvgPool2d", "inputs": ["x"], "outputs": ["big"], "attrs": {"output_size": [4194304, 8388608]}},

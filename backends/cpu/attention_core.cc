@@ -11,6 +11,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <fmt/format.h>
+
 namespace heed::cpu {
 namespace {
 
@@ -191,9 +193,9 @@ struct AttentionCore::Impl {
     const int64_t rows = d.B * d.H * d.T, stride = m.mask_stride ? m.mask_stride : d.L;
 #pragma omp parallel for if (rows * keys * d.Dk > 32768)
     for (int64_t r = 0; r < rows; ++r) {
-      const int64_t b = r / (d.H * d.T), h = (r / d.T) % d.H, t = r % d.T;
+      const int64_t b = r / (d.H * d.T), h = (r / d.T) % d.H, t = r % d.T, kb = b / d.kv_group;
       float* s = weights ? weights + r * d.L : (*this)(thread_rows) + size_t(omp_get_thread_num()) * size_t(d.L);
-      attend_row({at(qp, q, b, h, t), at(kp, k, b, h, 0), k.strides[2], at(vp, v, b, h, 0), v.strides[2],
+      attend_row({at(qp, q, b, h, t), at(kp, k, kb, h, 0), k.strides[2], at(vp, v, kb, h, 0), v.strides[2],
                   at(op, o, b, h, t), s, keys, d.Dk, d.Dv, scale, {b, h, t}},
                  m, stride);
       if (weights) std::fill(s + keys, s + d.L, 0.f);
@@ -212,6 +214,8 @@ AttentionCore::AttentionCore(const AttentionDims& dims, const View4& q, const Vi
   i.o = o;
   i.scale = scale;
   i.mode = mode;
+  if (dims.kv_group < 1 || (dims.kv_group > 1 && mode != Mode::loops))
+    throw Error(fmt::format("attention core: keys shared by groups of {} query rows run only as per-row loops", dims.kv_group));
   if (dims.B * dims.H * dims.T == 0) return;
   if (mode == Mode::materialized && dims.L > 0) i.setup_materialized();
   if (mode == Mode::blocked && dims.L > 0) i.setup_blocked(slab_bytes);

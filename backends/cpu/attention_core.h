@@ -20,7 +20,8 @@
 namespace heed::cpu {
 
 struct AttentionMasks {
-  const float* key_padding = nullptr;  // [B, L] additive (-inf hides a key)
+  const float* key_padding = nullptr;  // [B / key_padding_group, L] additive (-inf hides a key)
+  int64_t key_padding_group = 1;       // query rows b read key_padding row b / key_padding_group
   const float* attn_mask = nullptr;    // [T, L] additive
   int64_t mask_stride = 0;             // row stride of both masks (their L), 0: L
   // A mask of any broadcast shape over [B, H, T, L], additive: the mask of query
@@ -39,6 +40,9 @@ struct QueryIndex {
 
 struct AttentionDims {
   int64_t B, H, T, L, Dk, Dv;
+  // Query row b reads keys and values of row b / kv_group (the beams of one
+  // source sharing its cross-attention keys); > 1 only in Mode::loops.
+  int64_t kv_group = 1;
 };
 
 class AttentionCore {

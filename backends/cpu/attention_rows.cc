@@ -20,7 +20,7 @@ namespace {
 // The masks of query `at` over keys [j0, j0 + n), added a range at a time.
 HEED_INLINE void add_masks(float* row, int64_t n, QueryIndex at, int64_t j0, const AttentionMasks& m,
                            int64_t stride) {
-  const float* kp = m.key_padding ? m.key_padding + at.b * stride + j0 : nullptr;
+  const float* kp = m.key_padding ? m.key_padding + at.b / m.key_padding_group * stride + j0 : nullptr;
   const float* am = m.attn_mask ? m.attn_mask + at.t * stride + j0 : nullptr;
   if (kp && am) {
 #pragma omp simd

@@ -121,6 +121,10 @@ class MhaInvocation final : public Invocation {
     packed_ = !cfg.projected && (!present(s, kKWeight) || cfg.packed_weight);
     S_ = cached_ ? s.in[kCacheK].shape[2] : cross_ ? s.in[kKey].shape[cfg.projected ? 2 : 1] : T_;
     if (S_ == 0) throw Error(cached_ ? "the KV cache has a capacity of 0 positions" : "there are no keys to attend over (0 keys)");
+    // Projected keys may hold a row per group of query rows (the op's shape rule
+    // checked that it divides): beams of one source share their keys and values.
+    const int64_t kv_batch = cfg.projected ? s.in[kKey].shape[0] : B_;
+    kv_group_ = kv_batch ? B_ / kv_batch : 1;
     weights_ = s.out.size() > 1;
     // Self-attention with PyTorch's packed in_proj: one GEMM makes Q, K and V side
     // by side ([B*T, 3E]); the heads are strided views into it.
@@ -141,7 +145,7 @@ class MhaInvocation final : public Invocation {
                                present(s, kOutBias));
     const int64_t ld = fused_ ? 3 * E_ : E_;  // row stride of Q (and of K, V when fused)
     View4 heads_q{{B_, H_, T_, Dh_}, {T_ * ld, Dh_, ld, 1}};
-    View4 heads_kv = cached_ || cfg.projected ? View4{{B_, H_, S_, Dh_}, {H_ * S_ * Dh_, S_ * Dh_, Dh_, 1}}
+    View4 heads_kv = cached_ || cfg.projected ? View4{{kv_batch, H_, S_, Dh_}, {H_ * S_ * Dh_, S_ * Dh_, Dh_, 1}}
                                               : View4{{B_, H_, S_, Dh_}, {S_ * ld, Dh_, ld, 1}};
     View4 heads_ctx{{B_, H_, T_, Dh_}, {T_ * E_, Dh_, E_, 1}};
     // Captured weights come from a second, materialized pass, so that the output is
@@ -150,16 +154,17 @@ class MhaInvocation final : public Invocation {
     bool declared_weights = weights_ && !cfg.capture;
     // One query a row (a decode step's cross-attention too): per-row loops, far
     // cheaper there than batched GEMMs of [1, Dh] x [Dh, S] per head.
-    auto mode = cached_ || T_ == 1 ? AttentionCore::Mode::loops
+    auto mode = cached_ || T_ == 1 || kv_group_ > 1 ? AttentionCore::Mode::loops
                         : declared_weights ? AttentionCore::Mode::materialized : AttentionCore::Mode::blocked;
     float scale = cfg.scale > 0 ? cfg.scale : 1.f / std::sqrt(float(Dh_));
-    AttentionDims dims{B_, H_, T_, S_, Dh_, Dh_};
+    AttentionDims dims{B_, H_, T_, S_, Dh_, Dh_, kv_group_};
     core_ = std::make_unique<AttentionCore>(dims, heads_q, heads_kv, heads_kv, heads_ctx, scale, mode);
     if (weights_ && mode == AttentionCore::Mode::blocked)
       capture_core_ = std::make_unique<AttentionCore>(dims, heads_q, heads_kv, heads_kv, heads_ctx, scale,
                                                       AttentionCore::Mode::materialized);
     place_workspace(kv_rows);
     key_padding_ = AdditiveMask(present(s, kKeyPaddingMask) ? s.in[kKeyPaddingMask] : TensorDesc{DType::f32, {}, false});
+    if (present(s, kKeyPaddingMask) && s.in[kKeyPaddingMask].shape[0]) key_padding_group_ = B_ / s.in[kKeyPaddingMask].shape[0];
     attn_mask_ = AdditiveMask(present(s, kAttnMask) ? s.in[kAttnMask] : TensorDesc{DType::f32, {}, false});
     bias_ = AdditiveMask(present(s, kMask) ? s.in[kMask] : TensorDesc{DType::f32, {}, false});
     if (present(s, kMask)) mask_broadcast_strides(s.in[kMask].shape, bias_strides_);
@@ -214,6 +219,7 @@ class MhaInvocation final : public Invocation {
     }
     AttentionMasks m;
     m.key_padding = key_padding_.get(io.in(kKeyPaddingMask));
+    m.key_padding_group = key_padding_group_;
     m.attn_mask = attn_mask_.get(io.in(kAttnMask));
     m.bias = bias_.get(io.in(kMask));
     std::copy_n(bias_strides_, 3, m.bias_strides);
@@ -257,7 +263,7 @@ class MhaInvocation final : public Invocation {
   }
 
   MhaConfig cfg_;
-  int64_t B_, T_, E_, H_, Dh_, S_;
+  int64_t B_, T_, E_, H_, Dh_, S_, kv_group_ = 1, key_padding_group_ = 1;
   bool cached_, cross_, packed_, fused_, weights_, position_i32_ = false;
   ProjectionStep proj_q_, proj_k_, proj_v_, proj_out_;
   std::unique_ptr<AttentionCore> core_, capture_core_;

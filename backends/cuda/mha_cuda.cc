@@ -43,6 +43,11 @@ class MhaInvocation final : public Invocation {
     cross_ = present(s, kKey);
     packed_ = !cfg.projected && !present(s, kKWeight);
     S_ = cached_ ? s.in[kCacheK].shape[2] : cross_ ? s.in[kKey].shape[cfg.projected ? 2 : 1] : T_;
+    // Keys shared by groups of query rows (the op allows it) have no CUDA kernel yet.
+    for (size_t i : {kKey, kKeyPaddingMask})
+      if (present(s, i) && s.in[i].shape[0] != B_)
+        throw Error(fmt::format("{}: on CUDA, {} must have the query's batch ({}), not {}", cfg_.where,
+                                i == kKey ? "key" : "key_padding_mask", B_, s.in[i].shape[0]));
     fused_ = !cross_ && !cfg.projected && packed_;
     weights_out_ = s.out.size() > 1;
     q_cols_ = fused_ ? 3 * E_ : E_;

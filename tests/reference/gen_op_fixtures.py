@@ -1064,6 +1064,23 @@ wt = r(24, 40) * 0.2
 case("matmul_int8_constant_transpose_b", "MatMul", [x, wt], [int8_linear(x, wt, None)], {"transpose_b": True},
      params=(1,), rtol=1e-5, atol=1e-5, precision="int8")
 
+# Projected keys shared by groups of query rows (heed's own: the beams of a source
+# read its cross-attention keys): queries [6, 3, 16] over keys and a key padding
+# mask of 2 sources, against PyTorch given each source's keys repeated for its 3 rows.
+with torch.no_grad():
+    sd = mha.state_dict()
+    W, B = sd["in_proj_weight"], sd["in_proj_bias"]
+    q_beams = r(6, 3, 16)
+    kproj = (mem @ W[16:32].T + B[16:32]).reshape(2, 9, 4, 4).transpose(1, 2).contiguous()
+    vproj = (mem @ W[32:].T + B[32:]).reshape(2, 9, 4, 4).transpose(1, 2).contiguous()
+    pad = torch.tensor([[False] * 9, [False] * 6 + [True] * 3])
+    mem_rows, pad_rows = mem.repeat_interleave(3, 0), pad.repeat_interleave(3, 0)
+    out, w = mha(q_beams, mem_rows, mem_rows, key_padding_mask=pad_rows, need_weights=True, average_attn_weights=False)
+case("mha_kv_projected_shared_by_rows", "MultiHeadAttention",
+     mha_inputs(q_beams, kproj, vproj, W[:16], None, None, B[:16], None, None, sd["out_proj.weight"],
+                sd["out_proj.bias"], kpm=pad),
+     [out, w], {"num_heads": 4, "kv_projected": True}, params=(3, 6, 9, 10), atol=1e-5)
+
 args = [a for a in sys.argv[1:] if a != "--fresh"]
 out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 if os.path.exists(out) and "--fresh" not in sys.argv:
