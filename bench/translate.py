@@ -23,11 +23,16 @@ with --precision; ctranslate2-int8 (or any other compute_type after the dash) ru
 CTranslate2 so.
 
   python3 bench/translate.py --heed build/heed --threads 2 --engines heed,heed-int8,heed-bf16,ctranslate2,ctranslate2-int8
+
+--rounds N runs every engine N times per row, the engines taking turns, and
+prints the median tokens/s with its range and the median of the per-round
+speed-ups against --versus (e.g. --versus ctranslate2-int8).
 """
 import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -165,8 +170,37 @@ def heed_run(heed, path, beam, batch, target, threads, device, precision, cpu_pr
                              "--threads", str(threads), *gpu], device)
     # heed prints its own timing of the translation loop (model load excluded), as the others do
     line = [l for l in err.splitlines() if l.startswith("translated")][-1]
-    tokens, seconds = int(line.split(": ")[1].split()[0]), float(line.split(" in ")[1].split()[0])
+    # "translated N lines: T target tokens in S s, R tokens/s": the rate has more digits than the seconds
+    tokens, rate = int(line.split(": ")[1].split()[0]), float(line.split(", ")[-1].split()[0])
+    seconds = tokens / rate
     return {"seconds": seconds, "tokens": tokens, "peak_mib": peak, "gpu_mib": gpu_mib}
+
+
+def run_engine(a, engine, path, beam, batch):
+    name, _, variant = engine.partition("-")
+    if name == "heed":
+        return heed_run(a.heed, path, beam, batch, a.target_len, a.threads, a.device, a.precision, variant)
+    out, _, peak, gpu_mib = measured([sys.executable, __file__, "--child", name, path, str(beam), str(batch),
+                                      str(a.target_len), str(a.threads), a.device, variant or a.precision], a.device)
+    return dict(json.loads(out.strip().splitlines()[-1]), peak_mib=peak, gpu_mib=gpu_mib)
+
+
+def row_cells(runs, engine, versus, gpu_col):
+    """tokens/s (median, and the range over rounds), the median of the rounds' ratios to `versus`, peak MiB."""
+    def tps(r):
+        return r["tokens"] / r["seconds"]
+    mine = [tps(r) for r in runs[engine]]
+    speed = f"{statistics.median(mine):.1f}" + (f" ({min(mine):.1f}-{max(mine):.1f})" if len(mine) > 1 else "")
+    rel = "-"
+    if versus in runs:
+        ratios = [tps(r) / tps(b) for r, b in zip(runs[engine], runs[versus])]
+        rel = f"{statistics.median(ratios):.2f}x" + (f" ({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else "")
+    peak = max(r["peak_mib"] for r in runs[engine])
+    gpu = ""
+    if gpu_col:
+        gpu_mib = max(r.get("gpu_mib") or 0 for r in runs[engine])
+        gpu = f" {gpu_mib:.0f} |" if gpu_mib else " - |"
+    return f"{speed} | {rel} | {peak:.0f} |{gpu}"
 
 
 def main():
@@ -182,6 +216,9 @@ def main():
                    help="also heed-int8, heed-bf16 (--precision) and ctranslate2-<compute_type> (int8, int8_float32, ...)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--precision", choices=["fp32", "fp16"], default="fp32")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="runs per engine, taking turns (engine A, B, .., A, B, ..): median tokens/s and range")
+    p.add_argument("--versus", default="transformers", help="the engine each row's speed-up is against")
     a = p.parse_args()
     if a.precision == "fp16" and a.device != "cuda":
         p.error("--precision fp16 needs --device cuda (heed's CPU kernels compute in fp32)")
@@ -196,27 +233,17 @@ def main():
     where = f"{a.threads} threads" if a.device == "cpu" else gpu_name()
     print(f"{a.sentences} sentences of 10..60 tokens, {a.target_len} target tokens each, {where}, {a.precision}\n")
     gpu_col = " | peak GPU MiB" if a.device == "cuda" else ""
-    print(f"| beam | batch | engine | target tokens/s | vs transformers | peak MiB{gpu_col} |")
+    print(f"| beam | batch | engine | target tokens/s | vs {a.versus} | peak MiB{gpu_col} |")
     print("|---:|---:|---|---:|---:|---:|" + ("---:|" if gpu_col else ""))
+    engines = a.engines.split(",")
     for cfg in a.configs.split(","):
         beam, batch = map(int, cfg.split("x"))
-        rows = {}
-        for engine in a.engines.split(","):
-            name, _, variant = engine.partition("-")
-            if name == "heed":
-                r = heed_run(a.heed, path, beam, batch, a.target_len, a.threads, a.device, a.precision, variant)
-            else:
-                out, _, peak, gpu_mib = measured([sys.executable, __file__, "--child", name, path, str(beam),
-                                                  str(batch), str(a.target_len), str(a.threads), a.device,
-                                                  variant or a.precision], a.device)
-                r = dict(json.loads(out.strip().splitlines()[-1]), peak_mib=peak, gpu_mib=gpu_mib)
-            rows[engine] = r
-        base = rows.get("transformers")
-        for engine, r in rows.items():
-            tps = r["tokens"] / r["seconds"]
-            rel = f"{tps / (base['tokens'] / base['seconds']):.2f}x" if base else "-"
-            gpu = (f" {r['gpu_mib']:.0f} |" if r.get("gpu_mib") else " - |") if gpu_col else ""
-            print(f"| {beam} | {batch} | {engine} | {tps:.1f} | {rel} | {r['peak_mib']:.0f} |{gpu}", flush=True)
+        runs = {engine: [] for engine in engines}
+        for _ in range(a.rounds):  # the engines take turns, so that a drift of the machine's speed hits each alike
+            for engine in engines:
+                runs[engine].append(run_engine(a, engine, path, beam, batch))
+        for engine in engines:
+            print(f"| {beam} | {batch} | {engine} | {row_cells(runs, engine, a.versus, gpu_col)}", flush=True)
     os.remove(path)
 
 
