@@ -18,6 +18,7 @@ in eager mode, same thread count, same random weights.
 Each figure is the median of --repeats runs (after a warm-up).
 
   python3 bench/vision.py --heed build/heed --threads 2 [--repeats 3]
+  python3 bench/vision.py --only encoder --precision bf16   # heed bf16 against PyTorch autocast bf16
 
 --device cuda runs both sides on the GPU (issue 6): heed with --device cuda,
 PyTorch's modules and tensors moved there (CUDA eager, fp32, TF32 off as in
@@ -160,15 +161,17 @@ def encoder_only(args):
     path = "/tmp/heed_bench_caption_images8.safetensors"
     save_file({"image": x}, path)
     model, x = model.to(DEVICE), x.to(DEVICE)
-    with torch.no_grad():
+    bf16 = args.precision == "bf16"  # PyTorch: autocast, its own bf16 convolutions
+    with torch.no_grad(), torch.autocast(DEVICE, dtype=torch.bfloat16, enabled=bf16):
         t_torch = median_s(lambda: model.encoder(x), args.repeats)
     r = subprocess.run([args.heed, "run", CAP_DIR, "--graph", "encoder", "--inputs", path, "--repeat", str(args.repeats + 1),
-                        "--threads", str(args.threads), "--device", DEVICE], capture_output=True, text=True)
+                        "--threads", str(args.threads), "--device", DEVICE, "--precision", args.precision],
+                       capture_output=True, text=True)
     if r.returncode:
         raise SystemExit(r.stderr)
     t_heed = float(re.search(r"median ([0-9.]+) ms", r.stdout + r.stderr).group(1)) / 1e3
     gflop = 2 * 8 * 10.2  # ResNet-101 at 256x256: about 10.2 G multiply-adds a picture
-    print(f"encoder, batch 8: heed {t_heed:.3f} s ({gflop / t_heed:.0f} GFLOP/s), "
+    print(f"encoder, batch 8, {args.precision}: heed {t_heed:.3f} s ({gflop / t_heed:.0f} GFLOP/s), "
           f"PyTorch {t_torch:.3f} s ({gflop / t_torch:.0f} GFLOP/s), {t_torch / t_heed:.2f}x")
 
 
@@ -183,7 +186,11 @@ def main():
     ap.add_argument("--only", choices=["caption", "vqa", "encoder"], default=None,
                     help="encoder: the captioning encoder alone on 8 random 256x256 pictures (heed: `heed run --graph encoder`)")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--precision", choices=["f32", "bf16"], default="f32",
+                    help="with --only encoder: heed --precision bf16 against PyTorch under torch.autocast bf16")
     args = ap.parse_args()
+    if args.precision != "f32" and args.only != "encoder":
+        ap.error("--precision bf16 is measured with --only encoder")
     global DEVICE
     DEVICE = args.device
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False

@@ -55,17 +55,20 @@ T* workspace_at(void* workspace, size_t at) {
 template <typename Prepare>
 class FnKernel final : public Kernel {
  public:
-  explicit FnKernel(Prepare prepare) : prepare_(std::move(prepare)) {}
+  FnKernel(Prepare prepare, Precision precision) : prepare_(std::move(prepare)), precision_(precision) {}
   std::unique_ptr<Invocation> prepare(const NodeShapes& shapes) const override { return prepare_(shapes); }
+  Precision precision() const override { return precision_; }
 
  private:
   Prepare prepare_;
+  Precision precision_;
 };
 
-// A kernel from a lambda `std::unique_ptr<Invocation>(const NodeShapes&)`.
+// A kernel from a lambda `std::unique_ptr<Invocation>(const NodeShapes&)`, whose
+// GEMMs run in `precision`.
 template <typename Prepare>
-std::unique_ptr<Kernel> kernel(Prepare prepare) {
-  return std::make_unique<FnKernel<Prepare>>(std::move(prepare));
+std::unique_ptr<Kernel> kernel(Prepare prepare, Precision precision = Precision::f32) {
+  return std::make_unique<FnKernel<Prepare>>(std::move(prepare), precision);
 }
 
 // Calls f(T{}) with T the C++ type of `dtype`.

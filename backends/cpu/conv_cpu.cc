@@ -1,10 +1,16 @@
 // Conv2d on oneDNN convolution (bias, residual add as a sum post-op, ReLU as an
 // eltwise post-op), and BatchNorm2d when it could not be folded into a conv.
+// With LoadOptions::precision bf16 a conv with constant weights multiplies in
+// bf16 (weights rounded once per prepared shape, the input rounded by each run
+// into the layout oneDNN's bf16 kernel wants) and accumulates and writes fp32.
 #include <cstring>
+
+#include <fmt/format.h>
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernel_util.h"
+#include "backends/cpu/projection_lowp.h"
 #include "ops/conv.h"
 
 namespace heed::cpu {
@@ -19,12 +25,12 @@ struct ConvConfig {
   int64_t sh, sw, ph, pw, dh, dw, groups;
   bool relu;
   const Tensor* weight;  // constant weights are reordered once per prepared shape
+  bool bf16;             // precision bf16 (constant weights only)
 };
 
-
-memory::desc weight_desc(const Shape& w, int64_t groups, tag t) {
-  if (groups == 1) return memory::desc({w[0], w[1], w[2], w[3]}, dt::f32, t);
-  return memory::desc({groups, w[0] / groups, w[1], w[2], w[3]}, dt::f32, t);
+memory::desc weight_desc(const Shape& w, int64_t groups, tag t, dt type = dt::f32) {
+  if (groups == 1) return memory::desc({w[0], w[1], w[2], w[3]}, type, t);
+  return memory::desc({groups, w[0] / groups, w[1], w[2], w[3]}, type, t);
 }
 
 // Runs the convolution; when the plan wants a dense output from a blocked input
@@ -41,7 +47,8 @@ class ConvInvocation final : public Invocation {
     TensorDesc prim_out = s.out[0];
     if (s.in[kX].channel_block && !prim_out.channel_block) prim_out.channel_block = s.in[kX].channel_block;
     memory::desc dst = layout_desc(prim_out);
-    memory::desc wany = weight_desc(w, cfg.groups, tag::any);
+    memory::desc wany = weight_desc(w, cfg.groups, tag::any, cfg.bf16 ? dt::bf16 : dt::f32);
+    memory::desc prim_src = cfg.bf16 ? memory::desc(src.dims(), dt::bf16, tag::any) : src;
     memory::desc bias_md = bias ? memory::desc({w[0]}, dt::f32, tag::a) : memory::desc();
     dnnl::primitive_attr attr = scratchpad_attr();
     dnnl::post_ops ops;
@@ -49,12 +56,19 @@ class ConvInvocation final : public Invocation {
     if (cfg.relu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     attr.set_post_ops(ops);
     dnnl::convolution_forward::primitive_desc pd(
-        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
-                                        wany, bias_md, dst, {cfg.sh, cfg.sw}, {cfg.dh - 1, cfg.dw - 1},
+        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                        prim_src, wany, bias_md, dst, {cfg.sh, cfg.sw}, {cfg.dh - 1, cfg.dw - 1},
                                         {cfg.ph, cfg.pw}, {cfg.ph, cfg.pw}),
         attr, cpu_engine());
+    if (cfg.bf16 && std::string(pd.impl_info_str()).starts_with("ref"))
+      throw Error(fmt::format("precision bf16: oneDNN has only its reference kernel for this convolution ({}); use f32",
+                              pd.impl_info_str()));
     inv_ = dnnl_invocation<dnnl::convolution_forward>(pd);
-    inv_->bind_input(DNNL_ARG_SRC, src, kX);
+    inv_->bind_input(DNNL_ARG_SRC, pd.src_desc(), kX);
+    if (cfg.bf16) {  // each run rounds x into this buffer, in the layout the kernel chose
+      rounded_.resize(pd.src_desc().get_size() / sizeof(uint16_t));
+      to_bf16_ = Reorder(src, pd.src_desc());
+    }
     memory::desc wplain = weight_desc(w, cfg.groups, cfg.groups == 1 ? tag::oihw : tag::goihw);
     if (pd.weights_desc() == wplain) {
       inv_->bind_input(DNNL_ARG_WEIGHTS, wplain, kWeight);
@@ -88,6 +102,10 @@ class ConvInvocation final : public Invocation {
       else residual_in_.run(stream_, io.in(kResidual), dst);
     }
     for (size_t i = 0; i < 4; ++i) values_[i] = const_cast<void*>(io.in(i));
+    if (!rounded_.empty()) {
+      to_bf16_.run(stream_, io.in(kX), rounded_.data());
+      values_[kX] = rounded_.data();
+    }
     values_[4] = dst;
     inv_->run({values_, ids_, ids_ + 4, 4});
     if (!scratch_.empty()) to_out_.run(stream_, dst, io.out(0));
@@ -112,8 +130,9 @@ class ConvInvocation final : public Invocation {
   memory weights_;
   bool residual_ = false;
   size_t residual_bytes_ = 0;
-  Reorder residual_in_, to_out_;
+  Reorder residual_in_, to_out_, to_bf16_;
   std::vector<float> scratch_;
+  std::vector<uint16_t> rounded_;  // bf16: x rounded
   void* values_[5] = {};
   const int ids_[5] = {0, 1, 2, 3, 4};
 };
@@ -126,11 +145,14 @@ void register_conv_kernels() {
     auto [sh, sw] = ops::hw_pair(n.attr_ints("stride"));
     auto [ph, pw] = ops::hw_pair(n.attr_ints("padding"));
     auto [dh, dw] = ops::hw_pair(n.attr_ints("dilation"));
+    const bool bf16 = init.precision == Precision::bf16 && init.constants[kWeight];
+    if (bf16)  // refused at load, as the projections are, where oneDNN has no bf16 kernel
+      if (std::string why = precision_unavailable(Precision::bf16); !why.empty()) throw Error(why);
     ConvConfig cfg{sh, sw, ph, pw, dh, dw, n.attr_int("groups"), n.attr_string("activation") == "relu",
-                   init.constants[kWeight]};
+                   init.constants[kWeight], bf16};
     return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       return std::make_unique<ConvInvocation>(cfg, s);
-    });
+    }, bf16 ? Precision::bf16 : Precision::f32);
   });
   register_kernel("BatchNorm2d", [](const KernelInit& init) {
     float eps = float(init.node.attr_float("epsilon"));

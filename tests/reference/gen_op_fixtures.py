@@ -1081,6 +1081,32 @@ case("mha_kv_projected_shared_by_rows", "MultiHeadAttention",
                 sd["out_proj.bias"], kpm=pad),
      [out, w], {"num_heads": 4, "kv_projected": True}, params=(3, 6, 9, 10), atol=1e-5)
 
+# Conv2d in bf16 (LoadOptions::precision): heed's scheme exactly (x and w rounded
+# to bf16, products summed in float64, fp32 bias), PyTorch's autocast (which also
+# rounds the bias and output to bf16), and fp32.
+def bf16_conv(x, w, b, **kw):
+    return F.conv2d(x.bfloat16().double(), w.bfloat16().double(), b.double() if b is not None else None, **kw).float()
+
+
+torch.manual_seed(20261205)
+xc, wc, bc = r(2, 16, 12, 12), r(32, 16, 3, 3) * 0.1, r(32)
+case("conv_bf16_pad", "Conv2d", [xc, wc, bc], [bf16_conv(xc, wc, bc, padding=1)], {"padding": [1]}, params=(1, 2),
+     rtol=1e-4, atol=1e-5, precision="bf16")
+with torch.autocast("cpu", dtype=torch.bfloat16):
+    autocast_conv = F.conv2d(xc, wc, bc, padding=1).float()
+case("conv_bf16_torch_autocast", "Conv2d", [xc, wc, bc], [autocast_conv], {"padding": [1]}, params=(1, 2),
+     rtol=8e-3, atol=2 ** -8 * span(bc), precision="bf16")
+y32 = F.conv2d(xc, wc, bc, padding=1)
+case("conv_bf16_vs_f32", "Conv2d", [xc, wc, bc], [y32], {"padding": [1]}, params=(1, 2), rtol=1e-2,
+     atol=0.01 * span(y32), precision="bf16")
+w1c, resc = r(24, 16, 1, 1) * 0.2, r(2, 24, 6, 6)
+case("conv_bf16_stride2_residual_relu", "Conv2d", [xc, w1c, None, resc],
+     [F.relu(bf16_conv(xc, w1c, None, stride=2) + resc)], {"stride": [2], "activation": "relu"}, params=(1,),
+     rtol=1e-4, atol=1e-5, precision="bf16")
+wgc = r(32, 8, 3, 3) * 0.1
+case("conv_bf16_grouped", "Conv2d", [xc, wgc, bc], [bf16_conv(xc, wgc, bc, padding=1, groups=2)],
+     {"padding": [1], "groups": 2}, params=(1, 2), rtol=1e-4, atol=1e-5, precision="bf16")
+
 args = [a for a in sys.argv[1:] if a != "--fresh"]
 out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 if os.path.exists(out) and "--fresh" not in sys.argv:
