@@ -26,7 +26,8 @@ struct TensorDesc {
   bool present = true;  // false for an optional input left out
   // 0: dense row-major. Otherwise the backend's channel-blocked layout for
   // [N, C, H, W] activations passed between its convolution-family kernels
-  // (e.g. oneDNN's nChw8c): channels in blocks of this size, padded.
+  // (e.g. oneDNN's nChw8c): channels in blocks of this size, padded; 1 is
+  // channels last (NHWC), the one block that holds every channel unpadded.
   int channel_block = 0;
   // A small integer tensor's elements when the plan knows them (a shape the
   // graph computed: Slice's starts, Range's start): kernels read them here.
@@ -143,9 +144,10 @@ class Backend {
   virtual bool supports(std::string_view op) const = 0;
   virtual std::unique_ptr<Kernel> make_kernel(const KernelInit& init) const = 0;
   virtual void set_threads(int threads) const = 0;  // for the calling thread
-  // The channel block of the backend's native activation layout (0: none), and
-  // whether an op's kernel reads input `input` / writes its output in it.
-  virtual int channel_block() const { return 0; }
+  // The channel block of the backend's native activation layout for a model of
+  // `precision` (0: none; 1: channels last), and whether an op's kernel reads
+  // input `input` / writes its output in it.
+  virtual int channel_block(Precision /*precision*/) const { return 0; }
   virtual bool takes_blocked(std::string_view /*op*/, size_t /*input*/) const { return false; }
   virtual bool makes_blocked(std::string_view /*op*/) const { return false; }
   // The op's output must be in its first input's layout.

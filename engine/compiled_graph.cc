@@ -21,7 +21,7 @@ int CompiledGraph::add_value(ValueSlot slot) {
 CompiledGraph::CompiledGraph(ir::Graph graph, const std::map<std::string, ir::ValueType>& types,
                              const WeightStore& weights, const Backend& backend, DType gemm_dtype, ConstantUses* uses,
                              Precision precision)
-    : graph_(std::move(graph)), weights_(weights), backend_(backend) {
+    : graph_(std::move(graph)), weights_(weights), backend_(backend), precision_(precision) {
   for (const ir::GraphInput& in : graph_.inputs)
     input_ids_.push_back(add_value({in.name, ValueSlot::Kind::input, nullptr, false, in.type}));
   for (const ir::Parameter& p : graph_.parameters)
@@ -144,7 +144,7 @@ void add_overwrite_aliases(const CompiledGraph& g, const ShapePlan& plan, std::v
 // A rank-4 intermediate stays in the backend's blocked layout when its producer
 // writes it and every reader takes it so: reorders happen only at the edges.
 void CompiledGraph::choose_layouts(ShapePlan& plan) const {
-  int block = backend_.channel_block();
+  int block = backend_.channel_block(precision_);
   if (!block) return;
   std::vector<int> producer(values_.size(), -1);
   std::vector<bool> ok(values_.size(), true);

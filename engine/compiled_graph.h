@@ -67,6 +67,7 @@ class CompiledGraph {
   ir::Graph graph_;
   const WeightStore& weights_;
   const Backend& backend_;
+  Precision precision_;  // LoadOptions::precision: kernels take it, and the layouts follow it
   std::vector<ValueSlot> values_;
   std::map<std::string, int> ids_;
   std::vector<CompiledNode> nodes_;

@@ -4,6 +4,8 @@
 // rewrites (BatchNorm folded into convs, residual Add and ReLU fused) and without.
 #include <heed/model.h>
 
+#include <cmath>
+
 #include "engine/model_impl.h"
 #include "engine/safetensors.h"
 #include "tests/seeded_weights.h"
@@ -57,6 +59,30 @@ TEST_P(ResNet, MatchesTorchvision) {
     Tensor logits = session.run({{"image", *io.find("image")}}).at("logits");
     EXPECT_TRUE(test::all_close(logits, *io.find("logits"), 1e-4, 1e-4)) << name << (optimize ? " optimized" : " as written");
   }
+}
+
+// In bf16 the activations between convolutions are channels last (oneDNN's fast
+// bf16 layout), and the logits stay within 2% of torchvision's fp32 ones.
+TEST_P(ResNet, Bf16RunsChannelsLastCloseToTorchvision) {
+  if (std::string why; !test::precision_runs_here(Precision::bf16, &why)) GTEST_SKIP() << why;
+  const std::string name = "resnet" + std::to_string(GetParam());
+  SafetensorsFile io = read_safetensors(test::fixture(name + "_io.safetensors"));
+  LoadOptions lo{test::seeded_weights_file(test::fixture(name + ".manifest.json"), test::temp_dir())};
+  lo.precision = Precision::bf16;
+  Model model = Model::load(test::fixture(name + ".json"), lo);
+  const CompiledGraph& g = model.impl().graph("");
+  auto plan = g.plan_for({Shape{2, 3, 64, 64}});
+  int channels_last = 0, bf16_convs = 0;
+  for (size_t v = 0; v < plan->values.size(); ++v)
+    channels_last += plan->values[v].shape.rank() == 4 && plan->values[v].channel_block == 1;
+  for (const CompiledNode& n : g.nodes()) bf16_convs += n.node->op == "Conv2d" && n.kernel->precision() == Precision::bf16;
+  EXPECT_GT(channels_last, 10);
+  EXPECT_EQ(bf16_convs, GetParam() == 18 ? 20 : 53);
+  const Tensor& want = *io.find("logits");
+  Tensor got = Session(model, {"", 2}).run({{"image", *io.find("image")}}).at("logits");
+  float span = 0.f;
+  for (int64_t i = 0; i < want.numel(); ++i) span = std::max(span, std::fabs(want.data_as<float>()[i]));
+  EXPECT_TRUE(test::all_close(got, want, 0, 0.02 * span)) << name;
 }
 
 INSTANTIATE_TEST_SUITE_P(Torchvision, ResNet, ::testing::Values(18, 50));

@@ -50,9 +50,10 @@ dnnl::memory::desc plain_desc(DType dtype, const Shape& shape) {
 dnnl::memory::desc layout_desc(const TensorDesc& t) {
   if (!t.channel_block) return plain_desc(t.dtype, t.shape);
   using tag = dnnl::memory::format_tag;
-  if (t.shape.rank() != 4 || (t.channel_block != 8 && t.channel_block != 16))
+  if (t.shape.rank() != 4 || (t.channel_block != 1 && t.channel_block != 8 && t.channel_block != 16))
     throw Error(fmt::format("no blocked layout for {} with blocks of {}", t.shape.str(), t.channel_block));
-  return dnnl::memory::desc(dnnl_dims(t.shape), dnnl_dtype(t.dtype), t.channel_block == 8 ? tag::aBcd8b : tag::aBcd16b);
+  const tag layout = t.channel_block == 1 ? tag::acdb : t.channel_block == 8 ? tag::aBcd8b : tag::aBcd16b;
+  return dnnl::memory::desc(dnnl_dims(t.shape), dnnl_dtype(t.dtype), layout);
 }
 
 dnnl::primitive_attr scratchpad_attr() {
