@@ -19,6 +19,7 @@ Each figure is the median of --repeats runs (after a warm-up).
 
   python3 bench/vision.py --heed build/heed --threads 2 [--repeats 3]
   python3 bench/vision.py --only encoder --precision bf16   # heed bf16 against PyTorch autocast bf16
+  python3 bench/vision.py --only encoder --precision int8   # heed int8 against PyTorch fx int8 (static)
 
 --device cuda runs both sides on the GPU (issue 6): heed with --device cuda,
 PyTorch's modules and tensors moved there (CUDA eager, fp32, TF32 off as in
@@ -153,6 +154,18 @@ def heed_vqa_ms(heed, batch, threads, repeats):
     return float(re.search(r"median ([0-9.]+) ms", r.stdout + r.stderr).group(1))
 
 
+def int8_fx(module, x):
+    """PyTorch's int8 for a CNN: fx static quantization (the x86 backend's default
+    qconfig: per-tensor affine u8 activations, calibrated here on the benchmark's
+    own batch; per-channel s8 weights). heed's int8 is dynamic (no calibration)."""
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+    prepared = prepare_fx(module.eval(), get_default_qconfig_mapping("x86"), (x,))
+    with torch.no_grad():
+        prepared(x)
+    return convert_fx(prepared)
+
+
 def encoder_only(args):
     """ResNet-101 trunk + pool + init of the caption model, batch 8: seconds and GFLOP/s on both sides."""
     from safetensors.torch import save_file
@@ -162,8 +175,9 @@ def encoder_only(args):
     save_file({"image": x}, path)
     model, x = model.to(DEVICE), x.to(DEVICE)
     bf16 = args.precision == "bf16"  # PyTorch: autocast, its own bf16 convolutions
+    encoder = int8_fx(model.encoder, x) if args.precision == "int8" else model.encoder
     with torch.no_grad(), torch.autocast(DEVICE, dtype=torch.bfloat16, enabled=bf16):
-        t_torch = median_s(lambda: model.encoder(x), args.repeats)
+        t_torch = median_s(lambda: encoder(x), args.repeats)
     r = subprocess.run([args.heed, "run", CAP_DIR, "--graph", "encoder", "--inputs", path, "--repeat", str(args.repeats + 1),
                         "--threads", str(args.threads), "--device", DEVICE, "--precision", args.precision],
                        capture_output=True, text=True)
@@ -186,11 +200,12 @@ def main():
     ap.add_argument("--only", choices=["caption", "vqa", "encoder"], default=None,
                     help="encoder: the captioning encoder alone on 8 random 256x256 pictures (heed: `heed run --graph encoder`)")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    ap.add_argument("--precision", choices=["f32", "bf16"], default="f32",
-                    help="with --only encoder: heed --precision bf16 against PyTorch under torch.autocast bf16")
+    ap.add_argument("--precision", choices=["f32", "bf16", "int8"], default="f32",
+                    help="with --only encoder: heed --precision bf16 against PyTorch under torch.autocast bf16; "
+                         "int8 against PyTorch's fx static quantization")
     args = ap.parse_args()
     if args.precision != "f32" and args.only != "encoder":
-        ap.error("--precision bf16 is measured with --only encoder")
+        ap.error("--precision bf16|int8 is measured with --only encoder")
     global DEVICE
     DEVICE = args.device
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False

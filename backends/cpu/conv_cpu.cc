@@ -2,11 +2,13 @@
 // eltwise post-op), and BatchNorm2d when it could not be folded into a conv.
 // With LoadOptions::precision bf16 a conv with constant weights multiplies in
 // bf16 (weights rounded once per prepared shape, the input rounded by each run
-// into the layout oneDNN's bf16 kernel wants) and accumulates and writes fp32.
+// into the layout oneDNN's bf16 kernel wants) and accumulates and writes fp32;
+// int8 is conv_int8_cpu.h's.
 #include <cstring>
 
 #include <fmt/format.h>
 
+#include "backends/cpu/conv_int8_cpu.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernel_util.h"
@@ -112,19 +114,6 @@ class ConvInvocation final : public Invocation {
   }
 
  private:
-  struct Reorder {
-    Reorder() = default;
-    Reorder(const memory::desc& from, const memory::desc& to)
-        : src(from, cpu_engine(), DNNL_MEMORY_NONE), dst(to, cpu_engine(), DNNL_MEMORY_NONE), prim(src, dst) {}
-    void run(dnnl::stream& s, const void* from, void* to) {
-      src.set_data_handle(const_cast<void*>(from));
-      dst.set_data_handle(to);
-      prim.execute(s, src, dst);
-    }
-    memory src, dst;
-    dnnl::reorder prim;
-  };
-
   dnnl::stream stream_;
   std::unique_ptr<DnnlInvocation> inv_;
   memory weights_;
@@ -146,8 +135,14 @@ void register_conv_kernels() {
     auto [ph, pw] = ops::hw_pair(n.attr_ints("padding"));
     auto [dh, dw] = ops::hw_pair(n.attr_ints("dilation"));
     const bool bf16 = init.precision == Precision::bf16 && init.constants[kWeight];
-    if (bf16)  // refused at load, as the projections are, where oneDNN has no bf16 kernel
-      if (std::string why = precision_unavailable(Precision::bf16); !why.empty()) throw Error(why);
+    const bool int8 = init.precision == Precision::int8 && init.constants[kWeight];
+    if (bf16 || int8)  // refused at load, as the projections are, where oneDNN has no fast kernel
+      if (std::string why = precision_unavailable(init.precision); !why.empty()) throw Error(why);
+    if (int8) {
+      const ConvGeometry g{sh, sw, ph, pw, dh, dw, n.attr_int("groups"), n.attr_string("activation") == "relu"};
+      auto weight = std::make_shared<const Int8ConvWeight>(*init.constants[kWeight]);
+      return kernel([g, weight](const NodeShapes& s) { return int8_conv_invocation(g, weight, s); }, Precision::int8);
+    }
     ConvConfig cfg{sh, sw, ph, pw, dh, dw, n.attr_int("groups"), n.attr_string("activation") == "relu",
                    init.constants[kWeight], bf16};
     return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> {

@@ -67,11 +67,11 @@ class CpuBackend final : public Backend {
   void set_threads(int threads) const override { omp_set_num_threads(threads); }
   std::string report() const override { return cpu_report(); }
   // oneDNN's fp32 convolutions run fastest on nChw16c (AVX-512) or nChw8c (AVX2);
-  // its bf16 ones on channels last (with AMX, brgconv at 8-9x the fp32 speed of
-  // a ResNet layer, where nChw16c falls back to jit_bf16 at fp32's).
+  // its bf16 and int8 ones on channels last (with AMX, bf16 brgconv at 8-9x the
+  // fp32 speed of a ResNet layer, where nChw16c falls back to jit_bf16 at fp32's).
   int channel_block(Precision precision) const override {
     static const int block = (cpu_engine(), dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core) ? 16 : 8;
-    return precision == Precision::bf16 ? 1 : block;
+    return precision == Precision::f32 ? block : 1;
   }
   bool takes_blocked(std::string_view op, size_t input) const override {
     if (op == "Conv2d") return input == 0 || input == 3;  // x and the residual, not the weights

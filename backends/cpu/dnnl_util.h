@@ -23,6 +23,20 @@ dnnl::primitive_attr scratchpad_attr();
 // call); throws heed::Error naming `what` on failure.
 void execute(const dnnl::primitive& p, const dnnl::stream& s, const std::vector<dnnl_exec_arg_t>& args, const char* what);
 
+// A reorder between two layouts (or types) of one tensor, run on given buffers.
+struct Reorder {
+  Reorder() = default;
+  Reorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to)
+      : src(from, cpu_engine(), DNNL_MEMORY_NONE), dst(to, cpu_engine(), DNNL_MEMORY_NONE), prim(src, dst) {}
+  void run(dnnl::stream& s, const void* from, void* to) {
+    src.set_data_handle(const_cast<void*>(from));
+    dst.set_data_handle(to);
+    prim.execute(s, src, dst);
+  }
+  dnnl::memory src, dst;
+  dnnl::reorder prim;
+};
+
 // Runs one primitive; operand memories are rebound to the run's buffers each time.
 class DnnlInvocation final : public Invocation {
  public:

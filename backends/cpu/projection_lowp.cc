@@ -59,7 +59,8 @@ dnnl::matmul::primitive_desc lowp_matmul_desc(Precision p, int64_t m, int64_t k,
   return pd;
 }
 
-// Row i of x as s8 with x ~ q * scale[i]; a row holding inf or NaN gets scale NaN.
+}  // namespace
+
 // std::rint (the default rounding mode: ties to even) compiles to one vector
 // instruction; std::nearbyint stayed a libm call per element.
 void quantize_rows(const float* x, int64_t m, int64_t k, int8_t* q, float* scale) {
@@ -84,8 +85,6 @@ void quantize_rows(const float* x, int64_t m, int64_t k, int8_t* q, float* scale
     for (int64_t j = 0; j < k; ++j) out[j] = int8_t(std::rint(row[j] * inv));
   }
 }
-
-}  // namespace
 
 std::string precision_unavailable(Precision precision) {
   if (precision == Precision::f32) return "";

@@ -27,6 +27,10 @@ namespace heed::cpu {
 // Why this CPU cannot run `precision` (bf16, int8) on the projections, or "" when it can.
 std::string precision_unavailable(Precision precision);
 
+// Row i of x [m, k] as s8 with x ~ q * scale[i] (symmetric, scale = max|row| / 127,
+// ties to even); a row holding inf or NaN gets scale NaN and zeros, a zero row 0.
+void quantize_rows(const float* x, int64_t m, int64_t k, int8_t* q, float* scale);
+
 class LowPrecisionWeight {
  public:
   // w[o, i] at w[o * out_stride + i * in_stride] (PyTorch's [out, in]: (k, 1)).

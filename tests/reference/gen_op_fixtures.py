@@ -1107,6 +1107,53 @@ wgc = r(32, 8, 3, 3) * 0.1
 case("conv_bf16_grouped", "Conv2d", [xc, wgc, bc], [bf16_conv(xc, wgc, bc, padding=1, groups=2)],
      {"padding": [1], "groups": 2}, params=(1, 2), rtol=1e-4, atol=1e-5, precision="bf16")
 
+# Conv2d in int8: heed's scheme exactly (x per tensor: u8 with max / 255 when no
+# element is negative, else s8 with max|x| / 127; w per output channel, s8),
+# integer sums exact in float64, then acc * s_w * s_x + bias (+ residual, ReLU).
+def int8_conv(x, w, b, res=None, relu=False, **kw):
+    u8 = bool((x >= 0).all())
+    levels = 255.0 if u8 else 127.0
+    amax = x.abs().max().reshape(1)
+    inv = torch.full_like(amax, levels) / amax
+    qx = torch.round(torch.clamp(x * inv, 0.0 if u8 else -127.0, levels))
+    qw, sw = quantize_rows(w.reshape(w.shape[0], -1))
+    acc = F.conv2d(qx.double(), qw.reshape(w.shape).double(), None, **kw)
+    y = (acc.float() * sw.reshape(1, -1, 1, 1)) * (amax / levels)
+    y = y + (b.reshape(1, -1, 1, 1) if b is not None else 0.0) + (res if res is not None else 0.0)
+    return F.relu(y) if relu else y
+
+
+torch.manual_seed(20261206)
+xs, ws, bs = r(2, 16, 12, 12), r(32, 16, 3, 3) * 0.1, r(32)
+case("conv_int8_signed_input_pad", "Conv2d", [xs, ws, bs], [int8_conv(xs, ws, bs, padding=1)], {"padding": [1]},
+     params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8")
+y32 = F.conv2d(xs, ws, bs, padding=1)
+case("conv_int8_vs_f32", "Conv2d", [xs, ws, bs], [y32], {"padding": [1]}, params=(1, 2), rtol=0,
+     atol=0.03 * span(y32), precision="int8")
+xu, w1s, ress = F.relu(r(2, 16, 12, 12)), r(24, 16, 1, 1) * 0.2, r(2, 24, 6, 6)
+case("conv_int8_u8_input_stride2_residual_relu", "Conv2d", [xu, w1s, None, ress],
+     [int8_conv(xu, w1s, None, ress, relu=True, stride=2)], {"stride": [2], "activation": "relu"}, params=(1,),
+     rtol=1e-5, atol=1e-5, precision="int8")
+wgs = r(32, 8, 3, 3) * 0.1
+case("conv_int8_grouped", "Conv2d", [xs, wgs, bs], [int8_conv(xs, wgs, bs, padding=1, groups=2)],
+     {"padding": [1], "groups": 2}, params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8")
+
+# Sizes that are not a multiple of the vector width (the passes' tails), and
+# inputs that are all zero (the bias) or hold inf/NaN (NaN out, never a guess).
+xo, wo, bo = r(1, 3, 7, 5), r(4, 3, 3, 3) * 0.3, r(4)
+case("conv_int8_odd_size", "Conv2d", [xo, wo, bo], [int8_conv(xo, wo, bo, padding=1)], {"padding": [1]},
+     params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8")
+xou = F.relu(xo)
+case("conv_int8_odd_size_u8", "Conv2d", [xou, wo, bo], [int8_conv(xou, wo, bo, padding=1)], {"padding": [1]},
+     params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8")
+xz = torch.zeros(1, 3, 7, 5)
+case("conv_int8_zero_input", "Conv2d", [xz, wo, bo], [bo.reshape(1, -1, 1, 1).expand(1, 4, 7, 5).clone()],
+     {"padding": [1]}, params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8")
+xi = xo.clone()
+xi[0, 1, 3, 2] = float("inf")
+case("conv_int8_inf_input", "Conv2d", [xi, wo, bo], [torch.full((1, 4, 7, 5), float("nan"))], {"padding": [1]},
+     params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8")
+
 args = [a for a in sys.argv[1:] if a != "--fresh"]
 out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 if os.path.exists(out) and "--fresh" not in sys.argv:

@@ -1,0 +1,32 @@
+#pragma once
+// Conv2d in int8 (LoadOptions::precision int8) on oneDNN's int8 convolution:
+// the weight quantized per output channel once (symmetric s8, as the
+// projections' weights), the input per tensor at run time (u8 with scale
+// max / 255 when no element is negative, as after a ReLU; else s8 with
+// max|x| / 127), s32 accumulation, then act(acc * s_w * s_x + bias + residual)
+// in fp32, fused into the convolution (per-channel output scales, a multiply by
+// the run's s_x, bias added, sum, ReLU). An input holding inf or NaN gives NaN
+// outputs, an all-zero one the bias.
+#include <memory>
+#include <vector>
+
+#include "engine/backend.h"
+
+namespace heed::cpu {
+
+struct ConvGeometry {
+  int64_t sh, sw, ph, pw, dh, dw, groups;
+  bool relu;
+};
+
+struct Int8ConvWeight {
+  explicit Int8ConvWeight(const Tensor& w);  // [O, C / groups, kh, kw], fp32
+  Shape shape;
+  std::vector<int8_t> q;     // the same layout
+  std::vector<float> scale;  // per output channel
+};
+
+std::unique_ptr<Invocation> int8_conv_invocation(const ConvGeometry& g, std::shared_ptr<const Int8ConvWeight> weight,
+                                                 const NodeShapes& s);
+
+}  // namespace heed::cpu
