@@ -24,8 +24,7 @@ using tag = memory::format_tag;
 using dt = memory::data_type;
 
 struct ConvConfig {
-  int64_t sh, sw, ph, pw, dh, dw, groups;
-  bool relu;
+  ConvGeometry g;
   const Tensor* weight;  // constant weights are reordered once per prepared shape
   bool bf16;             // precision bf16 (constant weights only)
 };
@@ -49,18 +48,18 @@ class ConvInvocation final : public Invocation {
     TensorDesc prim_out = s.out[0];
     if (s.in[kX].channel_block && !prim_out.channel_block) prim_out.channel_block = s.in[kX].channel_block;
     memory::desc dst = layout_desc(prim_out);
-    memory::desc wany = weight_desc(w, cfg.groups, tag::any, cfg.bf16 ? dt::bf16 : dt::f32);
+    memory::desc wany = weight_desc(w, cfg.g.groups, tag::any, cfg.bf16 ? dt::bf16 : dt::f32);
     memory::desc prim_src = cfg.bf16 ? memory::desc(src.dims(), dt::bf16, tag::any) : src;
     memory::desc bias_md = bias ? memory::desc({w[0]}, dt::f32, tag::a) : memory::desc();
     dnnl::primitive_attr attr = scratchpad_attr();
     dnnl::post_ops ops;
     if (residual_) ops.append_sum(1.f);
-    if (cfg.relu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    if (cfg.g.relu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     attr.set_post_ops(ops);
     dnnl::convolution_forward::primitive_desc pd(
         dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                        prim_src, wany, bias_md, dst, {cfg.sh, cfg.sw}, {cfg.dh - 1, cfg.dw - 1},
-                                        {cfg.ph, cfg.pw}, {cfg.ph, cfg.pw}),
+                                        prim_src, wany, bias_md, dst, {cfg.g.sh, cfg.g.sw}, {cfg.g.dh - 1, cfg.g.dw - 1},
+                                        {cfg.g.ph, cfg.g.pw}, {cfg.g.ph, cfg.g.pw}),
         attr, cpu_engine());
     if (cfg.bf16 && std::string(pd.impl_info_str()).starts_with("ref"))
       throw Error(fmt::format("precision bf16: oneDNN has only its reference kernel for this convolution ({}); use f32",
@@ -71,7 +70,7 @@ class ConvInvocation final : public Invocation {
       rounded_.resize(pd.src_desc().get_size() / sizeof(uint16_t));
       to_bf16_ = Reorder(src, pd.src_desc());
     }
-    memory::desc wplain = weight_desc(w, cfg.groups, cfg.groups == 1 ? tag::oihw : tag::goihw);
+    memory::desc wplain = weight_desc(w, cfg.g.groups, cfg.g.groups == 1 ? tag::oihw : tag::goihw);
     if (pd.weights_desc() == wplain) {
       inv_->bind_input(DNNL_ARG_WEIGHTS, wplain, kWeight);
     } else if (cfg.weight) {
@@ -134,17 +133,16 @@ void register_conv_kernels() {
     auto [sh, sw] = ops::hw_pair(n.attr_ints("stride"));
     auto [ph, pw] = ops::hw_pair(n.attr_ints("padding"));
     auto [dh, dw] = ops::hw_pair(n.attr_ints("dilation"));
+    const ConvGeometry g{sh, sw, ph, pw, dh, dw, n.attr_int("groups"), n.attr_string("activation") == "relu"};
     const bool bf16 = init.precision == Precision::bf16 && init.constants[kWeight];
     const bool int8 = init.precision == Precision::int8 && init.constants[kWeight];
     if (bf16 || int8)  // refused at load, as the projections are, where oneDNN has no fast kernel
       if (std::string why = precision_unavailable(init.precision); !why.empty()) throw Error(why);
     if (int8) {
-      const ConvGeometry g{sh, sw, ph, pw, dh, dw, n.attr_int("groups"), n.attr_string("activation") == "relu"};
       auto weight = std::make_shared<const Int8ConvWeight>(*init.constants[kWeight]);
       return kernel([g, weight](const NodeShapes& s) { return int8_conv_invocation(g, weight, s); }, Precision::int8);
     }
-    ConvConfig cfg{sh, sw, ph, pw, dh, dw, n.attr_int("groups"), n.attr_string("activation") == "relu",
-                   init.constants[kWeight], bf16};
+    ConvConfig cfg{g, init.constants[kWeight], bf16};
     return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       return std::make_unique<ConvInvocation>(cfg, s);
     }, bf16 ? Precision::bf16 : Precision::f32);

@@ -318,12 +318,19 @@ mha_case("mha_long_blocked_causal", mha_long, xl, causal=True, weights=False, at
 
 
 # Cross-attention with keys and values projected once, outside the node.
+def projected_kv(mha, mem):
+    """mem's keys and values through mha's in_proj, as [B, heads, S, head_dim] (kv_projected's inputs)."""
+    W, B = mha.in_proj_weight.detach(), mha.in_proj_bias.detach()
+    E, H = mha.embed_dim, mha.num_heads
+    heads = lambda t: t.reshape(mem.shape[0], mem.shape[1], H, E // H).transpose(1, 2).contiguous()
+    return heads(mem @ W[E:2 * E].T + B[E:2 * E]), heads(mem @ W[2 * E:].T + B[2 * E:])
+
+
 with torch.no_grad():
     sd = mha.state_dict()
     W, B = sd["in_proj_weight"], sd["in_proj_bias"]
     q_in = r(2, 3, 16)
-    kproj = (mem @ W[16:32].T + B[16:32]).reshape(2, 9, 4, 4).transpose(1, 2).contiguous()
-    vproj = (mem @ W[32:].T + B[32:]).reshape(2, 9, 4, 4).transpose(1, 2).contiguous()
+    kproj, vproj = projected_kv(mha, mem)
     out, w = mha(q_in, mem, mem, need_weights=True, average_attn_weights=False)
 case("mha_kv_projected", "MultiHeadAttention",
      mha_inputs(q_in, kproj, vproj, W[:16], None, None, B[:16], None, None, sd["out_proj.weight"], sd["out_proj.bias"]),
@@ -1071,8 +1078,7 @@ with torch.no_grad():
     sd = mha.state_dict()
     W, B = sd["in_proj_weight"], sd["in_proj_bias"]
     q_beams = r(6, 3, 16)
-    kproj = (mem @ W[16:32].T + B[16:32]).reshape(2, 9, 4, 4).transpose(1, 2).contiguous()
-    vproj = (mem @ W[32:].T + B[32:]).reshape(2, 9, 4, 4).transpose(1, 2).contiguous()
+    kproj, vproj = projected_kv(mha, mem)
     pad = torch.tensor([[False] * 9, [False] * 6 + [True] * 3])
     mem_rows, pad_rows = mem.repeat_interleave(3, 0), pad.repeat_interleave(3, 0)
     out, w = mha(q_beams, mem_rows, mem_rows, key_padding_mask=pad_rows, need_weights=True, average_attn_weights=False)
