@@ -1,10 +1,15 @@
 // LSTMCell and GRUCell: the gate GEMMs on oneDNN (weights read in PyTorch's
 // layout), then one fused pointwise pass. For decoders driven one step at a time.
+// With LoadOptions::precision bf16 or int8 and constant weights, both gate GEMMs
+// run as projections in that precision (projection_lowp.h); the pointwise pass
+// stays fp32.
+#include <algorithm>
 #include <cmath>
 
 #include "backends/cpu/attention_masks.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/kernel_util.h"
+#include "backends/cpu/projection.h"
 #include "backends/cpu/strided_matmul.h"
 
 namespace heed::cpu {
@@ -12,23 +17,51 @@ namespace {
 
 inline float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
 
+// The gate weights packed for `precision` (bf16, int8), or none (fp32).
+struct LowPrecisionGates {
+  std::shared_ptr<const ProjectionWeight> ih, hh;
+};
+
+LowPrecisionGates low_precision_gates(const KernelInit& init, size_t w) {
+  const Tensor *ih = init.constants[w], *hh = init.constants[w + 1];
+  if (init.precision == Precision::f32 || !ih || !hh) return {};
+  auto pack = [&](const Tensor& t) {
+    return std::make_shared<const ProjectionWeight>(t.data_as<float>(), t.shape()[0], t.shape()[1], Activation::none,
+                                                    nullptr, WeightLayout::out_in, init.precision);
+  };
+  return {pack(*ih), pack(*hh)};
+}
+
 // gates_a = x W_ih^T (+ b_ih); gates_b = h W_hh^T (+ b_hh); accumulating both into
 // one buffer when `fuse` (LSTM), keeping them apart otherwise (GRU needs W_hn h alone).
 class CellGemms {
  public:
-  CellGemms(const NodeShapes& s, size_t w, int64_t gates, bool fuse) : fuse_(fuse) {
+  CellGemms(const NodeShapes& s, size_t w, int64_t gates, bool fuse, const LowPrecisionGates& lowp) : fuse_(fuse) {
     B_ = s.in[0].shape[0];
     I_ = s.in[0].shape[1];
     G_ = s.in[w].shape[0];
     H_ = G_ / gates;
     w_ = w;
     a_.resize(size_t(B_ * G_));
-    if (!fuse) b_.resize(a_.size());
+    b_.resize(fuse && !lowp.ih ? 0 : a_.size());
+    if (lowp.ih) {  // two projections into a_ and b_, summed after when fused
+      ih_lowp_ = Projection(lowp.ih, B_, present(s, w + 2));
+      hh_lowp_ = Projection(lowp.hh, B_, present(s, w + 3));
+      return;
+    }
     View4 out = View4::matrix(B_, G_, G_);
     ih_ = StridedMatmul(View4::matrix(B_, I_, I_), View4::transposed(I_, G_, I_), out, 1.f, false, present(s, w + 2));
     hh_ = StridedMatmul(View4::matrix(B_, H_, H_), View4::transposed(H_, G_, H_), out, 1.f, fuse, present(s, w + 3));
   }
+  size_t workspace_bytes() const { return std::max(ih_lowp_.workspace_bytes(), hh_lowp_.workspace_bytes()); }
   void run(const Buffers& io, size_t h_input) {
+    if (ih_lowp_.valid()) {
+      ih_lowp_.run(io.in_as<float>(0), a_.data(), io.in_as<float>(w_ + 2), io.workspace);
+      hh_lowp_.run(io.in_as<float>(h_input), b_.data(), io.in_as<float>(w_ + 3), io.workspace);
+      if (fuse_)
+        for (size_t i = 0; i < a_.size(); ++i) a_[i] += b_[i];
+      return;
+    }
     ih_.run(io.in_as<float>(0), io.in_as<float>(w_), a_.data(), io.in_as<float>(w_ + 2));
     hh_.run(io.in_as<float>(h_input), io.in_as<float>(w_ + 1), fuse_ ? a_.data() : b_.data(), io.in_as<float>(w_ + 3));
   }
@@ -39,11 +72,13 @@ class CellGemms {
   bool fuse_;
   size_t w_;
   StridedMatmul ih_, hh_;
+  Projection ih_lowp_, hh_lowp_;
 };
 
 class LstmCell final : public Invocation {
  public:
-  explicit LstmCell(const NodeShapes& s) : g_(s, 3, 4, true) {}
+  LstmCell(const NodeShapes& s, const LowPrecisionGates& lowp) : g_(s, 3, 4, true, lowp) {}
+  size_t workspace_bytes() const override { return g_.workspace_bytes(); }
   void run(const Buffers& io) override {
     g_.run(io, 1);
     const float* c = io.in_as<float>(2);
@@ -67,7 +102,8 @@ class LstmCell final : public Invocation {
 
 class GruCell final : public Invocation {
  public:
-  explicit GruCell(const NodeShapes& s) : g_(s, 2, 3, false) {}
+  GruCell(const NodeShapes& s, const LowPrecisionGates& lowp) : g_(s, 2, 3, false, lowp) {}
+  size_t workspace_bytes() const override { return g_.workspace_bytes(); }
   void run(const Buffers& io) override {
     g_.run(io, 1);
     const float* h = io.in_as<float>(1);
@@ -90,11 +126,15 @@ class GruCell final : public Invocation {
 }  // namespace
 
 void register_rnn_cell_kernels() {
-  register_kernel("LSTMCell", [](const KernelInit&) {
-    return kernel([](const NodeShapes& s) -> std::unique_ptr<Invocation> { return std::make_unique<LstmCell>(s); });
+  register_kernel("LSTMCell", [](const KernelInit& init) {
+    const LowPrecisionGates lowp = low_precision_gates(init, 3);
+    return kernel([lowp](const NodeShapes& s) -> std::unique_ptr<Invocation> { return std::make_unique<LstmCell>(s, lowp); },
+                  lowp.ih ? init.precision : Precision::f32);
   });
-  register_kernel("GRUCell", [](const KernelInit&) {
-    return kernel([](const NodeShapes& s) -> std::unique_ptr<Invocation> { return std::make_unique<GruCell>(s); });
+  register_kernel("GRUCell", [](const KernelInit& init) {
+    const LowPrecisionGates lowp = low_precision_gates(init, 2);
+    return kernel([lowp](const NodeShapes& s) -> std::unique_ptr<Invocation> { return std::make_unique<GruCell>(s, lowp); },
+                  lowp.ih ? init.precision : Precision::f32);
   });
 }
 

@@ -1160,6 +1160,42 @@ xi[0, 1, 3, 2] = float("inf")
 case("conv_int8_inf_input", "Conv2d", [xi, wo, bo], [torch.full((1, 4, 7, 5), float("nan"))], {"padding": [1]},
      params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8")
 
+# LSTMCell and GRUCell in int8 and bf16: both gate GEMMs in the precision (as
+# Linear), the gates' pointwise math in fp32, against that computed exactly here,
+# and against PyTorch's fp32 cells.
+def lowp_cells(precision, x, h, c, lstm, gru):
+    lin = int8_linear if precision == "int8" else bf16_linear
+    p = {k_: v_.detach() for k_, v_ in lstm.named_parameters()}
+    gates = lin(x, p["weight_ih"], p["bias_ih"]) + lin(h, p["weight_hh"], p["bias_hh"])
+    i, f, g, o = gates.chunk(4, 1)
+    c1 = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h1 = torch.sigmoid(o) * torch.tanh(c1)
+    q = {k_: v_.detach() for k_, v_ in gru.named_parameters()}
+    gi, gh = lin(x, q["weight_ih"], q["bias_ih"]), lin(h, q["weight_hh"], q["bias_hh"])
+    (ri, zi, ni), (rh, zh, nh) = gi.chunk(3, 1), gh.chunk(3, 1)
+    r_, z_ = torch.sigmoid(ri + rh), torch.sigmoid(zi + zh)
+    n_ = torch.tanh(ni + r_ * nh)
+    return h1, c1, (1 - z_) * n_ + z_ * h
+
+
+torch.manual_seed(20261207)
+xl, hl, cl = r(3, 40), r(3, 24), r(3, 24)
+lstm_l, gru_l = torch.nn.LSTMCell(40, 24), torch.nn.GRUCell(40, 24)
+with torch.no_grad():
+    h32, c32 = lstm_l(xl, (hl, cl))
+    g32 = gru_l(xl, hl)
+lstm_in = [xl, hl, cl] + [t.detach() for t in (lstm_l.weight_ih, lstm_l.weight_hh, lstm_l.bias_ih, lstm_l.bias_hh)]
+gru_in = [xl, hl] + [t.detach() for t in (gru_l.weight_ih, gru_l.weight_hh, gru_l.bias_ih, gru_l.bias_hh)]
+for precision, tol in (("int8", 1e-5), ("bf16", 1e-4)):
+    h1, c1, g1 = lowp_cells(precision, xl, hl, cl, lstm_l, gru_l)
+    case(f"lstm_cell_{precision}", "LSTMCell", lstm_in, [h1, c1], params=(3, 4, 5, 6), rtol=tol, atol=1e-5,
+         precision=precision)
+    case(f"gru_cell_{precision}", "GRUCell", gru_in, [g1], params=(2, 3, 4, 5), rtol=tol, atol=1e-5, precision=precision)
+    case(f"lstm_cell_{precision}_vs_f32", "LSTMCell", lstm_in, [h32, c32], params=(3, 4, 5, 6), rtol=0, atol=0.02,
+         precision=precision)
+    case(f"gru_cell_{precision}_vs_f32", "GRUCell", gru_in, [g32], params=(2, 3, 4, 5), rtol=0, atol=0.02,
+         precision=precision)
+
 args = [a for a in sys.argv[1:] if a != "--fresh"]
 out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 if os.path.exists(out) and "--fresh" not in sys.argv:
