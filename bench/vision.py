@@ -44,6 +44,7 @@ import show_attend_tell as sat  # noqa: E402
 CAP_DIR, VQA_DIR, PICS = "/tmp/heed_bench_caption", "/tmp/heed_bench_vqa", "/tmp/heed_bench_pictures"
 VOCAB = 10000
 DEVICE = "cpu"  # --device
+PRECISION = "f32"  # --precision
 
 
 def sync():
@@ -129,7 +130,8 @@ def median_s(fn, repeats):
 def heed_captions_s(bench_bin, paths, batch, beam, words, threads, repeats):
     """heed::Captioner, warm, from files to captions (build/bench/heed_bench_caption), median of runs."""
     r = subprocess.run([bench_bin, CAP_DIR, *paths, "--batch", str(batch), "--beam", str(beam), "--words", str(words),
-                        "--threads", str(threads), "--repeats", str(repeats), "--device", DEVICE],
+                        "--threads", str(threads), "--repeats", str(repeats), "--device", DEVICE,
+                        "--precision", PRECISION],
                        capture_output=True, text=True)
     if r.returncode:
         raise SystemExit(r.stderr)
@@ -148,10 +150,27 @@ def heed_vqa_ms(heed, batch, threads, repeats):
     path = f"/tmp/heed_bench_vqa_in{batch}.safetensors"
     save_file(vqa_inputs(batch), path)
     r = subprocess.run([heed, "run", VQA_DIR, "--graph", "answer", "--inputs", path, "--repeat", str(max(5, repeats * 3)),
-                        "--threads", str(threads), "--device", DEVICE], capture_output=True, text=True)
+                        "--threads", str(threads), "--device", DEVICE, "--precision", PRECISION],
+                       capture_output=True, text=True)
     if r.returncode:
         raise SystemExit(r.stderr)
     return float(re.search(r"median ([0-9.]+) ms", r.stdout + r.stderr).group(1))
+
+
+def torch_int8_dynamic(module):
+    """PyTorch's dynamic int8 for Linear (per-channel weights) and LSTM/LSTMCell."""
+    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
+    spec = {torch.nn.Linear: per_channel_dynamic_qconfig, torch.nn.LSTM: default_dynamic_qconfig,
+            torch.nn.LSTMCell: default_dynamic_qconfig}
+    return quantize_dynamic(module, spec)
+
+
+def torch_timed(fn):
+    """fn under PyTorch's counterpart of --precision bf16 (autocast); as is otherwise."""
+    def run():
+        with torch.no_grad(), torch.autocast(DEVICE, dtype=torch.bfloat16, enabled=PRECISION == "bf16"):
+            return fn()
+    return run
 
 
 def int8_fx(module, x):
@@ -201,13 +220,11 @@ def main():
                     help="encoder: the captioning encoder alone on 8 random 256x256 pictures (heed: `heed run --graph encoder`)")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--precision", choices=["f32", "bf16", "int8"], default="f32",
-                    help="with --only encoder: heed --precision bf16 against PyTorch under torch.autocast bf16; "
-                         "int8 against PyTorch's fx static quantization")
+                    help="heed --precision; PyTorch: bf16 under torch.autocast, int8 its own quantization "
+                         "(fx static for the CNN encoder, quantize_dynamic for Linear and LSTM)")
     args = ap.parse_args()
-    if args.precision != "f32" and args.only != "encoder":
-        ap.error("--precision bf16|int8 is measured with --only encoder")
-    global DEVICE
-    DEVICE = args.device
+    global DEVICE, PRECISION
+    DEVICE, PRECISION = args.device, args.precision
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     torch.set_num_threads(args.threads)
     rows = []
@@ -217,9 +234,12 @@ def main():
         model, wm = build_caption_model()
         model = model.to(DEVICE)
         paths = pictures(args.images)
+        if PRECISION == "int8":
+            sample = torch.stack([sat.image_tensor(p, model.config["image"]) for p in paths])
+            model.encoder = int8_fx(model.encoder, sample)
+            model.decoder = torch_int8_dynamic(model.decoder)
         for batch, beam in ((1, 1), (8, 1), (1, 3), (8, 3)):
-            with torch.no_grad():
-                t_torch = median_s(lambda: torch_captions(model, wm, paths, batch, beam, args.words), args.repeats)
+            t_torch = median_s(torch_timed(lambda: torch_captions(model, wm, paths, batch, beam, args.words)), args.repeats)
             t_heed = heed_captions_s(args.caption_bench, paths, batch, beam, args.words, args.threads, args.repeats)
             n = len(paths)
             rows.append(("caption", f"batch {batch}, {'greedy' if beam == 1 else f'beam {beam}'}", n / t_heed, n / t_torch))
@@ -227,18 +247,22 @@ def main():
                   f"({t_torch / t_heed:.2f}x)", flush=True)
     if args.only != "caption":
         model = build_vqa_model().to(DEVICE)
+        if PRECISION == "int8":
+            model = torch_int8_dynamic(model)
         for batch in (1, 32):
             x = {k: v.to(DEVICE) for k, v in vqa_inputs(batch).items()}
-            with torch.no_grad():
-                t_torch = median_s(lambda: model(x["features"], x["question"], x["question_lengths"]), max(5, args.repeats * 3))
+            t_torch = median_s(torch_timed(lambda: model(x["features"], x["question"], x["question_lengths"])),
+                               max(5, args.repeats * 3))
             t_heed = heed_vqa_ms(args.heed, batch, args.threads, args.repeats) / 1e3
             rows.append(("vqa", f"batch {batch}", batch / t_heed, batch / t_torch))
             print(f"vqa batch {batch}: heed {batch / t_heed:.1f} questions/s, PyTorch {batch / t_torch:.1f} "
                   f"({t_torch / t_heed:.2f}x)", flush=True)
-    print("\n| task | setting | heed /s | PyTorch eager /s | heed / PyTorch |\n|---|---|---:|---:|---:|")
+    peer = {"f32": "PyTorch eager", "bf16": "PyTorch autocast bf16", "int8": "PyTorch int8"}[PRECISION]
+    print(f"\n{PRECISION}\n\n| task | setting | heed /s | {peer} /s | heed / PyTorch |\n|---|---|---:|---:|---:|")
     for task, setting, h, t in rows:
         print(f"| {task} | {setting} | {h:.2f} | {t:.2f} | {h / t:.2f}x |")
-    print(json.dumps({"threads": args.threads, "words": args.words, "images": args.images, "device": DEVICE}))
+    print(json.dumps({"threads": args.threads, "words": args.words, "images": args.images, "device": DEVICE,
+                      "precision": PRECISION}))
 
 
 if __name__ == "__main__":
