@@ -99,12 +99,59 @@ class LowPrecisionMatMul final : public Kernel {
   std::shared_ptr<const ProjectionWeight> weight_;
 };
 
+// MatMul by a constant 2-D *left* operand in bf16 or int8 (a 1x1 convolution
+// written as A @ X, as pytorch-vqa's attention does): y_b = A x_b is
+// (x_b^T A^T)^T, so each batch item's columns are the projection's rows (x_b
+// transposed into a buffer unless transpose_b already stores it so), and the
+// projection's [N, M] result is transposed into y_b [M, N].
+class LowPrecisionLeftMatMul final : public Kernel {
+ public:
+  LowPrecisionLeftMatMul(const Tensor& a, bool ta, bool tb, Precision precision)
+      : m_(a.shape()[ta ? 1 : 0]), k_(a.shape()[ta ? 0 : 1]), tb_(tb),
+        weight_(std::make_shared<const ProjectionWeight>(a.data_as<float>(), m_, k_, Activation::none, nullptr,
+                                                         ta ? WeightLayout::in_out : WeightLayout::out_in, precision)) {}
+  static bool takes(const KernelInit& init) {
+    const Tensor* a = init.constants[0];
+    return init.precision != Precision::f32 && !init.constants[1] && a && a->dtype() == DType::f32 &&
+           a->shape().rank() == 2 && a->numel() > 0;
+  }
+  bool reads_constant(size_t input) const override { return input != 0; }
+  Precision precision() const override { return weight_->precision(); }
+  std::unique_ptr<Invocation> prepare(const NodeShapes& s) const override {
+    const Shape& b = s.in[1].shape;
+    const int64_t n = b[b.rank() - (tb_ ? 2 : 1)], items = n ? b.numel() / (k_ * n) : 0;
+    if (s.out[0].shape.numel() == 0) return invocation([](const Buffers&) {});
+    Projection projection(weight_, n, false);
+    const size_t workspace = projection.workspace_bytes();
+    return invocation([projection = std::move(projection), m = m_, k = k_, n, items, tb = tb_,
+                       rows = std::vector<float>(tb_ ? 0 : size_t(n * k_)),
+                       out = std::vector<float>(size_t(n * m_))](const Buffers& io) mutable {
+      for (int64_t i = 0; i < items; ++i) {
+        const float* x = io.in_as<float>(1) + i * k * n;
+        if (!tb) {
+          transpose_into(x, n, k, n, rows.data());  // [k, n] -> [n, k]
+          x = rows.data();
+        }
+        projection.run(x, out.data(), nullptr, io.workspace);
+        transpose_into(out.data(), m, n, m, io.out_as<float>(0) + i * m * n);  // [n, m] -> [m, n]
+      }
+    }, workspace);
+  }
+
+ private:
+  int64_t m_, k_;
+  bool tb_;
+  std::shared_ptr<const ProjectionWeight> weight_;
+};
+
 }  // namespace
 
 void register_matmul_kernels() {
   register_kernel("MatMul", [](const KernelInit& init) -> std::unique_ptr<Kernel> {
     bool ta = init.node.attr_int("transpose_a"), tb = init.node.attr_int("transpose_b");
     if (LowPrecisionMatMul::takes(init)) return std::make_unique<LowPrecisionMatMul>(*init.constants[1], tb, init.precision);
+    if (LowPrecisionLeftMatMul::takes(init))
+      return std::make_unique<LowPrecisionLeftMatMul>(*init.constants[0], ta, tb, init.precision);
     return kernel([ta, tb](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       const Shape& y = s.out[0].shape;
       if (y.numel() == 0) return invocation([](const Buffers&) {});

@@ -1196,6 +1196,20 @@ for precision, tol in (("int8", 1e-5), ("bf16", 1e-4)):
     case(f"gru_cell_{precision}_vs_f32", "GRUCell", gru_in, [g32], params=(2, 3, 4, 5), rtol=0, atol=0.02,
          precision=precision)
 
+# MatMul by a constant left operand (a 1x1 convolution written as A @ X): each
+# batch item's columns are the projection's rows (int8: quantized per column).
+torch.manual_seed(20261208)
+al, xl3 = r(24, 40) * 0.2, r(2, 40, 7)
+cols = xl3.transpose(1, 2).reshape(-1, 40)
+left_int8 = int8_linear(cols, al, None).reshape(2, 7, 24).transpose(1, 2)
+case("matmul_int8_constant_left", "MatMul", [al, xl3], [left_int8], params=(0,), rtol=1e-5, atol=1e-5,
+     precision="int8")
+case("matmul_int8_constant_left_transposes", "MatMul", [al.T.contiguous(), xl3.transpose(1, 2).contiguous()],
+     [left_int8], {"transpose_a": True, "transpose_b": True}, params=(0,), rtol=1e-5, atol=1e-5, precision="int8")
+case("matmul_bf16_constant_left", "MatMul", [al, xl3],
+     [bf16_linear(cols, al, None).reshape(2, 7, 24).transpose(1, 2)], params=(0,), rtol=1e-4, atol=1e-5,
+     precision="bf16")
+
 args = [a for a in sys.argv[1:] if a != "--fresh"]
 out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 if os.path.exists(out) and "--fresh" not in sys.argv:
