@@ -19,8 +19,9 @@ each engine keeps them), beside the host RSS.
   python3 bench/translate.py --heed build/heed --device cuda --precision fp16
 
 On the CPU in bf16 and int8 (issue 17): engines heed-int8 and heed-bf16 run heed
-with --precision; ctranslate2-int8 (or any other compute_type after the dash) runs
-CTranslate2 so.
+with --precision; heed-int8file and heed-bf16file run the model as `heed
+quantize` stores it; ctranslate2-int8 (or any other compute_type after the dash)
+runs CTranslate2 so.
 
   python3 bench/translate.py --heed build/heed --threads 2 --engines heed,heed-int8,heed-bf16,ctranslate2,ctranslate2-int8
 
@@ -161,11 +162,22 @@ def measured(args, device="cpu"):
     return p.stdout, p.stderr, rss_mib, (gpu_peak[0] if device == "cuda" else None)
 
 
+def quantized_model(heed, precision):
+    """MODEL_DIR as `heed quantize` stores it in `precision` (made once)."""
+    out = f"{MODEL_DIR}_heed_{precision}"
+    if not os.path.exists(os.path.join(out, "heed.safetensors")):
+        subprocess.run([heed, "quantize", MODEL_DIR, "-o", out, "--precision", precision], check=True)
+    return out
+
+
 def heed_run(heed, path, beam, batch, target, threads, device, precision, cpu_precision=""):
     gpu = ["--device", "cuda", "--gemm-dtype", "f16" if precision == "fp16" else "f32"] if device == "cuda" else []
-    if cpu_precision:
+    model = MODEL_DIR
+    if cpu_precision.endswith("file"):  # heed-int8file: the model quantized by `heed quantize`, run as stored
+        model = quantized_model(heed, cpu_precision[:-len("file")])
+    elif cpu_precision:
         gpu += ["--precision", cpu_precision]
-    _, err, peak, gpu_mib = measured([heed, "translate", MODEL_DIR, "--ids", "--input", path, "--beam", str(beam),
+    _, err, peak, gpu_mib = measured([heed, "translate", model, "--ids", "--input", path, "--beam", str(beam),
                              "--batch-size", str(batch), "--min-length", str(target), "--max-length", str(target),
                              "--threads", str(threads), *gpu], device)
     # heed prints its own timing of the translation loop (model load excluded), as the others do
@@ -213,7 +225,8 @@ def main():
     p.add_argument("--target-len", type=int, default=40)
     p.add_argument("--configs", default="1x1,1x32,4x1,4x32", help="beam x batch, comma-separated")
     p.add_argument("--engines", default="heed,ctranslate2,transformers",
-                   help="also heed-int8, heed-bf16 (--precision) and ctranslate2-<compute_type> (int8, int8_float32, ...)")
+                   help="also heed-int8, heed-bf16 (--precision), heed-int8file, heed-bf16file (the model as "
+                        "`heed quantize` stores it) and ctranslate2-<compute_type> (int8, int8_float32, ...)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--precision", choices=["fp32", "fp16"], default="fp32")
     p.add_argument("--rounds", type=int, default=1,

@@ -20,6 +20,8 @@
 
 namespace heed {
 
+struct StoredWeight;
+
 struct TensorDesc {
   DType dtype = DType::f32;
   Shape shape;
@@ -93,6 +95,10 @@ struct KernelInit {
   std::vector<const Tensor*> constants;    // per input: the weight/constant, or nullptr
   DType gemm_dtype = DType::f32;           // LoadOptions::gemm_dtype (f16/bf16: tensor-core GEMMs, CUDA)
   Precision precision = Precision::f32;    // LoadOptions::precision (the CPU's projections)
+  // Per input: the weight as a quantized file stores it (engine/stored_weight.h),
+  // or nullptr. `constants` holds its f32 values all the same; a kernel running
+  // in the stored precision packs this form instead, as it is.
+  std::vector<const StoredWeight*> stored = {};
 };
 
 // One contiguous copy within a backend's memory.
@@ -143,6 +149,10 @@ class Backend {
   virtual std::string report() const { return ""; }
   virtual bool supports(std::string_view op) const = 0;
   virtual std::unique_ptr<Kernel> make_kernel(const KernelInit& init) const = 0;
+  // Whether the kernel made from `init` packs input `input` from its stored form
+  // (KernelInit::stored, in init.precision) and never reads its f32 values, which
+  // are then not made: given, they would be its `constants` entry, with no data.
+  virtual bool packs_stored(const KernelInit& /*init*/, size_t /*input*/) const { return false; }
   virtual void set_threads(int threads) const = 0;  // for the calling thread
   // The channel block of the backend's native activation layout for a model of
   // `precision` (0: none; 1: channels last), and whether an op's kernel reads

@@ -19,13 +19,13 @@ int CompiledGraph::add_value(ValueSlot slot) {
 }
 
 CompiledGraph::CompiledGraph(ir::Graph graph, const std::map<std::string, ir::ValueType>& types,
-                             const WeightStore& weights, const Backend& backend, DType gemm_dtype, ConstantUses* uses,
+                             WeightStore& weights, const Backend& backend, DType gemm_dtype, ConstantUses* uses,
                              Precision precision)
     : graph_(std::move(graph)), weights_(weights), backend_(backend), precision_(precision) {
   for (const ir::GraphInput& in : graph_.inputs)
     input_ids_.push_back(add_value({in.name, ValueSlot::Kind::input, nullptr, false, in.type}));
   for (const ir::Parameter& p : graph_.parameters)
-    add_value({p.name, ValueSlot::Kind::constant, weights.find(p.weight), false, types.at(p.name)});
+    add_value({p.name, ValueSlot::Kind::constant, weights.find(p.weight), false, types.at(p.name), p.weight});
   for (const ir::Constant& c : graph_.constants)
     add_value({c.name, ValueSlot::Kind::constant, &c.value, false, types.at(c.name)});
   for (const ir::Node& n : graph_.nodes)
@@ -36,6 +36,7 @@ CompiledGraph::CompiledGraph(ir::Graph graph, const std::map<std::string, ir::Va
     values_[ids_.at(out)].is_graph_output = true;
   }
   upload_constants();
+  for (int id : output_ids_) materialize(id);  // a weight returned as it is
   // Kernels that pack a constant read it from the file's mapping: its pages leave
   // memory every so often, so that the file and the packed copies are never both
   // resident whole (the pages read again later fault back in).
@@ -48,15 +49,7 @@ CompiledGraph::CompiledGraph(ir::Graph graph, const std::map<std::string, ir::Va
       throw Error(fmt::format("graph '{}': {}: the {} backend has no kernel for this op", graph_.name,
                               n.where(), backend.name()));
     CompiledNode cn;
-    cn.node = &n;
-    KernelInit init{n, {}, {}, gemm_dtype, precision};
-    for (const std::string& in : n.inputs) {
-      int id = in.empty() ? -1 : ids_.at(in);
-      cn.in_ids.push_back(id);
-      init.input_types.push_back(id < 0 ? ir::ValueType{} : values_[id].type);
-      init.constants.push_back(id < 0 ? nullptr : values_[id].constant);
-    }
-    for (const std::string& out : n.outputs) cn.out_ids.push_back(ids_.at(out));
+    KernelInit init = kernel_init(n, cn, gemm_dtype);
     cn.is_view = ir::find_op(n.op)->output_is_view;
     try {
       cn.kernel = backend.make_kernel(init);
@@ -71,6 +64,41 @@ CompiledGraph::CompiledGraph(ir::Graph graph, const std::map<std::string, ir::Va
     }
     nodes_.push_back(std::move(cn));
   }
+}
+
+// The stored form of value `id` when it names a stored weight (else null).
+const StoredWeight* CompiledGraph::stored(int id) const {
+  const ValueSlot& v = values_[size_t(id)];
+  return v.weight.empty() ? nullptr : weights_.stored(v.weight);
+}
+
+// Value `id`'s f32 values, made now if it is a stored weight that has none yet.
+void CompiledGraph::materialize(int id) {
+  const ValueSlot& v = values_[size_t(id)];
+  if (!stored(id)) return;
+  weights_.materialize(v.weight);
+  if (backend_.device() == Device::cpu) constant_ptrs_[size_t(id)] = v.constant->data();  // others: copied at load
+}
+
+// The node's value ids into `cn`, and what its kernel is made from. A weight a
+// quantized file stores comes with its stored form; it gets its f32 values now
+// unless the kernel packs the stored form as it is (Backend::packs_stored), and
+// those leave memory with the other packed weights unless something reads them.
+KernelInit CompiledGraph::kernel_init(const ir::Node& n, CompiledNode& cn, DType gemm_dtype) {
+  cn.node = &n;
+  KernelInit init{n, {}, {}, gemm_dtype, precision_};
+  for (const std::string& in : n.inputs) {
+    int id = in.empty() ? -1 : ids_.at(in);
+    cn.in_ids.push_back(id);
+    init.input_types.push_back(id < 0 ? ir::ValueType{} : values_[id].type);
+    init.constants.push_back(id < 0 ? nullptr : values_[id].constant);
+    init.stored.push_back(id < 0 ? nullptr : stored(id));
+  }
+  for (size_t i = 0; i < cn.in_ids.size(); ++i)
+    if (init.stored[i] && !(init.stored[i]->precision == precision_ && backend_.packs_stored(init, i)))
+      materialize(cn.in_ids[i]);
+  for (const std::string& out : n.outputs) cn.out_ids.push_back(ids_.at(out));
+  return init;
 }
 
 void CompiledGraph::forget_constants_not_in(const std::set<const Tensor*>& read) {

@@ -23,6 +23,7 @@ struct ValueSlot {
   const Tensor* constant = nullptr;  // weights and graph constants
   bool is_graph_output = false;
   ir::ValueType type;                // load-time type
+  std::string weight;                // a parameter: the weight it names
 };
 
 struct CompiledNode {
@@ -36,7 +37,7 @@ class CompiledGraph {
  public:
   // `uses`: told of each kernel made (CPU models free the weights packed).
   CompiledGraph(ir::Graph graph, const std::map<std::string, ir::ValueType>& types,
-                const WeightStore& weights, const Backend& backend, DType gemm_dtype = DType::f32,
+                WeightStore& weights, const Backend& backend, DType gemm_dtype = DType::f32,
                 ConstantUses* uses = nullptr, Precision precision = Precision::f32);
 
   const ir::Graph& graph() const { return graph_; }
@@ -62,10 +63,13 @@ class CompiledGraph {
   int add_value(ValueSlot slot);
   void choose_layouts(ShapePlan& plan) const;
   std::string unresolved(const std::string& value, const ir::ValueType& t) const;
+  KernelInit kernel_init(const ir::Node& n, CompiledNode& cn, DType gemm_dtype);
+  const StoredWeight* stored(int id) const;
+  void materialize(int id);
   void upload_constants();
 
   ir::Graph graph_;
-  const WeightStore& weights_;
+  WeightStore& weights_;
   const Backend& backend_;
   Precision precision_;  // LoadOptions::precision: kernels take it, and the layouts follow it
   std::vector<ValueSlot> values_;

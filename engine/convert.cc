@@ -9,12 +9,13 @@
 #include <fmt/format.h>
 
 #include "engine/importer.h"
+#include "engine/model_impl.h"
 #include "engine/safetensors.h"
 
 namespace heed {
 
 ConvertSummary convert_model(const std::string& model, const std::string& out) {
-  const detail::Importer* importer = detail::find_importer(model);
+  const detail::Importer* importer = detail::heed_file_in(model).empty() ? detail::find_importer(model) : nullptr;
   if (!importer)
     throw Error(fmt::format("{}: already in heed's form (a graph JSON or .safetensors); convert reads an ONNX file "
                             "or a checkpoint directory", model));

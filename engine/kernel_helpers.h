@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "engine/backend.h"
 
 namespace heed {
@@ -55,20 +57,24 @@ T* workspace_at(void* workspace, size_t at) {
 template <typename Prepare>
 class FnKernel final : public Kernel {
  public:
-  FnKernel(Prepare prepare, Precision precision) : prepare_(std::move(prepare)), precision_(precision) {}
+  FnKernel(Prepare prepare, Precision precision, int kept_input)
+      : prepare_(std::move(prepare)), precision_(precision), kept_input_(kept_input) {}
   std::unique_ptr<Invocation> prepare(const NodeShapes& shapes) const override { return prepare_(shapes); }
   Precision precision() const override { return precision_; }
+  bool reads_constant(size_t input) const override { return int(input) != kept_input_; }
 
  private:
   Prepare prepare_;
   Precision precision_;
+  int kept_input_;
 };
 
 // A kernel from a lambda `std::unique_ptr<Invocation>(const NodeShapes&)`, whose
-// GEMMs run in `precision`.
+// GEMMs run in `precision`; `kept_input`: a constant input it holds a copy of
+// (never read when it runs), or -1.
 template <typename Prepare>
-std::unique_ptr<Kernel> kernel(Prepare prepare, Precision precision = Precision::f32) {
-  return std::make_unique<FnKernel<Prepare>>(std::move(prepare), precision);
+std::unique_ptr<Kernel> kernel(Prepare prepare, Precision precision = Precision::f32, int kept_input = -1) {
+  return std::make_unique<FnKernel<Prepare>>(std::move(prepare), precision, kept_input);
 }
 
 // Calls f(T{}) with T the C++ type of `dtype`.
@@ -80,8 +86,9 @@ decltype(auto) dispatch_dtype(DType dtype, F&& f) {
     case DType::i64: return f(int64_t{});
     case DType::u8: case DType::boolean: return f(uint8_t{});
     case DType::f16: case DType::bf16: return f(uint16_t{});
+    case DType::i8: break;  // stored quantized weights only (engine/weights.h), never a graph value
   }
-  throw Error("unreachable dtype");
+  throw Error(fmt::format("no kernel takes {} values", dtype_name(dtype)));
 }
 
 // Row-major strides (in elements) of a shape.

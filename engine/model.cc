@@ -22,12 +22,19 @@ namespace heed {
 namespace detail {
 namespace fs = std::filesystem;
 
-ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path_(path) {
+std::string heed_file_in(const std::string& path) {
+  std::error_code ec;
+  const fs::path file = fs::path(path) / kHeedFileInDirectory;
+  return fs::is_directory(path, ec) && fs::is_regular_file(file, ec) ? file.string() : "";
+}
+
+ir::GraphFile read_model(const std::string& path, const std::string& extra_weights, WeightStore& weights,
+                         std::map<std::string, std::string>& metadata) {
+  if (std::string file = heed_file_in(path); !file.empty()) return read_model(file, extra_weights, weights, metadata);
   if (const Importer* importer = find_importer(path)) {  // someone else's checkpoint: an importer makes the graphs
-    ir::GraphFile graphs = importer->import(path, weights_);
-    metadata_ = graphs.metadata;
-    build(std::move(graphs), options);
-    return;
+    ir::GraphFile graphs = importer->import(path, weights);
+    metadata = graphs.metadata;
+    return graphs;
   }
   if (path.ends_with(".safetensors")) {
     SafetensorsFile file = read_safetensors(path);
@@ -36,19 +43,23 @@ ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path
       throw Error(fmt::format("{}: no graph in __metadata__ (expected key \"heed.graph\"); "
                               "to run it, give a graph JSON with --weights", path));
     ir::GraphFile graphs = ir::parse_graph_json(it->second, path + ":__metadata__");
-    metadata_ = file.metadata;  // what an importer recorded, when `heed convert` wrote the file
-    metadata_.erase(it->first);
-    weights_.add_file(file);
-    if (!options.weights.empty()) weights_.add_file(read_safetensors(options.weights));
-    build(std::move(graphs), options);
-    return;
+    metadata = file.metadata;  // what an importer recorded, when `heed convert` wrote the file
+    metadata.erase(it->first);
+    metadata.erase(kQuantizedKey);
+    weights.add_file(file);
+    if (!extra_weights.empty()) weights.add_file(read_safetensors(extra_weights));
+    return graphs;
   }
   ir::GraphFile graphs = ir::parse_graph_json(read_text_file(path), path);
-  std::string weights = options.weights;
-  if (weights.empty() && !graphs.weights.empty())
-    weights = resolve_model_path(fs::path(path).parent_path().string(), graphs.weights, path + ": \"weights\"");
-  if (!weights.empty()) weights_.add_file(read_safetensors(weights));
-  build(std::move(graphs), options);
+  std::string file = extra_weights;
+  if (file.empty() && !graphs.weights.empty())
+    file = resolve_model_path(fs::path(path).parent_path().string(), graphs.weights, path + ": \"weights\"");
+  if (!file.empty()) weights.add_file(read_safetensors(file));
+  return graphs;
+}
+
+ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path_(path) {
+  build(read_model(path, options.weights, weights_, metadata_), options);
 }
 
 // The attention ops' optional second output is their weights.
@@ -78,8 +89,8 @@ DType ModelImpl::checked_gemm_dtype(const LoadOptions& options, Device device) c
   if (g != DType::f32 && device == Device::cpu)
     throw Error(fmt::format("{}: gemm_dtype {} needs device 'cuda' (on the CPU, choose the precision instead)", path_,
                             dtype_name(g)));
-  if (device == Device::cpu || options.precision == Precision::f32) return g;
-  if (options.precision == Precision::int8)
+  if (device == Device::cpu || precision_ == Precision::f32) return g;
+  if (precision_ == Precision::int8)
     throw Error(fmt::format("{}: precision int8 runs on the CPU only (on CUDA: bf16, or gemm_dtype f16)", path_));
   if (g != DType::f32 && g != DType::bf16)
     throw Error(fmt::format("{}: precision bf16 and gemm_dtype {} disagree", path_, dtype_name(g)));
@@ -96,8 +107,9 @@ void ModelImpl::build(ir::GraphFile file, const LoadOptions& options) {
     }
   }
   const Backend& backend = *chosen;
+  precision_ = options.precision.value_or(weights_.stored_precision().value_or(Precision::f32));
   const DType gemm_dtype = checked_gemm_dtype(options, backend.device());
-  precision_ = options.precision;
+  if (backend.device() != Device::cpu) weights_.materialize_all();  // a device backend copies the f32 values
   auto lookup = [this](const std::string& name) { return weights_.find(name); };
   std::map<std::string, std::map<std::string, ir::ValueType>> types;  // per graph
   // An importer may have read the file's pages to make copies (an ONNX
@@ -126,8 +138,7 @@ void ModelImpl::build(ir::GraphFile file, const LoadOptions& options) {
   for (auto& [name, graph] : file.graphs) {
     try {
       graphs_[name] = std::make_unique<CompiledGraph>(std::move(graph), types[name], weights_, backend,
-                                                      gemm_dtype, uses ? &*uses : nullptr,
-                                                      options.precision);
+                                                      gemm_dtype, uses ? &*uses : nullptr, precision_);
     } catch (const Error& e) {
       throw Error(with_path(e.what()));
     }
@@ -222,6 +233,10 @@ std::string precision_tag(const CompiledNode& n) {
 
 std::string Model::describe() const {
   std::string s;
+  const WeightStore& w = impl_->weights();
+  if (std::optional<Precision> p = w.stored_precision())
+    s += fmt::format("weights: {} of {} stored in {} (heed quantize)\n", w.stored_count(), w.all().size(),
+                     precision_name(*p));
   for (const auto& [name, graph] : impl_->graphs()) {
     const auto& g = graph;  // a lambda may not capture a structured binding (C++20; clang refuses it)
     size_t lowp = 0;

@@ -13,12 +13,24 @@ namespace heed::detail {
 
 // The load options of the text/image front ends (Translator, Captioner,
 // QuestionAnswerer): the defaults, on `device`, in `precision`.
-inline LoadOptions load_on(Device device, Precision precision = Precision::f32) {
+inline LoadOptions load_on(Device device, std::optional<Precision> precision = std::nullopt) {
   LoadOptions o;
   o.device = device;
   o.precision = precision;
   return o;
 }
+
+// A model directory holding this file (`heed quantize`, `heed convert` of a
+// directory) loads from it, not through the directory's importer.
+inline constexpr const char* kHeedFileInDirectory = "heed.safetensors";
+// `path`/heed.safetensors when `path` is a directory that has it, else "".
+std::string heed_file_in(const std::string& path);
+
+// What Model::load reads before compiling: the graphs of `path` (an importer's
+// for a checkpoint directory or ONNX file), their weights into `weights` (and
+// those of `extra_weights`, LoadOptions::weights), the file's metadata.
+ir::GraphFile read_model(const std::string& path, const std::string& extra_weights, WeightStore& weights,
+                         std::map<std::string, std::string>& metadata);
 
 class ModelImpl {
  public:

@@ -36,6 +36,11 @@ struct OpDef {
   // Inputs the op updates in place (a KV cache). They must be graph inputs: the
   // caller owns them and keeps them between runs.
   std::vector<int> mutated_inputs = {};
+  // Where the op multiplies by a constant input as a projection weight (its bf16
+  // and int8 kernels pack it per output channel): that input's channel axis, else
+  // -1. `constants`: per input, the constant or nullptr. What `heed quantize`
+  // stores in int8 or bf16 (engine/quantize.h).
+  std::function<int(const Node&, size_t input, const std::vector<const Tensor*>& constants)> weight_axis = {};
 };
 
 // Passed to an op's shape rule: the node, its input types, its output types to fill.

@@ -38,9 +38,11 @@ class Pass {
       return nullptr;
     return &n;
   }
+  // A weight whose values are not made yet (stored quantized, engine/stored_weight.h,
+  // in a file `heed quantize` wrote already optimized) folds nothing.
   const Tensor* constant(const std::string& value) const {
     auto it = constants_.find(value);
-    return it == constants_.end() ? nullptr : it->second;
+    return it == constants_.end() || (!it->second->data() && it->second->numel()) ? nullptr : it->second;
   }
   std::string fresh_name(const std::string& base) {
     std::string name = base;

@@ -31,12 +31,12 @@ struct Entry {
 const std::map<std::string, DType>& loadable_dtypes() {
   static const std::map<std::string, DType> m = {
       {"F32", DType::f32}, {"F16", DType::f16}, {"BF16", DType::bf16}, {"I32", DType::i32},
-      {"I64", DType::i64}, {"U8", DType::u8},   {"BOOL", DType::boolean}};
+      {"I64", DType::i64}, {"U8", DType::u8},   {"BOOL", DType::boolean}, {"I8", DType::i8}};
   return m;
 }
 
 bool known_but_unsupported(const std::string& d) {
-  static const std::set<std::string> s = {"F64", "I8", "I16", "U16", "U32", "U64", "F8_E5M2",
+  static const std::set<std::string> s = {"F64", "I16", "U16", "U32", "U64", "F8_E5M2",
                                           "F8_E4M3", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64"};
   return s.count(d) > 0;
 }

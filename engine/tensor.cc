@@ -15,7 +15,7 @@ size_t dtype_size(DType dtype) {
     case DType::f32: case DType::i32: return 4;
     case DType::f16: case DType::bf16: return 2;
     case DType::i64: return 8;
-    case DType::u8: case DType::boolean: return 1;
+    case DType::u8: case DType::boolean: case DType::i8: return 1;
   }
   return 0;
 }
@@ -29,15 +29,16 @@ std::string_view dtype_name(DType dtype) {
     case DType::i64: return "i64";
     case DType::u8: return "u8";
     case DType::boolean: return "bool";
+    case DType::i8: return "i8";
   }
   return "?";
 }
 
 DType dtype_from_name(std::string_view name) {
   for (DType d : {DType::f32, DType::f16, DType::bf16, DType::i32, DType::i64, DType::u8,
-                  DType::boolean})
+                  DType::boolean, DType::i8})
     if (dtype_name(d) == name) return d;
-  throw Error(fmt::format("unknown dtype '{}' (expected f32, f16, bf16, i32, i64, u8 or bool)",
+  throw Error(fmt::format("unknown dtype '{}' (expected f32, f16, bf16, i32, i64, u8, bool or i8)",
                           name));
 }
 

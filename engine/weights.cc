@@ -20,10 +20,27 @@ Tensor widen_to_f32(const Tensor& t) {
 }
 
 void WeightStore::add_file(const SafetensorsFile& file) {
+  std::map<std::string, bool> scales;
+  std::map<std::string, StoredWeight> stored = read_stored_weights(file, &scales);
+  if (!stored.empty()) {
+    const Precision p = stored.begin()->second.precision;
+    if (stored_precision_ && *stored_precision_ != p)
+      throw Error(fmt::format("{}: weights stored in {}, beside weights stored in {}", file.path, precision_name(p),
+                              precision_name(*stored_precision_)));
+    stored_precision_ = p;
+  }
   for (const auto& [name, t] : file.tensors) {
     if (tensors_.count(name))
       throw Error(fmt::format("{}: tensor '{}' is already defined by {}", file.path, name, describe_sources()));
-    tensors_[name] = widen_to_f32(t);
+    if (auto it = stored.find(name); it != stored.end()) {
+      tensors_[name] = Tensor::view(DType::f32, t.shape(), nullptr);
+      stored_[name] = std::move(it->second);
+    } else if (t.dtype() == DType::i8 && !scales.count(name)) {
+      throw Error(fmt::format("{}: tensor '{}' is i8, which only a stored int8 weight may be (listed in "
+                              "__metadata__[\"{}\"] with its scales)", file.path, name, kQuantizedKey));
+    } else if (!scales.count(name)) {
+      tensors_[name] = widen_to_f32(t);
+    }
   }
   sources_.push_back(file.path);
   if (file.mapping) mappings_.push_back(file.mapping);
@@ -41,6 +58,24 @@ void WeightStore::free_all_but(const std::set<const Tensor*>& kept) {
 void WeightStore::free(const Tensor* t) {
   for (auto& [name, held] : tensors_)
     if (&held == t) held = Tensor::view(held.dtype(), held.shape(), nullptr);
+}
+
+const StoredWeight* WeightStore::stored(const std::string& name) const {
+  auto it = stored_.find(name);
+  return it == stored_.end() ? nullptr : &it->second;
+}
+
+void WeightStore::materialize(const std::string& name) {
+  auto it = stored_.find(name);
+  Tensor& t = tensors_.at(name);
+  if (it == stored_.end() || t.data() || t.numel() == 0) return;
+  Tensor values = mapped_tensor(DType::f32, t.shape());  // not the heap: freed once packed (mapped_file.h)
+  f32_values(it->second, values.data_as<float>());
+  t = std::move(values);
+}
+
+void WeightStore::materialize_all() {
+  for (const auto& [name, w] : stored_) materialize(name);
 }
 
 void WeightStore::release_mapped_pages() const {

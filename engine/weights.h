@@ -4,12 +4,14 @@
 #include <heed/tensor.h>
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "engine/safetensors.h"
+#include "engine/stored_weight.h"
 
 namespace heed {
 
@@ -34,8 +36,19 @@ class WeightStore {
   void free_all_but(const std::set<const Tensor*>& kept);
   void free(const Tensor* t);  // the same for one tensor of this store
 
+  // A quantized file's weights (engine/stored_weight.h) stay in their stored
+  // form: find() gives each its f32 dtype and shape, and its values once
+  // materialize() has made them (kernels in another precision, other readers).
+  const StoredWeight* stored(const std::string& name) const;
+  std::optional<Precision> stored_precision() const { return stored_precision_; }
+  size_t stored_count() const { return stored_.size(); }
+  void materialize(const std::string& name);
+  void materialize_all();
+
  private:
   std::map<std::string, Tensor> tensors_;
+  std::map<std::string, StoredWeight> stored_;
+  std::optional<Precision> stored_precision_;
   std::vector<std::string> sources_;
   std::vector<std::shared_ptr<const MappedFile>> mappings_;
 };

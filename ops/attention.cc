@@ -236,7 +236,11 @@ void register_attention() {
                               {"kv_projected", AttrType::Bool, int64_t(0)},
                               {"scale", AttrType::Float, -1.0}},
                     .infer = infer_mha,
-                    .mutated_inputs = {int(multi_head_attention::kCacheK), int(multi_head_attention::kCacheV)}});
+                    .mutated_inputs = {int(multi_head_attention::kCacheK), int(multi_head_attention::kCacheV)},
+                    .weight_axis = [](const Node&, size_t input, const std::vector<const Tensor*>&) {
+                      using namespace multi_head_attention;
+                      return input == kQWeight || input == kKWeight || input == kVWeight || input == kOutWeight ? 0 : -1;
+                    }});
 }
 
 }  // namespace heed::ops

@@ -137,7 +137,10 @@ void register_conv() {
                               {"dilation", AttrType::Ints, std::vector<int64_t>{1}},
                               {"groups", AttrType::Int, int64_t(1)},
                               {"activation", AttrType::String, std::string("none"), {"none", "relu"}}},
-                    .infer = infer_conv});
+                    .infer = infer_conv,
+                    .weight_axis = [](const Node&, size_t input, const std::vector<const Tensor*>&) {
+                      return input == conv2d::kWeight ? 0 : -1;
+                    }});
   register_op(OpDef{.name = "BatchNorm2d", .min_inputs = 5, .max_inputs = 5,
                     .attrs = {{"epsilon", AttrType::Float, 1e-5}}, .infer = infer_batch_norm});
   for (const char* name : {"MaxPool2d", "AvgPool2d"})

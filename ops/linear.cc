@@ -37,6 +37,9 @@ void register_linear() {
         SymShape y = x;
         y.back() = out;
         c.out(0) = {DType::f32, y};
+      },
+      .weight_axis = [](const Node& n, size_t input, const std::vector<const Tensor*>&) {
+        return input != 1 ? -1 : n.attr_string("weight_layout") == "in_out" ? 1 : 0;
       }});
 }
 

@@ -26,6 +26,16 @@ void register_matmul() {
         batch.push_back(a[a.size() - 2]);
         batch.push_back(b.back());
         c.out(0) = {DType::f32, batch};
+      },
+      // A constant matrix on the right (x @ W), or on the left (W @ x) of a computed
+      // operand: its output channels are W's columns, or rows (as the CPU's bf16 and
+      // int8 kernels take them).
+      .weight_axis = [](const Node& n, size_t input, const std::vector<const Tensor*>& c) {
+        const bool ta = n.attr_int("transpose_a"), tb = n.attr_int("transpose_b");
+        auto matrix = [&](size_t i) { return i < c.size() && c[i] && c[i]->shape().rank() == 2; };
+        if (input == 1 && matrix(1) && !ta) return tb ? 0 : 1;
+        if (input == 0 && matrix(0) && !(c.size() > 1 && c[1])) return ta ? 1 : 0;
+        return -1;
       }});
 }
 

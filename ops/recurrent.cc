@@ -92,21 +92,37 @@ std::vector<AttrSpec> rnn_attrs() {
           {"batch_first", AttrType::Bool, int64_t(0)}};
 }
 
+// Every layer's and direction's weight_ih and weight_hh: projections (bf16, int8);
+// not ONNX's GRU form, whose reset gate scales h before W_hn (kept fp32).
+int rnn_weight_axis(const Node& n, size_t input, const std::vector<const Tensor*>&) {
+  if (input < kFirstWeight || (n.op == "GRU" && !n.attr_int("linear_before_reset"))) return -1;
+  const size_t which = (input - kFirstWeight) % kWeightsPerDirection;
+  return which == size_t(kWeightIh) || which == size_t(kWeightHh) ? 0 : -1;
+}
+
 }  // namespace
 
 void register_recurrent() {
   register_op(OpDef{.name = "LSTM", .min_inputs = 6, .max_inputs = 4096, .min_outputs = 1, .max_outputs = 3,
-                    .attrs = rnn_attrs(), .infer = [](InferContext& c) { infer_rnn(c, 4, true); }});
+                    .attrs = rnn_attrs(), .infer = [](InferContext& c) { infer_rnn(c, 4, true); },
+                    .weight_axis = rnn_weight_axis});
   std::vector<AttrSpec> gru_attrs = rnn_attrs();
   // true: PyTorch's GRU (the reset gate scales W_hn h + b_hn); false: ONNX's
   // default, the reset gate scaling h before W_hn.
   gru_attrs.push_back({"linear_before_reset", AttrType::Bool, int64_t(1)});
   register_op(OpDef{.name = "GRU", .min_inputs = 6, .max_inputs = 4096, .min_outputs = 1, .max_outputs = 2,
-                    .attrs = gru_attrs, .infer = [](InferContext& c) { infer_rnn(c, 3, false); }});
+                    .attrs = gru_attrs, .infer = [](InferContext& c) { infer_rnn(c, 3, false); },
+                    .weight_axis = rnn_weight_axis});
+  // A cell's weight_ih and weight_hh [gates * hidden, in]: projections (bf16, int8).
+  auto gate_weights_from = [](size_t first) {
+    return [first](const Node&, size_t input, const std::vector<const Tensor*>&) {
+      return input == first || input == first + 1 ? 0 : -1;
+    };
+  };
   register_op(OpDef{.name = "LSTMCell", .min_inputs = 5, .max_inputs = 7, .min_outputs = 2, .max_outputs = 2,
-                    .infer = [](InferContext& c) { infer_cell(c, 4, true); }});
+                    .infer = [](InferContext& c) { infer_cell(c, 4, true); }, .weight_axis = gate_weights_from(3)});
   register_op(OpDef{.name = "GRUCell", .min_inputs = 4, .max_inputs = 6, .min_outputs = 1, .max_outputs = 1,
-                    .infer = [](InferContext& c) { infer_cell(c, 3, false); }});
+                    .infer = [](InferContext& c) { infer_cell(c, 3, false); }, .weight_axis = gate_weights_from(2)});
 }
 
 }  // namespace heed::ops

@@ -86,6 +86,29 @@ if grep -q avx512_vnni /proc/cpuinfo && [ "${HEED_CPU_ISA:-}" != avx2 ]; then
 else
   expect_error translate_int8_refused "precision int8 needs AVX-512 VNNI" "$heed" translate "$dates" --input "$tmp/dates.txt" --precision int8
 fi
+# heed quantize: a directory of its own (side files copied, weights stored), which
+# runs in its precision by default and in f32 when asked, on any CPU.
+expect_ok quantize_dir "33 weights stored in int8 .* written to" "$heed" quantize "$dates" -o "$tmp/dates-int8" --precision int8
+expect_ok quantize_dir_files "^heed.safetensors source.spm target.spm vocab.json$" sh -c "cd '$tmp/dates-int8' && ls heed.safetensors model.safetensors source.spm target.spm vocab.json 2>/dev/null | paste -sd' '"
+size_ok=$(python3 -c "import os,sys; print(os.path.getsize(sys.argv[1]) < 0.35 * os.path.getsize(sys.argv[2]))" "$tmp/dates-int8/heed.safetensors" "$dates/model.safetensors" 2>/dev/null || echo True)
+if [ "$size_ok" = True ]; then ok; else bad "quantize_size: int8 file not under 0.35x the fp32 one"; fi
+expect_ok quantize_inspect "weights: 33 of 88 stored in int8 \(heed quantize\)" "$heed" inspect "$tmp/dates-int8"
+expect_ok quantized_runs_in_f32_anywhere "^2021-03-03$" env HEED_CPU_ISA=avx2 "$heed" translate "$tmp/dates-int8" --input "$tmp/dates.txt" --precision f32
+expect_ok quantize_file "weights stored in bf16" "$heed" quantize "$mlp/mlp.json" -o "$tmp/mlp-bf16.safetensors" --precision bf16
+expect_ok quantized_file_runs_f32 "label: i64\[4\] = \[4, 4, 0, 7\]" "$heed" run "$tmp/mlp-bf16.safetensors" --inputs "$mlp/mlp_inputs.safetensors" --precision f32
+if grep -q avx512_vnni /proc/cpuinfo && [ "${HEED_CPU_ISA:-}" != avx2 ]; then
+  expect_ok quantized_translate "^2021-03-03$" "$heed" translate "$tmp/dates-int8" --input "$tmp/dates.txt"
+  expect_ok quantized_inspect_marks "graph 'decoder_step': .* in int8 \(marked\)" "$heed" inspect "$tmp/dates-int8"
+  expect_ok quantized_file_runs "label: i64\[4\]" "$heed" run "$tmp/mlp-bf16.safetensors" --inputs "$mlp/mlp_inputs.safetensors"
+else
+  expect_error quantized_refused_here "precision int8 needs AVX-512 VNNI" "$heed" translate "$tmp/dates-int8" --input "$tmp/dates.txt"
+fi
+expect_error quantize_needs_precision "quantize: give --precision int8 or bf16" "$heed" quantize "$dates" -o "$tmp/q2"
+expect_error quantize_f32 "quantize: give --precision int8 or bf16" "$heed" quantize "$dates" -o "$tmp/q2" --precision f32
+expect_error quantize_again "already stored in int8; quantize the fp32 model" "$heed" quantize "$tmp/dates-int8" -o "$tmp/q3" --precision bf16
+expect_error quantize_into_itself "the output directory must not be the model's own" "$heed" quantize "$dates" -o "$dates" --precision int8
+expect_error quantize_file_suffix "the output of a model file must end in .safetensors" "$heed" quantize "$mlp/mlp.json" -o "$tmp/mlp.bin" --precision int8
+expect_error convert_quantized "already in heed's form" "$heed" convert "$tmp/dates-int8" -o "$tmp/x.safetensors"
 expect_ok inspect_cpu "heed loops: AVX" "$heed" inspect --cpu
 expect_ok inspect_cpu_avx2 "precision int8: no \(precision int8 needs AVX-512 VNNI" env HEED_CPU_ISA=avx2 "$heed" inspect --cpu
 # A CPU run opens no CUDA library (cuBLAS is opened on first CUDA use: ~150 MB of

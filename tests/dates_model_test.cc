@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/model_impl.h"
+#include "engine/quantize.h"
 #include "loaders/marian_tokenizer.h"
 #include "tests/test_util.h"
 
@@ -22,17 +24,26 @@ std::vector<std::string> lines_of(const std::string& path) {
 }
 
 // In bf16 and int8 (LoadOptions::precision) the held-out accuracy must stay
-// PyTorch's fp32 accuracy; the lines may differ from PyTorch's where both are wrong.
-class DatesModel : public ::testing::TestWithParam<std::tuple<std::string, Precision>> {};
+// PyTorch's fp32 accuracy; the lines may differ from PyTorch's where both are
+// wrong. So too from a directory `heed quantize` wrote (stored: true), run in
+// the precision it stores.
+class DatesModel : public ::testing::TestWithParam<std::tuple<std::string, Precision, bool>> {};
 
 TEST_P(DatesModel, MatchesPyTorchOnTheHeldOutSet) {
-  const auto& [name, precision] = GetParam();
+  const auto& [name, precision, stored] = GetParam();
   if (std::string why; !test::precision_runs_here(precision, &why)) GTEST_SKIP() << why;
   const std::string dir = std::string(HEED_EXAMPLES) + "/" + name;
   LoadOptions options;
-  options.precision = precision;
-  Model model = Model::load(dir, options);
-  MarianTokenizer tok(dir);
+  std::string load = dir;
+  if (stored) {
+    load = test::temp_dir() + "/" + name;
+    quantize_model(dir, load, precision);
+  } else {
+    options.precision = precision;
+  }
+  Model model = Model::load(load, options);
+  ASSERT_EQ(model.impl().precision(), precision);
+  MarianTokenizer tok(load);
   Generator gen(model, 2);
   auto src = lines_of(dir + "/test.src"), tgt = lines_of(dir + "/test.tgt"), torch = lines_of(dir + "/test.pytorch");
   ASSERT_EQ(src.size(), tgt.size());
@@ -60,10 +71,19 @@ TEST_P(DatesModel, MatchesPyTorchOnTheHeldOutSet) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Bundled, DatesModel,
-                         ::testing::Combine(::testing::Values("dates-marian", "dates-lstm"),
-                                            ::testing::Values(Precision::f32, Precision::bf16, Precision::int8)),
-                         [](const ::testing::TestParamInfo<std::tuple<std::string, Precision>>& info) {
-                           std::string n = std::get<0>(info.param) + "_" + std::string(precision_name(std::get<1>(info.param)));
+                         ::testing::Values(std::tuple("dates-marian", Precision::f32, false),
+                                           std::tuple("dates-marian", Precision::bf16, false),
+                                           std::tuple("dates-marian", Precision::int8, false),
+                                           std::tuple("dates-marian", Precision::bf16, true),
+                                           std::tuple("dates-marian", Precision::int8, true),
+                                           std::tuple("dates-lstm", Precision::f32, false),
+                                           std::tuple("dates-lstm", Precision::bf16, false),
+                                           std::tuple("dates-lstm", Precision::int8, false),
+                                           std::tuple("dates-lstm", Precision::bf16, true),
+                                           std::tuple("dates-lstm", Precision::int8, true)),
+                         [](const ::testing::TestParamInfo<std::tuple<std::string, Precision, bool>>& info) {
+                           std::string n = std::get<0>(info.param) + "_" + std::string(precision_name(std::get<1>(info.param))) +
+                                           (std::get<2>(info.param) ? "_quantized_file" : "");
                            for (char& ch : n)
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return n;

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/quantize.h"
 #include "tests/test_util.h"
 
 namespace heed {
@@ -75,17 +76,27 @@ TEST(ShapesDemo, AnswersEqualPyTorchOnTheHeldOutQuestions) {
 }
 
 // In bf16 and int8 (LoadOptions::precision: the captioner's and VQA's Linear and
-// attention projections) both demos keep PyTorch's fp32 scores.
-class ShapesDemoPrecision : public ::testing::TestWithParam<Precision> {};
+// attention projections) both demos keep PyTorch's fp32 scores, loaded in the
+// precision or quantized by `heed quantize` into directories of their own.
+class ShapesDemoPrecision : public ::testing::TestWithParam<std::tuple<Precision, bool>> {};
 
 TEST_P(ShapesDemoPrecision, CaptionAndVqaKeepTheirScores) {
-  if (std::string why; !test::precision_runs_here(GetParam(), &why)) GTEST_SKIP() << why;
+  const auto [precision, stored] = GetParam();
+  if (std::string why; !test::precision_runs_here(precision, &why)) GTEST_SKIP() << why;
+  // The demo's directory, or its quantized copy (run in the precision it stores).
+  auto model = [&, stored = stored, precision = precision](const std::string& name) {
+    if (!stored) return kExamples + "/" + name;
+    const std::string out = test::temp_dir() + "/" + name;
+    quantize_model(kExamples + "/" + name, out, precision);
+    return out;
+  };
+  const std::optional<Precision> load_in = stored ? std::nullopt : std::optional(precision);
   auto captions = rows_of(kExamples + "/shapes-test/captions.tsv");
   std::vector<std::string> paths;
   for (const auto& r : captions) paths.push_back(kExamples + "/shapes-test/" + r[0]);
   CaptionerOptions co{2};
-  co.precision = GetParam();
-  Captioner captioner(kExamples + "/shapes-caption", co);
+  co.precision = load_in;
+  Captioner captioner(model("shapes-caption"), co);
   GenerationOptions o;
   o.max_new_tokens = captioner.max_caption_length();
   std::vector<Caption> out = captioner.caption(paths, o);
@@ -97,16 +108,20 @@ TEST_P(ShapesDemoPrecision, CaptionAndVqaKeepTheirScores) {
   std::vector<Question> qs;
   for (const auto& r : questions) qs.push_back({kExamples + "/shapes-test/" + r[0], r[1]});
   AnswererOptions ao{2};
-  ao.precision = GetParam();
-  QuestionAnswerer qa(kExamples + "/shapes-vqa", ao);
+  ao.precision = load_in;
+  QuestionAnswerer qa(model("shapes-vqa"), ao);
   std::vector<VqaResult> answers = qa.answer(qs, 1);
   correct = 0;
   for (size_t i = 0; i < questions.size(); ++i) correct += answers[i].answers[0].text == questions[i][2];
   EXPECT_GE(double(correct) / double(questions.size()), metric(kExamples + "/shapes-vqa", "vqa_accuracy_pytorch"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Bundled, ShapesDemoPrecision, ::testing::Values(Precision::bf16, Precision::int8),
-                         [](const ::testing::TestParamInfo<Precision>& info) { return std::string(precision_name(info.param)); });
+INSTANTIATE_TEST_SUITE_P(Bundled, ShapesDemoPrecision,
+                         ::testing::Combine(::testing::Values(Precision::bf16, Precision::int8), ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<std::tuple<Precision, bool>>& info) {
+                           return std::string(precision_name(std::get<0>(info.param))) +
+                                  (std::get<1>(info.param) ? "_quantized_file" : "");
+                         });
 
 }  // namespace
 }  // namespace heed

@@ -24,6 +24,7 @@ static double element(const Tensor& t, int64_t i) {
     case DType::i32: return t.data_as<int32_t>()[i];
     case DType::i64: return double(t.data_as<int64_t>()[i]);
     case DType::u8: case DType::boolean: return t.data_as<uint8_t>()[i];
+    case DType::i8: return t.data_as<int8_t>()[i];
   }
   return 0;
 }

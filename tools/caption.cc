@@ -27,7 +27,7 @@ struct CaptionArgs {
   float length_penalty = 1.0f;
   bool profile = false;
   Device device = Device::cpu;
-  Precision precision = Precision::f32;
+  std::optional<Precision> precision;  // unset: as the model stores its weights
 };
 
 // Per image, the picture as the model saw it with one overlay per word.

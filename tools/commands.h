@@ -20,7 +20,7 @@ void add_device_option(CLI::App* cmd, Device* device);
 // --gemm-dtype f32|f16|bf16 (LoadOptions::gemm_dtype), into `dtype`.
 void add_gemm_dtype_option(CLI::App* cmd, DType* dtype);
 // --precision f32|bf16|int8 (LoadOptions::precision), into `precision`.
-void add_precision_option(CLI::App* cmd, Precision* precision);
+void add_precision_option(CLI::App* cmd, std::optional<Precision>* precision);
 
 // A progress bar on stderr (a terminal only), as a batch callback.
 void print_progress(size_t done, size_t total);
@@ -41,5 +41,6 @@ void add_translate(CLI::App& app);
 void add_caption(CLI::App& app);
 void add_vqa(CLI::App& app);
 void add_convert(CLI::App& app);
+void add_quantize(CLI::App& app);
 
 }  // namespace heed::tools

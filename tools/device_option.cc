@@ -19,10 +19,10 @@ void add_gemm_dtype_option(CLI::App* cmd, DType* dtype) {
       ->type_name("f32|f16|bf16");
 }
 
-void add_precision_option(CLI::App* cmd, Precision* precision) {
+void add_precision_option(CLI::App* cmd, std::optional<Precision>* precision) {
   cmd->add_option_function<std::string>(
          "--precision", [precision](const std::string& name) { *precision = precision_from_name(name); },
-         "GEMM arithmetic: f32 (default); bf16 (bf16 weights and inputs, fp32 accumulation); int8 (weights per "
+         "GEMM arithmetic (default: as the model stores its weights, `heed quantize`; else f32): f32; bf16 (bf16 weights and inputs, fp32 accumulation); int8 (weights per "
          "channel, inputs per row, int32 accumulation; CPU only). Softmax, norms and attention scores stay f32")
       ->check(CLI::IsMember({"f32", "bf16", "int8"}).description(""))
       ->type_name("f32|bf16|int8");

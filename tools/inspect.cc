@@ -38,7 +38,7 @@ void add_inspect(CLI::App& app) {
   cmd->add_option("FILE", *path, "a .safetensors file, or a model (graph JSON, .onnx, checkpoint directory)");
   cmd->add_option("--weights", *weights, "weights for a graph JSON (default: its \"weights\" entry)");
   cmd->add_flag("--cpu", *cpu, "print this CPU, the instruction sets heed and oneDNN run, and which precisions it can run");
-  auto precision = std::make_shared<Precision>(Precision::f32);
+  auto precision = std::make_shared<std::optional<Precision>>();
   add_precision_option(cmd, precision.get());
   cmd->callback([path, weights, precision, cpu] {
     if (*cpu) fmt::print("{}", cpu_backend().report());

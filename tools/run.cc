@@ -18,7 +18,7 @@ struct RunArgs {
   int threads = 0, repeat = 1;
   Device device = Device::cpu;
   DType gemm_dtype = DType::f32;
-  Precision precision = Precision::f32;
+  std::optional<Precision> precision;  // unset: as the model stores its weights
   bool profile = false;
   bool warmup = false;  // one untimed run first (primitive creation, thread start-up)
 };

@@ -32,7 +32,7 @@ struct TranslateArgs {
   std::set<std::string> given;        // options on the command line: they override the model's generation config
   Device device = Device::cpu;
   DType gemm_dtype = DType::f32;
-  Precision precision = Precision::f32;
+  std::optional<Precision> precision;  // unset: as the model stores its weights
 };
 
 std::vector<std::string> read_lines(const std::string& path) {

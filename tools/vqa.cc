@@ -27,7 +27,7 @@ struct VqaArgs {
   int top = 3, batch = 32, threads = 0;
   bool profile = false;
   Device device = Device::cpu;
-  Precision precision = Precision::f32;
+  std::optional<Precision> precision;  // unset: as the model stores its weights
 };
 
 // "IMAGE<TAB>QUESTION" lines.

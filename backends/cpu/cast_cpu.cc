@@ -46,6 +46,7 @@ template <typename F> auto with_type(DType d, F f) {
     case DType::i64: return f(int64_t{});
     case DType::u8: return f(uint8_t{});
     case DType::boolean: return f(Bool{});
+    case DType::i8: return f(int8_t{});
   }
   throw Error("unreachable dtype");
 }

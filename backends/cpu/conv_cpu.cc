@@ -27,6 +27,7 @@ struct ConvConfig {
   ConvGeometry g;
   const Tensor* weight;  // constant weights are reordered once per prepared shape
   bool bf16;             // precision bf16 (constant weights only)
+  dt weight_type = dt::f32;  // bf16: `weight` is the stored form (engine/stored_weight.h)
 };
 
 memory::desc weight_desc(const Shape& w, int64_t groups, tag t, dt type = dt::f32) {
@@ -75,7 +76,8 @@ class ConvInvocation final : public Invocation {
       inv_->bind_input(DNNL_ARG_WEIGHTS, wplain, kWeight);
     } else if (cfg.weight) {
       weights_ = memory(pd.weights_desc(), cpu_engine());
-      memory plain(wplain, cpu_engine(), const_cast<void*>(cfg.weight->data()));
+      memory plain(weight_desc(w, cfg.g.groups, cfg.g.groups == 1 ? tag::oihw : tag::goihw, cfg.weight_type),
+                   cpu_engine(), const_cast<void*>(cfg.weight->data()));
       dnnl::reorder(plain, weights_).execute(stream_, plain, weights_);
       stream_.wait();
       inv_->bind_fixed(DNNL_ARG_WEIGHTS, weights_);
@@ -138,15 +140,22 @@ void register_conv_kernels() {
     const bool int8 = init.precision == Precision::int8 && init.constants[kWeight];
     if (bf16 || int8)  // refused at load, as the projections are, where oneDNN has no fast kernel
       if (std::string why = precision_unavailable(init.precision); !why.empty()) throw Error(why);
+    const StoredWeight* stored = init.stored.size() > kWeight ? init.stored[kWeight] : nullptr;
+    if (stored && stored->precision != init.precision) stored = nullptr;
     if (int8) {
-      auto weight = std::make_shared<const Int8ConvWeight>(*init.constants[kWeight]);
-      return kernel([g, weight](const NodeShapes& s) { return int8_conv_invocation(g, weight, s); }, Precision::int8);
+      auto weight = std::make_shared<const Int8ConvWeight>(*init.constants[kWeight], stored);
+      return kernel([g, weight](const NodeShapes& s) { return int8_conv_invocation(g, weight, s); }, Precision::int8,
+                    int(kWeight));
     }
-    ConvConfig cfg{g, init.constants[kWeight], bf16};
+    ConvConfig cfg{g, stored ? &stored->values : init.constants[kWeight], bf16, stored ? dt::bf16 : dt::f32};
     return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       return std::make_unique<ConvInvocation>(cfg, s);
-    }, bf16 ? Precision::bf16 : Precision::f32);
+    }, bf16 ? Precision::bf16 : Precision::f32, stored ? int(kWeight) : -1);
+  }, [](const KernelInit& init, size_t input) {  // int8: channels along axis 0, as Int8ConvWeight takes them
+    const StoredWeight* stored = init.stored[input];
+    return input == kWeight && (init.precision == Precision::bf16 || stored->axis == 0);
   });
+
   register_kernel("BatchNorm2d", [](const KernelInit& init) {
     float eps = float(init.node.attr_float("epsilon"));
     return kernel([eps](const NodeShapes& s) -> std::unique_ptr<Invocation> {

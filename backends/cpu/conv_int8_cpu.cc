@@ -208,8 +208,13 @@ class Int8ConvInvocation final : public Invocation {
 
 }  // namespace
 
-Int8ConvWeight::Int8ConvWeight(const Tensor& w) : shape(w.shape()) {
+Int8ConvWeight::Int8ConvWeight(const Tensor& w, const StoredWeight* stored) : shape(w.shape()) {
   const int64_t o = shape[0], k = o ? shape.numel() / o : 0;
+  if (stored && stored->axis == 0) {
+    q.assign(stored->values.data_as<int8_t>(), stored->values.data_as<int8_t>() + shape.numel());
+    scale.assign(stored->scales.data_as<float>(), stored->scales.data_as<float>() + o);
+    return;
+  }
   q.resize(size_t(shape.numel()));
   scale.resize(size_t(o));
   quantize_rows(w.data_as<float>(), o, k, q.data(), scale.data());

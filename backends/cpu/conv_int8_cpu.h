@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/stored_weight.h"
 
 namespace heed::cpu {
 
@@ -20,7 +21,9 @@ struct ConvGeometry {
 };
 
 struct Int8ConvWeight {
-  explicit Int8ConvWeight(const Tensor& w);  // [O, C / groups, kh, kw], fp32
+  // w: [O, C / groups, kh, kw], fp32; `stored`: its int8 form in a quantized file
+  // (channels along axis 0), taken as it is.
+  Int8ConvWeight(const Tensor& w, const StoredWeight* stored);
   Shape shape;
   std::vector<int8_t> q;     // the same layout
   std::vector<float> scale;  // per output channel

@@ -13,7 +13,11 @@
 namespace heed::cpu {
 namespace {
 
-using KernelTable = std::map<std::string, KernelFactory, std::less<>>;
+struct Registered {
+  KernelFactory factory;
+  StoredPacking packs_stored;
+};
+using KernelTable = std::map<std::string, Registered, std::less<>>;
 
 KernelTable& storage() {
   static KernelTable table;
@@ -62,7 +66,11 @@ class CpuBackend final : public Backend {
     auto it = kernels().find(init.node.op);
     if (it == kernels().end())
       throw Error(fmt::format("{}: no CPU kernel for this op", init.node.where()));
-    return it->second(init);
+    return it->second.factory(init);
+  }
+  bool packs_stored(const KernelInit& init, size_t input) const override {
+    auto it = kernels().find(init.node.op);
+    return it != kernels().end() && it->second.packs_stored && it->second.packs_stored(init, input);
   }
   void set_threads(int threads) const override { omp_set_num_threads(threads); }
   std::string report() const override { return cpu_report(); }
@@ -88,7 +96,9 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-void register_kernel(const std::string& op, KernelFactory factory) { storage()[op] = std::move(factory); }
+void register_kernel(const std::string& op, KernelFactory factory, StoredPacking packs_stored) {
+  storage()[op] = {std::move(factory), std::move(packs_stored)};
+}
 
 }  // namespace heed::cpu
 

@@ -11,7 +11,11 @@
 namespace heed::cpu {
 
 using KernelFactory = std::function<std::unique_ptr<Kernel>(const KernelInit&)>;
-void register_kernel(const std::string& op, KernelFactory factory);
+// Whether the kernel its factory makes from `init` packs input `input` from its
+// stored form (KernelInit::stored, in the kernel's precision) and never reads
+// the input's f32 values (Backend::packs_stored).
+using StoredPacking = std::function<bool(const KernelInit&, size_t input)>;
+void register_kernel(const std::string& op, KernelFactory factory, StoredPacking packs_stored = nullptr);
 // Backend::report of the CPU (cpu_report.cc).
 std::string cpu_report();
 

@@ -27,6 +27,7 @@ dnnl::memory::data_type dnnl_dtype(DType dtype) {
     case DType::bf16: return dt::bf16;
     case DType::i32: return dt::s32;
     case DType::u8: case DType::boolean: return dt::u8;
+    case DType::i8: return dt::s8;
     case DType::i64: break;
   }
   throw Error(fmt::format("oneDNN has no {} data type", dtype_name(dtype)));

@@ -23,10 +23,10 @@ class LinearKernel final : public Kernel {
     if (weight.numel() == 0) return;  // nothing to pack (see no_input_features)
     weight_ = std::make_shared<const ProjectionWeight>(weight.data_as<float>(), weight.shape()[in_out_ ? 1 : 0],
                                                        weight.shape()[in_out_ ? 0 : 1], activation_, nullptr,
-                                                       in_out_ ? WeightLayout::in_out : WeightLayout::out_in,
-                                                       init.precision);
+                                                       layout(), init.precision, stored_part(init, 1, layout()));
   }
 
+  WeightLayout layout() const { return in_out_ ? WeightLayout::in_out : WeightLayout::out_in; }
   bool reads_constant(size_t input) const override { return input != 1 || !weight_ || weight_->reads_source(); }
   Precision precision() const override { return weight_ ? weight_->precision() : Precision::f32; }
 
@@ -74,7 +74,12 @@ class LinearKernel final : public Kernel {
 }  // namespace
 
 void register_linear_kernels() {
-  register_kernel("Linear", [](const KernelInit& init) { return std::make_unique<LinearKernel>(init); });
+  register_kernel(
+      "Linear", [](const KernelInit& init) { return std::make_unique<LinearKernel>(init); },
+      [](const KernelInit& init, size_t input) {
+        const bool in_out = init.node.attr_string("weight_layout") == "in_out";
+        return input == 1 && stored_part(init, 1, in_out ? WeightLayout::in_out : WeightLayout::out_in).has_value();
+      });
 }
 
 }  // namespace heed::cpu

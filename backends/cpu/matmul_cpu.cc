@@ -73,11 +73,12 @@ class PaddedMatMul final : public Invocation {
 // The rows of a (its batch dims flattened) are the projection's rows.
 class LowPrecisionMatMul final : public Kernel {
  public:
-  LowPrecisionMatMul(const Tensor& b, bool tb, Precision precision)
-      : k_(b.shape()[tb ? 1 : 0]),
-        weight_(std::make_shared<const ProjectionWeight>(b.data_as<float>(), b.shape()[tb ? 0 : 1], k_,
-                                                         Activation::none, nullptr,
-                                                         tb ? WeightLayout::out_in : WeightLayout::in_out, precision)) {}
+  LowPrecisionMatMul(const KernelInit& init, bool tb)
+      : k_(init.constants[1]->shape()[tb ? 1 : 0]),
+        weight_(std::make_shared<const ProjectionWeight>(
+            init.constants[1]->data_as<float>(), init.constants[1]->shape()[tb ? 0 : 1], k_, Activation::none, nullptr,
+            layout(tb), init.precision, stored_part(init, 1, layout(tb)))) {}
+  static WeightLayout layout(bool tb) { return tb ? WeightLayout::out_in : WeightLayout::in_out; }
   static bool takes(const KernelInit& init) {
     const Tensor* b = init.constants[1];
     return init.precision != Precision::f32 && !init.node.attr_int("transpose_a") && b && b->dtype() == DType::f32 &&
@@ -106,10 +107,12 @@ class LowPrecisionMatMul final : public Kernel {
 // projection's [N, M] result is transposed into y_b [M, N].
 class LowPrecisionLeftMatMul final : public Kernel {
  public:
-  LowPrecisionLeftMatMul(const Tensor& a, bool ta, bool tb, Precision precision)
-      : m_(a.shape()[ta ? 1 : 0]), k_(a.shape()[ta ? 0 : 1]), tb_(tb),
-        weight_(std::make_shared<const ProjectionWeight>(a.data_as<float>(), m_, k_, Activation::none, nullptr,
-                                                         ta ? WeightLayout::in_out : WeightLayout::out_in, precision)) {}
+  LowPrecisionLeftMatMul(const KernelInit& init, bool ta, bool tb)
+      : m_(init.constants[0]->shape()[ta ? 1 : 0]), k_(init.constants[0]->shape()[ta ? 0 : 1]), tb_(tb),
+        weight_(std::make_shared<const ProjectionWeight>(init.constants[0]->data_as<float>(), m_, k_, Activation::none,
+                                                         nullptr, layout(ta), init.precision,
+                                                         stored_part(init, 0, layout(ta)))) {}
+  static WeightLayout layout(bool ta) { return ta ? WeightLayout::in_out : WeightLayout::out_in; }
   static bool takes(const KernelInit& init) {
     const Tensor* a = init.constants[0];
     return init.precision != Precision::f32 && !init.constants[1] && a && a->dtype() == DType::f32 &&
@@ -149,9 +152,8 @@ class LowPrecisionLeftMatMul final : public Kernel {
 void register_matmul_kernels() {
   register_kernel("MatMul", [](const KernelInit& init) -> std::unique_ptr<Kernel> {
     bool ta = init.node.attr_int("transpose_a"), tb = init.node.attr_int("transpose_b");
-    if (LowPrecisionMatMul::takes(init)) return std::make_unique<LowPrecisionMatMul>(*init.constants[1], tb, init.precision);
-    if (LowPrecisionLeftMatMul::takes(init))
-      return std::make_unique<LowPrecisionLeftMatMul>(*init.constants[0], ta, tb, init.precision);
+    if (LowPrecisionMatMul::takes(init)) return std::make_unique<LowPrecisionMatMul>(init, tb);
+    if (LowPrecisionLeftMatMul::takes(init)) return std::make_unique<LowPrecisionLeftMatMul>(init, ta, tb);
     return kernel([ta, tb](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       const Shape& y = s.out[0].shape;
       if (y.numel() == 0) return invocation([](const Buffers&) {});
@@ -168,7 +170,14 @@ void register_matmul_kernels() {
       if (!pad) return inv;
       return std::make_unique<PaddedMatMul>(std::move(inv), s.in[1].shape, row_stride);
     });
+  }, [](const KernelInit& init, size_t input) {
+    const bool ta = init.node.attr_int("transpose_a"), tb = init.node.attr_int("transpose_b");
+    if (LowPrecisionMatMul::takes(init))
+      return input == 1 && stored_part(init, 1, LowPrecisionMatMul::layout(tb)).has_value();
+    return input == 0 && LowPrecisionLeftMatMul::takes(init) &&
+           stored_part(init, 0, LowPrecisionLeftMatMul::layout(ta)).has_value();
   });
+
 }
 
 }  // namespace heed::cpu

@@ -33,12 +33,17 @@ struct MhaConfig {
   std::shared_ptr<const ProjectionWeight> w_qkv, w_q, w_k, w_v, w_out;
 };
 
+// Whether q/k/v_proj, all constants, are concatenated at load (a self-attention's).
+bool concatenates_qkv(const KernelInit& init) {
+  const auto& c = init.constants;
+  return !init.node.attr_int("kv_projected") && !init.node.has_input(kKey) && init.node.has_input(kKWeight) &&
+         c[kQWeight] && c[kKWeight] && c[kVWeight];
+}
+
 // [3E, E] and [3E] from q/k/v_proj when all are constants (biases optional).
 void pack_projections(MhaConfig& cfg, const KernelInit& init) {
   const auto& c = init.constants;
-  if (cfg.projected || init.node.has_input(kKey) || !init.node.has_input(kKWeight) || !c[kQWeight] || !c[kKWeight] ||
-      !c[kVWeight])
-    return;
+  if (!concatenates_qkv(init)) return;
   bool any_bias = init.node.has_input(kQBias) || init.node.has_input(kKBias) || init.node.has_input(kVBias);
   for (size_t b : {kQBias, kKBias, kVBias})
     if (init.node.has_input(b) && !c[b]) return;
@@ -66,28 +71,36 @@ bool fused_qkv(const MhaConfig& cfg, const ir::Node& node) {
 void pack_for_onednn(MhaConfig& cfg, const KernelInit& init) {
   const auto& c = init.constants;
   const Tensor* in = cfg.packed_weight ? cfg.packed_weight.get() : c[kQWeight];
-  auto weight = [&](const float* w, int64_t n, int64_t k) {
+  // The stored form of input `input` from channel `first` (a concatenation made here has none).
+  auto part = [&](size_t input, int64_t first) {
+    return input == kQWeight && cfg.packed_weight ? std::nullopt : stored_part(init, input, WeightLayout::out_in, first);
+  };
+  auto weight = [&](const float* w, int64_t n, int64_t k, std::optional<StoredPart> stored) {
     return std::make_shared<const ProjectionWeight>(w, n, k, Activation::none, cfg.packed_weight, WeightLayout::out_in,
-                                                    init.precision);
+                                                    init.precision, stored);
   };
   if (in) {
     const int64_t e = in->shape()[1];
     const float* w = in->data_as<float>();
     if (fused_qkv(cfg, init.node)) {
-      cfg.w_qkv = weight(w, 3 * e, e);
+      cfg.w_qkv = weight(w, 3 * e, e, part(kQWeight, 0));
     } else {
-      cfg.w_q = weight(w, e, e);
+      cfg.w_q = weight(w, e, e, part(kQWeight, 0));
       if (in_proj_packed(cfg, init.node)) {
-        cfg.w_k = weight(w + e * e, e, e);
-        cfg.w_v = weight(w + 2 * e * e, e, e);
+        cfg.w_k = weight(w + e * e, e, e, part(kQWeight, e));
+        cfg.w_v = weight(w + 2 * e * e, e, e, part(kQWeight, 2 * e));
       }
     }
   }
+  auto whole = [&](size_t input) {
+    const Tensor& t = *c[input];
+    return weight(t.data_as<float>(), t.shape()[0], t.shape()[1], part(input, 0));
+  };
   if (!cfg.projected && !in_proj_packed(cfg, init.node) && c[kKWeight] && c[kVWeight]) {
-    cfg.w_k = weight(c[kKWeight]->data_as<float>(), c[kKWeight]->shape()[0], c[kKWeight]->shape()[1]);
-    cfg.w_v = weight(c[kVWeight]->data_as<float>(), c[kVWeight]->shape()[0], c[kVWeight]->shape()[1]);
+    cfg.w_k = whole(kKWeight);
+    cfg.w_v = whole(kVWeight);
   }
-  if (c[kOutWeight]) cfg.w_out = weight(c[kOutWeight]->data_as<float>(), c[kOutWeight]->shape()[0], c[kOutWeight]->shape()[1]);
+  if (c[kOutWeight]) cfg.w_out = whole(kOutWeight);
   // Q, K and V concatenated, then packed: the concatenation is no longer read (its
   // shape stays, saying the weights are one in_proj).
   if (cfg.packed_weight && cfg.w_qkv && !cfg.w_qkv->reads_source())
@@ -310,7 +323,14 @@ class MhaKernel final : public Kernel {
 }  // namespace
 
 void register_mha_kernels() {
-  register_kernel("MultiHeadAttention", [](const KernelInit& init) { return std::make_unique<MhaKernel>(init); });
+  // Packed from their stored form: every projection weight, but q/k/v concatenated at load (from their f32 values).
+  register_kernel(
+      "MultiHeadAttention", [](const KernelInit& init) { return std::make_unique<MhaKernel>(init); },
+      [](const KernelInit& init, size_t input) {
+        const bool qkv = input == kQWeight || input == kKWeight || input == kVWeight;
+        return (input == kOutWeight || (qkv && !concatenates_qkv(init))) &&
+               stored_part(init, input, WeightLayout::out_in).has_value();
+      });
 }
 
 }  // namespace heed::cpu

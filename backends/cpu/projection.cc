@@ -47,14 +47,28 @@ dnnl::matmul::primitive_desc linear_matmul_desc(int64_t m, int64_t k, int64_t n,
   return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, bias_md, dst), attr, cpu_engine());
 }
 
+std::optional<StoredPart> stored_part(const KernelInit& init, size_t input, WeightLayout layout, int64_t first) {
+  const StoredWeight* s = input < init.stored.size() ? init.stored[input] : nullptr;
+  if (!s || s->precision != init.precision) return std::nullopt;
+  if (s->precision == Precision::bf16) {
+    const int64_t k = layout == WeightLayout::out_in ? s->values.numel() / s->values.shape()[0] : 1;
+    return StoredPart{s->values.data_as<uint16_t>() + first * k, nullptr};
+  }
+  if (s->axis != (layout == WeightLayout::out_in ? 0 : 1)) return std::nullopt;
+  const int64_t k = s->axis == 0 ? s->values.numel() / s->values.shape()[0] : 1;
+  return StoredPart{s->values.data_as<int8_t>() + first * k, s->scales.data_as<float>() + first};
+}
+
 ProjectionWeight::ProjectionWeight(const float* w, int64_t n, int64_t k, Activation act,
-                                   std::shared_ptr<const void> keep_alive, WeightLayout layout, Precision precision)
+                                   std::shared_ptr<const void> keep_alive, WeightLayout layout, Precision precision,
+                                   std::optional<StoredPart> stored)
     : n_(n), k_(k), act_(act), plain_(w), keep_alive_(std::move(keep_alive)), md_(plain_weight_md(k, n)) {
   const ProjectionKernel kernel = avx512_projection_kernel();  // a bad HEED_PROJECTION fails on every CPU
   const bool avx512 = cpu_isa() == CpuIsa::avx512, in_out = layout == WeightLayout::in_out;
   const int64_t out_stride = in_out ? 1 : k, in_stride = in_out ? n : 1;
   if (precision != Precision::f32) {
-    lowp_ = std::make_shared<const LowPrecisionWeight>(w, n, k, out_stride, in_stride, precision, act);
+    lowp_ = std::make_shared<const LowPrecisionWeight>(w, n, k, out_stride, in_stride, precision, act,
+                                                       stored ? &*stored : nullptr);
     plain_ = nullptr;
     keep_alive_.reset();
     return;

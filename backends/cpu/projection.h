@@ -17,11 +17,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "backends/cpu/activation_math.h"
 #include "backends/cpu/panel_gemm.h"
 #include "backends/cpu/projection_lowp.h"
+#include "engine/backend.h"
 
 namespace heed::cpu {
 
@@ -44,13 +46,19 @@ dnnl::matmul::primitive_desc linear_matmul_desc(int64_t m, int64_t k, int64_t n,
 // operand, packed from where the file has it).
 enum class WeightLayout { out_in, in_out };
 
+// Node input `input`'s stored form (KernelInit::stored) from output channel
+// `first` on, as a projection in `layout` reads it: when the file stores it in
+// the precision the kernel runs, with its channels where `layout` has them.
+std::optional<StoredPart> stored_part(const KernelInit& init, size_t input, WeightLayout layout, int64_t first = 0);
+
 class ProjectionWeight {
  public:
   // `w` stays valid as long as `keep_alive` (nullptr: as long as the model).
   // `precision` bf16 or int8: a LowPrecisionWeight (projection_lowp.h) serves every m.
+  // `stored`: in `precision`, the weight as a quantized file holds it (stored_part()).
   ProjectionWeight(const float* w, int64_t n, int64_t k, Activation act = Activation::none,
                    std::shared_ptr<const void> keep_alive = nullptr, WeightLayout layout = WeightLayout::out_in,
-                   Precision precision = Precision::f32);
+                   Precision precision = Precision::f32, std::optional<StoredPart> stored = std::nullopt);
   Precision precision() const { return lowp_ ? lowp_->precision() : Precision::f32; }
   // Whether heed's panel kernel serves m rows (else oneDNN).
   bool panels_for(int64_t m) const;

@@ -61,31 +61,6 @@ dnnl::matmul::primitive_desc lowp_matmul_desc(Precision p, int64_t m, int64_t k,
 
 }  // namespace
 
-// std::rint (the default rounding mode: ties to even) compiles to one vector
-// instruction; std::nearbyint stayed a libm call per element.
-void quantize_rows(const float* x, int64_t m, int64_t k, int8_t* q, float* scale) {
-#pragma omp parallel for if (m * k > (int64_t(1) << 16)) schedule(static)
-  for (int64_t i = 0; i < m; ++i) {
-    const float* row = x + i * k;
-    float amax = 0.f, finite = 0.f;
-#pragma omp simd reduction(max : amax) reduction(+ : finite)
-    for (int64_t j = 0; j < k; ++j) {
-      amax = std::max(amax, std::fabs(row[j]));
-      finite += row[j] * 0.f;  // NaN once any element is inf or NaN
-    }
-    int8_t* out = q + i * k;
-    if (finite != 0.f || amax == 0.f) {
-      scale[i] = finite != 0.f ? NAN : 0.f;
-      std::fill(out, out + k, int8_t(0));
-      continue;
-    }
-    const float inv = 127.f / amax;
-    scale[i] = amax / 127.f;
-#pragma omp simd
-    for (int64_t j = 0; j < k; ++j) out[j] = int8_t(std::rint(row[j] * inv));
-  }
-}
-
 std::string precision_unavailable(Precision precision) {
   if (precision == Precision::f32) return "";
   try {
@@ -98,7 +73,7 @@ std::string precision_unavailable(Precision precision) {
 }
 
 LowPrecisionWeight::LowPrecisionWeight(const float* w, int64_t n, int64_t k, int64_t out_stride, int64_t in_stride,
-                                       Precision precision, Activation act)
+                                       Precision precision, Activation act, const StoredPart* stored)
     : precision_(precision), n_(n), k_(k), act_(act) {
   const bool bf16 = precision == Precision::bf16;
   for (int64_t m : {1, 32, 256}) {
@@ -107,8 +82,14 @@ LowPrecisionWeight::LowPrecisionWeight(const float* w, int64_t n, int64_t k, int
     if (std::none_of(layouts_.begin(), layouts_.end(), [&](const memory& l) { return l.get_desc() == md; }))
       layouts_.emplace_back(md, cpu_engine());
   }
+  const memory::dims strides{in_stride, out_stride};
+  if (stored) {  // packed as the file holds it
+    if (!bf16) scales_.assign(stored->scales, stored->scales + n);
+    pack(memory(memory::desc({k, n}, bf16 ? dt::bf16 : dt::s8, strides), cpu_engine(), const_cast<void*>(stored->values)));
+    return;
+  }
   if (bf16) {  // oneDNN reads the fp32 weight where it lies ({k, n} with its strides) and rounds it
-    pack(memory(memory::desc({k, n}, dt::f32, memory::dims{in_stride, out_stride}), cpu_engine(), const_cast<float*>(w)));
+    pack(memory(memory::desc({k, n}, dt::f32, strides), cpu_engine(), const_cast<float*>(w)));
     return;
   }
   // int8: the rows quantized as run() quantizes x (a channel holding inf or NaN

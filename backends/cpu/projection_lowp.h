@@ -21,22 +21,29 @@
 #include <heed/model.h>
 
 #include "backends/cpu/activation_math.h"
+#include "engine/stored_weight.h"  // quantize_rows, StoredWeight
 
 namespace heed::cpu {
 
 // Why this CPU cannot run `precision` (bf16, int8) on the projections, or "" when it can.
 std::string precision_unavailable(Precision precision);
 
-// Row i of x [m, k] as s8 with x ~ q * scale[i] (symmetric, scale = max|row| / 127,
-// ties to even); a row holding inf or NaN gets scale NaN and zeros, a zero row 0.
-void quantize_rows(const float* x, int64_t m, int64_t k, int8_t* q, float* scale);
+// The part of a stored weight (engine/stored_weight.h) that a projection reads,
+// in its precision: the values lie as the f32 weight does (same strides), and
+// `scales` (int8) are its output channels'.
+struct StoredPart {
+  const void* values = nullptr;
+  const float* scales = nullptr;
+};
 
 class LowPrecisionWeight {
  public:
   // w[o, i] at w[o * out_stride + i * in_stride] (PyTorch's [out, in]: (k, 1)).
+  // `stored`: the weight as a quantized file holds it, packed as it is (its
+  // int8 values and scales, or bf16 values) instead of quantizing `w`.
   // Throws heed::Error when this CPU has no fast oneDNN kernel for `precision`.
   LowPrecisionWeight(const float* w, int64_t n, int64_t k, int64_t out_stride, int64_t in_stride, Precision precision,
-                     Activation act);
+                     Activation act, const StoredPart* stored = nullptr);
   Precision precision() const { return precision_; }
 
  private:

@@ -25,11 +25,13 @@ struct LowPrecisionGates {
 LowPrecisionGates low_precision_gates(const KernelInit& init, size_t w) {
   const Tensor *ih = init.constants[w], *hh = init.constants[w + 1];
   if (init.precision == Precision::f32 || !ih || !hh) return {};
-  auto pack = [&](const Tensor& t) {
+  auto pack = [&](size_t input) {
+    const Tensor& t = *init.constants[input];
     return std::make_shared<const ProjectionWeight>(t.data_as<float>(), t.shape()[0], t.shape()[1], Activation::none,
-                                                    nullptr, WeightLayout::out_in, init.precision);
+                                                    nullptr, WeightLayout::out_in, init.precision,
+                                                    stored_part(init, input, WeightLayout::out_in));
   };
-  return {pack(*ih), pack(*hh)};
+  return {pack(w), pack(w + 1)};
 }
 
 // gates_a = x W_ih^T (+ b_ih); gates_b = h W_hh^T (+ b_hh); accumulating both into
@@ -126,16 +128,23 @@ class GruCell final : public Invocation {
 }  // namespace
 
 void register_rnn_cell_kernels() {
+  // Both gate weights, constant, pack from their stored forms (low_precision_gates).
+  auto packs_stored_from = [](size_t w) {
+    return [w](const KernelInit& init, size_t input) {
+      return (input == w || input == w + 1) && init.constants[w] && init.constants[w + 1] &&
+             stored_part(init, input, WeightLayout::out_in).has_value();
+    };
+  };
   register_kernel("LSTMCell", [](const KernelInit& init) {
     const LowPrecisionGates lowp = low_precision_gates(init, 3);
     return kernel([lowp](const NodeShapes& s) -> std::unique_ptr<Invocation> { return std::make_unique<LstmCell>(s, lowp); },
-                  lowp.ih ? init.precision : Precision::f32);
-  });
+                  lowp.ih ? init.precision : Precision::f32, -1);
+  }, packs_stored_from(3));
   register_kernel("GRUCell", [](const KernelInit& init) {
     const LowPrecisionGates lowp = low_precision_gates(init, 2);
     return kernel([lowp](const NodeShapes& s) -> std::unique_ptr<Invocation> { return std::make_unique<GruCell>(s, lowp); },
-                  lowp.ih ? init.precision : Precision::f32);
-  });
+                  lowp.ih ? init.precision : Precision::f32, -1);
+  }, packs_stored_from(2));
 }
 
 }  // namespace heed::cpu

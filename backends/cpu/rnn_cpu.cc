@@ -5,10 +5,10 @@
 // default GRU, linear_before_reset false, is oneDNN's plain GRU, whose 3 biases
 // are the sums b_i + b_h).
 //
-// Per-sequence lengths: sequences are grouped by length and each group runs on its
-// own primitive over exactly its steps, so a padded batch gives every sequence
-// what it gets alone (the reverse direction starts at its own last step) and
-// padded positions of y are zero, as PyTorch's packed sequences give.
+// Per-sequence lengths: sequences are grouped by length (rnn_sequences.h) and
+// each group runs on its own primitive over exactly its steps; padded positions
+// of y are zero, as PyTorch's packed sequences give. With LoadOptions::precision
+// bf16 or int8, rnn_lowp_cpu.cc runs the node instead.
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -16,6 +16,8 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/kernel_util.h"
+#include "backends/cpu/projection.h"
+#include "backends/cpu/rnn_sequences.h"
 #include "ops/recurrent.h"
 
 namespace heed::cpu {
@@ -26,16 +28,12 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-struct RnnConfig {
-  bool lstm;
-  int64_t hidden, layers;
-  int dirs;
-  bool batch_first;
-  std::string where;
-  bool linear_before_reset = true;  // GRU
-  int gates() const { return lstm ? 4 : 3; }
-  int bias_gates() const { return lstm || linear_before_reset ? 4 : 3; }  // LBR GRU: 3 gates and b_hn
-};
+RnnConfig rnn_config(bool lstm, const ir::Node& n) {
+  RnnConfig cfg{lstm, n.attr_int("hidden_size"), n.attr_int("num_layers"), n.attr_int("bidirectional") ? 2 : 1,
+                bool(n.attr_int("batch_first")), n.where()};
+  if (!lstm) cfg.linear_before_reset = n.attr_int("linear_before_reset");
+  return cfg;
+}
 
 // One layer's weights in oneDNN's plain layouts, for both directions.
 struct LayerWeights {
@@ -99,40 +97,28 @@ struct RunSet {
 class RnnInvocation final : public Invocation {
  public:
   RnnInvocation(const RnnConfig& cfg, std::shared_ptr<const std::vector<LayerWeights>> weights, const NodeShapes& s)
-      : cfg_(cfg), weights_(std::move(weights)), stream_(cpu_engine()) {
-    const Shape& x = s.in[kX].shape;
-    T_ = x[cfg.batch_first ? 1 : 0];
-    B_ = x[cfg.batch_first ? 0 : 1];
-    I_ = x[2];
-    lengths_ = s.in.size() > kLengths && s.in[kLengths].present ? (s.in[kLengths].dtype == DType::i32 ? 1 : 2) : 0;
-    n_out_ = s.out.size();
-    const int64_t DH = cfg.dirs * cfg.hidden, states = cfg.layers * cfg.dirs * B_ * cfg.hidden;
-    xs_.resize(size_t(T_ * B_ * std::max(I_, DH)));
-    ys_[0].resize(size_t(T_ * B_ * DH));
+      : cfg_(cfg), weights_(std::move(weights)), stream_(cpu_engine()), seq_(cfg, s) {
+    const int64_t T = seq_.T, B = seq_.B, DH = cfg.dirs * cfg.hidden, states = cfg.layers * cfg.dirs * B * cfg.hidden;
+    xs_.resize(size_t(T * B * std::max(seq_.I, DH)));
+    ys_[0].resize(size_t(T * B * DH));
     ys_[1].resize(ys_[0].size());
     h0_.assign(size_t(states), 0.f);
     c0_.assign(size_t(states), 0.f);
     hn_.resize(size_t(states));
     cn_.resize(size_t(states));
-    if (!lengths_) run_set(T_, B_);  // build the only shape now, not during the first run
+    if (!seq_.has_lengths()) run_set(T, B);  // build the only shape now, not during the first run
   }
 
   void run(const Buffers& io) override {
-    const int64_t H = cfg_.hidden, DH = cfg_.dirs * H, LD = cfg_.layers * cfg_.dirs;
-    std::vector<std::pair<int64_t, std::vector<int64_t>>>& groups = groups_;
-    make_groups(io, groups);
-    float* y = io.out_as<float>(0);
-    if (lengths_) std::memset(y, 0, size_t(T_ * B_ * DH) * sizeof(float));
-    for (auto& [len, idx] : groups) {
+    const int64_t H = cfg_.hidden, DH = cfg_.dirs * H;
+    seq_.make_groups(io, groups_);
+    if (seq_.has_lengths()) std::memset(io.out(0), 0, size_t(seq_.T * seq_.B * DH) * sizeof(float));
+    for (auto& [len, idx] : groups_) {
       const int64_t n = int64_t(idx.size());
       RunSet& rs = run_set(len, n);
-      // Gather this group's inputs: x [len, n, I] and states [L*D, n, H].
-      const float* x = io.in_as<float>(kX);
-      for (int64_t t = 0; t < len; ++t)
-        for (int64_t j = 0; j < n; ++j)
-          std::memcpy(xs_.data() + (t * n + j) * I_, x + offset(t, idx[size_t(j)], I_), size_t(I_) * sizeof(float));
-      gather_states(io.in_as<float>(kH0), h0_, idx);
-      gather_states(io.in_as<float>(kC0), c0_, idx);
+      seq_.gather_x(io.in_as<float>(kX), len, idx, xs_.data());
+      seq_.gather_states(io.in_as<float>(kH0), h0_.data(), idx);
+      seq_.gather_states(io.in_as<float>(kC0), c0_.data(), idx);
       const float* src = xs_.data();
       for (int l = 0; l < cfg_.layers; ++l) {
         RunSet::Layer& L = rs.layers[size_t(l)];
@@ -148,54 +134,11 @@ class RnnInvocation final : public Invocation {
         L.prim.execute(stream_, L.args);
         src = dst;
       }
-      for (int64_t t = 0; t < len; ++t)
-        for (int64_t j = 0; j < n; ++j)
-          std::memcpy(y + offset(t, idx[size_t(j)], DH), src + (t * n + j) * DH, size_t(DH) * sizeof(float));
-      for (size_t k = 1; k < n_out_; ++k) {
-        const std::vector<float>& st = k == 1 ? hn_ : cn_;
-        float* out = io.out_as<float>(k);
-        for (int64_t s = 0; s < LD; ++s)
-          for (int64_t j = 0; j < n; ++j)
-            std::memcpy(out + (s * B_ + idx[size_t(j)]) * H, st.data() + (s * n + j) * H, size_t(H) * sizeof(float));
-      }
+      seq_.scatter(io, src, hn_.data(), cn_.data(), len, idx);
     }
   }
 
  private:
-  int64_t offset(int64_t t, int64_t b, int64_t width) const {
-    return (cfg_.batch_first ? b * T_ + t : t * B_ + b) * width;
-  }
-
-  void gather_states(const float* src, std::vector<float>& dst, const std::vector<int64_t>& idx) const {
-    const int64_t H = cfg_.hidden, n = int64_t(idx.size());
-    for (int64_t s = 0; s < cfg_.layers * cfg_.dirs; ++s)
-      for (int64_t j = 0; j < n; ++j) {
-        float* d = dst.data() + (s * n + j) * H;
-        if (src) std::memcpy(d, src + (s * B_ + idx[size_t(j)]) * H, size_t(H) * sizeof(float));
-        else std::fill(d, d + H, 0.f);
-      }
-  }
-
-  // Sequences grouped by length, longest first; one group of everything without lengths.
-  void make_groups(const Buffers& io, std::vector<std::pair<int64_t, std::vector<int64_t>>>& groups) const {
-    if (!lengths_) {
-      if (groups.empty()) {
-        groups.push_back({T_, {}});
-        for (int64_t b = 0; b < B_; ++b) groups[0].second.push_back(b);
-      }
-      return;
-    }
-    groups.clear();
-    std::map<int64_t, std::vector<int64_t>, std::greater<>> by_len;
-    for (int64_t b = 0; b < B_; ++b) {
-      int64_t len = lengths_ == 1 ? io.in_as<int32_t>(kLengths)[b] : io.in_as<int64_t>(kLengths)[b];
-      if (len < 1 || len > T_)
-        throw Error(fmt::format("{}: length {} of sequence {} is outside [1, {}]", cfg_.where, len, b, T_));
-      by_len[len].push_back(b);
-    }
-    for (auto& [len, idx] : by_len) groups.push_back({len, std::move(idx)});
-  }
-
   static void set(memory& m, const float* p) { m.set_data_handle(const_cast<float*>(p)); }
 
   RunSet& run_set(int64_t steps, int64_t batch) {
@@ -272,11 +215,9 @@ class RnnInvocation final : public Invocation {
   RnnConfig cfg_;
   std::shared_ptr<const std::vector<LayerWeights>> weights_;
   dnnl::stream stream_;
-  int64_t T_, B_, I_;
-  int lengths_ = 0;
-  size_t n_out_ = 1;
+  SequenceBatch seq_;
   std::vector<float> xs_, ys_[2], h0_, c0_, hn_, cn_;
-  std::vector<std::pair<int64_t, std::vector<int64_t>>> groups_;
+  SequenceGroups groups_;
   std::map<std::pair<int64_t, int64_t>, RunSet> sets_;
 };
 
@@ -284,16 +225,22 @@ class RnnInvocation final : public Invocation {
 
 void register_rnn_kernels() {
   for (bool lstm : {true, false})
-    register_kernel(lstm ? "LSTM" : "GRU", [lstm](const KernelInit& init) {
-      const ir::Node& n = init.node;
-      RnnConfig cfg{lstm, n.attr_int("hidden_size"), n.attr_int("num_layers"), n.attr_int("bidirectional") ? 2 : 1,
-                    bool(n.attr_int("batch_first")), n.where()};
-      if (!lstm) cfg.linear_before_reset = n.attr_int("linear_before_reset");
-      auto weights = std::make_shared<const std::vector<LayerWeights>>(map_weights(cfg, init));
-      return kernel([cfg, weights](const NodeShapes& s) -> std::unique_ptr<Invocation> {
-        return std::make_unique<RnnInvocation>(cfg, weights, s);
-      });
-    });
+    register_kernel(
+        lstm ? "LSTM" : "GRU",
+        [lstm](const KernelInit& init) -> std::unique_ptr<Kernel> {
+          const RnnConfig cfg = rnn_config(lstm, init.node);
+          if (std::unique_ptr<Kernel> lowp = low_precision_rnn_kernel(cfg, init)) return lowp;
+          auto weights = std::make_shared<const std::vector<LayerWeights>>(map_weights(cfg, init));
+          return kernel([cfg, weights](const NodeShapes& s) -> std::unique_ptr<Invocation> {
+            return std::make_unique<RnnInvocation>(cfg, weights, s);
+          });
+        },
+        [lstm](const KernelInit& init, size_t input) {  // the weights of the low-precision kernel
+          const size_t which = input < kFirstWeight ? 99 : (input - kFirstWeight) % kWeightsPerDirection;
+          return (which == size_t(kWeightIh) || which == size_t(kWeightHh)) &&
+                 low_precision_rnn_takes(rnn_config(lstm, init.node), init) &&
+                 stored_part(init, input, WeightLayout::out_in).has_value();
+        });
 }
 
 }  // namespace heed::cpu

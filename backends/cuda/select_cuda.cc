@@ -1,5 +1,6 @@
 // Cast, ArgMax, TopK and ReduceSum/Mean/Max on the GPU.
 #include <fmt/format.h>
+#include <heed/error.h>
 
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cuda_kernels.h"
@@ -18,8 +19,9 @@ ScalarType scalar_type(DType t) {
     case DType::i64: return ScalarType::i64;
     case DType::u8: return ScalarType::u8;
     case DType::boolean: return ScalarType::boolean;
+    case DType::i8: break;
   }
-  return ScalarType::f32;
+  throw Error(fmt::format("no CUDA kernel takes {} values", dtype_name(t)));
 }
 
 // The kept and reduced parts of x's index space for a reduction over `axes`.

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,7 +54,10 @@ struct LoadOptions {
   DType gemm_dtype = DType::f32;
   // See Precision. bf16 on CUDA is gemm_dtype bf16; int8 runs on the CPU only.
   // A CPU without a bf16 or int8 GEMM (oneDNN's reference code only) is refused at load.
-  Precision precision = Precision::f32;
+  // Unset: the precision a quantized file (`heed quantize`) stores its weights
+  // in, else f32. Any other precision reads a quantized file's weights as the
+  // f32 values they stand for.
+  std::optional<Precision> precision;
 };
 
 struct ValueInfo {

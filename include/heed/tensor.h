@@ -14,11 +14,11 @@
 
 namespace heed {
 
-enum class DType : uint8_t { f32, f16, bf16, i32, i64, u8, boolean };
+enum class DType : uint8_t { f32, f16, bf16, i32, i64, u8, boolean, i8 };
 enum class Device : uint8_t { cpu, cuda };
 
 HEED_API size_t dtype_size(DType dtype);
-HEED_API std::string_view dtype_name(DType dtype);       // "f32", "f16", "bf16", "i32", "i64", "u8", "bool"
+HEED_API std::string_view dtype_name(DType dtype);       // "f32", "f16", "bf16", "i32", "i64", "u8", "bool", "i8"
 HEED_API DType dtype_from_name(std::string_view name);   // throws heed::Error on an unknown name
 HEED_API bool is_floating(DType dtype);
 

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,7 @@ struct TranslatorOptions {
   int batch_size = 32;   // sentences generated together (sorted by length)
   Device device = Device::cpu;  // where a model loaded from a directory runs
   std::function<void(size_t done, size_t total)> progress;  // after each batch, when set
-  Precision precision = Precision::f32;  // of a model loaded from a directory (LoadOptions::precision)
+  std::optional<Precision> precision;  // of a model loaded from a directory (LoadOptions::precision; unset: as stored)
 };
 
 struct Translation {

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,7 @@ struct AnswererOptions {
   int batch_size = 32;   // questions answered together
   Device device = Device::cpu;
   std::function<void(size_t done, size_t total)> progress;  // after each batch, when set
-  Precision precision = Precision::f32;  // of a model loaded from a directory (LoadOptions::precision)
+  std::optional<Precision> precision;  // of a model loaded from a directory (LoadOptions::precision; unset: as stored)
 };
 
 struct Question {

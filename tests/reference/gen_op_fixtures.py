@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from seeded import uniform  # noqa: E402
+from lowp_schemes import bf16_conv, bf16_linear, int8_conv, int8_linear, lstm_cell_gates, quantize_rows  # noqa: E402,F401
 
 torch.manual_seed(20261125)
 tensors, cases, seeded_inputs = {}, [], []
@@ -463,7 +464,8 @@ local_case("local_m_length_one", r(1, 1, 6), r(1, 1, 6), r(1, 1, 4), 2, 2)
 # ---------------------------------------------------------------------------
 # Recurrent ops against torch.nn.LSTM / GRU / LSTMCell / GRUCell, random weights
 # (constant weights could not catch a wrong gate order).
-def rnn_case(name, module, x, h0=None, c0=None, lengths=None, **kw):
+def rnn_case(name, module, x, h0=None, c0=None, lengths=None, outs=None, **kw):
+    """`outs`: the outputs when given (a scheme computed here), else `module`'s."""
     lstm = isinstance(module, torch.nn.LSTM)
     dirs = 2 if module.bidirectional else 1
     with torch.no_grad():
@@ -476,7 +478,7 @@ def rnn_case(name, module, x, h0=None, c0=None, lengths=None, **kw):
                                                           total_length=x.shape[1 if module.batch_first else 0])
         else:
             y, st = module(x, state)
-    outs = [y] + (list(st) if lstm else [st])
+    outs = outs if outs is not None else [y] + (list(st) if lstm else [st])
     ins = [x, h0, c0 if lstm else None, lengths]
     params = []
     for layer in range(module.num_layers):
@@ -944,27 +946,6 @@ case("linear_in_out_1d_input_nobias", "Linear", [x, w, None], [x @ w], in_out, p
 #    torch.ao dynamic quantization with per-channel weights (which quantizes activations per
 #    tensor, affine u8: a different scheme, hence the wider tolerance).
 #  - fp32: how far the precision moves the result.
-def quantize_rows(t):
-    # Divisions by a tensor: PyTorch's 127.0 / t multiplies by a reciprocal (not
-    # correctly rounded), which moves values that sit on a .5 by one quantum.
-    amax = t.abs().amax(dim=-1, keepdim=True)
-    c127 = torch.full_like(amax, 127.0)
-    inv = torch.where(amax > 0, c127 / amax, torch.zeros_like(amax))
-    return torch.round(t * inv), amax / c127
-
-
-def int8_linear(x, w, b):
-    qx, sx = quantize_rows(x)
-    qw, sw = quantize_rows(w)
-    acc = (qx.double() @ qw.double().T).float()  # exact: |sums| < 2^24
-    return acc * (sx * sw.reshape(1, -1)) + (b if b is not None else 0.0)
-
-
-def bf16_linear(x, w, b):
-    y = x.bfloat16().double() @ w.bfloat16().double().T + (b.double() if b is not None else 0.0)
-    return y.float()
-
-
 def torch_int8_linear(x, w, b):
     lin = torch.nn.Linear(w.shape[1], w.shape[0], bias=b is not None)
     with torch.no_grad():
@@ -1090,10 +1071,6 @@ case("mha_kv_projected_shared_by_rows", "MultiHeadAttention",
 # Conv2d in bf16 (LoadOptions::precision): heed's scheme exactly (x and w rounded
 # to bf16, products summed in float64, fp32 bias), PyTorch's autocast (which also
 # rounds the bias and output to bf16), and fp32.
-def bf16_conv(x, w, b, **kw):
-    return F.conv2d(x.bfloat16().double(), w.bfloat16().double(), b.double() if b is not None else None, **kw).float()
-
-
 torch.manual_seed(20261205)
 xc, wc, bc = r(2, 16, 12, 12), r(32, 16, 3, 3) * 0.1, r(32)
 case("conv_bf16_pad", "Conv2d", [xc, wc, bc], [bf16_conv(xc, wc, bc, padding=1)], {"padding": [1]}, params=(1, 2),
@@ -1116,19 +1093,6 @@ case("conv_bf16_grouped", "Conv2d", [xc, wgc, bc], [bf16_conv(xc, wgc, bc, paddi
 # Conv2d in int8: heed's scheme exactly (x per tensor: u8 with max / 255 when no
 # element is negative, else s8 with max|x| / 127; w per output channel, s8),
 # integer sums exact in float64, then acc * s_w * s_x + bias (+ residual, ReLU).
-def int8_conv(x, w, b, res=None, relu=False, **kw):
-    u8 = bool((x >= 0).all())
-    levels = 255.0 if u8 else 127.0
-    amax = x.abs().max().reshape(1)
-    inv = torch.full_like(amax, levels) / amax
-    qx = torch.round(torch.clamp(x * inv, 0.0 if u8 else -127.0, levels))
-    qw, sw = quantize_rows(w.reshape(w.shape[0], -1))
-    acc = F.conv2d(qx.double(), qw.reshape(w.shape).double(), None, **kw)
-    y = (acc.float() * sw.reshape(1, -1, 1, 1)) * (amax / levels)
-    y = y + (b.reshape(1, -1, 1, 1) if b is not None else 0.0) + (res if res is not None else 0.0)
-    return F.relu(y) if relu else y
-
-
 torch.manual_seed(20261206)
 xs, ws, bs = r(2, 16, 12, 12), r(32, 16, 3, 3) * 0.1, r(32)
 case("conv_int8_signed_input_pad", "Conv2d", [xs, ws, bs], [int8_conv(xs, ws, bs, padding=1)], {"padding": [1]},
@@ -1166,10 +1130,7 @@ case("conv_int8_inf_input", "Conv2d", [xi, wo, bo], [torch.full((1, 4, 7, 5), fl
 def lowp_cells(precision, x, h, c, lstm, gru):
     lin = int8_linear if precision == "int8" else bf16_linear
     p = {k_: v_.detach() for k_, v_ in lstm.named_parameters()}
-    gates = lin(x, p["weight_ih"], p["bias_ih"]) + lin(h, p["weight_hh"], p["bias_hh"])
-    i, f, g, o = gates.chunk(4, 1)
-    c1 = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    h1 = torch.sigmoid(o) * torch.tanh(c1)
+    h1, c1 = lstm_cell_gates(lin, x, h, c, p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"])
     q = {k_: v_.detach() for k_, v_ in gru.named_parameters()}
     gi, gh = lin(x, q["weight_ih"], q["bias_ih"]), lin(h, q["weight_hh"], q["bias_hh"])
     (ri, zi, ni), (rh, zh, nh) = gi.chunk(3, 1), gh.chunk(3, 1)
@@ -1209,6 +1170,79 @@ case("matmul_int8_constant_left_transposes", "MatMul", [al.T.contiguous(), xl3.t
 case("matmul_bf16_constant_left", "MatMul", [al, xl3],
      [bf16_linear(cols, al, None).reshape(2, 7, 24).transpose(1, 2)], params=(0,), rtol=1e-4, atol=1e-5,
      precision="bf16")
+
+# The sequence ops LSTM and GRU in int8 and bf16: per layer and direction, the
+# input GEMM over every step and the recurrent GEMM per step in the precision
+# (rows quantized per row, as LSTMCell's), the gates in fp32; each sequence over
+# its own length (the reverse direction from its last step). Against that scheme
+# computed here, PyTorch's dynamically quantized LSTM, and fp32.
+def lowp_rnn(module, x, lin, h0=None, c0=None, lengths=None):
+    lstm = isinstance(module, torch.nn.LSTM)
+    dirs, H, L = 2 if module.bidirectional else 1, module.hidden_size, module.num_layers
+    inp = x.transpose(0, 1) if module.batch_first else x  # [T, B, I]
+    T, B = inp.shape[:2]
+    lens = lengths.tolist() if lengths is not None else [T] * B
+    h0 = h0 if h0 is not None else torch.zeros(L * dirs, B, H)
+    c0 = c0 if c0 is not None else torch.zeros(L * dirs, B, H)
+    hn, cn = torch.zeros(L * dirs, B, H), torch.zeros(L * dirs, B, H)
+    for layer in range(L):
+        out = torch.zeros(T, B, dirs * H)
+        for d in range(dirs):
+            sfx = f"_l{layer}" + ("_reverse" if d else "")
+            w = {nm: getattr(module, nm + sfx, None) for nm in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            w = {k_: (v_.detach() if v_ is not None else None) for k_, v_ in w.items()}
+            s = layer * dirs + d
+            for b in range(B):
+                n = lens[b]
+                h, c = h0[s, b:b + 1], c0[s, b:b + 1]
+                gx = lin(inp[:n, b], w["weight_ih"], w["bias_ih"])  # rows quantized apart: as heed's one GEMM
+                for t in (range(n) if d == 0 else range(n - 1, -1, -1)):
+                    gh = lin(h, w["weight_hh"], w["bias_hh"])
+                    if lstm:
+                        i, f, g, o = (gx[t:t + 1] + gh).chunk(4, 1)
+                        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                        h = torch.sigmoid(o) * torch.tanh(c)
+                    else:
+                        (ri, zi, ni), (rh, zh, nh) = gx[t:t + 1].chunk(3, 1), gh.chunk(3, 1)
+                        r_, z_ = torch.sigmoid(ri + rh), torch.sigmoid(zi + zh)
+                        h = (1 - z_) * torch.tanh(ni + r_ * nh) + z_ * h
+                    out[t, b, d * H:(d + 1) * H] = h[0]
+                hn[s, b], cn[s, b] = h[0], c[0]
+        inp = out
+    y = inp.transpose(0, 1) if module.batch_first else inp
+    return [y, hn, cn] if lstm else [y, hn]
+
+
+def torch_dynamic_rnn(module, x):
+    q = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(module), {type(module)}, dtype=torch.qint8)
+    with torch.no_grad():
+        y, st = q(x)
+    return [y] + (list(st) if isinstance(module, torch.nn.LSTM) else [st])
+
+
+torch.manual_seed(20261209)
+lstm_q = torch.nn.LSTM(12, 8, num_layers=2, bidirectional=True)
+gru_q = torch.nn.GRU(12, 8, num_layers=2, bidirectional=True, batch_first=True)
+xq, xqb, lq = r(6, 3, 12), r(3, 6, 12), torch.tensor([6, 2, 4])
+h0q, c0q = r(4, 3, 8), r(4, 3, 8)
+lstm_nb = torch.nn.LSTM(5, 6, bias=False)
+xnb = r(4, 2, 5)
+for precision, tol in (("int8", 1e-5), ("bf16", 1e-4)):
+    lin = int8_linear if precision == "int8" else bf16_linear
+    kw = dict(rtol=tol, atol=1e-5, precision=precision)
+    rnn_case(f"lstm_{precision}_two_layers_bidirectional_lengths", lstm_q, xq, lengths=lq,
+             outs=lowp_rnn(lstm_q, xq, lin, lengths=lq), **kw)
+    rnn_case(f"lstm_{precision}_initial_state", lstm_q, xq, h0q, c0q, outs=lowp_rnn(lstm_q, xq, lin, h0q, c0q), **kw)
+    rnn_case(f"lstm_{precision}_no_bias", lstm_nb, xnb, outs=lowp_rnn(lstm_nb, xnb, lin), **kw)
+    rnn_case(f"gru_{precision}_two_layers_bidirectional_lengths", gru_q, xqb, lengths=lq,
+             outs=lowp_rnn(gru_q, xqb, lin, lengths=lq), **kw)
+    rnn_case(f"lstm_{precision}_vs_f32", lstm_q, xq, rtol=0, atol=0.02, precision=precision)
+    rnn_case(f"gru_{precision}_vs_f32", gru_q, xqb, rtol=0, atol=0.02, precision=precision)
+# PyTorch's own int8 LSTM/GRU (quantize_dynamic: activations per tensor, affine u8).
+rnn_case("lstm_int8_torch_dynamic", lstm_q, xq, outs=torch_dynamic_rnn(lstm_q, xq), rtol=0, atol=0.02,
+         precision="int8")
+rnn_case("gru_int8_torch_dynamic", gru_q, xqb, outs=torch_dynamic_rnn(gru_q, xqb), rtol=0, atol=0.02,
+         precision="int8")
 
 args = [a for a in sys.argv[1:] if a != "--fresh"]
 out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
