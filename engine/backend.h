@@ -149,9 +149,10 @@ class Backend {
   virtual std::string report() const { return ""; }
   virtual bool supports(std::string_view op) const = 0;
   virtual std::unique_ptr<Kernel> make_kernel(const KernelInit& init) const = 0;
-  // Whether the kernel made from `init` packs input `input` from its stored form
-  // (KernelInit::stored, in init.precision) and never reads its f32 values, which
-  // are then not made: given, they would be its `constants` entry, with no data.
+  // Whether the kernel made from `init` takes input `input` in its stored form
+  // (KernelInit::stored: packs it, in its precision, or reads rows of it) and
+  // never reads its f32 values, which are then not made: its `constants` entry
+  // has the weight's dtype and shape, and no data.
   virtual bool packs_stored(const KernelInit& /*init*/, size_t /*input*/) const { return false; }
   virtual void set_threads(int threads) const = 0;  // for the calling thread
   // The channel block of the backend's native activation layout for a model of

@@ -95,7 +95,7 @@ KernelInit CompiledGraph::kernel_init(const ir::Node& n, CompiledNode& cn, DType
     init.stored.push_back(id < 0 ? nullptr : stored(id));
   }
   for (size_t i = 0; i < cn.in_ids.size(); ++i)
-    if (init.stored[i] && !(init.stored[i]->precision == precision_ && backend_.packs_stored(init, i)))
+    if (init.stored[i] && !backend_.packs_stored(init, i))
       materialize(cn.in_ids[i]);
   for (const std::string& out : n.outputs) cn.out_ids.push_back(ids_.at(out));
   return init;

@@ -124,17 +124,31 @@ StoredWeight store_weight(const Tensor& w, Precision precision, int axis, const 
   return out;
 }
 
-void f32_values(const StoredWeight& w, float* dst) {
-  const int64_t numel = w.values.numel();
+void f32_row(const StoredWeight& w, int64_t row, float* dst) {
+  const int64_t width = w.values.numel() / w.values.shape()[0], at = row * width;
   if (w.precision == Precision::bf16) {
-    const uint16_t* src = w.values.data_as<uint16_t>();
-    for (int64_t i = 0; i < numel; ++i) dst[i] = bf16_to_f32(src[i]);
+    const uint16_t* src = w.values.data_as<uint16_t>() + at;
+    for (int64_t j = 0; j < width; ++j) dst[j] = bf16_to_f32(src[j]);
     return;
   }
-  const int8_t* q = w.values.data_as<int8_t>();
+  const int8_t* q = w.values.data_as<int8_t>() + at;
   const float* scale = w.scales.data_as<float>();
-  const int64_t n = channels_of(w.values.shape(), w.axis), k = n ? numel / n : 0;
-  for (int64_t i = 0; i < numel; ++i) dst[i] = float(q[i]) * scale[w.axis == 1 ? i % n : i / k];
+  if (w.axis == 0)
+    for (int64_t j = 0; j < width; ++j) dst[j] = float(q[j]) * scale[row];
+  else  // a matrix's columns
+    for (int64_t j = 0; j < width; ++j) dst[j] = float(q[j]) * scale[j];
+}
+
+void f32_values(const StoredWeight& w, float* dst) {
+  if (w.values.numel() == 0) return;
+  const int64_t rows = w.values.shape().rank() ? w.values.shape()[0] : 1;
+  if (w.values.shape().rank() == 0) {  // a scalar (bf16 only: int8 channels need an axis)
+    dst[0] = bf16_to_f32(w.values.data_as<uint16_t>()[0]);
+    return;
+  }
+  const int64_t width = w.values.numel() / rows;
+#pragma omp parallel for if (w.values.numel() > (int64_t(1) << 16)) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) f32_row(w, r, dst + r * width);
 }
 
 std::map<std::string, StoredWeight> read_stored_weights(const SafetensorsFile& file,

@@ -38,8 +38,10 @@ void quantize_rows(const float* x, int64_t m, int64_t k, int8_t* q, float* scale
 // a matrix). Throws heed::Error naming `name` when a channel holds inf or NaN.
 StoredWeight store_weight(const Tensor& w, Precision precision, int axis, const std::string& name);
 
-// The f32 values a stored weight stands for (q * scale; bf16 widened), into `out`.
+// The f32 values a stored weight stands for (q * scale; bf16 widened), into `out`:
+// all of them, or row `row` along axis 0 (numel / shape[0] values).
 void f32_values(const StoredWeight& w, float* out);
+void f32_row(const StoredWeight& w, int64_t row, float* out);
 
 // The stored weights of a quantized file (none without the metadata key), each
 // checked against the metadata: dtype, shape, its scales (f32, one per channel,

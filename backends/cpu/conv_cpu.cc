@@ -152,8 +152,8 @@ void register_conv_kernels() {
       return std::make_unique<ConvInvocation>(cfg, s);
     }, bf16 ? Precision::bf16 : Precision::f32, stored ? int(kWeight) : -1);
   }, [](const KernelInit& init, size_t input) {  // int8: channels along axis 0, as Int8ConvWeight takes them
-    const StoredWeight* stored = init.stored[input];
-    return input == kWeight && (init.precision == Precision::bf16 || stored->axis == 0);
+    const StoredWeight* stored = input == kWeight ? init.stored[input] : nullptr;
+    return stored && stored->precision == init.precision && (init.precision == Precision::bf16 || stored->axis == 0);
   });
 
   register_kernel("BatchNorm2d", [](const KernelInit& init) {
