@@ -107,12 +107,12 @@ std::string fixture(const std::string& name) { return std::string(HEED_FIXTURES)
 }
 
 bool precision_runs_here(Precision p, std::string* why) {
-  const bool avx512 = cpu_isa() == CpuIsa::avx512;
-  if (p == Precision::bf16 && !avx512) *why = "bf16 needs AVX-512";
-  else if (p == Precision::int8 && !(avx512 && __builtin_cpu_supports("avx512vnni"))) *why = "int8 needs AVX-512 VNNI";
-  else return true;
+  if (p == Precision::bf16 && cpu_isa() != CpuIsa::avx512) *why = "bf16 needs AVX-512";
+  else return true;  // int8: oneDNN with VNNI, else heed's AVX2 kernel
   return false;
 }
+
+bool int8_convolutions_run_here() { return cpu_isa() == CpuIsa::avx512 && __builtin_cpu_supports("avx512vnni"); }
 
 bool cuda_usable(std::string* why) {
   try {

@@ -25,9 +25,11 @@ namespace heed::test {
 // Whether Device::cuda can run here (else `why` says what is missing), and
 // whether the CUDA backend has a kernel for `op`.
 bool cuda_usable(std::string* why);
-// Whether this CPU runs LoadOptions::precision `p` (bf16: AVX-512; int8: AVX-512
-// VNNI, as backends/cpu/projection_lowp.cc requires); else why not.
+// Whether this CPU runs LoadOptions::precision `p` (bf16: AVX-512; int8: any,
+// backends/cpu/projection_lowp.cc); else why not. Convolutions take int8 with
+// AVX-512 VNNI only (oneDNN's are inexact without), else run in f32.
 bool precision_runs_here(Precision p, std::string* why);
+bool int8_convolutions_run_here();
 bool cuda_supports(const std::string& op);
 
 // A fresh directory under the system temp dir, removed when the test process exits.

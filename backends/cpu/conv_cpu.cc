@@ -137,8 +137,9 @@ void register_conv_kernels() {
     auto [dh, dw] = ops::hw_pair(n.attr_ints("dilation"));
     const ConvGeometry g{sh, sw, ph, pw, dh, dw, n.attr_int("groups"), n.attr_string("activation") == "relu"};
     const bool bf16 = init.precision == Precision::bf16 && init.constants[kWeight];
-    const bool int8 = init.precision == Precision::int8 && init.constants[kWeight];
-    if (bf16 || int8)  // refused at load, as the projections are, where oneDNN has no fast kernel
+    // int8 where oneDNN's int8 convolution is exact (AVX-512 VNNI); elsewhere fp32, unmarked.
+    const bool int8 = init.precision == Precision::int8 && init.constants[kWeight] && int8_gemm_exact();
+    if (bf16)  // refused at load, as the projections are, where oneDNN has no fast kernel
       if (std::string why = precision_unavailable(init.precision); !why.empty()) throw Error(why);
     const StoredWeight* stored = init.stored.size() > kWeight ? init.stored[kWeight] : nullptr;
     if (stored && stored->precision != init.precision) stored = nullptr;
@@ -147,13 +148,15 @@ void register_conv_kernels() {
       return kernel([g, weight](const NodeShapes& s) { return int8_conv_invocation(g, weight, s); }, Precision::int8,
                     int(kWeight));
     }
+    if (!bf16) stored = nullptr;  // fp32: the weight's f32 values
     ConvConfig cfg{g, stored ? &stored->values : init.constants[kWeight], bf16, stored ? dt::bf16 : dt::f32};
     return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       return std::make_unique<ConvInvocation>(cfg, s);
     }, bf16 ? Precision::bf16 : Precision::f32, stored ? int(kWeight) : -1);
   }, [](const KernelInit& init, size_t input) {  // int8: channels along axis 0, as Int8ConvWeight takes them
     const StoredWeight* stored = input == kWeight ? init.stored[input] : nullptr;
-    return stored && stored->precision == init.precision && (init.precision == Precision::bf16 || stored->axis == 0);
+    if (!stored || stored->precision != init.precision) return false;
+    return init.precision == Precision::bf16 || (stored->axis == 0 && int8_gemm_exact());
   });
 
   register_kernel("BatchNorm2d", [](const KernelInit& init) {

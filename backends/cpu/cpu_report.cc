@@ -40,7 +40,11 @@ std::string availability(Precision p) {
   std::string why = precision_unavailable(p);
   const std::string prefix = fmt::format("precision {}: ", precision_name(p));
   if (why.starts_with(prefix)) why.erase(0, prefix.size());
-  return why.empty() ? "yes" : "no (" + why + ")";
+  if (!why.empty()) return "no (" + why + ")";
+  if (p == Precision::int8 && !int8_gemm_exact())
+    return "yes (projections on heed's AVX2 int8 kernel: oneDNN's would add products in 16 bits without AVX-512 VNNI; "
+           "convolutions in f32)";
+  return "yes";
 }
 
 }  // namespace

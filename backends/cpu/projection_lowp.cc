@@ -23,10 +23,6 @@ using tag = memory::format_tag;
 constexpr size_t kAlign = 64;
 size_t aligned(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
-// VNNI sums u8 x s8 products into 32 bits; without it oneDNN's kernels
-// (vpmaddubsw) saturate pairs at 16 bits, silently, for full-range weights.
-bool int8_gemm_exact() { return cpu_isa() == CpuIsa::avx512 && __builtin_cpu_supports("avx512vnni"); }
-
 // The matmul of a run: bf16 x bf16 -> f32 with bias and activation, or s8 x s8 -> s32.
 dnnl::matmul::primitive_desc lowp_matmul_desc(Precision p, int64_t m, int64_t k, int64_t n, const memory::desc& weights,
                                               bool bias, Activation act) {
@@ -41,10 +37,6 @@ dnnl::matmul::primitive_desc lowp_matmul_desc(Precision p, int64_t m, int64_t k,
   memory::desc src({m, k}, bf16 ? dt::bf16 : dt::s8, tag::ab), dst({m, n}, bf16 ? dt::f32 : dt::s32, tag::ab);
   memory::desc bias_md = bf16 && bias ? memory::desc({1, n}, dt::f32, tag::ab) : memory::desc();
   const std::string isa = cpu_isa() == CpuIsa::avx512 ? "AVX-512" : "AVX2";
-  if (p == Precision::int8 && !int8_gemm_exact())
-    throw Error(fmt::format("precision int8 needs AVX-512 VNNI (this CPU runs {}{}, where oneDNN's int8 GEMM adds "
-                            "pairs of products in 16 bits, which overflow); use f32",
-                            isa, cpu_isa() == CpuIsa::avx512 ? " without VNNI" : ""));
   dnnl::matmul::primitive_desc pd;
   try {
     pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, bias_md, dst), attr, cpu_engine());
@@ -61,8 +53,12 @@ dnnl::matmul::primitive_desc lowp_matmul_desc(Precision p, int64_t m, int64_t k,
 
 }  // namespace
 
+// VNNI sums u8 x s8 products into 32 bits; without it oneDNN's kernels
+// (vpmaddubsw) saturate pairs at 16 bits, silently, for full-range weights.
+bool int8_gemm_exact() { return cpu_isa() == CpuIsa::avx512 && __builtin_cpu_supports("avx512vnni"); }
+
 std::string precision_unavailable(Precision precision) {
-  if (precision == Precision::f32) return "";
+  if (precision == Precision::f32 || (precision == Precision::int8 && !int8_gemm_exact())) return "";  // Int8GemmAvx2
   try {
     const dt type = precision == Precision::bf16 ? dt::bf16 : dt::s8;
     lowp_matmul_desc(precision, 1, 64, 64, memory::desc({64, 64}, type, tag::any), false, Activation::none);
@@ -77,15 +73,20 @@ LowPrecisionWeight::LowPrecisionWeight(const float* w, int64_t n, int64_t k, int
     : precision_(precision), n_(n), k_(k), act_(act) {
   const bool bf16 = precision == Precision::bf16;
   for (int64_t m : {1, 32, 256}) {
+    if (!bf16 && !int8_gemm_exact()) break;  // heed's own kernel, not oneDNN's
     memory::desc md = lowp_matmul_desc(precision, m, k, n, memory::desc({k, n}, bf16 ? dt::bf16 : dt::s8, tag::any), false,
                                        act).weights_desc();
     if (std::none_of(layouts_.begin(), layouts_.end(), [&](const memory& l) { return l.get_desc() == md; }))
       layouts_.emplace_back(md, cpu_engine());
   }
   const memory::dims strides{in_stride, out_stride};
-  if (stored) {  // packed as the file holds it
-    if (!bf16) scales_.assign(stored->scales, stored->scales + n);
-    pack(memory(memory::desc({k, n}, bf16 ? dt::bf16 : dt::s8, strides), cpu_engine(), const_cast<void*>(stored->values)));
+  if (stored && bf16) {  // packed as the file holds it
+    pack(memory(memory::desc({k, n}, dt::bf16, strides), cpu_engine(), const_cast<void*>(stored->values)));
+    return;
+  }
+  if (stored) {
+    scales_.assign(stored->scales, stored->scales + n);
+    pack_int8(static_cast<const int8_t*>(stored->values), out_stride, in_stride);
     return;
   }
   if (bf16) {  // oneDNN reads the fp32 weight where it lies ({k, n} with its strides) and rounds it
@@ -105,7 +106,15 @@ LowPrecisionWeight::LowPrecisionWeight(const float* w, int64_t n, int64_t k, int
   std::vector<int8_t> s8(size_t(n * k));
   scales_.resize(size_t(n));
   quantize_rows(rows, n, k, s8.data(), scales_.data());
-  pack(memory(memory::desc({k, n}, dt::s8, tag::ba), cpu_engine(), s8.data()));
+  pack_int8(s8.data(), k, 1);
+}
+
+void LowPrecisionWeight::pack_int8(const int8_t* q, int64_t out_stride, int64_t in_stride) {
+  if (!int8_gemm_exact()) {
+    avx2_ = std::make_shared<const Int8GemmAvx2>(q, n_, k_, out_stride, in_stride);
+    return;
+  }
+  pack(memory(memory::desc({k_, n_}, dt::s8, memory::dims{in_stride, out_stride}), cpu_engine(), const_cast<int8_t*>(q)));
 }
 
 void LowPrecisionWeight::pack(const memory& from) {
@@ -117,6 +126,7 @@ void LowPrecisionWeight::pack(const memory& from) {
 LowPrecisionProjection::LowPrecisionProjection(std::shared_ptr<const LowPrecisionWeight> weight, int64_t m, bool bias)
     : weight_(std::move(weight)), m_(m), stream_(cpu_engine()) {
   const LowPrecisionWeight& w = *weight_;
+  if (w.avx2_) return;  // no oneDNN primitive
   dnnl::matmul::primitive_desc pd;
   for (size_t i = 0; i < w.layouts_.size() && !w_; ++i) {  // the first layout a fast kernel takes for m rows
     try {
@@ -145,7 +155,7 @@ LowPrecisionProjection::LowPrecisionProjection(std::shared_ptr<const LowPrecisio
 size_t LowPrecisionProjection::workspace_bytes() const {
   const size_t mk = size_t(m_ * weight_->k_);
   if (weight_->precision_ == Precision::bf16) return aligned(mk * sizeof(uint16_t));
-  return aligned(mk) + aligned(size_t(m_) * sizeof(float));
+  return aligned(mk) + aligned(size_t(m_) * sizeof(float)) + (weight_->avx2_ ? weight_->avx2_->scratch_bytes(m_) : 0);
 }
 
 void LowPrecisionProjection::run(const float* x, float* y, const float* bias, void* workspace) {
@@ -165,6 +175,9 @@ void LowPrecisionProjection::run_int8(const float* x, float* y, const float* bia
   auto* q = reinterpret_cast<int8_t*>(workspace);
   auto* row_scale = reinterpret_cast<float*>(workspace + aligned(size_t(m_ * k)));
   quantize_rows(x, m_, k, q, row_scale);
+  if (const Int8GemmAvx2* avx2 = weight_->avx2_.get())
+    return avx2->run(q, row_scale, m_, weight_->scales_.data(), bias, weight_->act_, y,
+                     workspace + aligned(size_t(m_ * k)) + aligned(size_t(m_) * sizeof(float)));
   dnnl_memory_set_data_handle_v2(x_.get(), q, nullptr);
   dnnl_memory_set_data_handle_v2(y_.get(), y, nullptr);  // s32 accumulators, converted in place below
   execute(prim_, stream_, args_, "oneDNN matmul (int8 projection)");

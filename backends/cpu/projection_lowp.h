@@ -21,12 +21,17 @@
 #include <heed/model.h>
 
 #include "backends/cpu/activation_math.h"
+#include "backends/cpu/int8_gemm_avx2.h"
 #include "engine/stored_weight.h"  // quantize_rows, StoredWeight
 
 namespace heed::cpu {
 
 // Why this CPU cannot run `precision` (bf16, int8) on the projections, or "" when it can.
 std::string precision_unavailable(Precision precision);
+// Whether oneDNN's int8 GEMMs (and convolutions) are exact here (AVX-512 VNNI):
+// else the projections take Int8GemmAvx2 (int8_gemm_avx2.h) and int8
+// convolutions run in fp32.
+bool int8_gemm_exact();
 
 // The part of a stored weight (engine/stored_weight.h) that a projection reads,
 // in its precision: the values lie as the f32 weight does (same strides), and
@@ -49,6 +54,7 @@ class LowPrecisionWeight {
  private:
   friend class LowPrecisionProjection;
   void pack(const dnnl::memory& from);  // into every layout of layouts_
+  void pack_int8(const int8_t* q, int64_t out_stride, int64_t in_stride);  // s8 values, scales_ set
   Precision precision_;
   int64_t n_, k_;
   Activation act_;
@@ -57,6 +63,7 @@ class LowPrecisionWeight {
   // VNNI (with it) below, and a kernel given the other layout is the reference one.
   std::vector<dnnl::memory> layouts_;
   std::vector<float> scales_;  // int8: s_w per output channel
+  std::shared_ptr<const Int8GemmAvx2> avx2_;  // int8 where oneDNN's is not exact (layouts_ empty)
 };
 
 class LowPrecisionProjection {
