@@ -57,24 +57,26 @@ T* workspace_at(void* workspace, size_t at) {
 template <typename Prepare>
 class FnKernel final : public Kernel {
  public:
-  FnKernel(Prepare prepare, Precision precision, int kept_input)
-      : prepare_(std::move(prepare)), precision_(precision), kept_input_(kept_input) {}
+  FnKernel(Prepare prepare, Precision precision, std::vector<int> kept_inputs)
+      : prepare_(std::move(prepare)), precision_(precision), kept_inputs_(std::move(kept_inputs)) {}
   std::unique_ptr<Invocation> prepare(const NodeShapes& shapes) const override { return prepare_(shapes); }
   Precision precision() const override { return precision_; }
-  bool reads_constant(size_t input) const override { return int(input) != kept_input_; }
+  bool reads_constant(size_t input) const override {
+    return std::find(kept_inputs_.begin(), kept_inputs_.end(), int(input)) == kept_inputs_.end();
+  }
 
  private:
   Prepare prepare_;
   Precision precision_;
-  int kept_input_;
+  std::vector<int> kept_inputs_;
 };
 
 // A kernel from a lambda `std::unique_ptr<Invocation>(const NodeShapes&)`, whose
-// GEMMs run in `precision`; `kept_input`: a constant input it holds a copy of
-// (never read when it runs), or -1.
+// GEMMs run in `precision`; `kept_inputs`: constant inputs it holds copies of
+// (never read when it runs: the model frees them unless another node reads them).
 template <typename Prepare>
-std::unique_ptr<Kernel> kernel(Prepare prepare, Precision precision = Precision::f32, int kept_input = -1) {
-  return std::make_unique<FnKernel<Prepare>>(std::move(prepare), precision, kept_input);
+std::unique_ptr<Kernel> kernel(Prepare prepare, Precision precision = Precision::f32, std::vector<int> kept_inputs = {}) {
+  return std::make_unique<FnKernel<Prepare>>(std::move(prepare), precision, std::move(kept_inputs));
 }
 
 // Calls f(T{}) with T the C++ type of `dtype`.

@@ -146,13 +146,14 @@ void register_conv_kernels() {
     if (int8) {
       auto weight = std::make_shared<const Int8ConvWeight>(*init.constants[kWeight], stored);
       return kernel([g, weight](const NodeShapes& s) { return int8_conv_invocation(g, weight, s); }, Precision::int8,
-                    int(kWeight));
+                    {int(kWeight)});
     }
     if (!bf16) stored = nullptr;  // fp32: the weight's f32 values
     ConvConfig cfg{g, stored ? &stored->values : init.constants[kWeight], bf16, stored ? dt::bf16 : dt::f32};
     return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       return std::make_unique<ConvInvocation>(cfg, s);
-    }, bf16 ? Precision::bf16 : Precision::f32, stored ? int(kWeight) : -1);
+    }, bf16 ? Precision::bf16 : Precision::f32,
+                  stored ? std::vector<int>{int(kWeight)} : std::vector<int>{});
   }, [](const KernelInit& init, size_t input) {  // int8: channels along axis 0, as Int8ConvWeight takes them
     const StoredWeight* stored = input == kWeight ? init.stored[input] : nullptr;
     if (!stored || stored->precision != init.precision) return false;

@@ -80,7 +80,7 @@ void register_gather_kernels() {
           if (stored) return gather_stored(stored, s.in[1], 1, true, where);
           int rank = s.in[0].shape.rank();
           return gather(s.in[0], s.in[1], int(axis < 0 ? axis + rank : axis), 0, 1, true, where);
-        }, Precision::f32, stored ? 0 : -1);
+        }, Precision::f32, stored ? std::vector<int>{0} : std::vector<int>{});
       },
       [](const KernelInit& init, size_t input) { return input == 0 && reads_stored_table(init, 0); });
   register_kernel(
@@ -91,7 +91,7 @@ void register_gather_kernels() {
         return kernel([where, stored](const NodeShapes& s) {
           if (stored) return gather_stored(stored, s.in[0], 0, false, where);
           return gather(s.in[1], s.in[0], 0, 1, 0, false, where);
-        }, Precision::f32, stored ? 1 : -1);
+        }, Precision::f32, stored ? std::vector<int>{1} : std::vector<int>{});
       },
       [](const KernelInit& init, size_t input) { return input == 1 && reads_stored_table(init, 1); });
 }

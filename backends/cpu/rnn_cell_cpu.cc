@@ -138,12 +138,12 @@ void register_rnn_cell_kernels() {
   register_kernel("LSTMCell", [](const KernelInit& init) {
     const LowPrecisionGates lowp = low_precision_gates(init, 3);
     return kernel([lowp](const NodeShapes& s) -> std::unique_ptr<Invocation> { return std::make_unique<LstmCell>(s, lowp); },
-                  lowp.ih ? init.precision : Precision::f32, -1);
+                  lowp.ih ? init.precision : Precision::f32, lowp.ih ? std::vector<int>{3, 4} : std::vector<int>{});
   }, packs_stored_from(3));
   register_kernel("GRUCell", [](const KernelInit& init) {
     const LowPrecisionGates lowp = low_precision_gates(init, 2);
     return kernel([lowp](const NodeShapes& s) -> std::unique_ptr<Invocation> { return std::make_unique<GruCell>(s, lowp); },
-                  lowp.ih ? init.precision : Precision::f32, -1);
+                  lowp.ih ? init.precision : Precision::f32, lowp.ih ? std::vector<int>{2, 3} : std::vector<int>{});
   }, packs_stored_from(2));
 }
 

@@ -25,9 +25,11 @@ class SessionImpl;
 //   bf16  weights stored in bf16, inputs rounded to bf16, fp32 accumulation and output
 //   int8  weights quantized at load per output channel (symmetric), inputs per row
 //         at run time (dynamic), int32 accumulation, results in fp32
-// On the CPU, Linear (MatMul with a constant operand, once imported) and the
-// projections of MultiHeadAttention take it; every other op, and softmax, layer
-// norm and attention scores, stay in fp32. `heed inspect` says which nodes run in which.
+// A file `heed quantize` wrote stores its weights so already (docs/precision.md).
+// On the CPU, Linear, MatMul with a constant operand, the projections of
+// MultiHeadAttention, LSTM/GRU and their cells, and Conv2d take it; every other
+// op, and softmax, layer norm and attention scores, stay in fp32. `heed inspect`
+// says which nodes run in which.
 enum class Precision { f32, bf16, int8 };
 HEED_API std::string_view precision_name(Precision p);         // "f32", "bf16", "int8"
 HEED_API Precision precision_from_name(std::string_view name);  // throws heed::Error on another name
