@@ -31,7 +31,7 @@ int64_t channels_of(const Shape& s, int axis) { return s.rank() ? s[axis] : 1; }
 }
 
 StoredWeight read_one(const SafetensorsFile& file, Precision precision, const std::string& name, const json& entry,
-                      std::map<std::string, bool>* scale_names) {
+                      std::set<std::string>* scale_names) {
   const std::string where = fmt::format("__metadata__[\"{}\"].weights[\"{}\"]", kQuantizedKey, name);
   if (!entry.is_object()) bad(file, where + ": expected an object");
   const Tensor* values = file.find(name);
@@ -63,7 +63,7 @@ StoredWeight read_one(const SafetensorsFile& file, Precision precision, const st
     if (!std::isfinite(p[i]) || p[i] < 0.f)
       bad(file, fmt::format("tensor '{}': scale {} of '{}' is {} (scales are finite and >= 0)", name, i, scales, p[i]));
   w.scales = *sc;
-  (*scale_names)[scales] = true;
+  scale_names->insert(scales);
   return w;
 }
 
@@ -152,7 +152,7 @@ void f32_values(const StoredWeight& w, float* dst) {
 }
 
 std::map<std::string, StoredWeight> read_stored_weights(const SafetensorsFile& file,
-                                                        std::map<std::string, bool>* scale_names) {
+                                                        std::set<std::string>* scale_names) {
   std::map<std::string, StoredWeight> out;
   auto it = file.metadata.find(kQuantizedKey);
   if (it == file.metadata.end()) return out;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 
@@ -48,7 +49,7 @@ void f32_row(const StoredWeight& w, int64_t row, float* out);
 // finite, >= 0). Throws heed::Error naming the file and tensor on any mismatch.
 // `scale_names` receives the names of the scale tensors, which are no weights.
 std::map<std::string, StoredWeight> read_stored_weights(const SafetensorsFile& file,
-                                                        std::map<std::string, bool>* scale_names);
+                                                        std::set<std::string>* scale_names);
 
 // The metadata value for `weights` (all of one precision); `scales`: each int8
 // weight's scales tensor name in the file.

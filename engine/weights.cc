@@ -20,7 +20,7 @@ Tensor widen_to_f32(const Tensor& t) {
 }
 
 void WeightStore::add_file(const SafetensorsFile& file) {
-  std::map<std::string, bool> scales;
+  std::set<std::string> scales;
   std::map<std::string, StoredWeight> stored = read_stored_weights(file, &scales);
   if (!stored.empty()) {
     const Precision p = stored.begin()->second.precision;
