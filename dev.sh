@@ -2,7 +2,8 @@
 # heed's one entry point for a fresh machine:
 #   ./dev.sh demo   install what is missing, build, translate, caption and answer with the bundled models
 #   ./dev.sh test   install what is missing, build, run every test
-#   ./dev.sh build  install what is missing and build (Release, into build/)
+#   ./dev.sh build  install what is missing and build (Release, into build/; with the Python module)
+#   ./dev.sh deps   install what is missing only (Debian packages; nanobind, numpy, pytest from PyPI)
 #   ./dev.sh bench  build and run the benchmarks in bench/ (PyTorch peers need: pip install torch)
 #   ./dev.sh tsan   build with ThreadSanitizer (build-tsan/) and run the concurrency tests
 #   ./dev.sh sanitize  build with AddressSanitizer + UBSan (build-asan/) and run every CPU test
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(cmake make g++ pkg-config libdnnl-dev libfmt-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libpng-dev libjpeg-dev libfreetype-dev fonts-dejavu-core
-  libsentencepiece-dev ocl-icd-opencl-dev libonnx-testdata)
+  libsentencepiece-dev ocl-icd-opencl-dev libonnx-testdata python3-dev)
 BUILD_DIR=${HEED_BUILD_DIR:-build}
 JOBS=${HEED_JOBS:-$(nproc)}
 
@@ -30,9 +31,18 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The Python module's build and test needs (docs/python.md), from PyPI where missing.
+PYTHON=${PYTHON:-python3}
+install_python_missing() {
+  "$PYTHON" -c "import nanobind, numpy, pytest" 2>/dev/null && return
+  echo "dev.sh: installing nanobind numpy pytest (pip)" >&2
+  "$PYTHON" -m pip install -q nanobind numpy pytest
+}
+
 build() {
   install_missing
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  install_python_missing
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE="$(command -v "$PYTHON")" >/dev/null
   cmake --build "$BUILD_DIR" -j "$JOBS"
 }
 
@@ -51,7 +61,7 @@ build_fuzz() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_fuzz[@]}" >/dev/null
   fi
   CC=clang CXX=clang++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="$type" -DHEED_CUDA=OFF -DHEED_BUILD_BENCH=OFF \
-    -DHEED_BUILD_TESTS=OFF -DHEED_FUZZ=ON -DCMAKE_CXX_FLAGS="$flags -fsanitize=fuzzer-no-link" >/dev/null
+    -DHEED_BUILD_TESTS=OFF -DHEED_PYTHON=OFF -DHEED_FUZZ=ON -DCMAKE_CXX_FLAGS="$flags -fsanitize=fuzzer-no-link" >/dev/null
   cmake --build "$dir" -j "$JOBS" --target "${FUZZ_TARGETS[@]}"
 }
 
@@ -62,6 +72,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 case "${1:-}" in
   build) build ;;
+  deps) install_missing; install_python_missing ;;
   demo)
     build
     m=examples/dates-marian
@@ -95,7 +106,7 @@ case "${1:-}" in
     # Sessions run their kernels on one thread here (OMP_NUM_THREADS=1): what is
     # checked is heed's sharing of one model between threads, not libgomp's
     # internals, which are not instrumented and would report false races.
-    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEED_BUILD_BENCH=OFF \
+    cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEED_BUILD_BENCH=OFF -DHEED_PYTHON=OFF \
       -DCMAKE_CXX_FLAGS="-fsanitize=thread" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" \
       -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=thread" >/dev/null
     cmake --build build-tsan -j "$JOBS" --target heed_tests
@@ -103,7 +114,8 @@ case "${1:-}" in
     ;;
   sanitize)
     install_missing
-    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEED_CUDA=OFF -DHEED_BUILD_BENCH=OFF \
+    # The Python module is left out: an ASan build cannot be loaded into an uninstrumented python.
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEED_CUDA=OFF -DHEED_BUILD_BENCH=OFF -DHEED_PYTHON=OFF \
       -DCMAKE_CXX_FLAGS="$SANITIZERS" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
       -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
     cmake --build build-asan -j "$JOBS"
@@ -136,7 +148,7 @@ case "${1:-}" in
     bench/run_all.sh "$BUILD_DIR"
     ;;
   *)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -18,6 +18,10 @@ each engine keeps them), beside the host RSS.
 
   python3 bench/translate.py --heed build/heed --device cuda --precision fp16
 
+heedpy runs heed's Python module in the child process (heed.Generator on the
+token ids, PYTHONPATH=build/python), as CTranslate2's Python API runs; heedpy-int8
+with precision int8 (issue 18).
+
 On the CPU in bf16 and int8 (issue 17): engines heed-int8 and heed-bf16 run heed
 with --precision; heed-int8file and heed-bf16file run the model as `heed
 quantize` stores it; ctranslate2-int8 (or any other compute_type after the dash)
@@ -89,7 +93,15 @@ def engine_main():
         src = [[int(x) for x in line.split()] for line in f]
     t = time.perf_counter()
     tokens = 0
-    if engine == "transformers":
+    if engine == "heedpy":  # heed's Python module (issue 18), in this process like CTranslate2's
+        import heed
+        model = heed.Model(MODEL_DIR, threads=threads, precision=None if precision in ("fp32", "") else precision)
+        generator = heed.Generator(model, threads=threads)
+        t = time.perf_counter()
+        results = generator.generate_batch(src, beam_size=beam, min_length=target, max_length=target,
+                                           max_batch_size=batch)
+        tokens = sum(len(r.sequences_ids[0]) for r in results)
+    elif engine == "transformers":
         import torch
         from transformers import MarianMTModel
         torch.set_num_threads(threads)

@@ -28,7 +28,7 @@ fi
 
 leaked=$(nm -DC --defined-only "$lib/libheed.so" | awk '{ $1=""; $2=""; print substr($0, 3) }' |
   grep -E '^(heed::|dnnl|fmt::|nlohmann|sentencepiece|png_|jpeg_|FT_)' |
-  grep -vE '^heed::(Model|Session|Generator|Translator|Captioner|QuestionAnswerer|Tensor|Shape|Profile|Error|dtype_size|dtype_name|dtype_from_name|precision_name|precision_from_name|is_floating|limits|set_limits)\b' || true)
+  grep -vE '^heed::(Model|Session|Generator|Translator|Captioner|QuestionAnswerer|Tensor|Shape|Profile|Error|dtype_size|dtype_name|dtype_from_name|precision_name|precision_from_name|is_floating|limits|set_limits|attention_figures|attention_html)\b' || true)
 [ -z "$leaked" ] || fail "libheed.so exports internal symbols: $(echo "$leaked" | head -5)"
 
 for variant in shared static; do

@@ -1,5 +1,6 @@
 // Compiled with only include/ on the include path and no dependency targets: the
 // build fails if a public header pulls in oneDNN, CUDA, fmt or JSON.
+#include <heed/attention.h>
 #include <heed/caption.h>
 #include <heed/error.h>
 #include <heed/generate.h>

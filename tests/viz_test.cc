@@ -1,6 +1,7 @@
 // Heatmap rendering and image I/O: the pictures put each weight in its cell with
 // the colour scale's ends at 0 and the maximum; images round-trip through libpng;
 // unreadable files are refused with one line naming them.
+#include <heed/attention.h>
 #include <heed/error.h>
 
 #include <cstring>
@@ -90,6 +91,36 @@ TEST(Viz, UnreadableImagesAreRefusedNamingTheFile) {
     }
   }
   EXPECT_THROW(read_image(dir + "/missing.png"), Error);
+}
+
+// The public drawing API: a heatmap per figure, the picture and one overlay per
+// row for a figure over an image; sizes that disagree are refused naming the figure.
+TEST(Viz, AttentionHtmlDrawsEachFigure) {
+  auto count_images = [](const std::string& html) {
+    size_t n = 0;
+    for (size_t at = html.find("<img"); at != std::string::npos; at = html.find("<img", at + 1)) ++n;
+    return n;
+  };
+  std::vector<AttentionFigure> figures = attention_figures("cross", weights_bhts(), {"a", "b", "c"});
+  ASSERT_EQ(figures.size(), 6u);
+  EXPECT_EQ(figures[2].title, "cross: mean of 2 heads, batch 0");
+  EXPECT_EQ(figures[0].row_labels[2], "c");
+  EXPECT_EQ(figures[0].col_labels[3], "3");  // no source tokens: positions
+  EXPECT_EQ(count_images(attention_html("t", figures)), 6u);
+
+  AttentionFigure over{"over the picture", 2, 4, std::vector<float>(8, 0.25f), {"w1", "w2"}, {},
+                       test::fixture("images/rgb.png"), 2, 2};
+  EXPECT_EQ(count_images(attention_html("t", {over})), 3u);  // the picture, then one per row
+
+  AttentionFigure bad{"short", 2, 3, std::vector<float>(5, 0.f)};
+  EXPECT_TRUE(test::throws_error_with([&] { attention_html("t", {bad}); }, "attention figure 'short': 2 x 3 needs 6 weights, got 5"));
+  over.grid_width = 3;
+  EXPECT_TRUE(test::throws_error_with([&] { attention_html("t", {over}); }, "a 2x3 grid over the image does not cover its 4 columns"));
+  over.grid_width = 2;
+  over.image = "/nonexistent.png";
+  EXPECT_TRUE(test::throws_error_with([&] { attention_html("t", {over}); }, "/nonexistent.png"));
+  AttentionFigure labels{"labels", 1, 2, {0.5f, 0.5f}, {"a", "b"}};
+  EXPECT_TRUE(test::throws_error_with([&] { attention_html("t", {labels}); }, "2 row labels for 1 rows"));
 }
 
 }  // namespace

@@ -59,7 +59,7 @@ inline float gelu_tanh_f(float x) {
 
 template <Activation A>
 inline float activate(float x) {
-  if constexpr (A == Activation::relu) return x > 0.f ? x : 0.f;
+  if constexpr (A == Activation::relu) return x <= 0.f ? 0.f : x;  // NaN stays NaN, as in PyTorch
   else if constexpr (A == Activation::gelu) return gelu_f(x);
   else if constexpr (A == Activation::gelu_tanh) return gelu_tanh_f(x);
   else if constexpr (A == Activation::silu) return x * sigmoid_f(x);
