@@ -4,6 +4,7 @@
 #   ./dev.sh test   install what is missing, build, run every test
 #   ./dev.sh build  install what is missing and build (Release, into build/; with the Python module)
 #   ./dev.sh deps   install what is missing only (Debian packages; nanobind, numpy, pytest from PyPI)
+#   ./dev.sh wheel  pip wheel . (into build-wheel/), install it into a fresh venv, run tests/python on it
 #   ./dev.sh bench  build and run the benchmarks in bench/ (PyTorch peers need: pip install torch)
 #   ./dev.sh tsan   build with ThreadSanitizer (build-tsan/) and run the concurrency tests
 #   ./dev.sh sanitize  build with AddressSanitizer + UBSan (build-asan/) and run every CPU test
@@ -73,6 +74,17 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 case "${1:-}" in
   build) build ;;
   deps) install_missing; install_python_missing ;;
+  wheel)
+    # What a user of `pip install .` gets: the wheel alone in a new virtual
+    # environment (numpy from PyPI), tested from outside the source tree.
+    install_missing
+    rm -rf build-wheel && mkdir -p build-wheel
+    "$PYTHON" -m pip wheel . --no-deps -q -w build-wheel
+    "$PYTHON" -m venv build-wheel/venv
+    build-wheel/venv/bin/pip install -q build-wheel/heed-*.whl pytest
+    (cd build-wheel && HEED_SOURCE_DIR="$PWD/.." HEED_TOOL="$PWD/venv/bin/heed" OMP_WAIT_POLICY=passive \
+      venv/bin/python -m pytest -q -rs -p no:cacheprovider ../tests/python)
+    ;;
   demo)
     build
     m=examples/dates-marian
@@ -148,7 +160,7 @@ case "${1:-}" in
     bench/run_all.sh "$BUILD_DIR"
     ;;
   *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -47,7 +47,7 @@ def mlp_module():
 
 def export(module, inputs, names, path):
     torch.onnx.export(module, tuple(torch.from_numpy(x) for x in inputs), path, input_names=names,
-                      output_names=["y"], dynamo=False)
+                      output_names=["y"], opset_version=17, dynamo=False)
 
 
 def cases(tmp):

@@ -43,6 +43,29 @@ def test_non_contiguous_arrays_are_copied_and_give_the_same_results(mlp, mlp_io)
     np.testing.assert_allclose(session.run({"x": flipped})["probs"], expected["probs"][::-1], rtol=1e-5, atol=1e-6)
 
 
+def test_misaligned_arrays_are_copied(mlp, mlp_io):
+    inputs, expected = mlp_io
+    x = inputs["x"]
+    n = x.shape[0]
+    raw = np.zeros(66 * n + 66, np.uint8)
+    odd = np.ndarray(x.shape, np.float32, raw.data, offset=2)  # f32 values 2 bytes off their alignment
+    odd[...] = x
+    assert _heed._input_address(odd, "f32") != odd.ctypes.data
+    np.testing.assert_allclose(mlp.session().run({"x": odd})["probs"], expected["probs"], rtol=1e-5, atol=1e-6)
+    # Rows 66 bytes apart: strides that are not whole elements (nanobind cannot view them; NumPy copies).
+    base = np.frombuffer(raw.data, np.float32, count=16)
+    rows = np.lib.stride_tricks.as_strided(base, shape=x.shape, strides=(66, 4))
+    for r in range(n):
+        raw[66 * r:66 * r + 64] = x[r].view(np.uint8)
+    np.testing.assert_array_equal(rows, x)
+    np.testing.assert_allclose(mlp.session().run({"x": rows})["probs"], expected["probs"], rtol=1e-5, atol=1e-6)
+
+
+def test_more_dimensions_than_heed_takes_are_refused(mlp):
+    with pytest.raises(heed.Error, match="input 'x': 9 dimensions, heed takes at most 8"):
+        mlp.session().run({"x": np.zeros((1,) * 9, np.float32)})
+
+
 def test_read_only_arrays_are_accepted(mlp, mlp_io):
     inputs, expected = mlp_io
     x = inputs["x"].copy()

@@ -92,10 +92,14 @@ void copy_strided(const uint8_t* src, const nb::ndarray<nb::ro>& a, size_t dim, 
 nb::ndarray<nb::ro> as_array(nb::handle object, const std::string& name, DType expected, std::vector<nb::object>& keep) {
   nb::ndarray<nb::ro> a;
   if (nb::try_cast(object, a, false)) return a;
-  // Not an array (a list, a Python number): NumPy reads it in the dtype the graph takes.
+  // An array nanobind cannot view (strides that are not whole elements) is copied
+  // by NumPy as it is; anything else (a list, a Python number) is read by NumPy
+  // in the dtype the graph takes, since it has none of its own.
   nb::object converted;
   try {
-    converted = nb::module_::import_("numpy").attr("asarray")(object, numpy_dtype_name(expected));
+    nb::module_ numpy = nb::module_::import_("numpy");
+    converted = nb::hasattr(object, "dtype") ? numpy.attr("ascontiguousarray")(object)
+                                            : numpy.attr("asarray")(object, numpy_dtype_name(expected));
   } catch (nb::python_error& e) {
     refuse(name, std::string(nb::type_name(object.type()).c_str()) + " is not an array (" + e.what() + ")");
   }
@@ -121,7 +125,10 @@ Tensor tensor_from_object(nb::handle object, const std::string& name, DType expe
   if (!cuda && a.device_type() != nb::device::cpu::value && a.device_type() != nb::device::cuda_host::value)
     refuse(name, "the array is in memory heed cannot read (DLPack device " + std::to_string(a.device_type()) + ")");
   void* data = const_cast<void*>(static_cast<const void*>(a.data()));
-  if (c_contiguous(a)) {
+  // Read in place when contiguous and each element at its natural alignment (kernels
+  // load whole elements; NumPy can place them anywhere in a byte buffer).
+  const bool aligned = reinterpret_cast<uintptr_t>(data) % dtype_size(*dtype) == 0;
+  if (c_contiguous(a) && (aligned || cuda)) {
     keep.push_back(nb::borrow(object));
     return cuda ? Tensor::on_device(Device::cuda, *dtype, shape, data) : Tensor::view(*dtype, shape, data);
   }
