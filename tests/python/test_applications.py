@@ -148,3 +148,32 @@ def test_captured_attention_of_a_graph(tmp_path):
     assert captured
     html = heed.attention_html(captured, tmp_path / "graph.html", target_tokens=["a", "b", "c"])
     assert html.count("<img") >= len(captured)
+
+
+def test_captions_from_features_and_from_the_generator_equal_the_pictures():
+    captioner = heed.Captioner(EXAMPLES / "shapes-caption")
+    images = [PICTURES / f"00{i}.png" for i in range(3)]
+    want = captioner.caption_batch(images)
+    batch = np.stack([captioner.image_tensor(p) for p in images])
+    model = heed.Model(EXAMPLES / "shapes-caption")
+    assert model.outputs_of("encoder")[0].name == "features"
+    features = model.session(graph="encoder").run({"image": batch})["features"]  # [N, grid * grid, encoder_dim]
+    got = captioner.caption_features(features)
+    assert [r.hypotheses for r in got] == [r.hypotheses for r in want] and got[0].image is None
+    np.testing.assert_allclose([r.scores[0] for r in got], [r.scores[0] for r in want], rtol=1e-5)
+    generated = heed.Generator(model).generate_batch({"image": batch})
+    np.testing.assert_allclose([r.scores[0] for r in generated], [r.scores[0] for r in want], rtol=1e-5)
+    assert [len(r.sequences_ids[0]) for r in generated] == [len(r.words[0]) for r in want]
+    assert captioner.caption(images[0]) == want[0].hypotheses[0]
+
+
+def test_answers_from_features_equal_the_pictures():
+    vqa = heed.QuestionAnswerer(EXAMPLES / "shapes-vqa")
+    image, question = PICTURES / "000.png", "what color is the triangle?"
+    want = vqa.answer(image, question, top_k=3)
+    model = heed.Model(EXAMPLES / "shapes-vqa")
+    features = model.session(graph="image_features").run({"image": vqa.image_tensor(image)[None]})["features"]
+    [got] = vqa.answer_features(features, [question], top_k=3)
+    assert [a.text for a in got.answers] == [a.text for a in want.answers] and got.image is None
+    np.testing.assert_allclose([a.probability for a in got.answers], [a.probability for a in want.answers], rtol=1e-5)
+    np.testing.assert_allclose(got.attention, want.attention, rtol=1e-5, atol=1e-7)

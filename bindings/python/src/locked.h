@@ -56,7 +56,9 @@ Options app_options(int threads, bool profile, int batch_size, const std::string
 template <typename App, typename Options>
 std::unique_ptr<App> make_app(nb::handle dir, nb::handle model, const Options& o) {
   std::string path = path_string(dir);
-  const Model* loaded = model.is_none() ? nullptr : &nb::cast<const PyModel&>(model).get();
+  // A copy (a reference count), so that closing the heed.Model meanwhile in another thread is harmless.
+  std::optional<Model> loaded;
+  if (!model.is_none()) loaded = nb::cast<const PyModel&>(model).get();
   nb::gil_scoped_release release;  // loading takes a while: other Python threads go on
   return loaded ? std::make_unique<App>(*loaded, path, o) : std::make_unique<App>(path, o);
 }
