@@ -12,6 +12,10 @@
 
 namespace heed::cpu {
 
+// Below this many output elements the loops run on the calling thread: waking the
+// OpenMP team costs more than the work.
+constexpr int64_t kParallelElements = 32768;
+
 // Strides (in elements) that read `in` at each index of `out`; 0 where `in` broadcasts.
 inline Shape broadcast_strides(const Shape& in, const Shape& out) {
   Shape st = strides_of(in), r = out;
@@ -62,7 +66,7 @@ void broadcast_binary(const A* a, const Shape& a_shape, const B* b, const Shape&
   // Few long rows: cut them so that every thread gets work.
   const int64_t chunk = outer >= 8 ? inner : std::max<int64_t>(4096, (inner + 7) / 8);
   const int64_t chunks = (inner + chunk - 1) / chunk;
-#pragma omp parallel for if (total > 32768) schedule(static)
+#pragma omp parallel for if (total > kParallelElements) schedule(static)
   for (int64_t task = 0; task < outer * chunks; ++task) {
     const int64_t o = task / chunks, begin = (task % chunks) * chunk, end = std::min(inner, begin + chunk);
     auto [oa, ob] = row_offsets(o, l.shape, l.sa, l.sb);
@@ -93,7 +97,7 @@ void broadcast_ternary(const A* a, const Shape& a_shape, const B* b, const Shape
               sc = broadcast_strides(c_shape, out_shape);
   const int64_t inner = rank ? out_shape[rank - 1] : 1, rows = total / inner;
   const int64_t ia = rank ? sa[rank - 1] : 0, ib = rank ? sb[rank - 1] : 0, ic = rank ? sc[rank - 1] : 0;
-#pragma omp parallel for if (total > 32768) schedule(static)
+#pragma omp parallel for if (total > kParallelElements) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     int64_t oa = 0, ob = 0, oc = 0, rest = r;
     for (int d = rank - 2; d >= 0; --d) {

@@ -77,7 +77,9 @@ void register_elementwise_kernels() {
   for (std::string op : {"Add", "Sub", "Mul", "Div", "Pow", "Maximum", "Minimum"})
     register_kernel(op, [op](const KernelInit&) {
       return kernel([op](const NodeShapes& s) {
-        auto inv = dnnl_binary(op, s);
+        // Small operands run in heed's loop on the calling thread: oneDNN's binary
+        // wakes the OpenMP team for any size, which costs more than the adds.
+        auto inv = s.out[0].shape.numel() > kParallelElements ? dnnl_binary(op, s) : nullptr;
         return inv ? std::move(inv) : loop_binary(op, s);
       });
     });
