@@ -3,7 +3,7 @@
 #   ./dev.sh demo   install what is missing, build, translate, caption and answer with the bundled models
 #   ./dev.sh test   install what is missing, build, run every test
 #   ./dev.sh build  install what is missing and build (Release, into build/; with the Python module)
-#   ./dev.sh deps   install what is missing only (Debian packages; nanobind, numpy, pytest from PyPI)
+#   ./dev.sh deps   install what is missing only (Debian packages; nanobind, numpy, pytest, mypy from PyPI)
 #   ./dev.sh wheel  pip wheel . (into build-wheel/), install it into a fresh venv, run tests/python on it
 #   ./dev.sh bench  build and run the benchmarks in bench/ (PyTorch peers need: pip install torch)
 #   ./dev.sh tsan   build with ThreadSanitizer (build-tsan/) and run the concurrency tests
@@ -35,9 +35,9 @@ install_missing() {
 # The Python module's build and test needs (docs/python.md), from PyPI where missing.
 PYTHON=${PYTHON:-python3}
 install_python_missing() {
-  "$PYTHON" -c "import nanobind, numpy, pytest" 2>/dev/null && return
-  echo "dev.sh: installing nanobind numpy pytest (pip)" >&2
-  "$PYTHON" -m pip install -q nanobind numpy pytest
+  "$PYTHON" -c "import nanobind, numpy, pytest, mypy" 2>/dev/null && return
+  echo "dev.sh: installing nanobind numpy pytest mypy (pip)" >&2
+  "$PYTHON" -m pip install -q nanobind numpy pytest mypy
 }
 
 build() {
@@ -81,7 +81,7 @@ case "${1:-}" in
     rm -rf build-wheel && mkdir -p build-wheel
     "$PYTHON" -m pip wheel . --no-deps -q -w build-wheel
     "$PYTHON" -m venv build-wheel/venv
-    build-wheel/venv/bin/pip install -q build-wheel/heed-*.whl pytest
+    build-wheel/venv/bin/pip install -q build-wheel/heed-*.whl pytest mypy
     (cd build-wheel && HEED_SOURCE_DIR="$PWD/.." HEED_TOOL="$PWD/venv/bin/heed" OMP_WAIT_POLICY=passive \
       venv/bin/python -m pytest -q -rs -p no:cacheprovider ../tests/python)
     ;;

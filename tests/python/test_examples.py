@@ -37,3 +37,19 @@ def test_walkthrough_runs(tmp_path):
     out = script("walkthrough.py", env={"WALKTHROUGH_OUT": str(tmp_path)})
     assert "slowest node" in out
     assert {p.name for p in tmp_path.iterdir()} == {"mlp_trace.json", "translation_attention.html", "caption_attention.html"}
+
+
+def test_package_and_examples_type_check_against_the_stubs():
+    """The .pyi nanobind generates, the package's annotations and the examples agree (mypy)."""
+    import importlib.util
+
+    import heed
+    if importlib.util.find_spec("mypy") is None:
+        import pytest
+        pytest.skip("mypy is not installed (./dev.sh deps installs it)")
+    package = os.path.dirname(heed.__file__)
+    done = subprocess.run([sys.executable, "-m", "mypy", "--ignore-missing-imports", "--no-incremental",
+                           "--python-version", "3.11", package, str(EXAMPLES / "python")],
+                          capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "MYPYPATH": os.path.dirname(package)})
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -20,7 +20,8 @@ Errors are raised as heed.Error (a RuntimeError) with heed's one-line message.
 See docs/python.md.
 """
 
-from ._heed import Error, Model, Profile, ProfileRow, Session, ValueInfo, __version__
+from ._heed import Error, Model, Profile, ProfileRow, Session, ValueInfo
+from ._heed import version as __version__
 from ._common import Application, GenerationKwargs
 from .attention import attention_html
 from .generation import GenerationResult, Generator, TranslationResult, Translator

@@ -15,9 +15,8 @@ NB_MODULE(_heed, m) {
   // (docs/benchmarks.md). MALLOC_MMAP_THRESHOLD_ in the environment keeps the caller's choice.
   if (!std::getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   m.doc() = "heed's C++ engine; import heed, not this module.";
-  m.attr("__version__") = HEED_VERSION;
-  nb::exception<heed::Error> error(m, "Error", PyExc_RuntimeError);
-  error.attr("__module__") = "heed";
+  m.attr("version") = HEED_VERSION;
+  nb::exception<heed::Error>(m, "Error", PyExc_RuntimeError);
   bind_profile(m);
   bind_model(m);
   bind_generation(m);
