@@ -24,6 +24,7 @@ void ConstantUses::kernel_made(const KernelInit& init, const Kernel& kernel) {
     const Tensor* t = init.constants[i];
     if (!t) continue;
     if (kernel.reads_constant(i)) read_.insert(t);  // a weight, or a graph's own constant
+    else weights_.release_pages(t);  // packed: what it read of the file need not stay resident meanwhile
     auto pending = pending_.find(t);
     if (pending == pending_.end()) continue;
     if (--pending->second == 0 && !read_.count(t)) weights_.free(t);

@@ -50,14 +50,28 @@ bool WeightStore::add(const std::string& name, Tensor t) {
   return tensors_.emplace(name, widen_to_f32(t)).second;
 }
 
+// Drops a tensor's data; a view into a mapped file also gives back the pages it
+// had faulted in (packing a weight reads all of it), so that loading does not
+// hold every weight's file pages until release_mapped_pages at the end.
+void WeightStore::drop(Tensor& t) const {
+  release_pages(&t);
+  t = Tensor::view(t.dtype(), t.shape(), nullptr);
+}
+
+void WeightStore::release_pages(const Tensor* t) const {
+  const auto* p = static_cast<const unsigned char*>(t->data());
+  for (const auto& m : mappings_)
+    if (p && p >= m->data() && p < m->data() + m->size()) MappedFile::release_pages_within(p, t->nbytes());
+}
+
 void WeightStore::free_all_but(const std::set<const Tensor*>& kept) {
   for (auto& [name, t] : tensors_)
-    if (!kept.count(&t)) t = Tensor::view(t.dtype(), t.shape(), nullptr);
+    if (!kept.count(&t)) drop(t);
 }
 
 void WeightStore::free(const Tensor* t) {
   for (auto& [name, held] : tensors_)
-    if (&held == t) held = Tensor::view(held.dtype(), held.shape(), nullptr);
+    if (&held == t) drop(held);
 }
 
 const StoredWeight* WeightStore::stored(const std::string& name) const {

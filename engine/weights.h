@@ -35,6 +35,9 @@ class WeightStore {
   // at run time); a freed one keeps its dtype and shape, with no data.
   void free_all_but(const std::set<const Tensor*>& kept);
   void free(const Tensor* t);  // the same for one tensor of this store
+  // The pages of a tensor that views a mapped file leave resident memory (a
+  // kernel packed it; a reader of the rest faults back in what it reads).
+  void release_pages(const Tensor* t) const;
 
   // A quantized file's weights (engine/stored_weight.h) stay in their stored
   // form: find() gives each its f32 dtype and shape, and its values once
@@ -46,6 +49,8 @@ class WeightStore {
   void materialize_all();
 
  private:
+  void drop(Tensor& t) const;
+
   std::map<std::string, Tensor> tensors_;
   std::map<std::string, StoredWeight> stored_;
   std::optional<Precision> stored_precision_;
