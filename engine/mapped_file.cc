@@ -4,6 +4,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <vector>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -14,6 +16,14 @@
 #include "engine/file_io.h"
 
 namespace heed {
+namespace {
+
+// The live file mappings, so that a range can be told to be a file's (whose
+// pages may be dropped and read again) rather than memory of its own.
+std::mutex mappings_mutex;
+std::vector<const MappedFile*> live_mappings;
+
+}  // namespace
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   int fd = open_regular_file(path);
@@ -33,7 +43,18 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
     file->data_ = static_cast<const unsigned char*>(p);
   }
   ::close(fd);
+  if (file->data_) {
+    std::lock_guard lock(mappings_mutex);
+    live_mappings.push_back(file.get());
+  }
   return file;
+}
+
+void MappedFile::release_file_pages(const void* p, size_t bytes) {
+  const auto* at = static_cast<const unsigned char*>(p);
+  std::lock_guard lock(mappings_mutex);
+  for (const MappedFile* m : live_mappings)
+    if (at >= m->data_ && at + bytes <= m->data_ + m->size_) return release_pages_within(p, bytes);
 }
 
 void MappedFile::release_resident_pages() const {
@@ -56,7 +77,12 @@ Tensor mapped_tensor(DType dtype, const Shape& shape) {
 }
 
 MappedFile::~MappedFile() {
-  if (data_) munmap(const_cast<unsigned char*>(data_), size_);
+  if (!data_) return;
+  {
+    std::lock_guard lock(mappings_mutex);
+    std::erase(live_mappings, this);
+  }
+  munmap(const_cast<unsigned char*>(data_), size_);
 }
 
 }  // namespace heed

@@ -31,6 +31,9 @@ class MappedFile {
   // The same for the pages wholly inside [p, p + bytes), a range of this mapping
   // (a tensor's bytes once copied elsewhere).
   static void release_pages_within(const void* p, size_t bytes);
+  // The same where [p, p + bytes) lies in a mapped file (any MappedFile alive);
+  // nothing otherwise (memory of the process's own would lose its contents).
+  static void release_file_pages(const void* p, size_t bytes);
 
  private:
   MappedFile() = default;

@@ -59,9 +59,7 @@ void WeightStore::drop(Tensor& t) const {
 }
 
 void WeightStore::release_pages(const Tensor* t) const {
-  const auto* p = static_cast<const unsigned char*>(t->data());
-  for (const auto& m : mappings_)
-    if (p && p >= m->data() && p < m->data() + m->size()) MappedFile::release_pages_within(p, t->nbytes());
+  if (t->data()) MappedFile::release_file_pages(t->data(), t->nbytes());
 }
 
 void WeightStore::free_all_but(const std::set<const Tensor*>& kept) {
