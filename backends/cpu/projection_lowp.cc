@@ -52,6 +52,20 @@ dnnl::matmul::primitive_desc lowp_matmul_desc(Precision p, int64_t m, int64_t k,
   return pd;
 }
 
+// fn(first_row, rows) over the [n, k] rows of `rows` by chunks; where they lie in
+// a mapped file (a model's weights), each chunk's pages are dropped once read, so
+// that converting a 58,101 x 512 vocabulary projection does not hold its 119 MB of
+// fp32 pages resident beside the copy until the model is loaded.
+template <typename Fn>
+void by_row_chunks(const float* rows, int64_t n, int64_t k, Fn fn) {
+  constexpr int64_t kChunkRows = 1024;
+  for (int64_t r = 0; r < n; r += kChunkRows) {
+    const int64_t count = std::min(kChunkRows, n - r);
+    fn(r, count);
+    MappedFile::release_file_pages(rows + r * k, size_t(count * k) * sizeof(float));
+  }
+}
+
 }  // namespace
 
 // VNNI sums u8 x s8 products into 32 bits; without it oneDNN's kernels
@@ -90,6 +104,14 @@ LowPrecisionWeight::LowPrecisionWeight(const float* w, int64_t n, int64_t k, int
     pack_int8(static_cast<const int8_t*>(stored->values), out_stride, in_stride);
     return;
   }
+  if (bf16 && in_stride == 1 && out_stride == k) {  // [n, k] rows, rounded as `heed quantize` rounds them
+    std::vector<uint16_t> halves(size_t(n * k));
+    by_row_chunks(w, n, k, [&](int64_t r, int64_t count) {
+      for (int64_t i = r * k; i < (r + count) * k; ++i) halves[size_t(i)] = f32_to_bf16(w[i]);
+    });
+    pack(memory(memory::desc({k, n}, dt::bf16, strides), cpu_engine(), halves.data()));
+    return;
+  }
   if (bf16) {  // oneDNN reads the fp32 weight where it lies ({k, n} with its strides) and rounds it
     pack(memory(memory::desc({k, n}, dt::f32, strides), cpu_engine(), const_cast<float*>(w)));
     return;
@@ -106,15 +128,9 @@ LowPrecisionWeight::LowPrecisionWeight(const float* w, int64_t n, int64_t k, int
   }
   std::vector<int8_t> s8(size_t(n * k));
   scales_.resize(size_t(n));
-  // By chunks of rows, each chunk's pages of a mapped file dropped once read:
-  // quantizing a 58,101 x 512 vocabulary projection otherwise holds its 119 MB
-  // of fp32 pages resident beside the int8 copies until the model is loaded.
-  constexpr int64_t kChunkRows = 1024;
-  for (int64_t r = 0; r < n; r += kChunkRows) {
-    const int64_t count = std::min(kChunkRows, n - r);
+  by_row_chunks(rows, n, k, [&](int64_t r, int64_t count) {
     quantize_rows(rows + r * k, count, k, s8.data() + r * k, scales_.data() + r);
-    if (rows == w) MappedFile::release_file_pages(rows + r * k, size_t(count * k) * sizeof(float));
-  }
+  });
   pack_int8(s8.data(), k, 1);
 }
 
