@@ -47,9 +47,12 @@ def test_package_and_examples_type_check_against_the_stubs():
     if importlib.util.find_spec("mypy") is None:
         import pytest
         pytest.skip("mypy is not installed (./dev.sh deps installs it)")
-    package = os.path.dirname(heed.__file__)
-    done = subprocess.run([sys.executable, "-m", "mypy", "--ignore-missing-imports", "--no-incremental",
-                           "--python-version", "3.11", package, str(EXAMPLES / "python")],
-                          capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "MYPYPATH": os.path.dirname(package)})
-    assert done.returncode == 0, done.stdout + done.stderr
+    # An installed heed is found by mypy as any installed package; one on PYTHONPATH through MYPYPATH.
+    where = os.path.dirname(os.path.dirname(heed.__file__))
+    env = dict(os.environ)
+    if "site-packages" not in where:
+        env["MYPYPATH"] = where
+    for target in (["-p", "heed"], [str(EXAMPLES / "python")]):
+        done = subprocess.run([sys.executable, "-m", "mypy", "--ignore-missing-imports", "--no-incremental",
+                               "--python-version", "3.11", *target], capture_output=True, text=True, cwd=ROOT, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr

@@ -50,7 +50,7 @@ void bind_captioner(nb::module_& m) {
            nb::arg("features"), nb::arg("options"))
       .def("image_tensor", [](const PyCaptioner& c, const std::string& path) {
         return array_from_tensor(c.object->image_tensor(path));
-      }, nb::arg("image_path"))
+      }, nb::arg("image_path"), nb::sig("def image_tensor(self, image_path: str) -> numpy.ndarray"))
       .def_prop_ro("max_caption_length", [](const PyCaptioner& c) { return c.object->max_caption_length(); })
       .def("profile", [](PyCaptioner& c) { return c.call([](Captioner& cap) { return cap.profile(); }); });
 }
@@ -93,7 +93,7 @@ void bind_answerer(nb::module_& m) {
       }, nb::arg("question"))
       .def("image_tensor", [](const PyAnswerer& a, const std::string& path) {
         return array_from_tensor(a.object->image_tensor(path));
-      }, nb::arg("image_path"))
+      }, nb::arg("image_path"), nb::sig("def image_tensor(self, image_path: str) -> numpy.ndarray"))
       .def("profile", [](PyAnswerer& a) { return a.call([](QuestionAnswerer& qa) { return qa.profile(); }); });
 }
 
