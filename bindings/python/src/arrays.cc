@@ -161,15 +161,25 @@ nb::object array_from_tensor(Tensor t) {
       .cast();
 }
 
-nb::object matrix_array(const std::vector<std::vector<float>>& rows, size_t cols) {
-  Tensor t = Tensor::empty(DType::f32, Shape{int64_t(rows.size()), int64_t(cols)});
-  float* out = t.data_as<float>();
-  for (const auto& row : rows) {
-    if (row.size() != cols) throw Error("attention rows of unequal length");
-    std::memcpy(out, row.data(), cols * sizeof(float));
-    out += cols;
+nb::dict as_dict(nb::handle mapping, const char* what) {
+  if (nb::isinstance<nb::dict>(mapping)) return nb::borrow<nb::dict>(mapping);
+  if (!nb::hasattr(mapping, "keys"))
+    throw nb::type_error((std::string(what) + " must be a mapping of names to arrays, not " +
+                          nb::type_name(mapping.type()).c_str()).c_str());
+  return nb::borrow<nb::dict>(nb::handle(reinterpret_cast<PyObject*>(&PyDict_Type))(mapping));
+}
+
+TensorMap tensors_from_mapping(nb::handle mapping, const std::vector<ValueInfo>& inputs,
+                               std::vector<nb::object>& keep) {
+  TensorMap out;
+  for (auto [key, value] : as_dict(mapping, "inputs")) {
+    std::string name = nb::cast<std::string>(key);
+    DType expected = DType::f32;  // an input the graph does not have: the session names it
+    for (const ValueInfo& v : inputs)
+      if (v.name == name) expected = v.dtype;
+    out[name] = tensor_from_object(value, name, expected, keep);
   }
-  return array_from_tensor(std::move(t));
+  return out;
 }
 
 Device device_from_name(const std::string& name) {

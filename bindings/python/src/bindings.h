@@ -23,8 +23,12 @@ Tensor tensor_from_object(nb::handle object, const std::string& name, DType expe
 // A NumPy array over the tensor's memory (kept alive by the array); bf16 is
 // returned as f32, which NumPy has no type for.
 nb::object array_from_tensor(Tensor tensor);
-// A [rows.size(), cols] f32 array copied from rows (attention maps).
-nb::object matrix_array(const std::vector<std::vector<float>>& rows, size_t cols);
+// A dict as it is; another mapping through dict() (TypeError for anything else).
+nb::dict as_dict(nb::handle mapping, const char* what);
+// Inputs by name, each read as tensor_from_object does in the dtype `inputs`
+// gives it (f32 for a name not there, which the session then refuses).
+TensorMap tensors_from_mapping(nb::handle mapping, const std::vector<ValueInfo>& inputs,
+                               std::vector<nb::object>& keep);
 
 Device device_from_name(const std::string& name);
 std::optional<Precision> precision_from(const std::optional<std::string>& name);

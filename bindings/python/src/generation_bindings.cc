@@ -16,15 +16,6 @@ namespace {
 
 using PyGenerator = Locked<Generator>;
 
-TensorMap tensors_from_dict(nb::dict inputs, std::vector<nb::object>& keep) {
-  TensorMap out;
-  for (auto [key, value] : inputs) {
-    std::string name = nb::cast<std::string>(key);
-    out[name] = tensor_from_object(value, name, DType::f32, keep);
-  }
-  return out;
-}
-
 }  // namespace
 
 void bind_generation(nb::module_& m) {
@@ -60,9 +51,9 @@ void bind_generation(nb::module_& m) {
            },
            nb::arg("sources"), nb::arg("options"), nb::arg("max_batch_size") = 32)
       .def("generate_n_best_from_tensors",
-           [](PyGenerator& g, nb::dict inputs, const O& o) {
+           [](PyGenerator& g, nb::handle inputs, const O& o) {
              std::vector<nb::object> keep;
-             TensorMap in = tensors_from_dict(inputs, keep);
+             TensorMap in = tensors_from_mapping(inputs, {}, keep);
              return g.call([&](Generator& gen) { return gen.generate_n_best(in, o); });
            },
            nb::arg("encoder_inputs"), nb::arg("options"))

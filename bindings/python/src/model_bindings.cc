@@ -26,12 +26,6 @@ struct PySession {
   PySession(const Model& model, const SessionOptions& options)
       : session(model, options), graph(options.graph), inputs(model.inputs(options.graph)),
         outputs(model.outputs(options.graph)) {}
-
-  DType expected_dtype(const std::string& name) const {
-    for (const ValueInfo& v : inputs)
-      if (v.name == name) return v.dtype;
-    return DType::f32;  // an unknown name: the session names it
-  }
 };
 
 nb::object value_shape(const ValueInfo& v) {
@@ -56,15 +50,6 @@ bool points_into(const Tensor& out, const std::vector<std::pair<const char*, con
   return false;
 }
 
-// A dict as it is; another mapping through dict().
-nb::dict as_dict(nb::handle mapping, const char* what) {
-  if (nb::isinstance<nb::dict>(mapping)) return nb::borrow<nb::dict>(mapping);
-  if (!nb::hasattr(mapping, "keys"))
-    throw nb::type_error((std::string(what) + " must be a mapping of names to arrays, not " +
-                          nb::type_name(mapping.type()).c_str()).c_str());
-  return nb::borrow<nb::dict>(nb::handle(reinterpret_cast<PyObject*>(&PyDict_Type))(mapping));
-}
-
 // Caller-owned outputs: writable C-contiguous arrays heed writes in place.
 TensorMap given_outputs(nb::handle outputs, std::vector<nb::object>& keep) {
   TensorMap out;
@@ -85,14 +70,11 @@ TensorMap given_outputs(nb::handle outputs, std::vector<nb::object>& keep) {
 
 nb::dict run_session(PySession& s, nb::handle inputs, nb::handle outputs) {
   std::vector<nb::object> keep;
-  TensorMap in;
+  TensorMap in = tensors_from_mapping(inputs, s.inputs, keep);
   std::vector<std::pair<const char*, const char*>> views;
-  for (auto [key, value] : as_dict(inputs, "inputs")) {
-    std::string name = nb::cast<std::string>(key);
-    Tensor t = tensor_from_object(value, name, s.expected_dtype(name), keep);
+  for (const auto& [name, t] : in) {
     const char* p = static_cast<const char*>(t.data());
     views.emplace_back(p, p + t.nbytes());
-    in.emplace(std::move(name), std::move(t));
   }
   TensorMap out = given_outputs(outputs, keep);
   std::map<std::string, const void*> given;
@@ -124,11 +106,7 @@ nb::dict run_session(PySession& s, nb::handle inputs, nb::handle outputs) {
 // inputs, `iters` runs per repeat, the mean microseconds of each repeat.
 std::vector<double> cpp_run_us(PySession& s, nb::handle inputs, int repeats, int iters) {
   std::vector<nb::object> keep;
-  TensorMap in, out;
-  for (auto [key, value] : as_dict(inputs, "inputs")) {
-    std::string name = nb::cast<std::string>(key);
-    in[name] = tensor_from_object(value, name, s.expected_dtype(name), keep);
-  }
+  TensorMap in = tensors_from_mapping(inputs, s.inputs, keep), out;
   std::vector<double> means;
   nb::gil_scoped_release release;
   std::lock_guard lock(s.mutex);

@@ -20,10 +20,6 @@ namespace {
 using PyCaptioner = Locked<Captioner>;
 using PyAnswerer = Locked<QuestionAnswerer>;
 
-Tensor features_tensor(nb::handle features, std::vector<nb::object>& keep) {
-  return tensor_from_object(features, "features", DType::f32, keep);
-}
-
 void bind_captioner(nb::module_& m) {
   nb::class_<Caption>(m, "Caption")
       .def_ro("text", &Caption::text)
@@ -44,7 +40,7 @@ void bind_captioner(nb::module_& m) {
       .def("caption_features_n_best",
            [](PyCaptioner& c, nb::handle features, const GenerationOptions& o) {
              std::vector<nb::object> keep;
-             Tensor f = features_tensor(features, keep);
+             Tensor f = tensor_from_object(features, "features", DType::f32, keep);
              return c.call([&](Captioner& cap) { return cap.caption_features_n_best(f, o); });
            },
            nb::arg("features"), nb::arg("options"))
@@ -82,7 +78,7 @@ void bind_answerer(nb::module_& m) {
       .def("answer_features",
            [](PyAnswerer& a, nb::handle features, const std::vector<std::string>& questions, int top_k) {
              std::vector<nb::object> keep;
-             Tensor f = features_tensor(features, keep);
+             Tensor f = tensor_from_object(features, "features", DType::f32, keep);
              return a.call([&](QuestionAnswerer& qa) { return qa.answer_features(f, questions, top_k); });
            },
            nb::arg("features"), nb::arg("questions"), nb::arg("top_k") = 5)
