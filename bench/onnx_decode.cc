@@ -4,7 +4,7 @@
 // load time, the first generation's milliseconds (it plans each new past
 // length), the median of the later ones, tokens per second from the median.
 //
-//   heed_bench_onnx_decode MODEL.onnx --batch 1 --prompt 8 --tokens 64 --threads 2 --repeats 3
+//   heed_bench_onnx_decode MODEL.onnx --batch 1 --prompt 8 --tokens 64 --threads 2 --repeats 3 [--device cuda]
 //
 // --profile: the timed generations run with per-node timings, whose table
 // (heed's profile: nodes by total time, then totals per op) goes to stderr.
@@ -30,6 +30,7 @@ struct Args {
   int64_t batch = 1, prompt = 8, tokens = 64;
   int threads = 0, repeats = 3;
   bool profile = false;
+  Device device = Device::cpu;
 };
 
 Args parse(int argc, char** argv) {
@@ -45,8 +46,9 @@ Args parse(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--threads")) a.threads = int(value());
     else if (!std::strcmp(argv[i], "--repeats")) a.repeats = int(value());
     else if (!std::strcmp(argv[i], "--profile")) a.profile = true;
+    else if (!std::strcmp(argv[i], "--device") && i + 1 < argc) a.device = std::strcmp(argv[++i], "cuda") ? Device::cpu : Device::cuda;
     else if (argv[i][0] != '-' && a.model.empty()) a.model = argv[i];
-    else std::exit((std::fprintf(stderr, "usage: %s MODEL.onnx [--batch B] [--prompt P] [--tokens N] [--threads T] [--repeats R] [--profile]\n", argv[0]), 2));
+    else std::exit((std::fprintf(stderr, "usage: %s MODEL.onnx [--batch B] [--prompt P] [--tokens N] [--threads T] [--repeats R] [--profile] [--device cpu|cuda]\n", argv[0]), 2));
   }
   if (a.model.empty()) std::exit((std::fprintf(stderr, "give MODEL.onnx\n"), 2));
   return a;
@@ -95,7 +97,9 @@ int main(int argc, char** argv) {
   Args a = parse(argc, argv);
   try {
     auto t0 = std::chrono::steady_clock::now();
-    Model model = Model::load(a.model);
+    LoadOptions load;
+    load.device = a.device;
+    Model model = Model::load(a.model, load);
     double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     SessionOptions options;
     options.threads = a.threads;

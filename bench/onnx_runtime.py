@@ -24,6 +24,9 @@ on a machine whose speed drifts by tens of percent from one minute to the next, 
 engines then see the same stretch of it. The speed-up is the median of the rounds' own
 ratios, with their range in brackets.
 
+--device cuda: heed on the GPU against PyTorch eager on the GPU (the same seeded modules, fp32
+with TF32 off; inputs copied in and outputs out each run, as `heed run` does).
+
 Run: python3 bench/onnx_runtime.py --heed build/heed --threads 2   (needs torch, transformers, onnxruntime)
 """
 import argparse
@@ -81,19 +84,18 @@ def export_decoder(path):
 MODELS = ["bert-base", "bert-base-dynamic", "vit-b16", "resnet50", "gpt2-small", "gpt2-gen"]
 
 
-def export(kind, batch, path):
+def build(kind, batch):
+    """The model (a module taking the inputs positionally), its inputs, their names, and the
+    dynamic axes to export with. Seeded: every process builds the same weights."""
     import torch
     import transformers as tf
-
-    if kind == "gpt2-gen":
-        return export_decoder(path)
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     if kind in ("bert-base", "bert-base-dynamic"):
         model = tf.BertModel(tf.BertConfig()).eval()
         ids = rng.integers(0, 30522, (batch, 128)).astype(np.int64)
-        inputs, names, keys, out = [ids, np.ones_like(ids)], ["input_ids", "attention_mask"], None, "last_hidden_state"
+        inputs, names, out = [ids, np.ones_like(ids)], ["input_ids", "attention_mask"], "last_hidden_state"
     elif kind == "resnet50":
         import torchvision
 
@@ -122,13 +124,75 @@ def export(kind, batch, path):
                 kw["use_cache"] = False
             return getattr(self.m(**kw), out)
 
-    dynamic = None
-    if kind == "bert-base-dynamic":
-        dynamic = {n: {0: "batch", 1: "sequence"} for n in names + ["y"]}
-    torch.onnx.export(Wrap(model), tuple(torch.from_numpy(i) for i in inputs), path, dynamo=False, opset_version=17,
+    dynamic = {n: {0: "batch", 1: "sequence"} for n in names + ["y"]} if kind == "bert-base-dynamic" else None
+    return Wrap(model).eval(), inputs, names, dynamic
+
+
+def export(kind, batch, path):
+    import torch
+
+    if kind == "gpt2-gen":
+        return export_decoder(path)
+    module, inputs, names, dynamic = build(kind, batch)
+    torch.onnx.export(module, tuple(torch.from_numpy(i) for i in inputs), path, dynamo=False, opset_version=17,
                       input_names=names, output_names=["y"], dynamic_axes=dynamic)
     from safetensors.numpy import save_file
     save_file(dict(zip(names, inputs)), path + ".inputs.safetensors")
+
+
+def torch_run(kind, batch, repeats, device):
+    """The peer on a GPU: the same seeded module in PyTorch eager (fp32, TF32 off), inputs
+    copied in and outputs out each run, as `heed run` does; gpt2-gen decodes with its own
+    KV cache (use_cache), the next token picked on the host each step, as heed's loop."""
+    import resource
+
+    import torch
+    import transformers as tf
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    t = time.perf_counter()
+    if kind == "gpt2-gen":
+        torch.manual_seed(0)
+        model = tf.GPT2LMHeadModel(tf.GPT2Config()).eval().to(device)
+        import inspect  # transformers 5.2x names the KV cache argument `cache`, earlier ones `past_key_values`
+        cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+        def once():
+            ids = torch.full((batch, DECODE_PROMPT), 7, dtype=torch.long)
+            mask = torch.ones(batch, DECODE_PROMPT, dtype=torch.long)
+            past, total = None, 0
+            for _ in range(DECODE_TOKENS):
+                r = model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=True, **{cache_arg: past})
+                ids = r.logits[:, -1].cpu().argmax(-1)[:, None]
+                total += int(ids.sum())
+                past, mask = r[cache_arg], torch.ones(batch, mask.shape[1] + 1, dtype=torch.long)
+            return total
+    else:
+        module, inputs, _, _ = build(kind, batch)
+        module = module.to(device)
+
+        def once():
+            return module(*[torch.from_numpy(i).to(device) for i in inputs]).cpu()
+    load = time.perf_counter() - t
+    with torch.no_grad():
+        once()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            once()
+            times.append((time.perf_counter() - t) * 1e3)
+    median = statistics.median(times)
+    result = {"load_s": load, "median_ms": median, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if kind == "gpt2-gen":
+        result["tokens_per_s"] = batch * DECODE_TOKENS / median * 1e3
+    print(json.dumps(result))
+
+
+def run_torch(kind, batch, repeats, device):
+    out = subprocess.run([sys.executable, __file__, "--torch-run", kind, str(batch), str(repeats), device], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 # An onnxruntime session on `path` with `threads`, all graph optimizations; `load` its seconds.
@@ -198,11 +262,13 @@ def run_ort_decode(path, threads, repeats, batch):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_heed_decode(heed, path, threads, repeats, batch):
+def run_heed_decode(heed, path, threads, repeats, batch, device="cpu"):
     bench = os.path.join(os.path.dirname(heed), "bench", "heed_bench_onnx_decode")
+    if not os.path.exists(bench):  # bench/gpu.sh packs it beside the tool
+        bench = os.path.join(os.path.dirname(heed), "heed_bench_onnx_decode")
     r = subprocess.run(["/usr/bin/time", "-f", "peak_kb %M", bench, path, "--batch", str(batch), "--prompt",
                         str(DECODE_PROMPT), "--tokens", str(DECODE_TOKENS), "--threads", str(threads), "--repeats",
-                        str(repeats)], check=True, capture_output=True, text=True)
+                        str(repeats), "--device", device], check=True, capture_output=True, text=True)
     result = json.loads(r.stdout.strip().splitlines()[-1])
     result["peak_mb"] = int(re.search(r"peak_kb (\d+)", r.stderr).group(1)) / 1024
     return result
@@ -214,12 +280,13 @@ def run_ort(path, threads, repeats):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_heed(heed, path, threads, repeats):
+def run_heed(heed, path, threads, repeats, device="cpu"):
     t = time.perf_counter()
     subprocess.run([heed, "inspect", path], check=True, capture_output=True)
     load = time.perf_counter() - t
     r = subprocess.run(["/usr/bin/time", "-f", "peak_kb %M", heed, "run", path, "--inputs", path + ".inputs.safetensors",
-                        "--repeat", str(repeats), "--threads", str(threads)], check=True, capture_output=True, text=True)
+                        "--repeat", str(repeats), "--threads", str(threads), "--device", device], check=True,
+                       capture_output=True, text=True)
     text = r.stdout + r.stderr
     median = float(re.search(r"median ([0-9.]+) ms", text).group(1))
     peak = int(re.search(r"peak_kb (\d+)", text).group(1)) / 1024
@@ -244,9 +311,10 @@ def decode_row(a, batch):
     path = os.path.join(a.dir, "gpt2-gen.onnx")
     if not os.path.exists(path):
         subprocess.run([sys.executable, __file__, "--export", "gpt2-gen", "1", path], check=True)
-    o, h, speedup = alternated(a.rounds, lambda: run_ort_decode(path, a.threads, a.repeats, batch),
-                               lambda: run_heed_decode(a.heed, path, a.threads, a.repeats, batch))
-    print(f"| gpt2-gen ({DECODE_TOKENS} tokens, tok/s ort / heed: {o['tokens_per_s']:.0f} / {h['tokens_per_s']:.0f}; "
+    peer = (lambda: run_torch("gpt2-gen", batch, a.repeats, a.device)) if a.device != "cpu" else \
+        (lambda: run_ort_decode(path, a.threads, a.repeats, batch))
+    o, h, speedup = alternated(a.rounds, peer, lambda: run_heed_decode(a.heed, path, a.threads, a.repeats, batch, a.device))
+    print(f"| gpt2-gen ({DECODE_TOKENS} tokens, tok/s {a.peer_name} / heed: {o['tokens_per_s']:.0f} / {h['tokens_per_s']:.0f}; "
           f"heed's first generation {h['first_ms']:.0f} ms) "
           f"| {batch} | {o['median_ms']:.1f} | {h['median_ms']:.1f} | {speedup} "
           f"| {o['load_s']:.2f} / {h['load_s']:.2f} | {o['peak_mb']:.0f} / {h['peak_mb']:.0f} |", flush=True)
@@ -262,17 +330,25 @@ def main():
     p.add_argument("--batches", default="1,8")
     p.add_argument("--rounds", type=int, default=3,
                    help="processes per engine and row, taking turns (the speed-up: median of the rounds' ratios, and their range)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: heed on the GPU against PyTorch eager on the GPU (onnxruntime's CPU provider is no GPU peer)")
     p.add_argument("--export", nargs=3, metavar=("MODEL", "BATCH", "PATH"), help=argparse.SUPPRESS)
+    p.add_argument("--torch-run", nargs=4, metavar=("MODEL", "BATCH", "REPEATS", "DEVICE"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.export:
         return export(a.export[0], int(a.export[1]), a.export[2])
+    if a.torch_run:
+        return torch_run(a.torch_run[0], int(a.torch_run[1]), int(a.torch_run[2]), a.torch_run[3])
+    a.peer_name = "onnxruntime" if a.device == "cpu" else "PyTorch CUDA"
     if unknown := [m for m in a.models.split(",") if m not in MODELS]:
         p.error(f"unknown model(s) {', '.join(unknown)}: choose from {', '.join(MODELS)}")
     os.makedirs(a.dir, exist_ok=True)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    print(f"CPU: {cpu}; threads {a.threads}; median of {a.repeats} runs after one warm-up, "
+    where = cpu if a.device == "cpu" else subprocess.run(
+        ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True).stdout.strip()
+    print(f"{a.device.upper()}: {where}; threads {a.threads}; median of {a.repeats} runs after one warm-up, "
           f"{a.rounds} processes per engine taking turns\n")
-    print("| model | batch | onnxruntime ms | heed ms | heed speed-up | load s (ort / heed) | peak MB (ort / heed) |")
+    print(f"| model | batch | {a.peer_name} ms | heed ms | heed speed-up | load s (peer / heed) | peak host MB (peer / heed) |")
     print("|---|---|---|---|---|---|---|")
     for kind in a.models.split(","):
         for batch in map(int, a.batches.split(",")):
@@ -282,8 +358,9 @@ def main():
             path = os.path.join(a.dir, f"{kind}-b{batch}.onnx")
             if not os.path.exists(path + ".inputs.safetensors"):  # in a process of its own: this one stays small,
                 subprocess.run([sys.executable, __file__, "--export", kind, str(batch), path], check=True)  # as peaks inherit
-            o, h, speedup = alternated(a.rounds, lambda: run_ort(path, a.threads, a.repeats),
-                                       lambda: run_heed(a.heed, path, a.threads, a.repeats))
+            peer = (lambda: run_torch(kind, batch, a.repeats, a.device)) if a.device != "cpu" else \
+                (lambda: run_ort(path, a.threads, a.repeats))
+            o, h, speedup = alternated(a.rounds, peer, lambda: run_heed(a.heed, path, a.threads, a.repeats, a.device))
             print(f"| {kind} | {batch} | {o['median_ms']:.1f} | {h['median_ms']:.1f} | {speedup} "
                   f"| {o['load_s']:.2f} / {h['load_s']:.2f} | {o['peak_mb']:.0f} / {h['peak_mb']:.0f} |", flush=True)
 

@@ -151,6 +151,14 @@ inline Tensor transposed_matrix(const float* from, int64_t rows, int64_t cols, f
 }
 
 // Whether optional input i was given.
+// A scalar input's value, known to the plan (Range's start and delta).
+inline int64_t planned_scalar(const NodeShapes& s, size_t i, const std::string& where) {
+  if (s.in[i].elements.size() != 1)
+    throw Error(fmt::format("{}: input {} is computed from the data, not from shapes; heed needs it when it plans "
+                            "the run", where, i));
+  return s.in[i].elements[0];
+}
+
 inline bool present(const NodeShapes& s, size_t i) { return i < s.in.size() && s.in[i].present; }
 
 }  // namespace heed

@@ -32,21 +32,37 @@ void expect_case(Session& session, const std::string& io_path) {
       EXPECT_TRUE(test::all_close(out.at(name.substr(7)), want, 1e-4, 1e-5)) << io_path << ": " << name;
 }
 
-// Every case, then every case again backwards: a session moves between plans.
-TEST_P(OnnxDynamic, MatchesOnnxRuntimeAtEveryShape) {
-  const std::string stem = test::fixture(std::string("onnx/") + GetParam().model);
-  Session session(Model::load(stem + ".onnx"));
-  for (int k = 1; k <= GetParam().cases; ++k) expect_case(session, fmt::format("{}_io{}.safetensors", stem, k));
-  for (int k = GetParam().cases; k >= 1; --k) expect_case(session, fmt::format("{}_io{}.safetensors", stem, k));
+LoadOptions on(Device device) {
+  LoadOptions o;
+  o.device = device;
+  return o;
 }
 
-INSTANTIATE_TEST_SUITE_P(Exports, OnnxDynamic,
-                         ::testing::Values(DynamicCase{"bert_dynamic", 3}, DynamicCase{"gpt2_past", 3},
-                                           DynamicCase{"marian_dynamic_encoder", 2},
-                                           DynamicCase{"marian_dynamic_decoder", 3},
-                                           // the same models exported for one case's shapes (fused whole)
-                                           DynamicCase{"bert_fixed", 1}, DynamicCase{"marian_fixed_decoder", 1}),
-                         [](const auto& info) { return std::string(info.param.model); });
+// Every case, then every case again backwards: a session moves between plans.
+void expect_every_shape(const DynamicCase& c, Device device) {
+  const std::string stem = test::fixture(std::string("onnx/") + c.model);
+  Session session(Model::load(stem + ".onnx", on(device)));
+  for (int k = 1; k <= c.cases; ++k) expect_case(session, fmt::format("{}_io{}.safetensors", stem, k));
+  for (int k = c.cases; k >= 1; --k) expect_case(session, fmt::format("{}_io{}.safetensors", stem, k));
+}
+
+TEST_P(OnnxDynamic, MatchesOnnxRuntimeAtEveryShape) { expect_every_shape(GetParam(), Device::cpu); }
+
+class OnnxDynamicCuda : public ::testing::TestWithParam<DynamicCase> {};
+TEST_P(OnnxDynamicCuda, MatchesOnnxRuntimeAtEveryShape) {
+  std::string why;
+  if (!test::cuda_usable(&why)) GTEST_SKIP() << "CUDA: " << why;
+  expect_every_shape(GetParam(), Device::cuda);
+}
+
+const auto kDynamicCases = ::testing::Values(DynamicCase{"bert_dynamic", 3}, DynamicCase{"gpt2_past", 3},
+                                             DynamicCase{"marian_dynamic_encoder", 2},
+                                             DynamicCase{"marian_dynamic_decoder", 3},
+                                             // the same models exported for one case's shapes (fused whole)
+                                             DynamicCase{"bert_fixed", 1}, DynamicCase{"marian_fixed_decoder", 1});
+std::string case_name(const ::testing::TestParamInfo<DynamicCase>& info) { return info.param.model; }
+INSTANTIATE_TEST_SUITE_P(Exports, OnnxDynamic, kDynamicCases, case_name);
+INSTANTIATE_TEST_SUITE_P(Exports, OnnxDynamicCuda, kDynamicCases, case_name);
 
 // An imported BERT's attention fuses into heed's attention ops, which capture
 // their weights as the native ones do: PyTorch's attention probabilities. The
@@ -97,8 +113,8 @@ int64_t argmax(const Tensor& logits, int64_t b, int64_t position) {
 
 // GPT-2 with past keys/values: the prompt in one pass, then one token a step,
 // each step's presents fed back as the next step's past.
-TEST(OnnxDynamicDecoding, Gpt2StepByStepEqualsTheFullPassAndPyTorchsGreedyTokens) {
-  Model model = Model::load(test::fixture("onnx/gpt2_past.onnx"));
+void expect_gpt2_step_by_step(Device device) {
+  Model model = Model::load(test::fixture("onnx/gpt2_past.onnx"), on(device));
   SafetensorsFile ref = read_safetensors(test::fixture("onnx/gpt2_greedy.safetensors"));
   const Tensor &prompt = *ref.find("prompt"), &want = *ref.find("tokens"), &full = *ref.find("logits");
   const int64_t batch = prompt.shape()[0], total = want.shape()[1];
@@ -128,6 +144,14 @@ TEST(OnnxDynamicDecoding, Gpt2StepByStepEqualsTheFullPassAndPyTorchsGreedyTokens
       for (const char* kv : {"k", "v"})
         in[fmt::format("past_{}{}", kv, layer)] = out.at(fmt::format("present_{}{}", kv, layer));
   }
+}
+
+TEST(OnnxDynamicDecoding, Gpt2StepByStepEqualsTheFullPassAndPyTorchsGreedyTokens) { expect_gpt2_step_by_step(Device::cpu); }
+
+TEST(OnnxDynamicDecodingCuda, Gpt2StepByStepEqualsTheFullPassAndPyTorchsGreedyTokens) {
+  std::string why;
+  if (!test::cuda_usable(&why)) GTEST_SKIP() << "CUDA: " << why;
+  expect_gpt2_step_by_step(Device::cuda);
 }
 
 // A Marian encoder and decoder exported apart: the encoder once, the decoder

@@ -27,7 +27,11 @@ namespace heed {
 namespace {
 namespace fs = std::filesystem;
 
-const char* kNodeTests = "/usr/share/libonnx-testdata/data/node";
+// HEED_ONNX_NODE_DATA overrides it (bench/gpu.sh carries the cases to a GPU machine).
+std::string node_tests_dir() {
+  const char* dir = std::getenv("HEED_ONNX_NODE_DATA");
+  return dir ? dir : "/usr/share/libonnx-testdata/data/node";
+}
 
 Tensor read_pb(const fs::path& file) {
   std::string bytes = read_text_file(file.string());
@@ -36,8 +40,10 @@ Tensor read_pb(const fs::path& file) {
 }
 
 // "" when the case passes; otherwise why not, on one line.
-std::string run_case(const fs::path& dir) {
-  Model model = Model::load((dir / "model.onnx").string());
+std::string run_case(const fs::path& dir, Device device = Device::cpu) {
+  LoadOptions options;
+  options.device = device;
+  Model model = Model::load((dir / "model.onnx").string(), options);
   std::vector<ValueInfo> inputs = model.inputs(), outputs = model.outputs();
   for (const auto& set : fs::directory_iterator(dir)) {
     if (!set.is_directory()) continue;
@@ -67,10 +73,10 @@ std::set<std::string> passing_list() {
 }
 
 TEST(OnnxNodeTests, ListedCasesPassAndNoCaseCrashes) {
-  if (!fs::is_directory(kNodeTests))
-    GTEST_SKIP() << kNodeTests << " is missing (Debian's libonnx-testdata; ./dev.sh installs it)";
+  const std::string cases = node_tests_dir();
+  if (!fs::is_directory(cases)) GTEST_SKIP() << cases << " is missing (Debian's libonnx-testdata; ./dev.sh installs it)";
   std::map<std::string, std::string> results;  // case -> "" (passed) or why not
-  for (const auto& entry : fs::directory_iterator(kNodeTests)) {
+  for (const auto& entry : fs::directory_iterator(cases)) {
     const std::string name = entry.path().filename().string();
     try {
       results[name] = run_case(entry.path());
@@ -100,6 +106,28 @@ TEST(OnnxNodeTests, ListedCasesPassAndNoCaseCrashes) {
       if (why.empty()) out << name << '\n';
   }
   std::cout << fmt::format("ONNX node tests: {} of {} cases pass ({} listed)\n", passed, results.size(), listed.size());
+}
+
+// Every case that passes on the CPU passes on the GPU too: each op the importer
+// emits has a CUDA kernel.
+TEST(OnnxNodeTestsCuda, ListedCasesPassOnTheGpu) {
+  std::string why;
+  if (!test::cuda_usable(&why)) GTEST_SKIP() << "CUDA: " << why;
+  const std::string cases = node_tests_dir();
+  if (!fs::is_directory(cases)) GTEST_SKIP() << cases << " is missing (Debian's libonnx-testdata; ./dev.sh installs it)";
+  int passed = 0;
+  const std::set<std::string> listed = passing_list();
+  for (const std::string& name : listed) {
+    std::string result;
+    try {
+      result = run_case(fs::path(cases) / name, Device::cuda);
+    } catch (const std::exception& e) {
+      result = e.what();
+    }
+    EXPECT_EQ(result, "") << name;
+    passed += result.empty();
+  }
+  std::cout << fmt::format("ONNX node tests on CUDA: {} of the {} listed cases pass\n", passed, listed.size());
 }
 
 }  // namespace

@@ -19,33 +19,46 @@ namespace heed {
 namespace {
 
 
-class OnnxExport : public ::testing::TestWithParam<const char*> {};
-
-TEST_P(OnnxExport, MatchesOnnxRuntime) {
-  const std::string stem = test::fixture(std::string("onnx/") + GetParam());
-  Model model = Model::load(stem + ".onnx");
+// The export's outputs on `device` equal onnxruntime's (1e-4 relative).
+void expect_matches_onnxruntime(const std::string& name, Device device) {
+  const std::string stem = test::fixture("onnx/" + name);
+  LoadOptions options;
+  options.device = device;
+  Model model = Model::load(stem + ".onnx", options);
   SafetensorsFile io = read_safetensors(stem + "_io.safetensors");
   TensorMap inputs;
-  for (const auto& [name, t] : io.tensors)
-    if (name.starts_with("input.")) inputs[name.substr(6)] = t;
+  for (const auto& [key, t] : io.tensors)
+    if (key.starts_with("input.")) inputs[key.substr(6)] = t;
   Session session(model);
   TensorMap out = session.run(inputs);
   int compared = 0;
-  for (const auto& [name, want] : io.tensors) {
-    if (!name.starts_with("output.")) continue;
-    ASSERT_TRUE(out.count(name.substr(7))) << name;
-    EXPECT_TRUE(test::all_close(out.at(name.substr(7)), want, 1e-4, 1e-5)) << name;
+  for (const auto& [key, want] : io.tensors) {
+    if (!key.starts_with("output.")) continue;
+    ASSERT_TRUE(out.count(key.substr(7))) << key;
+    EXPECT_TRUE(test::all_close(out.at(key.substr(7)), want, 1e-4, 1e-5)) << key;
     ++compared;
   }
   EXPECT_GT(compared, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Exports, OnnxExport,
-                         ::testing::Values("mlp", "mlp_opset13", "mlp_external", "cnn", "attention", "activations", "conv1d", "bert", "vit", "gpt2",
-                                           "marian_encoder", "recurrent", "recurrent_batch_first", "gru_defaults",
-                                           "gru_seq_length", "gru_with_initial_bias", "gru_batchwise", "lstm_defaults",
-                                           "lstm_with_initial_bias", "lstm_batchwise", "einsum", "vectors_and_norms",
-                                           "reshape_allowzero"));
+const auto kExports = ::testing::Values("mlp", "mlp_opset13", "mlp_external", "cnn", "attention", "activations", "conv1d",
+                                        "bert", "vit", "gpt2", "marian_encoder", "recurrent", "recurrent_batch_first",
+                                        "gru_defaults", "gru_seq_length", "gru_with_initial_bias", "gru_batchwise",
+                                        "lstm_defaults", "lstm_with_initial_bias", "lstm_batchwise", "einsum",
+                                        "vectors_and_norms", "reshape_allowzero");
+
+class OnnxExport : public ::testing::TestWithParam<const char*> {};
+TEST_P(OnnxExport, MatchesOnnxRuntime) { expect_matches_onnxruntime(GetParam(), Device::cpu); }
+INSTANTIATE_TEST_SUITE_P(Exports, OnnxExport, kExports);
+
+// The same exports on the GPU: every op the importer emits has a CUDA kernel.
+class OnnxExportCuda : public ::testing::TestWithParam<const char*> {};
+TEST_P(OnnxExportCuda, MatchesOnnxRuntime) {
+  std::string why;
+  if (!test::cuda_usable(&why)) GTEST_SKIP() << "CUDA: " << why;
+  expect_matches_onnxruntime(GetParam(), Device::cuda);
+}
+INSTANTIATE_TEST_SUITE_P(Exports, OnnxExportCuda, kExports);
 
 }  // namespace
 }  // namespace heed

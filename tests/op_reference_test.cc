@@ -104,6 +104,8 @@ TEST_P(OpReferenceCudaHalf, MatchesPyTorch) {
   const auto& [c, dtype] = GetParam();
   std::string why;
   if (!test::cuda_usable(&why)) GTEST_SKIP() << "CUDA: " << why;
+  if (dtype == DType::f16 && c["name"].get<std::string>().ends_with("_special_rows"))
+    GTEST_SKIP() << "inputs of 1e30 are beyond f16's range (65504): f16 rounds them to inf, and the sums are NaN";
   if (!refused_on_cuda(c, dtype)) expect_matches_pytorch(c, Device::cuda, dtype);
 }
 

@@ -9,14 +9,6 @@
 namespace heed::cpu {
 namespace {
 
-// A scalar input's value, known to the plan (Range's start and delta).
-int64_t planned_scalar(const NodeShapes& s, size_t i, const std::string& where) {
-  if (s.in[i].elements.size() != 1)
-    throw Error(fmt::format("{}: input {} is computed from the data, not from shapes; heed needs it when it plans "
-                            "the run", where, i));
-  return s.in[i].elements[0];
-}
-
 std::unique_ptr<Invocation> gather_elements(const NodeShapes& s, int axis, const std::string& where) {
   const Shape &data = s.in[0].shape, &index = s.in[1].shape;
   Shape data_strides = strides_of(data), index_strides = strides_of(index);

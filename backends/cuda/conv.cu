@@ -3,6 +3,7 @@
 #include <cfloat>
 
 #include "backends/cuda/cuda_kernels.h"
+#include "backends/cuda/float_order.cuh"
 
 namespace heed::cuda {
 namespace {
@@ -44,7 +45,7 @@ __global__ void pool_kernel(const float* x, Window2d w, bool max, bool include_p
         const int64_t xx = ox * w.sw - w.pw + b * w.dw;
         if (xx < 0 || xx >= w.W) continue;
         const float v = plane[yy * w.W + xx];
-        acc = v > acc || isnan(v) ? v : acc;
+        acc = max_nan(v, acc);
       }
     }
     y[i] = acc;
@@ -58,8 +59,8 @@ __global__ void pool_kernel(const float* x, Window2d w, bool max, bool include_p
   float acc = max ? -INFINITY : 0.f;
   for (int64_t yy = y0; yy < y1; ++yy)
     for (int64_t xx = x0; xx < x1; ++xx) {
-      const float v = plane[yy * w.W + xx];  // a NaN wins the max, as in PyTorch (fmaxf would drop it)
-      acc = max ? (v > acc || isnan(v) ? v : acc) : acc + v;
+      const float v = plane[yy * w.W + xx];
+      acc = max ? max_nan(v, acc) : acc + v;
     }
   if (!max) acc /= float(include_pad ? padded : (y1 - y0) * (x1 - x0));
   y[i] = acc;
@@ -86,7 +87,31 @@ __global__ void batch_norm_kernel(const float* x, const float* scale, const floa
   y[i] = (x[i] - mean[c]) * rsqrtf(var[c] + eps) * scale[c] + shift[c];
 }
 
+// Output pixel (c, oy, ox) sums the columns of every tap (a, b) whose input
+// pixel (iy, ix) lands on it: oy = iy * sh - ph + a * dh (likewise x).
+__global__ void col2im_kernel(const float* col, Window2d w, const float* bias, float* y) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= w.C * w.OH * w.OW) return;
+  const int64_t ox = i % w.OW, oy = (i / w.OW) % w.OH, c = i / (w.OW * w.OH), P = w.H * w.W;
+  float acc = bias ? bias[c] : 0.f;
+  for (int64_t a = 0; a < w.kh; ++a) {
+    const int64_t ty = oy + w.ph - a * w.dh;
+    if (ty < 0 || ty % w.sh || ty / w.sh >= w.H) continue;
+    for (int64_t b = 0; b < w.kw; ++b) {
+      const int64_t tx = ox + w.pw - b * w.dw;
+      if (tx < 0 || tx % w.sw || tx / w.sw >= w.W) continue;
+      acc += col[((c * w.kh + a) * w.kw + b) * P + (ty / w.sh) * w.W + tx / w.sw];
+    }
+  }
+  y[i] = acc;
+}
+
 }  // namespace
+
+void col2im(const float* col, const Window2d& w, const float* bias, float* y, cudaStream_t stream) {
+  const int64_t n = w.C * w.OH * w.OW;
+  if (n > 0) col2im_kernel<<<blocks_for(n), kThreads, 0, stream>>>(col, w, bias, y);
+}
 
 void im2col(const float* x, const Window2d& w, float* col, cudaStream_t stream) {
   const int64_t n = w.C * w.kh * w.kw * w.OH * w.OW;

@@ -1,4 +1,5 @@
 // Conv2d (im2col + cuBLAS per image and group, fused bias/residual/ReLU),
+// ConvTranspose2d (cuBLAS + col2im),
 // BatchNorm2d, Max/AvgPool2d and AdaptiveAvgPool2d on the GPU, NCHW. The
 // load-time rewrites (BatchNorm folding, residual and ReLU fusion) apply as on
 // the CPU, since they change the graph, not the kernels.
@@ -62,6 +63,41 @@ class ConvInvocation final : public Invocation {
   float* col_ = nullptr;
 };
 
+// ConvTranspose2d, per image and group: col [og * kh * kw, H * W] = W_g^T x_g on
+// cuBLAS, then col2im gathers each output pixel's taps and adds the bias.
+class ConvTransposeInvocation final : public Invocation {
+ public:
+  ConvTransposeInvocation(const Window2d& w, int64_t groups, const NodeShapes& s)
+      : w_(w), groups_(groups), C_(w.C), bias_(present(s, 2)) {
+    w_.C = s.in[1].shape[1];  // output channels per group: col2im runs per group
+    K_ = w_.C * w.kh * w.kw;
+    P_ = w.H * w.W;
+    col_ = DeviceFloats(size_t(K_ * P_));
+  }
+
+  void run(const Buffers& io) override {
+    const float *x = io.in_as<float>(0), *weight = io.in_as<float>(1), *bias = bias_ ? io.in_as<float>(2) : nullptr;
+    float* y = io.out_as<float>(0);
+    const int64_t cg = C_ / groups_, og = w_.C, out_plane = w_.OH * w_.OW;
+    const float one = 1.f, zero = 0.f;
+    for (int64_t n = 0; n < w_.N; ++n)
+      for (int64_t g = 0; g < groups_; ++g) {
+        if (P_ > 0)  // column-major: col^T [P, K] = x_g^T [P, cg] . W_g [cg, K]
+          check(cublasSgemm(cublas(), CUBLAS_OP_N, CUBLAS_OP_T, int(P_), int(K_), int(cg), &one,
+                            x + (n * C_ + g * cg) * P_, int(P_), weight + g * cg * K_, int(K_), &zero, col_.get(), int(P_)),
+                "transposed convolution GEMM");
+        col2im(col_.get(), w_, bias ? bias + g * og : nullptr, y + (n * groups_ + g) * og * out_plane, stream());
+        check_launch("col2im");
+      }
+  }
+
+ private:
+  Window2d w_;
+  int64_t groups_, C_, K_ = 0, P_ = 0;
+  bool bias_;
+  DeviceFloats col_;
+};
+
 }  // namespace
 
 void register_conv_kernels() {
@@ -74,6 +110,16 @@ void register_conv_kernels() {
     return kernel([=](const NodeShapes& s) -> std::unique_ptr<Invocation> {
       const Shape& wt = s.in[kWeight].shape;
       return std::make_unique<ConvInvocation>(window(s, {wt[2], wt[3]}, stride, pad, dil), groups, relu, s);
+    });
+  });
+  register_kernel("ConvTranspose2d", [](const KernelInit& init) {
+    const ir::Node& n = init.node;
+    const auto stride = ops::hw_pair(n.attr_ints("stride")), pad = ops::hw_pair(n.attr_ints("padding")),
+               dil = ops::hw_pair(n.attr_ints("dilation"));
+    const int64_t groups = n.attr_int("groups");
+    return kernel([=](const NodeShapes& s) -> std::unique_ptr<Invocation> {
+      const Shape& wt = s.in[1].shape;
+      return std::make_unique<ConvTransposeInvocation>(window(s, {wt[2], wt[3]}, stride, pad, dil), groups, s);
     });
   });
   register_kernel("BatchNorm2d", [](const KernelInit& init) {

@@ -1,6 +1,7 @@
 // Data movement: strided copies (transpose, slice, broadcast reads) and row
 // gathers with an on-device range check.
 #include "backends/cuda/cuda_kernels.h"
+#include "backends/cuda/launch.cuh"
 
 namespace heed::cuda {
 namespace {
@@ -66,12 +67,10 @@ void copy_blocks(const DeviceCopy* blocks, int64_t count, cudaStream_t stream) {
 
 void strided_copy(const void* src, void* dst, int elem_bytes, const StridedIndex& index, int64_t n, cudaStream_t stream) {
   if (n <= 0) return;
-  switch (elem_bytes) {
-    case 1: strided_copy_kernel<<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst), index, n); break;
-    case 2: strided_copy_kernel<<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const uint16_t*>(src), static_cast<uint16_t*>(dst), index, n); break;
-    case 4: strided_copy_kernel<<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst), index, n); break;
-    default: strided_copy_kernel<<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const uint64_t*>(src), static_cast<uint64_t*>(dst), index, n); break;
-  }
+  with_element_type(elem_bytes, [&](auto zero) {
+    using T = decltype(zero);
+    strided_copy_kernel<<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const T*>(src), static_cast<T*>(dst), index, n);
+  });
 }
 
 template <typename Index>

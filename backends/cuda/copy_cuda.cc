@@ -14,10 +14,6 @@
 namespace heed::cuda {
 namespace {
 
-void check_rank(const Shape& s, const std::string& where) {
-  if (s.rank() > kMaxRank) throw Error(fmt::format("{}: rank {} is above the CUDA kernels' {}", where, s.rank(), kMaxRank));
-}
-
 // Copies `shape` elements from src (strides `from`) to dst (strides `to`).
 StridedIndex copy_index(const Shape& shape, const Shape& from, const Shape& to) {
   StridedIndex index;
@@ -34,7 +30,7 @@ StridedIndex copy_index(const Shape& shape, const Shape& from, const Shape& to) 
 // whole tensor starting at offsets[i] along the axis.
 std::unique_ptr<Invocation> pieces(const NodeShapes& s, int64_t axis_attr, bool split, const std::string& where) {
   const Shape& whole = split ? s.in[0].shape : s.out[0].shape;
-  check_rank(whole, where);
+  expect_kernel_rank(whole.rank(), where);
   const int axis = int(axis_attr < 0 ? axis_attr + whole.rank() : axis_attr);
   const Shape whole_strides = strides_of(whole);
   const int elem = int(dtype_size(s.out[0].dtype));
@@ -77,7 +73,7 @@ void register_copy_kernels() {
     const std::string where = init.node.where();
     return kernel([perm, where](const NodeShapes& s) {
       const Shape& in = s.in[0].shape;
-      check_rank(in, where);
+      expect_kernel_rank(in.rank(), where);
       const Shape strides = strides_of(in), out_strides = strides_of(s.out[0].shape);
       StridedIndex index;
       index.rank = in.rank();
@@ -103,7 +99,7 @@ void register_copy_kernels() {
       const std::vector<int64_t>& starts = bounds.starts(s);
       const std::vector<int64_t>& ends = bounds.ends(s);
       const Shape& in = s.in[0].shape;
-      check_rank(in, where);
+      expect_kernel_rank(in.rank(), where);
       Shape from = strides_of(in);
       const int elem = int(dtype_size(s.in[0].dtype));
       int64_t base = 0;

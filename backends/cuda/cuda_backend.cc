@@ -32,6 +32,10 @@ const std::map<std::string, KernelFactory, std::less<>>& kernels() {
     register_recurrent_kernels();
     register_luong_attention_kernels();
     register_conv_kernels();
+    register_logical_kernels();
+    register_layout_kernels();
+    register_shape_kernels();
+    register_sdpa_kernels();
   });
   return storage();
 }

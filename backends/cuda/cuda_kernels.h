@@ -9,7 +9,7 @@ namespace heed::cuda {
 
 constexpr int kMaxRank = 8;
 
-enum class Unary : int { identity, sqrt, exp, log, tanh, sigmoid, relu, gelu, gelu_tanh, silu, neg };
+enum class Unary : int { identity, sqrt, exp, log, tanh, sigmoid, relu, gelu, gelu_tanh, silu, neg, abs, erf };
 enum class Binary : int { add, sub, mul, div, pow, max, min };
 
 // An output index decomposed over `shape`, each input addressed through its own
@@ -27,8 +27,11 @@ void binary(Binary op, const T* a, const T* b, T* y, const StridedIndex& index, 
 // y[r * ld + c] = act(y[r * ld + c] + bias[c]) (bias may be null).
 void bias_activation_f32(float* y, int64_t ld, const float* bias, int64_t rows, int64_t cols, Unary act, cudaStream_t stream);
 
-// x viewed as [outer, axis, inner]: softmax (or log-softmax) along axis.
-void softmax_f32(const float* x, float* y, int64_t outer, int64_t axis, int64_t inner, bool log, cudaStream_t stream);
+// x viewed as [outer, axis, inner]: softmax (or log-softmax) along axis (in place
+// is fine). masked: x already holds an additive mask, and a row it hides
+// entirely (all -inf) gives zeros (log: -inf) instead of NaN.
+void softmax_f32(const float* x, float* y, int64_t outer, int64_t axis, int64_t inner, bool log, bool masked,
+                 cudaStream_t stream);
 // Rows of `cols` normalized, then * weight + bias (either may be null).
 void layer_norm_f32(const float* x, const float* weight, const float* bias, float* y, int64_t rows, int64_t cols,
                     float epsilon, cudaStream_t stream);
@@ -127,14 +130,22 @@ void decode_attention(const DecodeAttentionArgs& a, cudaStream_t stream);
 // Sequence b runs lengths[b] steps (null: T); step s is time s (forward) or
 // lengths[b] - 1 - s (reverse); past its length the state is kept and y at time
 // s is zero.
+// reset_before (ONNX's default GRU, linear_before_reset false): gh's n columns
+// already hold (r h) W_hn^T (gru_reset_hidden gave r h), and
+// n = tanh(x_n + gh_n + b_hn) instead of tanh(x_n + r (gh_n + b_hn)).
 struct RecurrentStep {
   bool gru = false, reverse = false, gx_batch_first = false, y_batch_first = false;
+  bool reset_before = false;
   int64_t T = 0, B = 0, H = 0, step = 0, ld = 0, col = 0;
   const void* lengths = nullptr;
   bool lengths64 = false;
 };
 void recurrent_step(const RecurrentStep& p, const float* gx, const float* gh, const float* b_hh, float* h, float* c, float* y,
                     cudaStream_t stream);
+// For reset_before: rh = r h per batch row at this step (r from gx, gh's r
+// columns and b_hh), zeros for sequences past their length.
+void gru_reset_hidden(const RecurrentStep& p, const float* gx, const float* gh, const float* b_hh, const float* h, float* rh,
+                      cudaStream_t stream);
 // One cell step (LSTMCell / GRUCell): gx = x W_ih^T + b_ih [B, gates*H], gh = h W_hh^T [B, gates*H].
 void cell_step(bool gru, const float* gx, const float* gh, const float* b_hh, const float* h, const float* c, float* h_out,
                float* c_out, int64_t B, int64_t H, cudaStream_t stream);
@@ -176,7 +187,7 @@ void adaptive_avg_pool2d(const float* x, const Window2d& w, float* y, cudaStream
 void batch_norm(const float* x, const float* scale, const float* shift, const float* mean, const float* var, float eps,
                 int64_t N, int64_t C, int64_t P, float* y, cudaStream_t stream);
 
-enum class Reduction : int { sum, mean, max };
+enum class Reduction : int { sum, mean, max, prod };
 // out[o] over the reduced elements: x at base(o) + the reduced index through
 // `reduced` (shape and strides in stride_a); base(o) through `kept` (shape = the
 // output's, strides in stride_a).
@@ -188,5 +199,52 @@ template <typename Index>
 // wrap: ids in [-dim, 0) count from the end (Gather, as numpy's take); else only [0, dim) (Embedding).
 void gather_rows(const void* data, int64_t outer, int64_t dim, int64_t row_bytes, const Index* ids, int64_t count,
                  bool wrap, void* out, unsigned long long* bad, cudaStream_t stream);
+
+// Comparisons of T (f32, i32, i64, u8/bool) and logic of bools, with numpy
+// broadcasting through index: y = a op b as 0 or 1.
+enum class Predicate : int { equal, less, greater, less_equal, greater_equal, logical_and, logical_or, logical_xor };
+template <typename T>
+void predicate(Predicate op, const T* a, const T* b, uint8_t* y, const StridedIndex& index, int64_t n, cudaStream_t stream);
+// y = !x (bools), y = isnan(x).
+void logical_not(const uint8_t* x, uint8_t* y, int64_t n, cudaStream_t stream);
+void is_nan(const float* x, uint8_t* y, int64_t n, cudaStream_t stream);
+// y = cond ? a : b, elements of elem_bytes; index.stride_a/b address a and b,
+// cond_strides the condition.
+void where(const uint8_t* cond, const int64_t* cond_strides, const void* a, const void* b, void* y, int elem_bytes,
+           const StridedIndex& index, int64_t n, cudaStream_t stream);
+
+// x viewed as [outer, n, inner]: running sums along n (T: float, int32_t, int64_t),
+// exclusive (each sum leaves its own element out) and/or from the end.
+template <typename T>
+void cumsum(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, bool exclusive, bool reverse, cudaStream_t stream);
+// The last two dims of `matrices` [rows, cols] matrices: element (i, j) kept when
+// j - i >= k (upper) or j - i <= k (lower), else zero.
+void trilu(const void* x, void* y, int elem_bytes, int64_t matrices, int64_t rows, int64_t cols, bool upper, int64_t k,
+           cudaStream_t stream);
+
+// Tile and Pad: output coordinate c of dim d reads input coordinate
+// tile: c % in[d]; pad: c - begin[d] inside [0, in[d]), outside it the fill
+// (constant), the nearest edge (edge) or the mirror image (reflect).
+enum class Remap : int { tile, constant, edge, reflect };
+struct RemapIndex {
+  int rank = 0;
+  Remap mode = Remap::tile;
+  int64_t out[kMaxRank] = {}, in[kMaxRank] = {}, begin[kMaxRank] = {};
+  unsigned long long fill = 0;  // the fill value's bytes (constant)
+};
+void remap(const void* x, void* y, int elem_bytes, const RemapIndex& index, int64_t n, cudaStream_t stream);
+
+// GatherElements: y[i] = data at index i with coordinate `axis` replaced by
+// ids[i] (negative: from the end); index.shape = ids' shape, index.stride_a = the
+// data's strides. An id outside [-dim, dim) sets *bad to its position + 1 and
+// nothing is copied.
+template <typename Index>
+void gather_elements(const void* data, int elem_bytes, const Index* ids, const StridedIndex& index, int axis, int64_t dim,
+                     int64_t n, void* y, unsigned long long* bad, cudaStream_t stream);
+
+// ConvTranspose2d's scatter, as a gather: y [C, OH, OW] of one image and group
+// (w.C = its channels) = bias[c] + the columns col [C * kh * kw, H * W] that land
+// on each output pixel (w: the input's H, W, the output's OH, OW, the window).
+void col2im(const float* col, const Window2d& w, const float* bias, float* y, cudaStream_t stream);
 
 }  // namespace heed::cuda

@@ -1,6 +1,7 @@
 // Element-wise kernels: unary functions, binary ops with numpy broadcasting,
 // and the bias + activation epilogue of cuBLAS GEMMs.
 #include "backends/cuda/cuda_kernels.h"
+#include "backends/cuda/float_order.cuh"
 
 namespace heed::cuda {
 namespace {
@@ -16,11 +17,13 @@ __device__ float apply(Unary op, float x) {
     case Unary::log: return logf(x);
     case Unary::tanh: return tanhf(x);
     case Unary::sigmoid: return 1.f / (1.f + expf(-x));
-    case Unary::relu: return x > 0.f ? x : 0.f;
+    case Unary::relu: return x <= 0.f ? 0.f : x;  // NaN stays NaN, as in PyTorch
     case Unary::gelu: return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
     case Unary::gelu_tanh: return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
     case Unary::silu: return x / (1.f + expf(-x));
     case Unary::neg: return -x;
+    case Unary::abs: return fabsf(x);
+    case Unary::erf: return erff(x);
   }
   return x;
 }
@@ -47,8 +50,8 @@ __device__ float apply<float>(Binary op, float a, float b) {
     case Binary::mul: return a * b;
     case Binary::div: return a / b;
     case Binary::pow: return powf(a, b);
-    case Binary::max: return fmaxf(a, b);
-    case Binary::min: return fminf(a, b);
+    case Binary::max: return max_nan(a, b);  // torch.maximum/minimum: a NaN operand gives NaN
+    case Binary::min: return min_nan(a, b);
   }
   return a;
 }

@@ -13,29 +13,6 @@
 namespace heed::cuda {
 namespace {
 
-// Strides of `in` read as `out` under numpy broadcasting (aligned at the right;
-// size-1 and missing dims repeat: stride 0).
-void broadcast_strides(const Shape& in, const Shape& out, int64_t* strides) {
-  const int offset = out.rank() - in.rank();
-  int64_t step = 1;
-  for (int d = out.rank() - 1; d >= 0; --d) {
-    const int di = d - offset;
-    strides[d] = di < 0 || (in[di] == 1 && out[d] != 1) ? 0 : step;
-    if (di >= 0) step *= in[di];
-  }
-}
-
-StridedIndex broadcast_index(const NodeShapes& s, const std::string& where) {
-  const Shape& out = s.out[0].shape;
-  if (out.rank() > kMaxRank) throw Error(fmt::format("{}: rank {} is above the CUDA kernels' {}", where, out.rank(), kMaxRank));
-  StridedIndex index;
-  index.rank = out.rank();
-  for (int d = 0; d < out.rank(); ++d) index.shape[d] = out[d];
-  broadcast_strides(s.in[0].shape, out, index.stride_a);
-  broadcast_strides(s.in[1].shape, out, index.stride_b);
-  return index;
-}
-
 const std::map<std::string, Binary>& binary_ops() {
   static const std::map<std::string, Binary> ops = {{"Add", Binary::add}, {"Sub", Binary::sub}, {"Mul", Binary::mul},
                                                     {"Div", Binary::div}, {"Pow", Binary::pow}, {"Maximum", Binary::max},
@@ -46,7 +23,8 @@ const std::map<std::string, Binary>& binary_ops() {
 const std::map<std::string, Unary>& unary_ops() {
   static const std::map<std::string, Unary> ops = {
       {"Sqrt", Unary::sqrt}, {"Exp", Unary::exp},   {"Log", Unary::log},   {"Tanh", Unary::tanh},    {"Sigmoid", Unary::sigmoid},
-      {"Relu", Unary::relu}, {"Gelu", Unary::gelu}, {"Silu", Unary::silu}, {"Neg", Unary::neg}};
+      {"Relu", Unary::relu}, {"Gelu", Unary::gelu}, {"Silu", Unary::silu}, {"Neg", Unary::neg},
+      {"Abs", Unary::abs},   {"Erf", Unary::erf}};
   return ops;
 }
 
@@ -60,6 +38,35 @@ std::unique_ptr<Invocation> binary_invocation(Binary op, const StridedIndex& ind
 
 }  // namespace
 
+void expect_kernel_rank(int rank, const std::string& where) {
+  if (rank > kMaxRank) throw Error(fmt::format("{}: rank {} is above the CUDA kernels' {}", where, rank, kMaxRank));
+}
+
+void no_kernel_for(DType dtype, const std::string& where) {
+  throw Error(fmt::format("{}: dtype {} has no CUDA kernel", where, dtype_name(dtype)));
+}
+
+void broadcast_strides(const Shape& in, const Shape& out, int64_t* strides) {
+  const int offset = out.rank() - in.rank();
+  int64_t step = 1;
+  for (int d = out.rank() - 1; d >= 0; --d) {
+    const int di = d - offset;
+    strides[d] = di < 0 || (in[di] == 1 && out[d] != 1) ? 0 : step;
+    if (di >= 0) step *= in[di];
+  }
+}
+
+StridedIndex broadcast_index(const NodeShapes& s, const std::string& where) {
+  const Shape& out = s.out[0].shape;
+  expect_kernel_rank(out.rank(), where);
+  StridedIndex index;
+  index.rank = out.rank();
+  for (int d = 0; d < out.rank(); ++d) index.shape[d] = out[d];
+  broadcast_strides(s.in[0].shape, out, index.stride_a);
+  broadcast_strides(s.in[1].shape, out, index.stride_b);
+  return index;
+}
+
 void register_elementwise_kernels() {
   for (const auto& [name, op] : binary_ops())
     register_kernel(name, [op = op](const KernelInit& init) {
@@ -72,7 +79,7 @@ void register_elementwise_kernels() {
           case DType::i32: return binary_invocation<int32_t>(op, index, n);
           case DType::i64: return binary_invocation<int64_t>(op, index, n);
           case DType::u8: case DType::boolean: return binary_invocation<uint8_t>(op, index, n);
-          default: throw Error(fmt::format("{}: dtype {} has no CUDA kernel", where, dtype_name(s.out[0].dtype)));
+          default: no_kernel_for(s.out[0].dtype, where);
         }
       });
     });

@@ -22,6 +22,25 @@ Unary activation_of(const std::string& name) {
   return acts.at(name);
 }
 
+// Rows of a Linear's input: every dim but the last (numel / k fails at k = 0).
+int64_t leading_rows(const Shape& x) {
+  int64_t m = 1;
+  for (int d = 0; d + 1 < x.rank(); ++d) m *= x[d];
+  return m;
+}
+
+// A product over k = 0 is zeros; cuBLAS refuses a leading dimension of 0.
+void zero_rows(float* y, int64_t ldy, int64_t m, int64_t n) {
+  check(cudaMemset2DAsync(y, size_t(ldy) * sizeof(float), 0, size_t(n) * sizeof(float), size_t(m), stream()),
+        "zeroing a GEMM over no depth");
+}
+
+void bias_activation(float* y, int64_t ldy, const float* bias, int64_t m, int64_t n, Unary act) {
+  if (!bias && act == Unary::identity) return;
+  bias_activation_f32(y, ldy, bias, m, n, act, stream());
+  check_launch("bias and activation");
+}
+
 // Offsets (in elements) of each batch of A and B in a broadcast batched MatMul.
 struct BatchPlan {
   std::vector<int64_t> a, b;
@@ -68,7 +87,7 @@ class HalfLinear final : public Invocation {
  public:
   HalfLinear(DType dtype, std::shared_ptr<const HalfWeight> weight, Unary act, bool in_out, const NodeShapes& s)
       : dtype_(dtype), weight_(std::move(weight)), act_(act), in_out_(in_out) {
-    n_ = s.in[1].shape[in_out ? 1 : 0], k_ = s.in[1].shape[in_out ? 0 : 1], m_ = s.in[0].shape.numel() / k_;
+    n_ = s.in[1].shape[in_out ? 1 : 0], k_ = s.in[1].shape[in_out ? 0 : 1], m_ = leading_rows(s.in[0].shape);
     bias_ = present(s, 2);
     x_ = DeviceFloats(size_t(m_ * k_ + 1) / 2);
     if (!weight_) w_ = DeviceFloats(size_t(n_ * k_ + 1) / 2);
@@ -113,6 +132,10 @@ const uint16_t* to_half(const float* x, int64_t n, DType dtype, const DeviceFloa
 void linear_half(DType dtype, const float* x, int64_t m, int64_t k, const uint16_t* w, int64_t n, const float* bias,
                  float* y, int64_t ldy, const DeviceFloats& x_half, Unary act, bool w_in_out) {
   if (m == 0 || n == 0) return;
+  if (k == 0) {
+    zero_rows(y, ldy, m, n);
+    return bias_activation(y, ldy, bias, m, n, act);
+  }
   const uint16_t* xh = to_half(x, m * k, dtype, x_half);
   const float one = 1.f, zero = 0.f;
   // A row-major [k, n] weight is column-major [n, k]: no transpose.
@@ -120,10 +143,7 @@ void linear_half(DType dtype, const float* x, int64_t m, int64_t k, const uint16
                      cuda_type(dtype), int(w_in_out ? n : k), xh,
                      cuda_type(dtype), int(k), &zero, y, CUDA_R_32F, int(ldy), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
         "cublasGemmEx (Linear)");
-  if (bias || act != Unary::identity) {
-    bias_activation_f32(y, ldy, bias, m, n, act, stream());
-    check_launch("bias and activation");
-  }
+  bias_activation(y, ldy, bias, m, n, act);
 }
 
 namespace {
@@ -134,7 +154,8 @@ std::unique_ptr<Invocation> half_matmul(const NodeShapes& s, const BatchPlan& p,
   const int64_t na = s.in[0].shape.numel(), nb = s.in[1].shape.numel(), count = int64_t(p.a.size());
   auto a_half = std::make_shared<DeviceFloats>(size_t(na + 1) / 2), b_half = std::make_shared<DeviceFloats>(size_t(nb + 1) / 2);
   return invocation([=](const Buffers& io) {
-    if (m == 0 || n == 0) return;
+    if (m == 0 || n == 0 || count == 0) return;
+    if (k == 0) return zero_rows(io.out_as<float>(0), n, count * m, n);
     const uint16_t* a = to_half(io.in_as<float>(0), na, dtype, *a_half);
     const uint16_t* b = to_half(io.in_as<float>(1), nb, dtype, *b_half);
     const float one = 1.f, zero = 0.f;
@@ -160,16 +181,17 @@ std::unique_ptr<Invocation> half_matmul(const NodeShapes& s, const BatchPlan& p,
 void linear_f32(const float* x, int64_t m, int64_t k, int64_t ldx, const float* w, int64_t n, const float* bias, float* y,
                 int64_t ldy, Unary act, int64_t ldw, bool w_in_out) {
   if (m == 0 || n == 0) return;
+  if (k == 0) {
+    zero_rows(y, ldy, m, n);
+    return bias_activation(y, ldy, bias, m, n, act);
+  }
   const float one = 1.f, zero = 0.f;
   // Column-major view: y^T [n, m] = W [n, k] . x^T [k, m] (a row-major [k, n] W is column-major [n, k]).
   check(cublasSgemm(cublas(), w_in_out ? CUBLAS_OP_N : CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(m), int(k), &one, w,
                     int(ldw ? ldw : w_in_out ? n : k), x, int(ldx),
                     &zero, y, int(ldy)),
         "cublasSgemm");
-  if (bias || act != Unary::identity) {
-    bias_activation_f32(y, ldy, bias, m, n, act, stream());
-    check_launch("bias and activation");
-  }
+  bias_activation(y, ldy, bias, m, n, act);
 }
 
 void register_gemm_kernels() {
@@ -184,7 +206,7 @@ void register_gemm_kernels() {
       });
     }
     return kernel([act, in_out](const NodeShapes& s) {
-      const int64_t n = s.in[1].shape[in_out ? 1 : 0], k = s.in[1].shape[in_out ? 0 : 1], m = s.in[0].shape.numel() / k;
+      const int64_t n = s.in[1].shape[in_out ? 1 : 0], k = s.in[1].shape[in_out ? 0 : 1], m = leading_rows(s.in[0].shape);
       const bool bias = s.in.size() > 2 && s.in[2].present;
       return invocation([=](const Buffers& io) {
         linear_f32(io.in_as<float>(0), m, k, k, io.in_as<float>(1), n, bias ? io.in_as<float>(2) : nullptr,
@@ -207,7 +229,8 @@ void register_gemm_kernels() {
         const float one = 1.f, zero = 0.f;
         const float *pa = io.in_as<float>(0), *pb = io.in_as<float>(1);
         float* pc = io.out_as<float>(0);
-        if (m == 0 || n == 0) return;
+        if (m == 0 || n == 0 || count == 0) return;
+        if (k == 0) return zero_rows(pc, n, count * m, n);
         // Column-major: C^T [n, m] = op(B)^T [n, k] . op(A)^T [k, m].
         const cublasOperation_t opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
         if (p.uniform) {

@@ -3,6 +3,7 @@
 #include <cfloat>
 
 #include "backends/cuda/cuda_kernels.h"
+#include "backends/cuda/float_order.cuh"
 
 namespace heed::cuda {
 namespace {
@@ -27,22 +28,29 @@ __device__ float block_reduce(float v, Op op, float identity, float* shared) {
   return v;
 }
 
-struct Max {
-  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+struct Max {  // NaN spreads to the row, as in PyTorch
+  __device__ float operator()(float a, float b) const { return max_nan(a, b); }
 };
 struct Sum {
   __device__ float operator()(float a, float b) const { return a + b; }
 };
 
-// Block b handles outer index b / inner and inner index b % inner.
-__global__ void softmax_kernel(const float* x, float* y, int64_t axis, int64_t inner, bool log) {
+// Block b handles outer index b / inner and inner index b % inner. A row with a
+// NaN or +inf comes out NaN, as does an all -inf row unless `masked`: then the
+// mask hid the whole row and it comes out as probability 0 (log: -inf), as the
+// CPU kernel does.
+__global__ void softmax_kernel(const float* x, float* y, int64_t axis, int64_t inner, bool log, bool masked) {
   __shared__ float shared[32];
   const int64_t o = blockIdx.x / inner, in = blockIdx.x % inner;
   const float* row = x + o * axis * inner + in;
   float* out = y + o * axis * inner + in;
-  float m = -FLT_MAX;
-  for (int64_t j = threadIdx.x; j < axis; j += blockDim.x) m = fmaxf(m, row[j * inner]);
-  m = block_reduce(m, Max{}, -FLT_MAX, shared);
+  float m = -INFINITY;
+  for (int64_t j = threadIdx.x; j < axis; j += blockDim.x) m = max_nan(m, row[j * inner]);
+  m = block_reduce(m, Max{}, -INFINITY, shared);
+  if (masked && m == -INFINITY) {
+    for (int64_t j = threadIdx.x; j < axis; j += blockDim.x) out[j * inner] = log ? -INFINITY : 0.f;
+    return;
+  }
   float s = 0.f;
   for (int64_t j = threadIdx.x; j < axis; j += blockDim.x) s += expf(row[j * inner] - m);
   s = block_reduce(s, Sum{}, 0.f, shared);
@@ -72,8 +80,10 @@ __global__ void layer_norm_kernel(const float* x, const float* weight, const flo
 
 }  // namespace
 
-void softmax_f32(const float* x, float* y, int64_t outer, int64_t axis, int64_t inner, bool log, cudaStream_t stream) {
-  if (outer * inner > 0 && axis > 0) softmax_kernel<<<unsigned(outer * inner), kThreads, 0, stream>>>(x, y, axis, inner, log);
+void softmax_f32(const float* x, float* y, int64_t outer, int64_t axis, int64_t inner, bool log, bool masked,
+                 cudaStream_t stream) {
+  if (outer * inner > 0 && axis > 0)
+    softmax_kernel<<<unsigned(outer * inner), kThreads, 0, stream>>>(x, y, axis, inner, log, masked);
 }
 
 void layer_norm_f32(const float* x, const float* weight, const float* bias, float* y, int64_t rows, int64_t cols,

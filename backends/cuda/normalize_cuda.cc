@@ -10,10 +10,19 @@ void register_normalize_kernels() {
   for (const char* op : {"Softmax", "LogSoftmax"})
     register_kernel(op, [log = std::string(op) == "LogSoftmax"](const KernelInit& init) {
       const int64_t axis = init.node.attr_int("axis");
-      return kernel([axis, log](const NodeShapes& s) {
+      return kernel([axis, log, where = init.node.where()](const NodeShapes& s) {
         const Rows r = rows_of(s.in[0].shape, axis);
-        return invocation([r, log](const Buffers& io) {
-          softmax_f32(io.in_as<float>(0), io.out_as<float>(0), r.outer, r.n, r.inner, log, stream());
+        const bool masked = present(s, 1);
+        const StridedIndex add = masked ? broadcast_index(s, where) : StridedIndex{};
+        const int64_t n = s.out[0].shape.numel();
+        return invocation([r, log, masked, add, n](const Buffers& io) {
+          const float* x = io.in_as<float>(0);
+          if (masked) {  // y = x + mask, then the softmax in place
+            binary<float>(Binary::add, x, io.in_as<float>(1), io.out_as<float>(0), add, n, stream());
+            check_launch("adding a softmax mask");
+            x = io.out_as<float>(0);
+          }
+          softmax_f32(x, io.out_as<float>(0), r.outer, r.n, r.inner, log, masked, stream());
           check_launch("softmax");
         });
       });

@@ -2,6 +2,8 @@
 // steps in one cuBLAS GEMM per layer and direction, then per step a GEMM on the
 // state and one pointwise kernel. PyTorch's weights and gate order, per-sequence
 // lengths as in backends/cpu/rnn_cpu.cc (each sequence exactly as if alone).
+// ONNX's default GRU (linear_before_reset false) splits the state GEMM in two
+// around the reset gate.
 #include <fmt/format.h>
 
 #include "backends/cuda/cuda_backend.h"
@@ -17,7 +19,7 @@ namespace {
 using namespace ops::recurrent;
 
 struct RnnConfig {
-  bool gru;
+  bool gru, reset_before;  // reset_before: ONNX's default GRU (linear_before_reset false)
   int64_t hidden, layers;
   int dirs;
   bool batch_first;
@@ -35,6 +37,7 @@ class RnnInvocation final : public Invocation {
     gx_ = DeviceFloats(size_t(T_ * B_ * gates_ * H));
     gh_ = DeviceFloats(size_t(B_ * gates_ * H));
     h_ = DeviceFloats(size_t(B_ * H));
+    if (cfg.reset_before) rh_ = DeviceFloats(size_t(B_ * H));
     c_ = DeviceFloats(cfg.gru ? 0 : size_t(B_ * H));
     if (cfg.layers > 1) {
       layer_out_[0] = DeviceFloats(size_t(T_ * B_ * width));
@@ -60,11 +63,11 @@ class RnnInvocation final : public Invocation {
         linear_f32(in, T_ * B_, in_width, in_width, io.in_as<float>(w), gates_ * H, io.in_as<float>(w + kBiasIh), gx_.get(),
                    gates_ * H);
         init_state(io, l * cfg_.dirs + d);
-        RecurrentStep p{cfg_.gru, d == 1, in_batch_first, last && cfg_.batch_first, T_, B_, H, 0, width, d * H,
-                        lengths_ ? io.in(kLengths) : nullptr, lengths64_};
+        RecurrentStep p{cfg_.gru, d == 1, in_batch_first, last && cfg_.batch_first, cfg_.reset_before, T_, B_, H, 0, width,
+                        d * H, lengths_ ? io.in(kLengths) : nullptr, lengths64_};
         for (int64_t step = 0; step < T_; ++step) {
           p.step = step;
-          linear_f32(h_.get(), B_, H, H, io.in_as<float>(w + kWeightHh), gates_ * H, nullptr, gh_.get(), gates_ * H);
+          state_projection(p, io.in_as<float>(w + kWeightHh), io.in_as<float>(w + kBiasHh));
           recurrent_step(p, gx_.get(), gh_.get(), io.in_as<float>(w + kBiasHh), h_.get(), cfg_.gru ? nullptr : c_.get(), out,
                          stream());
           check_launch("recurrent step");
@@ -78,6 +81,17 @@ class RnnInvocation final : public Invocation {
   }
 
  private:
+  // gh = h W_hh^T; with reset_before, the n columns from (r h) instead: r needs
+  // the r columns first.
+  void state_projection(const RecurrentStep& p, const float* w_hh, const float* b_hh) {
+    const int64_t H = cfg_.hidden, G = gates_ * H;
+    if (!cfg_.reset_before) return linear_f32(h_.get(), B_, H, H, w_hh, G, nullptr, gh_.get(), G);
+    linear_f32(h_.get(), B_, H, H, w_hh, 2 * H, nullptr, gh_.get(), G);
+    gru_reset_hidden(p, gx_.get(), gh_.get(), b_hh, h_.get(), rh_.get(), stream());
+    check_launch("GRU reset gate");
+    linear_f32(rh_.get(), B_, H, H, w_hh + 2 * H * H, H, nullptr, gh_.get() + 2 * H, G);
+  }
+
   void init_state(const Buffers& io, int64_t k) {
     const size_t bytes = size_t(B_ * cfg_.hidden) * sizeof(float);
     copy_or_zero(h_.get(), has_h0_ ? io.in_as<float>(kH0) + k * B_ * cfg_.hidden : nullptr, bytes);
@@ -97,7 +111,7 @@ class RnnInvocation final : public Invocation {
   int64_t T_, B_, I_, gates_;
   bool has_h0_, has_c0_, lengths_, lengths64_;
   size_t outputs_;
-  DeviceFloats gx_, gh_, h_, c_, layer_out_[2];
+  DeviceFloats gx_, gh_, h_, c_, rh_, layer_out_[2];
 };
 
 // LSTMCell: x, h, c, W_ih, W_hh, b_ih?, b_hh? -> h', c'. GRUCell: x, h, W_ih, W_hh, b_ih?, b_hh? -> h'.
@@ -131,9 +145,7 @@ class CellInvocation final : public Invocation {
 void register_recurrent_kernels() {
   for (const char* op : {"LSTM", "GRU"})
     register_kernel(op, [gru = std::string(op) == "GRU"](const KernelInit& init) {
-      if (gru && !init.node.attr_int("linear_before_reset"))
-        throw Error(init.node.where() + ": linear_before_reset false (ONNX's default GRU) has no CUDA kernel; run it on the CPU");
-      RnnConfig cfg{gru, init.node.attr_int("hidden_size"), init.node.attr_int("num_layers"),
+      RnnConfig cfg{gru, gru && !init.node.attr_int("linear_before_reset"), init.node.attr_int("hidden_size"), init.node.attr_int("num_layers"),
                     init.node.attr_int("bidirectional") ? 2 : 1, bool(init.node.attr_int("batch_first"))};
       return kernel([cfg](const NodeShapes& s) -> std::unique_ptr<Invocation> { return std::make_unique<RnnInvocation>(cfg, s); });
     });

@@ -5,6 +5,7 @@
 #include <cuda_fp16.h>
 
 #include "backends/cuda/cuda_kernels.h"
+#include "backends/cuda/float_order.cuh"
 
 namespace heed::cuda {
 namespace {
@@ -62,7 +63,8 @@ __global__ void cast_kernel(const void* x, ScalarType from, void* y, ScalarType 
   store(y, to, i, load(x, from, i), from_float);
 }
 
-// One block per column; (value, index) pairs reduced, first maximum wins.
+// One block per column; (value, index) pairs reduced, first maximum wins (a NaN
+// is the maximum, as in PyTorch).
 __global__ void argmax_kernel(const float* x, int64_t n, int64_t inner, int64_t* out) {
   __shared__ float best_v[kThreads];
   __shared__ int64_t best_i[kThreads];
@@ -72,7 +74,7 @@ __global__ void argmax_kernel(const float* x, int64_t n, int64_t inner, int64_t*
   int64_t idx = n;  // none yet: the first element seen is taken
   for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
     const float c = col[j * inner];
-    if (idx == n || c > v) {
+    if (idx == n || ranks_above(c, v)) {
       v = c;
       idx = j;
     }
@@ -85,7 +87,9 @@ __global__ void argmax_kernel(const float* x, int64_t n, int64_t inner, int64_t*
       const float ov = best_v[threadIdx.x + s];
       const int64_t oi = best_i[threadIdx.x + s];
       const bool mine_empty = best_i[threadIdx.x] == n, other_empty = oi == n;
-      if (!other_empty && (mine_empty || ov > best_v[threadIdx.x] || (ov == best_v[threadIdx.x] && oi < best_i[threadIdx.x]))) {
+      const float mv = best_v[threadIdx.x];
+      const bool tie = !ranks_above(ov, mv) && !ranks_above(mv, ov);
+      if (!other_empty && (mine_empty || ranks_above(ov, mv) || (tie && oi < best_i[threadIdx.x]))) {
         best_v[threadIdx.x] = ov;
         best_i[threadIdx.x] = oi;
       }
@@ -95,7 +99,8 @@ __global__ void argmax_kernel(const float* x, int64_t n, int64_t inner, int64_t*
   if (threadIdx.x == 0) out[blockIdx.x] = best_i[0] < n ? best_i[0] : 0;
 }
 
-// One thread per column: k selection passes (k is small where TopK is used).
+// One thread per column: k selection passes (k is small where TopK is used), in
+// (value, index) order with NaN above every number, as the CPU kernel.
 __global__ void topk_kernel(const float* x, int64_t outer, int64_t n, int64_t inner, int64_t k, bool largest,
                             float* values, int64_t* indices) {
   const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -110,10 +115,10 @@ __global__ void topk_kernel(const float* x, int64_t outer, int64_t n, int64_t in
     for (int64_t t = 0; t < n; ++t) {
       const float v = col[t * inner];
       // after the previous pick in (value, index) order
-      const bool after = prev_i < 0 || (largest ? (v < prev_v || (v == prev_v && t > prev_i))
-                                                : (v > prev_v || (v == prev_v && t > prev_i)));
-      if (!after) continue;
-      if (bi < 0 || (largest ? v > bv : v < bv)) {
+      const bool prev_first = largest ? ranks_above(prev_v, v) : ranks_above(v, prev_v);
+      const bool tie = !ranks_above(prev_v, v) && !ranks_above(v, prev_v);
+      if (prev_i >= 0 && !prev_first && !(tie && t > prev_i)) continue;
+      if (bi < 0 || (largest ? ranks_above(v, bv) : ranks_above(bv, v))) {
         bv = v;
         bi = t;
       }
@@ -134,14 +139,14 @@ __global__ void reduce_kernel(Reduction op, const float* x, StridedIndex kept, S
     base += (rest % kept.shape[d]) * kept.stride_a[d];
     rest /= kept.shape[d];
   }
-  float acc = op == Reduction::max ? -FLT_MAX : 0.f;
+  float acc = op == Reduction::max ? -INFINITY : op == Reduction::prod ? 1.f : 0.f;
   for (int64_t r = 0; r < count; ++r) {
     int64_t rr = r, off = base;
     for (int d = reduced.rank - 1; d >= 0; --d) {
       off += (rr % reduced.shape[d]) * reduced.stride_a[d];
       rr /= reduced.shape[d];
     }
-    acc = op == Reduction::max ? fmaxf(acc, x[off]) : acc + x[off];
+    acc = op == Reduction::max ? max_nan(acc, x[off]) : op == Reduction::prod ? acc * x[off] : acc + x[off];  // NaN wins a max
   }
   out[o] = op == Reduction::mean ? acc / float(count) : acc;
 }

@@ -1,4 +1,4 @@
-// Cast, ArgMax, TopK and ReduceSum/Mean/Max on the GPU.
+// Cast, ArgMax, TopK and ReduceSum/Mean/Max/Prod on the GPU.
 #include <fmt/format.h>
 #include <heed/error.h>
 
@@ -75,7 +75,7 @@ void register_select_kernels() {
     });
   });
   for (const auto& [name, op] : {std::pair{"ReduceSum", Reduction::sum}, std::pair{"ReduceMean", Reduction::mean},
-                                 std::pair{"ReduceMax", Reduction::max}})
+                                 std::pair{"ReduceMax", Reduction::max}, std::pair{"ReduceProd", Reduction::prod}})
     register_kernel(name, [op = op](const KernelInit& init) {
       const std::vector<int64_t> axes = init.node.attr_ints("axes");
       return kernel([op, axes](const NodeShapes& s) {
