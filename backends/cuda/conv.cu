@@ -13,11 +13,12 @@ __device__ int64_t lesser(int64_t a, int64_t b) { return a < b ? a : b; }
 __device__ int64_t greater(int64_t a, int64_t b) { return a > b ? a : b; }
 inline unsigned blocks_for(int64_t n) { return unsigned((n + kThreads - 1) / kThreads); }
 
-__global__ void im2col_kernel(const float* x, Window2d w, float* col) {
-  const int64_t P = w.OH * w.OW, i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= w.C * w.kh * w.kw * P) return;
-  const int64_t p = i % P, r = i / P;  // row r = (c, ky, kx)
+__global__ void im2col_kernel(const float* x, Window2d w, int64_t images, int64_t image_stride, float* col) {
+  const int64_t P = w.OH * w.OW, K = w.C * w.kh * w.kw, i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= images * K * P) return;
+  const int64_t p = i % P, r = (i / P) % K, n = i / (K * P);  // row r = (c, ky, kx) of image n
   const int64_t kx = r % w.kw, ky = (r / w.kw) % w.kh, c = r / (w.kw * w.kh);
+  x += n * image_stride;
   const int64_t oy = p / w.OW, ox = p % w.OW;
   const int64_t iy = oy * w.sh - w.ph + ky * w.dh, ix = ox * w.sw - w.pw + kx * w.dw;
   col[i] = iy >= 0 && iy < w.H && ix >= 0 && ix < w.W ? x[(c * w.H + iy) * w.W + ix] : 0.f;
@@ -113,9 +114,9 @@ void col2im(const float* col, const Window2d& w, const float* bias, float* y, cu
   if (n > 0) col2im_kernel<<<blocks_for(n), kThreads, 0, stream>>>(col, w, bias, y);
 }
 
-void im2col(const float* x, const Window2d& w, float* col, cudaStream_t stream) {
-  const int64_t n = w.C * w.kh * w.kw * w.OH * w.OW;
-  if (n > 0) im2col_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, w, col);
+void im2col(const float* x, const Window2d& w, int64_t images, int64_t image_stride, float* col, cudaStream_t stream) {
+  const int64_t n = images * w.C * w.kh * w.kw * w.OH * w.OW;
+  if (n > 0) im2col_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, w, images, image_stride, col);
 }
 
 void conv_epilogue(float* y, const float* bias, const float* residual, int64_t N, int64_t O, int64_t P, bool relu,

@@ -1,8 +1,11 @@
-// Conv2d (im2col + cuBLAS per image and group, fused bias/residual/ReLU),
+// Conv2d (im2col of a chunk of images + one strided-batched cuBLAS GEMM per
+// group, none for 1x1 convolutions; fused bias/residual/ReLU),
 // ConvTranspose2d (cuBLAS + col2im),
 // BatchNorm2d, Max/AvgPool2d and AdaptiveAvgPool2d on the GPU, NCHW. The
 // load-time rewrites (BatchNorm folding, residual and ReLU fusion) apply as on
 // the CPU, since they change the graph, not the kernels.
+#include <algorithm>
+
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/cuda_kernels.h"
 #include "backends/cuda/cuda_util.h"
@@ -28,26 +31,43 @@ class ConvInvocation final : public Invocation {
     w_.C = w.C / groups;  // im2col runs per group
     K_ = w_.C * w.kh * w.kw;
     P_ = w.OH * w.OW;
-    check(cudaMalloc(reinterpret_cast<void**>(&col_), size_t(K_ * P_) * sizeof(float)), "cudaMalloc (im2col)");
+    // A 1x1 convolution with stride 1 and no padding is a GEMM on the image itself.
+    pointwise_ = w.kh == 1 && w.kw == 1 && w.sh == 1 && w.sw == 1 && w.ph == 0 && w.pw == 0;
+    constexpr int64_t kColFloats = int64_t(1) << 25;  // 128 MB of columns at most: images in chunks
+    chunk_ = std::max<int64_t>(1, std::min<int64_t>(w.N, kColFloats / std::max<int64_t>(K_ * P_, 1)));
+    if (!pointwise_) col_ = DeviceFloats(size_t(chunk_ * K_ * P_));
     bias_ = s.in.size() > kBias && s.in[kBias].present;
     residual_ = s.in.size() > kResidual && s.in[kResidual].present;
   }
-  ~ConvInvocation() override { cudaFree(col_); }
 
+  // Per chunk of images and group: im2col of every image in one launch, then
+  // one strided-batched GEMM over the images (the weight shared).
   void run(const Buffers& io) override {
     const float *x = io.in_as<float>(kX), *weight = io.in_as<float>(kWeight);
     float* y = io.out_as<float>(0);
-    const int64_t og = O_ / groups_, C = w_.C * groups_;
+    const int64_t og = O_ / groups_, image = w_.C * groups_ * w_.H * w_.W;
     const float one = 1.f, zero = 0.f;
-    for (int64_t n = 0; n < w_.N; ++n)
-      for (int64_t g = 0; g < groups_; ++g) {
-        im2col(x + (n * C + g * w_.C) * w_.H * w_.W, w_, col_, stream());
-        check_launch("im2col");
-        // Column-major: y_g^T [P, og] = col^T [P, K] . W_g^T [K, og]
-        check(cublasSgemm(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, int(P_), int(og), int(K_), &one, col_, int(P_),
-                          weight + g * og * K_, int(K_), &zero, y + (n * O_ + g * og) * P_, int(P_)),
-              "convolution GEMM");
+    if (P_ == 0 || og == 0 || K_ == 0) {
+      check(cudaMemsetAsync(y, 0, size_t(w_.N * O_ * P_) * sizeof(float), stream()), "an empty convolution");
+    } else {
+      for (int64_t n = 0; n < w_.N; n += chunk_) {
+        const int64_t images = std::min(chunk_, w_.N - n);
+        for (int64_t g = 0; g < groups_; ++g) {
+          const float* col = x + n * image + g * w_.C * w_.H * w_.W;
+          int64_t col_stride = image;
+          if (!pointwise_) {
+            im2col(col, w_, images, image, col_.get(), stream());
+            check_launch("im2col");
+            col = col_.get(), col_stride = K_ * P_;
+          }
+          // Column-major: y_ng^T [P, og] = col_n^T [P, K] . W_g^T [K, og]
+          check(cublasSgemmStridedBatched(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, int(P_), int(og), int(K_), &one, col, int(P_),
+                                          col_stride, weight + g * og * K_, int(K_), 0, &zero, y + (n * O_ + g * og) * P_,
+                                          int(P_), O_ * P_, int(images)),
+                "convolution GEMM");
+        }
       }
+    }
     if (bias_ || residual_ || relu_) {
       conv_epilogue(y, bias_ ? io.in_as<float>(kBias) : nullptr, residual_ ? io.in_as<float>(kResidual) : nullptr, w_.N,
                     O_, P_, relu_, stream());
@@ -58,9 +78,9 @@ class ConvInvocation final : public Invocation {
  private:
   Window2d w_;
   int64_t groups_;
-  bool relu_, bias_ = false, residual_ = false;
-  int64_t O_, K_ = 0, P_ = 0;
-  float* col_ = nullptr;
+  bool relu_, bias_ = false, residual_ = false, pointwise_ = false;
+  int64_t O_, K_ = 0, P_ = 0, chunk_ = 1;
+  DeviceFloats col_;
 };
 
 // ConvTranspose2d, per image and group: col [og * kh * kw, H * W] = W_g^T x_g on

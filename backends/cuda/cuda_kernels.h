@@ -175,8 +175,9 @@ void local_attention(const LocalAttentionArgs& a, const float* q, const float* k
 struct Window2d {
   int64_t N = 0, C = 0, H = 0, W = 0, OH = 0, OW = 0, kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
 };
-// col [C * kh * kw, OH * OW] of one image x [C, H, W] (zeros in the padding).
-void im2col(const float* x, const Window2d& w, float* col, cudaStream_t stream);
+// col [C * kh * kw, OH * OW] of each image x [C, H, W] (zeros in the padding), for
+// `images` images image_stride floats apart, into [images, C * kh * kw, OH * OW].
+void im2col(const float* x, const Window2d& w, int64_t images, int64_t image_stride, float* col, cudaStream_t stream);
 // y [N, O, P] += bias[o] + residual, then ReLU when asked.
 void conv_epilogue(float* y, const float* bias, const float* residual, int64_t N, int64_t O, int64_t P, bool relu,
                    cudaStream_t stream);

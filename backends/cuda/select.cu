@@ -130,25 +130,44 @@ __global__ void topk_kernel(const float* x, int64_t outer, int64_t n, int64_t in
   }
 }
 
+__device__ float identity_of(Reduction op) { return op == Reduction::max ? -INFINITY : op == Reduction::prod ? 1.f : 0.f; }
+__device__ float combine(Reduction op, float acc, float v) {
+  return op == Reduction::max ? max_nan(acc, v) : op == Reduction::prod ? acc * v : acc + v;  // NaN wins a max
+}
+
+// Offset of output o's first element (through `kept`) and of its r-th reduced element (through `reduced`).
+__device__ int64_t offset_of(const StridedIndex& index, int64_t i) {
+  int64_t off = 0;
+  for (int d = index.rank - 1; d >= 0; --d) {
+    off += (i % index.shape[d]) * index.stride_a[d];
+    i /= index.shape[d];
+  }
+  return off;
+}
+
+// One thread per output: for reductions over fewer than a warp's elements.
 __global__ void reduce_kernel(Reduction op, const float* x, StridedIndex kept, StridedIndex reduced, int64_t count,
                               float* out, int64_t outputs) {
   const int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (o >= outputs) return;
-  int64_t rest = o, base = 0;
-  for (int d = kept.rank - 1; d >= 0; --d) {
-    base += (rest % kept.shape[d]) * kept.stride_a[d];
-    rest /= kept.shape[d];
-  }
-  float acc = op == Reduction::max ? -INFINITY : op == Reduction::prod ? 1.f : 0.f;
-  for (int64_t r = 0; r < count; ++r) {
-    int64_t rr = r, off = base;
-    for (int d = reduced.rank - 1; d >= 0; --d) {
-      off += (rr % reduced.shape[d]) * reduced.stride_a[d];
-      rr /= reduced.shape[d];
-    }
-    acc = op == Reduction::max ? max_nan(acc, x[off]) : op == Reduction::prod ? acc * x[off] : acc + x[off];  // NaN wins a max
-  }
+  const int64_t base = offset_of(kept, o);
+  float acc = identity_of(op);
+  for (int64_t r = 0; r < count; ++r) acc = combine(op, acc, x[base + offset_of(reduced, r)]);
   out[o] = op == Reduction::mean ? acc / float(count) : acc;
+}
+
+// One warp per output: its lanes read neighbouring elements (coalesced where the
+// reduced dims are innermost), then combine through shuffles.
+__global__ void reduce_warp_kernel(Reduction op, const float* x, StridedIndex kept, StridedIndex reduced, int64_t count,
+                                   float* out, int64_t outputs) {
+  const int64_t o = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  if (o >= outputs) return;  // the whole warp: o is the warp's
+  const int64_t base = offset_of(kept, o);
+  float acc = identity_of(op);
+  for (int64_t r = lane; r < count; r += 32) acc = combine(op, acc, x[base + offset_of(reduced, r)]);
+  for (int shift = 16; shift > 0; shift /= 2) acc = combine(op, acc, __shfl_down_sync(0xffffffffu, acc, shift));
+  if (lane == 0) out[o] = op == Reduction::mean ? acc / float(count) : acc;
 }
 
 }  // namespace
@@ -168,7 +187,9 @@ void topk_f32(const float* x, int64_t outer, int64_t n, int64_t inner, int64_t k
 
 void reduce_f32(Reduction op, const float* x, const StridedIndex& kept, const StridedIndex& reduced, int64_t count,
                 float* out, int64_t outputs, cudaStream_t stream) {
-  if (outputs > 0) reduce_kernel<<<blocks_for(outputs), kThreads, 0, stream>>>(op, x, kept, reduced, count, out, outputs);
+  if (outputs <= 0) return;
+  if (count >= 32) reduce_warp_kernel<<<blocks_for(outputs * 32), kThreads, 0, stream>>>(op, x, kept, reduced, count, out, outputs);
+  else reduce_kernel<<<blocks_for(outputs), kThreads, 0, stream>>>(op, x, kept, reduced, count, out, outputs);
 }
 
 }  // namespace heed::cuda
