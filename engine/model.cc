@@ -15,6 +15,7 @@
 #include "engine/importer.h"
 #include "engine/model_impl.h"
 #include "engine/optimize.h"
+#include "engine/projection_weights.h"
 #include "engine/safetensors.h"
 #include "engine/validate.h"
 
@@ -127,6 +128,7 @@ void ModelImpl::build(ir::GraphFile file, const LoadOptions& options) {
       throw Error(with_path(e.what()));
     }
   }
+  if (backend.device() == Device::cpu) tied_tables_ = store_tied_tables(file, weights_, precision_);
   // On the CPU the weights that kernels packed leave memory as soon as the last
   // of their nodes is compiled (engine/constant_uses.h).
   std::optional<ConstantUses> uses;
@@ -237,6 +239,9 @@ std::string Model::describe() const {
   if (std::optional<Precision> p = w.stored_precision())
     s += fmt::format("weights: {} of {} stored in {} (heed quantize)\n", w.stored_count(), w.all().size(),
                      precision_name(*p));
+  else if (impl_->tied_tables())
+    s += fmt::format("weights: {} lookup table(s) tied to a projection stored in {}; lookups read those values\n",
+                     impl_->tied_tables(), precision_name(impl_->precision()));
   for (const auto& [name, graph] : impl_->graphs()) {
     const auto& g = graph;  // a lambda may not capture a structured binding (C++20; clang refuses it)
     size_t lowp = 0;

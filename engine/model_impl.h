@@ -42,6 +42,7 @@ class ModelImpl {
   std::string with_path(const std::string& message) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   Precision precision() const { return precision_; }  // as loaded (LoadOptions::precision)
+  int tied_tables() const { return tied_tables_; }     // engine/projection_weights.h
 
  private:
   void build(ir::GraphFile file, const LoadOptions& options);
@@ -52,6 +53,7 @@ class ModelImpl {
   WeightStore weights_;
   std::map<std::string, std::unique_ptr<CompiledGraph>> graphs_;
   Precision precision_ = Precision::f32;
+  int tied_tables_ = 0;
 };
 
 }  // namespace heed::detail

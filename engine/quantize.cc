@@ -11,6 +11,7 @@
 #include "engine/model_impl.h"
 #include "engine/op_def.h"
 #include "engine/optimize.h"
+#include "engine/projection_weights.h"
 #include "engine/safetensors.h"
 #include "engine/stored_weight.h"
 #include "engine/validate.h"
@@ -46,32 +47,6 @@ void prepare_graph(ir::Graph& g, WeightStore& weights, const std::string& model)
     g.parameters.push_back({c.name, name});
   }
   g.constants = std::move(inline_constants);
-}
-
-// Per weight, the channel axes of the projections that multiply by it.
-std::map<std::string, std::set<int>> projection_axes(const ir::GraphFile& graphs, const WeightStore& weights) {
-  std::map<std::string, std::set<int>> axes;
-  for (const auto& [name, g] : graphs.graphs) {
-    std::map<std::string, std::string> weight_of;  // value -> weight
-    std::map<std::string, const Tensor*> constant_of;
-    for (const ir::Parameter& p : g.parameters) {
-      weight_of[p.name] = p.weight;
-      constant_of[p.name] = weights.find(p.weight);
-    }
-    for (const ir::Constant& c : g.constants) constant_of[c.name] = &c.value;
-    for (const ir::Node& n : g.nodes) {
-      const ir::OpDef* op = ir::find_op(n.op);
-      if (!op || !op->weight_axis) continue;
-      std::vector<const Tensor*> constants;
-      for (const std::string& in : n.inputs) constants.push_back(constant_of.count(in) ? constant_of[in] : nullptr);
-      for (size_t i = 0; i < n.inputs.size(); ++i) {
-        auto w = weight_of.find(n.inputs[i]);
-        const int axis = w == weight_of.end() ? -1 : op->weight_axis(n, i, constants);
-        if (axis >= 0) axes[w->second].insert(axis);
-      }
-    }
-  }
-  return axes;
 }
 
 // The weights some node or graph output reads (the optimizer leaves the

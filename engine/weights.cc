@@ -86,6 +86,11 @@ void WeightStore::materialize(const std::string& name) {
   t = std::move(values);
 }
 
+void WeightStore::store(const std::string& name, StoredWeight w) {
+  drop(tensors_.at(name));
+  stored_[name] = std::move(w);
+}
+
 void WeightStore::materialize_all() {
   for (const auto& [name, w] : stored_) materialize(name);
 }

@@ -47,6 +47,9 @@ class WeightStore {
   size_t stored_count() const { return stored_.size(); }
   void materialize(const std::string& name);
   void materialize_all();
+  // Keeps fp32 weight `name` in a stored form from now on (engine/projection_weights.h):
+  // its f32 data goes (and its file pages), as a quantized file's would never come.
+  void store(const std::string& name, StoredWeight w);
 
  private:
   void drop(Tensor& t) const;
