@@ -45,6 +45,25 @@ def torch_local_dense(n, repeats):
     return median_us(lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask), repeats, 1)
 
 
+def torch_core(length, repeats, iters):
+    q, k, v = (torch.randn(1, H, length, DH) for _ in range(3))
+    return median_us(lambda: F.scaled_dot_product_attention(q, k, v), repeats, iters)
+
+
+def fma_peak(bench_bin, threads):
+    """This machine's FP32 FMA peak at `threads` (heed_bench_fma_peak beside the attention benchmark; the
+    widest vectors it reports), or None when that binary is not there."""
+    import os
+    import re
+    import subprocess
+    path = os.path.join(os.path.dirname(bench_bin), "heed_bench_fma_peak")
+    if not os.path.exists(path):
+        return None
+    out = subprocess.run([path], env={**os.environ, "OMP_NUM_THREADS": str(threads)}, capture_output=True,
+                         text=True).stdout
+    return max(float(g) for g in re.findall(r"peak: ([0-9.]+) GFLOP/s", out))
+
+
 def main():
     a = parse_args("build/bench/heed_bench_attention")
     rows = run_heed(a)
@@ -69,6 +88,16 @@ def main():
         for r in (r for r in rows if r["bench"] == "local"):
             dense = f"{torch_local_dense(r['len'], 3) / 1e3:.1f}" if r["len"] <= 8192 else "(n x n mask: 1 GiB)"
             print(f"| {r['len']} | {r['heed_us'] / 1e3:.2f} | {r['us_per_1k_queries']:.0f} | {dense} |")
+        peak = fma_peak(a.bin, a.threads)
+        print("\nAttention core: ScaledDotProductAttention, batch 1, 8 heads of 64, self-attention, no mask"
+              f" (FP32 FMA peak at {a.threads} threads: " + (f"{peak:.0f} GFLOP/s)\n" if peak else "not measured)\n"))
+        print("| length | heed ms | heed GFLOP/s | of FMA peak | PyTorch SDPA ms | PyTorch / heed |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for r in (r for r in rows if r["bench"] == "core"):
+            t = torch_core(r["len"], a.repeats, r["iters"])
+            share = f"{r['gflops'] / peak:.0%}" if peak else "-"
+            print(f"| {r['len']} | {r['heed_us'] / 1e3:.2f} | {r['gflops']:.0f} | {share} | {t / 1e3:.2f} | "
+                  f"{t / r['heed_us']:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@
 //            the GEMM-bound limit (the same GEMMs on oneDNN matmul alone)
 //   decode   one cached decode step at cache lengths 16..1024
 //   local    LocalAttention, left = right = 32 (65 keys a query), lengths 1k..16k
+//   core     the attention core alone: ScaledDotProductAttention, 8 heads of 64,
+//            batch 1, no mask, lengths 128..2048 (GFLOP/s: 4 L^2 64 per head)
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <fmt/format.h>
@@ -119,6 +121,26 @@ void bench_local(const bench::Options& o) {
   }
 }
 
+void bench_core(const bench::Options& o) {
+  json shape = {1, H, "n", Dh};
+  json g = {{"inputs", {{{"name", "q"}, {"dtype", "f32"}, {"shape", shape}}, {{"name", "k"}, {"dtype", "f32"}, {"shape", shape}},
+                        {{"name", "v"}, {"dtype", "f32"}, {"shape", shape}}}},
+            {"outputs", {"y"}},
+            {"nodes", {{{"name", "core"}, {"op", "ScaledDotProductAttention"}, {"inputs", {"q", "k", "v"}}, {"outputs", {"y"}}}}}};
+  Model model = bench::load_graph("core", g, {});
+  Session session(model, {"", o.threads});
+  for (int64_t L : {128, 512, 1024, 2048}) {
+    const double flops = 4.0 * double(H) * double(L) * double(L) * double(Dh);
+    const int iters = int(std::clamp(3e5 / (flops / 50e3), 1.0, 50.0));
+    TensorMap in = {{"q", bench::random_tensor({1, H, L, Dh}, 12, 1.f)}, {"k", bench::random_tensor({1, H, L, Dh}, 13, 1.f)},
+                    {"v", bench::random_tensor({1, H, L, Dh}, 14, 1.f)}},
+              out;
+    const double heed = time_point(o, iters, [&] { session.run(in, out); });
+    bench::emit({{"bench", "core"}, {"len", L}, {"threads", o.threads}, {"heed_us", heed}, {"gflops", flops / heed / 1e3},
+                 {"iters", iters}});
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -126,5 +148,6 @@ int main(int argc, char** argv) {
   bench_mha(o);
   bench_decode(o);
   bench_local(o);
+  bench_core(o);
   return 0;
 }

@@ -1,6 +1,8 @@
 #include "backends/cpu/attention_core.h"
 
 #include "backends/cpu/attention_rows.h"
+#include "backends/cpu/flash_attention.h"
+#include "engine/cpu_isa.h"
 #include "engine/kernel_helpers.h"
 
 #include "engine/fast_math.h"
@@ -47,6 +49,10 @@ struct AttentionCore::Impl {
   // blocked, online: [q rows full|rest][k cols full|rest]
   StridedMatmul block_scores[2][2], block_context[2][2];
   Scratch s_blk, o_acc, m_run, l_run;
+  // blocked, flash: AVX-512, head size 64 (backends/cpu/flash_attention.h)
+  bool flash = false;
+  int flash_threads = 1;
+  Scratch flash_scratch;
   // loops: a row of scores per thread
   Scratch thread_rows;
   // The workspace: every Scratch above is a span of it, placed at setup.
@@ -71,6 +77,12 @@ struct AttentionCore::Impl {
   }
 
   void setup_blocked(size_t slab_bytes) {
+    if (cpu_isa() == CpuIsa::avx512 && flash_attention_fits(d, q, k, v, o)) {
+      flash = true;
+      flash_threads = omp_get_max_threads();
+      flash_scratch = place(int64_t(flash_threads) * int64_t(flash_thread_floats(d.L)));
+      return;
+    }
     // As many query rows per slab as fit (a multiple of 16, at most 256, at most T).
     int64_t per_row = d.B * d.H * d.L * int64_t(sizeof(float));
     slab_rows = std::min<int64_t>({int64_t(slab_bytes) / per_row / 16 * 16, 256, d.T});
@@ -181,6 +193,10 @@ struct AttentionCore::Impl {
   }
 
   void run_blocked(const float* qp, const float* kp, const float* vp, float* op, const AttentionMasks& m) {
+    if (flash) {
+      const FlashAttention a{qp, kp, vp, op, q, k, v, o, d.B, d.H, d.T, d.L, scale, &m, m.mask_stride ? m.mask_stride : d.L};
+      return flash_attention_avx512(a, (*this)(flash_scratch), std::min(flash_threads, omp_get_max_threads()));
+    }
     if (!online) return run_slabs(qp, kp, vp, op, m);
     for (int64_t t0 = 0; t0 < d.T; t0 += kBlockQ) {
       int64_t rows = std::min(kBlockQ, d.T - t0);

@@ -4,7 +4,9 @@
 //   Q [B, H, T, Dk], K [B, H, L, Dk], V [B, H, L, Dv]  ->  O [B, H, T, Dv]
 // Three ways to compute it, chosen at prepare time:
 //   materialized  the weights are wanted: scores [B, H, T, L], masked softmax, P V
-//   blocked       no weights: blocks of queries, each against all keys (an exact
+//   blocked       no weights: on AVX-512 with head size 64 a flash-style kernel
+//                 (backends/cpu/flash_attention.h); otherwise blocks of queries,
+//                 each against all keys (an exact
 //                 softmax over a [B, H, rows, L] slab of at most `slab_bytes`), or,
 //                 when even 16 query rows exceed that, query blocks x key blocks with
 //                 an online softmax (flash-attention style). No T x L matrix exists

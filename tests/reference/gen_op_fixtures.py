@@ -1244,6 +1244,35 @@ rnn_case("lstm_int8_torch_dynamic", lstm_q, xq, outs=torch_dynamic_rnn(lstm_q, x
 rnn_case("gru_int8_torch_dynamic", gru_q, xqb, outs=torch_dynamic_rnn(gru_q, xqb), rtol=0, atol=0.02,
          precision="int8")
 
+# Head size 64 without the weights output: heed's flash-style kernel on AVX-512
+# (backends/cpu/flash_attention.h): query tiles of 8 and key tiles of 32 with
+# partial last ones, masks of every shape, rows that see no key in their first
+# key tiles (the running max starts at -inf) or none at all, large logits (the
+# online rescaling).
+torch.manual_seed(64)
+fq, fk, fv = r(2, 3, 37, 64), r(2, 3, 70, 64), r(2, 3, 70, 64)
+case("sdpa64_flash", "ScaledDotProductAttention", [fq, fk, fv], [sdpa_reference(fq, fk, fv)[0]], atol=2e-5)
+fpad = torch.zeros(2, 1, 1, 70)
+fpad[1, ..., :40] = float("-inf")  # the second sequence sees only keys 40..69: its first key tile is hidden
+case("sdpa64_flash_padding_scale", "ScaledDotProductAttention", [fq, fk, fv, fpad],
+     [sdpa_reference(fq, fk, fv, fpad, 0.05)[0]], {"scale": 0.05}, atol=2e-5)
+fmask = r(2, 3, 37, 70)
+fmask[0, 1, 5, :] = float("-inf")  # a query that sees nothing: zeros
+fmask[1, 2, 36, :65] = float("-inf")  # one that sees only the last partial tile's keys
+case("sdpa64_flash_per_head_mask", "ScaledDotProductAttention", [fq, fk, fv, fmask],
+     [sdpa_reference(fq, fk, fv, fmask)[0]], atol=2e-5)
+fcausal = torch.full((37, 70), float("-inf")).triu(34)
+case("sdpa64_flash_query_mask_large_logits", "ScaledDotProductAttention", [fq * 8, fk, fv, fcausal],
+     [sdpa_reference(fq * 8, fk, fv, fcausal)[0]], rtol=1e-4, atol=1e-4)
+fsmall = r(1, 2, 3, 64)
+case("sdpa64_flash_few_keys", "ScaledDotProductAttention", [fsmall, fk[:1, :2, :5], fv[:1, :2, :5]],
+     [sdpa_reference(fsmall, fk[:1, :2, :5], fv[:1, :2, :5])[0]], atol=2e-5)
+mha64 = torch.nn.MultiheadAttention(128, 2, batch_first=True)
+x64 = r(2, 45, 128)
+kpm64 = torch.zeros(2, 45, dtype=torch.bool)
+kpm64[1, 30:] = True
+mha_case("mha64_flash_causal_padding", mha64, x64, kpm=kpm64, causal=True, weights=False, atol=2e-5)
+
 args = [a for a in sys.argv[1:] if a != "--fresh"]
 out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
 if os.path.exists(out) and "--fresh" not in sys.argv:
