@@ -19,7 +19,7 @@ Each figure is the median of --repeats runs (after a warm-up).
 
   python3 bench/vision.py --heed build/heed --threads 2 [--repeats 3]
   python3 bench/vision.py --only encoder --precision bf16   # heed bf16 against PyTorch autocast bf16
-  python3 bench/vision.py --only encoder --precision int8   # heed int8 against PyTorch fx int8 (static)
+  python3 bench/vision.py --only encoder --precision int8   # heed int8 (dynamic, and calibrated) against PyTorch fx int8 (static)
 
 --device cuda runs both sides on the GPU (issue 6): heed with --device cuda,
 PyTorch's modules and tensors moved there (CUDA eager, fp32, TF32 off as in
@@ -127,9 +127,9 @@ def median_s(fn, repeats):
     return statistics.median(times)
 
 
-def heed_captions_s(bench_bin, paths, batch, beam, words, threads, repeats):
+def heed_captions_s(bench_bin, paths, batch, beam, words, threads, repeats, model_dir=CAP_DIR):
     """heed::Captioner, warm, from files to captions (build/bench/heed_bench_caption), median of runs."""
-    r = subprocess.run([bench_bin, CAP_DIR, *paths, "--batch", str(batch), "--beam", str(beam), "--words", str(words),
+    r = subprocess.run([bench_bin, model_dir, *paths, "--batch", str(batch), "--beam", str(beam), "--words", str(words),
                         "--threads", str(threads), "--repeats", str(repeats), "--device", DEVICE,
                         "--precision", PRECISION],
                        capture_output=True, text=True)
@@ -176,13 +176,25 @@ def torch_timed(fn):
 def int8_fx(module, x):
     """PyTorch's int8 for a CNN: fx static quantization (the x86 backend's default
     qconfig: per-tensor affine u8 activations, calibrated here on the benchmark's
-    own batch; per-channel s8 weights). heed's int8 is dynamic (no calibration)."""
+    own batch; per-channel s8 weights). heed's int8 is dynamic by default, static
+    once `heed quantize --calibrate` has measured the same batch."""
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
     prepared = prepare_fx(module.eval(), get_default_qconfig_mapping("x86"), (x,))
     with torch.no_grad():
         prepared(x)
     return convert_fx(prepared)
+
+
+def calibrated_caption_model(heed, images):
+    """`heed quantize --calibrate` of the caption model's encoder on `images` (what
+    PyTorch's fx int8 calibrates on): heed's static int8 counterpart."""
+    from safetensors.torch import save_file
+    path, out = "/tmp/heed_bench_caption_calibration.safetensors", CAP_DIR + "_int8_calibrated"
+    save_file({"image": images.contiguous()}, path)
+    subprocess.run([heed, "quantize", CAP_DIR, "-o", out, "--precision", "int8", "--calibrate", path, "--graph",
+                    "encoder"], check=True, capture_output=True)
+    return out, path
 
 
 def encoder_only(args):
@@ -197,15 +209,19 @@ def encoder_only(args):
     encoder = int8_fx(model.encoder, x) if args.precision == "int8" else model.encoder
     with torch.no_grad(), torch.autocast(DEVICE, dtype=torch.bfloat16, enabled=bf16):
         t_torch = median_s(lambda: encoder(x), args.repeats)
-    r = subprocess.run([args.heed, "run", CAP_DIR, "--graph", "encoder", "--inputs", path, "--repeat", str(args.repeats + 1),
-                        "--threads", str(args.threads), "--device", DEVICE, "--precision", args.precision],
-                       capture_output=True, text=True)
-    if r.returncode:
-        raise SystemExit(r.stderr)
-    t_heed = float(re.search(r"median ([0-9.]+) ms", r.stdout + r.stderr).group(1)) / 1e3
+    rows = [("", CAP_DIR)]
+    if args.precision == "int8":  # heed's dynamic int8, and its static int8 calibrated on the batch PyTorch's was
+        rows = [(" dynamic", CAP_DIR), (" calibrated", calibrated_caption_model(args.heed, x.cpu())[0])]
     gflop = 2 * 8 * 10.2  # ResNet-101 at 256x256: about 10.2 G multiply-adds a picture
-    print(f"encoder, batch 8, {args.precision}: heed {t_heed:.3f} s ({gflop / t_heed:.0f} GFLOP/s), "
-          f"PyTorch {t_torch:.3f} s ({gflop / t_torch:.0f} GFLOP/s), {t_torch / t_heed:.2f}x")
+    for label, model_dir in rows:
+        r = subprocess.run([args.heed, "run", model_dir, "--graph", "encoder", "--inputs", path, "--repeat",
+                            str(args.repeats + 1), "--threads", str(args.threads), "--device", DEVICE, "--precision",
+                            args.precision], capture_output=True, text=True)
+        if r.returncode:
+            raise SystemExit(r.stderr)
+        t_heed = float(re.search(r"median ([0-9.]+) ms", r.stdout + r.stderr).group(1)) / 1e3
+        print(f"encoder, batch 8, {args.precision}{label}: heed {t_heed:.3f} s ({gflop / t_heed:.0f} GFLOP/s), "
+              f"PyTorch {t_torch:.3f} s ({gflop / t_torch:.0f} GFLOP/s), {t_torch / t_heed:.2f}x")
 
 
 def main():
@@ -234,13 +250,16 @@ def main():
         model, wm = build_caption_model()
         model = model.to(DEVICE)
         paths = pictures(args.images)
-        if PRECISION == "int8":
+        heed_dir = CAP_DIR
+        if PRECISION == "int8":  # both calibrate their CNN on the pictures; the decoders stay dynamic
             sample = torch.stack([sat.image_tensor(p, model.config["image"]) for p in paths])
+            heed_dir = calibrated_caption_model(args.heed, sample)[0]
             model.encoder = int8_fx(model.encoder, sample)
             model.decoder = torch_int8_dynamic(model.decoder)
         for batch, beam in ((1, 1), (8, 1), (1, 3), (8, 3)):
             t_torch = median_s(torch_timed(lambda: torch_captions(model, wm, paths, batch, beam, args.words)), args.repeats)
-            t_heed = heed_captions_s(args.caption_bench, paths, batch, beam, args.words, args.threads, args.repeats)
+            t_heed = heed_captions_s(args.caption_bench, paths, batch, beam, args.words, args.threads, args.repeats,
+                                     heed_dir)
             n = len(paths)
             rows.append(("caption", f"batch {batch}, {'greedy' if beam == 1 else f'beam {beam}'}", n / t_heed, n / t_torch))
             print(f"caption batch {batch} beam {beam}: heed {n / t_heed:.2f} images/s, PyTorch {n / t_torch:.2f} "

@@ -34,6 +34,12 @@ struct TensorDesc {
   // A small integer tensor's elements when the plan knows them (a shape the
   // graph computed: Slice's starts, Range's start): kernels read them here.
   std::vector<int64_t> elements = {};
+  // int8 with calibrated activation ranges (ir::Graph::activation_ranges): the
+  // scale of the value's quantized form (value ~ q * scale; 0: uncalibrated).
+  // dtype u8 or i8: its elements are stored so (engine/quantized_values.h);
+  // f32: a kernel that quantizes it uses this scale, in u8 when `nonnegative`.
+  float scale = 0.f;
+  bool nonnegative = false;
   size_t nbytes() const {
     size_t n = size_t(shape.numel());
     if (channel_block && shape.rank() >= 2 && shape[1] > 0)
@@ -77,6 +83,17 @@ class Invocation {
   virtual bool replayable() const { return true; }
 };
 
+// Which values a kernel reads and writes quantized (TensorDesc::scale, u8/i8),
+// when the model runs in int8 with calibrated activation ranges.
+struct QuantizedIO {
+  std::vector<int> inputs;  // the inputs it takes quantized
+  // It writes its output quantized only when this input is quantized too (-1:
+  // always; an absent input: no condition): a convolution adds its residual in
+  // the output's type, a max pool writes its input's integers.
+  int needs = -1;
+  bool keeps_scale = false;  // its quantized output has that input's dtype and scale
+};
+
 class Kernel {
  public:
   virtual ~Kernel() = default;
@@ -87,6 +104,7 @@ class Kernel {
   virtual bool reads_constant(size_t /*input*/) const { return true; }
   // The arithmetic its GEMMs run in (LoadOptions::precision, where it took it).
   virtual Precision precision() const { return Precision::f32; }
+  virtual const QuantizedIO* quantized_io() const { return nullptr; }
 };
 
 struct KernelInit {

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "engine/op_def.h"
+#include "engine/quantized_values.h"
 #include "engine/validate.h"
 
 namespace heed {
@@ -157,8 +158,11 @@ void add_overwrite_aliases(const CompiledGraph& g, const ShapePlan& plan, std::v
     if (k < 0 || size_t(k) >= n.in_ids.size() || n.in_ids[size_t(k)] < 0) continue;
     int in = n.in_ids[size_t(k)], out = n.out_ids[0];
     const TensorDesc &a = plan.values[size_t(in)], &b = plan.values[size_t(out)];
+    // u8 and i8 (quantized values) share bytes: a convolution adds an i8 residual into its u8 output.
+    const bool same_bytes = a.dtype == b.dtype || (a.scale > 0.f && b.scale > 0.f && dtype_size(a.dtype) == 1 &&
+                                                   dtype_size(b.dtype) == 1);
     if (!in_arena(out) || !in_arena(root_of(alias, in)) || last_read[size_t(root_of(views, in))] != int(i) ||
-        a.dtype != b.dtype || a.shape != b.shape || a.channel_block != b.channel_block)
+        !same_bytes || a.shape != b.shape || a.channel_block != b.channel_block)
       continue;
     bool read_twice = false;  // also another input of this node: overwriting it would change what it reads
     for (size_t j = 0; j < n.in_ids.size(); ++j)
@@ -240,6 +244,7 @@ std::shared_ptr<const ShapePlan> CompiledGraph::plan_for(const std::vector<Shape
     plan->values.push_back(std::move(desc));
   }
   choose_layouts(*plan);
+  if (precision_ == Precision::int8) choose_quantized_values(*this, *plan);
   for (const CompiledNode& n : nodes_) {
     NodeShapes s;
     for (int id : n.in_ids) s.in.push_back(id < 0 ? TensorDesc{DType::f32, {}, false} : plan->values[id]);

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -109,6 +110,10 @@ struct Graph {
   std::vector<Parameter> parameters;
   std::vector<Constant> constants;
   std::vector<Node> nodes;
+  // Calibrated ranges [min, max] of activations (`heed quantize --calibrate`):
+  // in int8, convolutions read and write these values quantized at a fixed
+  // scale instead of measuring each run (docs/precision.md).
+  std::map<std::string, std::pair<float, float>> activation_ranges;
 };
 
 }  // namespace heed::ir

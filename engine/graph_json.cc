@@ -2,6 +2,8 @@
 
 #include <heed/error.h>
 
+#include <cfloat>
+#include <cmath>
 #include <cstring>
 #include <set>
 
@@ -89,6 +91,7 @@ class Reader {
 
   Constant constant(const json& c, const std::string& where) const;
   Node node(const json& n, const std::string& where, size_t index) const;
+  std::map<std::string, std::pair<float, float>> ranges(const json& r, const std::string& where) const;
   Graph graph(const json& g, const std::string& where, const std::string& name) const;
 
  private:
@@ -128,6 +131,22 @@ Constant Reader::constant(const json& c, const std::string& where) const {
   return k;
 }
 
+// {"value": [min, max], ...}: finite, min <= max.
+std::map<std::string, std::pair<float, float>> Reader::ranges(const json& r, const std::string& where) const {
+  object(r, where);
+  std::map<std::string, std::pair<float, float>> out;
+  for (auto it = r.begin(); it != r.end(); ++it) {
+    const std::string w = where + "." + it.key();
+    const json& v = array(it.value(), w);
+    if (v.size() != 2 || !v[0].is_number() || !v[1].is_number()) fail(w, "expected [min, max]");
+    const double lo = v[0].get<double>(), hi = v[1].get<double>();
+    if (!std::isfinite(lo) || !std::isfinite(hi) || std::fabs(lo) > FLT_MAX || std::fabs(hi) > FLT_MAX || lo > hi)
+      fail(w, fmt::format("[{}, {}] is not a finite range (min <= max)", v[0].dump(), v[1].dump()));
+    out[it.key()] = {float(lo), float(hi)};
+  }
+  return out;
+}
+
 Node Reader::node(const json& n, const std::string& where, size_t index) const {
   object(n, where);
   only_keys(n, where, {"name", "op", "inputs", "outputs", "attrs"});
@@ -146,7 +165,7 @@ Node Reader::node(const json& n, const std::string& where, size_t index) const {
 
 Graph Reader::graph(const json& g, const std::string& where, const std::string& name) const {
   object(g, where);
-  only_keys(g, where, {"inputs", "outputs", "parameters", "constants", "nodes"});
+  only_keys(g, where, {"inputs", "outputs", "parameters", "constants", "nodes", "activation_ranges"});
   Graph graph;
   graph.name = name;
   const json& inputs = array(field(g, where, "inputs"), where + ".inputs");
@@ -182,6 +201,7 @@ Graph Reader::graph(const json& g, const std::string& where, const std::string& 
   const json& nodes = array(field(g, where, "nodes"), where + ".nodes");
   for (size_t i = 0; i < nodes.size(); ++i)
     graph.nodes.push_back(node(nodes[i], fmt::format("{}.nodes[{}]", where, i), i));
+  if (g.contains("activation_ranges")) graph.activation_ranges = ranges(g["activation_ranges"], where + ".activation_ranges");
   return graph;
 }
 
@@ -246,6 +266,10 @@ json graph_json(const Graph& g) {
     j["parameters"].push_back(p.name == p.weight ? json(p.name) : json{{"name", p.name}, {"weight", p.weight}});
   for (const Constant& c : g.constants) j["constants"].push_back(constant_json(c));
   for (const Node& n : g.nodes) j["nodes"].push_back(node_json(n));
+  if (!g.activation_ranges.empty()) {
+    json& r = j["activation_ranges"] = json::object();
+    for (const auto& [value, range] : g.activation_ranges) r[value] = {range.first, range.second};
+  }
   return j;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -57,18 +58,20 @@ T* workspace_at(void* workspace, size_t at) {
 template <typename Prepare>
 class FnKernel final : public Kernel {
  public:
-  FnKernel(Prepare prepare, Precision precision, std::vector<int> kept_inputs)
-      : prepare_(std::move(prepare)), precision_(precision), kept_inputs_(std::move(kept_inputs)) {}
+  FnKernel(Prepare prepare, Precision precision, std::vector<int> kept_inputs, std::optional<QuantizedIO> io = {})
+      : prepare_(std::move(prepare)), precision_(precision), kept_inputs_(std::move(kept_inputs)), io_(std::move(io)) {}
   std::unique_ptr<Invocation> prepare(const NodeShapes& shapes) const override { return prepare_(shapes); }
   Precision precision() const override { return precision_; }
   bool reads_constant(size_t input) const override {
     return std::find(kept_inputs_.begin(), kept_inputs_.end(), int(input)) == kept_inputs_.end();
   }
+  const QuantizedIO* quantized_io() const override { return io_ ? &*io_ : nullptr; }
 
  private:
   Prepare prepare_;
   Precision precision_;
   std::vector<int> kept_inputs_;
+  std::optional<QuantizedIO> io_;
 };
 
 // A kernel from a lambda `std::unique_ptr<Invocation>(const NodeShapes&)`, whose
@@ -77,6 +80,13 @@ class FnKernel final : public Kernel {
 template <typename Prepare>
 std::unique_ptr<Kernel> kernel(Prepare prepare, Precision precision = Precision::f32, std::vector<int> kept_inputs = {}) {
   return std::make_unique<FnKernel<Prepare>>(std::move(prepare), precision, std::move(kept_inputs));
+}
+
+// The same, for a kernel that reads and writes quantized values (QuantizedIO).
+template <typename Prepare>
+std::unique_ptr<Kernel> quantized_kernel(Prepare prepare, Precision precision, std::vector<int> kept_inputs,
+                                         QuantizedIO io) {
+  return std::make_unique<FnKernel<Prepare>>(std::move(prepare), precision, std::move(kept_inputs), std::move(io));
 }
 
 // Calls f(T{}) with T the C++ type of `dtype`.

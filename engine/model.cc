@@ -59,8 +59,10 @@ ir::GraphFile read_model(const std::string& path, const std::string& extra_weigh
   return graphs;
 }
 
-ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options) : path_(path) {
-  build(read_model(path, options.weights, weights_, metadata_), options);
+ModelImpl::ModelImpl(const std::string& path, const LoadOptions& options, const GraphEdit& edit) : path_(path) {
+  ir::GraphFile file = read_model(path, options.weights, weights_, metadata_);
+  if (edit) edit(file, weights_);
+  build(std::move(file), options);
 }
 
 // The attention ops' optional second output is their weights.
@@ -250,6 +252,10 @@ std::string Model::describe() const {
     if (impl_->precision() != Precision::f32)
       s += fmt::format(", {} in {} (marked), f32 in the rest", lowp, precision_name(impl_->precision()));
     s += "\n";
+    if (size_t ranges = g->graph().activation_ranges.size())
+      s += fmt::format("  activation ranges: {} calibrated (heed quantize --calibrate): {}\n", ranges,
+                       impl_->precision() == Precision::int8 ? "int8 convolutions run at their fixed scales"
+                                                             : "used in int8 only");
     auto value = [&](int id) {
       if (id < 0) return std::string("-");
       const ValueSlot& v = g->values()[id];

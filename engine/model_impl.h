@@ -1,6 +1,7 @@
 #pragma once
 #include <heed/model.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,9 +33,12 @@ std::string heed_file_in(const std::string& path);
 ir::GraphFile read_model(const std::string& path, const std::string& extra_weights, WeightStore& weights,
                          std::map<std::string, std::string>& metadata);
 
+// Changes an importer's graphs before they compile (calibration adds outputs).
+using GraphEdit = std::function<void(ir::GraphFile&, WeightStore&)>;
+
 class ModelImpl {
  public:
-  ModelImpl(const std::string& path, const LoadOptions& options);
+  ModelImpl(const std::string& path, const LoadOptions& options, const GraphEdit& edit = {});
   const CompiledGraph& graph(const std::string& name) const;  // "" = the only one, or "main"
   const std::map<std::string, std::unique_ptr<CompiledGraph>>& graphs() const { return graphs_; }
   const WeightStore& weights() const { return weights_; }
@@ -54,6 +58,15 @@ class ModelImpl {
   std::map<std::string, std::unique_ptr<CompiledGraph>> graphs_;
   Precision precision_ = Precision::f32;
   int tied_tables_ = 0;
+};
+
+// A Model around an impl built here (Model::load's is the public way).
+struct ModelAccess {
+  static Model wrap(std::shared_ptr<const ModelImpl> impl) {
+    Model m;
+    m.impl_ = std::move(impl);
+    return m;
+  }
 };
 
 }  // namespace heed::detail

@@ -99,8 +99,10 @@ std::string output_file(const std::string& model, const std::string& out) {
 }  // namespace
 
 QuantizeSummary quantize_model(const std::string& model, const std::string& out, Precision precision,
-                               const std::string& extra_weights) {
+                               const std::string& extra_weights, const Calibration* calibration) {
   if (precision == Precision::f32) throw Error("quantize: the precision must be int8 or bf16");
+  if (calibration && precision != Precision::int8)
+    throw Error("quantize: --calibrate is for int8 (bf16 needs no activation scales)");
   WeightStore weights;
   std::map<std::string, std::string> metadata;
   ir::GraphFile graphs = detail::read_model(model, extra_weights, weights, metadata);
@@ -111,6 +113,15 @@ QuantizeSummary quantize_model(const std::string& model, const std::string& out,
   const std::map<std::string, std::set<int>> axes = projection_axes(graphs, weights);
 
   QuantizeSummary s{graphs.graphs.size()};
+  if (calibration) {
+    auto prepare = [&](ir::Graph& g, WeightStore& w) { prepare_graph(g, w, model); };
+    auto ranges = calibrate(model, extra_weights, *calibration, prepare);
+    std::vector<std::string> names;
+    for (const auto& [name, g] : graphs.graphs) names.push_back(name);
+    s.calibrated_graph = chosen_graph(names, calibration->graph, model);
+    s.calibrated = ranges.size();
+    graphs.graphs.at(s.calibrated_graph).activation_ranges = std::move(ranges);
+  }
   const std::set<std::string> named = read_weights(graphs);
   NamedTensors tensors;
   std::map<std::string, StoredWeight> stored;

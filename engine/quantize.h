@@ -20,11 +20,15 @@
 
 #include <heed/model.h>
 
+#include "engine/calibrate.h"
+
 namespace heed {
 
 struct QuantizeSummary {
   size_t graphs = 0, stored = 0, kept = 0;  // weights stored in the precision, kept fp32
   uint64_t stored_bytes = 0, kept_bytes = 0, fp32_bytes = 0;  // fp32_bytes: the weights as they were
+  size_t calibrated = 0;  // activation ranges stored (Calibration)
+  std::string calibrated_graph;
 };
 
 // `model`: anything Model::load takes but a quantized file; `out`: a
@@ -33,7 +37,9 @@ struct QuantizeSummary {
 // not its weight files), so that translate/caption/vqa run it as they run the
 // original. Throws heed::Error (naming the weight) on a weight int8 cannot
 // hold (inf or NaN), or a model that does not load. `weights`: as LoadOptions::weights.
+// `calibration` (int8 only): the graph's activation ranges over its inputs are
+// stored with it (ir::Graph::activation_ranges), for static int8 convolutions.
 QuantizeSummary quantize_model(const std::string& model, const std::string& out, Precision precision,
-                               const std::string& weights = "");
+                               const std::string& weights = "", const Calibration* calibration = nullptr);
 
 }  // namespace heed

@@ -226,6 +226,13 @@ std::map<std::string, ValueType> validate_graph(Graph& g, const WeightLookup& we
   }
   for (const std::string& out : g.outputs)
     if (!types.count(out)) fail(g, fmt::format("output '{}' is not defined", out));
+  for (const auto& [value, range] : g.activation_ranges) {
+    auto t = types.find(value);
+    if (t == types.end()) fail(g, fmt::format("activation_ranges: '{}' is not a value of the graph", value));
+    if (t->second.dtype != DType::f32)
+      fail(g, fmt::format("activation_ranges: '{}' is {}, and only f32 values are quantized", value,
+                          dtype_name(t->second.dtype)));
+  }
   return types;
 }
 

@@ -25,9 +25,20 @@ void add_quantize(CLI::App& app) {
                   "model's other files: tokenizers, vocabularies, configs)")->required();
   cmd->add_option("--weights", *weights, "for a graph JSON: its safetensors weights (default: the JSON's \"weights\")");
   add_precision_option(cmd, precision.get());
-  cmd->callback([model, out, precision, weights] {
+  auto calibration = std::make_shared<Calibration>();
+  cmd->add_option("--calibrate", calibration->inputs,
+                  "int8: safetensors files of sample inputs (one tensor per graph input each, as `heed run --inputs` "
+                  "takes): the graph's activation ranges over them are stored, and its convolutions then run at "
+                  "those fixed scales, passing u8/i8 values between them (static quantization; docs/precision.md)");
+  cmd->add_option("--graph", calibration->graph, "with --calibrate: which graph (default: the only one, or 'main')");
+  cmd->callback([model, out, precision, weights, calibration] {
     if (!*precision || **precision == Precision::f32) throw Error("quantize: give --precision int8 or bf16");
-    QuantizeSummary s = quantize_model(*model, *out, **precision, *weights);
+    if (calibration->inputs.empty() && !calibration->graph.empty()) throw Error("quantize: --graph goes with --calibrate");
+    QuantizeSummary s = quantize_model(*model, *out, **precision, *weights,
+                                       calibration->inputs.empty() ? nullptr : calibration.get());
+    if (s.calibrated)
+      fmt::print(stderr, "graph '{}': {} activation ranges calibrated over {} file(s)\n", s.calibrated_graph,
+                 s.calibrated, calibration->inputs.size());
     fmt::print(stderr,
                "{}: {} graph(s); {} weights stored in {} ({:.1f} MB), {} kept in fp32 ({:.1f} MB): {:.1f} MB of fp32 "
                "weights now {:.1f} MB, written to {}\n",

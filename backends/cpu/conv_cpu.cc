@@ -145,8 +145,10 @@ void register_conv_kernels() {
     if (stored && stored->precision != init.precision) stored = nullptr;
     if (int8) {
       auto weight = std::make_shared<const Int8ConvWeight>(*init.constants[kWeight], stored);
-      return kernel([g, weight](const NodeShapes& s) { return int8_conv_invocation(g, weight, s); }, Precision::int8,
-                    {int(kWeight)});
+      // With calibrated ranges it reads x and the residual stored quantized, and
+      // writes so when its residual (if any) is: the sum post-op adds it in dst's type.
+      return quantized_kernel([g, weight](const NodeShapes& s) { return int8_conv_invocation(g, weight, s); },
+                              Precision::int8, {int(kWeight)}, QuantizedIO{{int(kX), int(kResidual)}, int(kResidual)});
     }
     if (!bf16) stored = nullptr;  // fp32: the weight's f32 values
     ConvConfig cfg{g, stored ? &stored->values : init.constants[kWeight], bf16, stored ? dt::bf16 : dt::f32};

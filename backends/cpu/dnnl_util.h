@@ -28,6 +28,10 @@ struct Reorder {
   Reorder() = default;
   Reorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to)
       : src(from, cpu_engine(), DNNL_MEMORY_NONE), dst(to, cpu_engine(), DNNL_MEMORY_NONE), prim(src, dst) {}
+  // Multiplying by `scale` on the way (a quantized value to fp32).
+  Reorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to, float scale)
+      : src(from, cpu_engine(), DNNL_MEMORY_NONE), dst(to, cpu_engine(), DNNL_MEMORY_NONE),
+        prim(src, dst, scaled(scale)) {}
   void run(dnnl::stream& s, const void* from, void* to) {
     src.set_data_handle(const_cast<void*>(from));
     dst.set_data_handle(to);
@@ -35,6 +39,13 @@ struct Reorder {
   }
   dnnl::memory src, dst;
   dnnl::reorder prim;
+
+ private:
+  static dnnl::primitive_attr scaled(float scale) {
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(0, {scale});
+    return attr;
+  }
 };
 
 // Runs one primitive; operand memories are rebound to the run's buffers each time.

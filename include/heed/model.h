@@ -18,6 +18,7 @@ namespace heed {
 namespace detail {
 class ModelImpl;
 class SessionImpl;
+struct ModelAccess;
 }  // namespace detail
 
 // The arithmetic of the model's GEMMs (LoadOptions::precision).
@@ -89,6 +90,7 @@ class HEED_API Model {
  private:
   std::shared_ptr<const detail::ModelImpl> impl_;
   friend class Session;
+  friend struct detail::ModelAccess;
 };
 
 struct SessionOptions {

@@ -65,3 +65,32 @@ def lstm_cell_gates(lin, x, h, c, w_ih, w_hh, b_ih, b_hh):
     i, f, g, o = gates.chunk(4, 1)
     c1 = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     return torch.sigmoid(o) * torch.tanh(c1), c1
+
+
+def static_scale(lo, hi):
+    """Calibrated int8 (`heed quantize --calibrate`): u8 when the range is
+    nonnegative (scale max / 255), else i8 (max|x| / 127)."""
+    nonneg = lo >= 0.0
+    amax = torch.tensor([hi if nonneg else max(abs(lo), abs(hi))], dtype=torch.float32)
+    levels = torch.full_like(amax, 255.0 if nonneg else 127.0)
+    scale = amax / levels if amax.item() > 0 else torch.full_like(amax, 1.0) / torch.full_like(amax, 255.0)
+    return scale, nonneg
+
+
+def static_quantize(x, scale, nonneg):
+    """The integers of x at a fixed scale (ties to even, saturating)."""
+    inv = torch.full_like(scale, 1.0) / scale
+    return torch.round(torch.clamp(x * inv, 0.0 if nonneg else -127.0, 255.0 if nonneg else 127.0))
+
+
+def static_int8_conv(qx, sx, w, b, res=None, relu=False, out=None, **kw):
+    """A convolution over integers qx of scale sx (heed's weight scheme, per
+    channel); res: an fp32 residual (a stored one: its integers times its scale);
+    out: (scale, nonneg) to store the result quantized, else fp32."""
+    qw, sw = quantize_rows(w.reshape(w.shape[0], -1))
+    acc = F.conv2d(qx.double(), qw.reshape(w.shape).double(), None, **kw).float()
+    y = (acc * sw.reshape(1, -1, 1, 1)) * sx
+    y = y + (b.reshape(1, -1, 1, 1) if b is not None else 0.0)
+    y = y + (res if res is not None else 0.0)
+    y = F.relu(y) if relu else y
+    return y if out is None else static_quantize(y, *out)
