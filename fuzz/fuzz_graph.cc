@@ -3,6 +3,8 @@
 // a run when every input shape is known and small.
 #include <heed/model.h>
 
+#include <string_view>
+
 #include "fuzz/fuzz_util.h"
 #include "engine/safetensors.h"
 
@@ -45,5 +47,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     heed::Model model = heed::Model::load(path, heed::LoadOptions{weights_file()});
     run_if_small(model);
   });
+  // Calibrated ranges plan u8/i8 values between int8 convolutions: that planner too.
+  if (std::string_view(reinterpret_cast<const char*>(data), size).find("activation_ranges") != std::string_view::npos)
+    heed::fuzz::expect_no_crash([&] {
+      heed::LoadOptions o{weights_file()};
+      o.precision = heed::Precision::int8;
+      run_if_small(heed::Model::load(path, o));
+    });
   return 0;
 }
