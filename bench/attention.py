@@ -76,6 +76,16 @@ def main():
             t = torch_mha(r["batch"], r["len"], a.repeats, r["iters"])
             print(f"| {r['batch']} | {r['len']} | {r['heed_us'] / 1e3:.2f} | {t / 1e3:.2f} | {t / r['heed_us']:.2f}x | "
                   f"{r['gemm_limit_us'] / 1e3:.2f} | {r['heed_us'] / r['gemm_limit_us']:.2f}x |")
+        bf16 = [r for r in rows if r["bench"] == "mha_bf16"]
+        if bf16:
+            print("\nThe same in bf16: heed's projections in bf16 (`precision` bf16, its core fp32), PyTorch under "
+                  "torch.autocast(\"cpu\", torch.bfloat16)\n")
+            print("| batch | length | heed bf16 ms | PyTorch bf16 ms | PyTorch / heed |")
+            print("|---:|---:|---:|---:|---:|")
+            for r in bf16:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    t = torch_mha(r["batch"], r["len"], a.repeats, r["iters"])
+                print(f"| {r['batch']} | {r['len']} | {r['heed_us'] / 1e3:.2f} | {t / 1e3:.2f} | {t / r['heed_us']:.2f}x |")
         print("\nDecode step with a KV cache (batch 1, one new token, d_model 512, 8 heads)\n")
         print("| cache length | heed us | PyTorch us | PyTorch / heed |")
         print("|---:|---:|---:|---:|")

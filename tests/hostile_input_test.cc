@@ -73,6 +73,26 @@ TEST(HostileGraph, PoolsWithAZeroStrideOrKernelAreRefusedNotDividedBy) {
                          "padding (3, 3) must be between 0 and the kernel's extent - 1 (2, 2)"));
 }
 
+// A NaN anywhere in a large input (the scan for one runs over all threads in
+// chunks) wins its window's max, as in PyTorch: NaN exactly where a window holds
+// one, the zeros' max (0) elsewhere.
+TEST(HostileGraph, ANanInALargeMaxPoolInputWinsItsWindow) {
+  const Shape in{2, 16, 96, 96};
+  std::string path = test::write_file(test::temp_dir(), "graph.json",
+                                      graph(one_node("MaxPool2d", R"({"kernel_size": [2]})"), "[2, 16, 96, 96]"));
+  Tensor x = zeros(in);
+  const int64_t at[] = {in.numel() / 2 + 97, in.numel() - 1};  // a middle and the last chunk
+  for (int64_t i : at) x.data_as<float>()[i] = NAN;
+  Tensor y = Session(Model::load(path), {"", 2}).run({{"x", x}}).at("y");
+  int64_t nans = 0;
+  for (int64_t i = 0; i < y.numel(); ++i) nans += std::isnan(y.data_as<float>()[i]);
+  EXPECT_EQ(nans, 2);
+  for (int64_t i : at) {  // the window of element i: plane p, row h / 2, column w / 2
+    const int64_t p = i / (96 * 96), h = i / 96 % 96, w = i % 96;
+    EXPECT_TRUE(std::isnan(y.data_as<float>()[p * 48 * 48 + h / 2 * 48 + w / 2])) << i;
+  }
+}
+
 TEST(HostileGraph, ShapesThatOverflowAreRefusedBeforeAnyAllocation) {
   EXPECT_TRUE(load_fails(graph(one_node("AdaptiveAvgPool2d", R"({"output_size": [4611686018427387904, 1]})")),
                          "node 'n' (AdaptiveAvgPool2d): output 'y' of shape [1, 1, 4611686018427387904, 1] would exceed"));

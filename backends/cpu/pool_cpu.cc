@@ -90,10 +90,18 @@ void pool(const float* in, float* out, int64_t groups, int64_t H, int64_t W, int
   }
 }
 
+// Over all threads: ResNet's first pool scans 26 MB of fp32 a batch of 8.
 bool has_nan(const float* x, int64_t n) {
+  constexpr int64_t kChunk = int64_t(1) << 16;
   int found = 0;
-#pragma omp simd reduction(| : found)
-  for (int64_t i = 0; i < n; ++i) found |= x[i] != x[i];
+#pragma omp parallel for reduction(| : found) if (n > 4 * kChunk)
+  for (int64_t c = 0; c < n; c += kChunk) {
+    int in_chunk = 0;
+    const int64_t end = std::min(n, c + kChunk);
+#pragma omp simd reduction(| : in_chunk)
+    for (int64_t i = c; i < end; ++i) in_chunk |= x[i] != x[i];
+    found |= in_chunk;
+  }
   return found;
 }
 
