@@ -106,6 +106,14 @@ expect_error quantize_again "already stored in int8; quantize the fp32 model" "$
 expect_error quantize_into_itself "the output directory must not be the model's own" "$heed" quantize "$dates" -o "$dates" --precision int8
 expect_error quantize_file_suffix "the output of a model file must end in .safetensors" "$heed" quantize "$mlp/mlp.json" -o "$tmp/mlp.bin" --precision int8
 expect_error convert_quantized "already in heed's form" "$heed" convert "$tmp/dates-int8" -o "$tmp/x.safetensors"
+# --calibrate: activation ranges over sample inputs stored with the model (static int8 convolutions).
+static="$root/tests/fixtures/quantized"
+expect_ok quantize_calibrate "graph 'main': 7 activation ranges calibrated over 1 file\(s\)" "$heed" quantize "$static/static.json" -o "$tmp/static-cal.safetensors" --precision int8 --calibrate "$static/static_sample.safetensors"
+expect_ok quantize_calibrated_inspect "activation ranges: 7 calibrated \(heed quantize --calibrate\)" "$heed" inspect "$tmp/static-cal.safetensors"
+expect_ok quantize_calibrated_runs "y: f32\[2, 16, 5, 5\]" "$heed" run "$tmp/static-cal.safetensors" --inputs "$static/static_sample.safetensors"
+expect_error quantize_calibrate_inputs "static_io.safetensors: calibrating graph 'main'" "$heed" quantize "$static/static.json" -o "$tmp/static-x.safetensors" --precision int8 --calibrate "$static/static_io.safetensors"
+expect_error quantize_graph_alone "quantize: --graph goes with --calibrate" "$heed" quantize "$static/static.json" -o "$tmp/static-x.safetensors" --precision int8 --graph main
+expect_error quantize_calibrate_bf16 "--calibrate is for int8" "$heed" quantize "$static/static.json" -o "$tmp/static-x.safetensors" --precision bf16 --calibrate "$static/static_sample.safetensors"
 expect_ok inspect_cpu "heed loops: AVX" "$heed" inspect --cpu
 expect_ok inspect_cpu_avx2 "precision int8: yes \(projections on heed's AVX2 int8 kernel" env HEED_CPU_ISA=avx2 "$heed" inspect --cpu
 # A CPU run opens no CUDA library (cuBLAS is opened on first CUDA use: ~150 MB of

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes tests/fixtures/quantized/static.json and static_io.safetensors: a small
+"""Writes tests/fixtures/quantized/static.json, static_io.safetensors and
+static_sample.safetensors (the input alone, for the CLI tests): a small
 convolution stack with calibrated activation ranges (ir::Graph's
 activation_ranges, as `heed quantize --calibrate` stores them) and what int8
 with those fixed scales computes for it (docs/precision.md, "Calibrated int8"),
@@ -112,6 +113,7 @@ def main():
         json.dump(graph(ranges), f, indent=1)
     save_file({"img": img, "y": y, "y.f32": acts["y"], **{f"range.{v}": torch.tensor(r) for v, r in ranges.items()}},
               os.path.join(OUT, "static_io.safetensors"))
+    save_file({"img": img}, os.path.join(OUT, "static_sample.safetensors"))  # `heed quantize --calibrate` input
 
 
 if __name__ == "__main__":
