@@ -189,9 +189,10 @@ void register_pool_kernels() {
         const float* in = io.in_as<float>(0);
         float* out = io.out_as<float>(0);
         // Separable: each row's column bins first, then the rows of each row
-        // bin, summed over all columns at once (a loop the compiler vectorizes);
-        // sums in PyTorch's order for each bin, then one division. Each slot of
-        // planes has its scratch in the workspace.
+        // bin, summed over all columns at once (a loop the compiler vectorizes),
+        // then one division. The sums associate by rows where PyTorch's run
+        // through the bin: equal but for float rounding. Each slot of planes has
+        // its scratch in the workspace.
 #pragma omp parallel for if (planes * H * W > 16384)
         for (int64_t slot = 0; slot < slots; ++slot) {
           float* by_col = static_cast<float*>(io.workspace) + slot * scratch;
