@@ -45,69 +45,96 @@ def torch_local_dense(n, repeats):
     return median_us(lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask), repeats, 1)
 
 
-def torch_core(length, repeats, iters):
-    q, k, v = (torch.randn(1, H, length, DH) for _ in range(3))
+def torch_core(length, repeats, iters, dtype=torch.float32):
+    q, k, v = (torch.randn(1, H, length, DH).to(dtype) for _ in range(3))
     return median_us(lambda: F.scaled_dot_product_attention(q, k, v), repeats, iters)
 
 
-def fma_peak(bench_bin, threads):
-    """This machine's FP32 FMA peak at `threads` (heed_bench_fma_peak beside the attention benchmark; the
-    widest vectors it reports), or None when that binary is not there."""
+def peaks(bench_bin, threads):
+    """This machine's FP32 FMA peak (the widest vectors) and AMX BF16 peak at `threads`, from
+    heed_bench_fma_peak beside the attention benchmark; None for each it does not report."""
     import os
     import re
     import subprocess
     path = os.path.join(os.path.dirname(bench_bin), "heed_bench_fma_peak")
     if not os.path.exists(path):
-        return None
+        return None, None
     out = subprocess.run([path], env={**os.environ, "OMP_NUM_THREADS": str(threads)}, capture_output=True,
                          text=True).stdout
-    return max(float(g) for g in re.findall(r"peak: ([0-9.]+) GFLOP/s", out))
+    fma = [float(g) for g in re.findall(r"FP32 FMA peak: ([0-9.]+) GFLOP/s", out)]
+    amx = [float(g) for g in re.findall(r"AMX BF16 peak: ([0-9.]+) GFLOP/s", out)]
+    return (max(fma) if fma else None), (amx[0] if amx else None)
+
+
+def share(gflops, peak):
+    return f"{gflops / peak:.0%}" if peak else "-"
+
+
+def table(title, columns, rows, cells):
+    """Prints `title` and a Markdown table of cells(r) for each heed row r; nothing without rows."""
+    if not rows:
+        return
+    print(f"\n{title}\n")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---:|" * len(columns))
+    for r in rows:
+        print("| " + " | ".join(cells(r)) + " |")
+
+
+def ms(us):
+    return f"{us / 1e3:.2f}"
 
 
 def main():
     a = parse_args("build/bench/heed_bench_attention")
     rows = run_heed(a)
-    print(f"threads {a.threads}, torch {torch.__version__}, medians of {a.repeats} repeats\n")
-    with torch.no_grad():
-        print("MultiHeadAttention, self-attention, d_model 512, 8 heads (no mask, no weights returned)\n")
-        print("| batch | length | heed ms | PyTorch ms | PyTorch / heed | oneDNN GEMMs alone ms | heed / GEMMs |")
-        print("|---:|---:|---:|---:|---:|---:|---:|")
-        for r in (r for r in rows if r["bench"] == "mha"):
+    of = lambda name: [r for r in rows if r["bench"] == name]  # noqa: E731
+    print(f"threads {a.threads}, torch {torch.__version__}, medians of {a.repeats} repeats")
+    peak, amx = peaks(a.bin, a.threads)
+
+    def mha(r, autocast=False):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             t = torch_mha(r["batch"], r["len"], a.repeats, r["iters"])
-            print(f"| {r['batch']} | {r['len']} | {r['heed_us'] / 1e3:.2f} | {t / 1e3:.2f} | {t / r['heed_us']:.2f}x | "
-                  f"{r['gemm_limit_us'] / 1e3:.2f} | {r['heed_us'] / r['gemm_limit_us']:.2f}x |")
-        bf16 = [r for r in rows if r["bench"] == "mha_bf16"]
-        if bf16:
-            print("\nThe same in bf16: heed's projections in bf16 (`precision` bf16, its core fp32), PyTorch under "
-                  "torch.autocast(\"cpu\", torch.bfloat16)\n")
-            print("| batch | length | heed bf16 ms | PyTorch bf16 ms | PyTorch / heed |")
-            print("|---:|---:|---:|---:|---:|")
-            for r in bf16:
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    t = torch_mha(r["batch"], r["len"], a.repeats, r["iters"])
-                print(f"| {r['batch']} | {r['len']} | {r['heed_us'] / 1e3:.2f} | {t / 1e3:.2f} | {t / r['heed_us']:.2f}x |")
-        print("\nDecode step with a KV cache (batch 1, one new token, d_model 512, 8 heads)\n")
-        print("| cache length | heed us | PyTorch us | PyTorch / heed |")
-        print("|---:|---:|---:|---:|")
-        for r in (r for r in rows if r["bench"] == "decode"):
-            t = torch_decode(r["cache_len"], a.repeats)
-            print(f"| {r['cache_len']} | {r['heed_us']:.1f} | {t:.1f} | {t / r['heed_us']:.2f}x |")
-        print("\nLocalAttention, left = right = 32 (65 keys a query), head size 64, batch 1\n")
-        print("| length | heed ms | heed us per 1k queries | PyTorch dense band mask ms |")
-        print("|---:|---:|---:|---:|")
-        for r in (r for r in rows if r["bench"] == "local"):
-            dense = f"{torch_local_dense(r['len'], 3) / 1e3:.1f}" if r["len"] <= 8192 else "(n x n mask: 1 GiB)"
-            print(f"| {r['len']} | {r['heed_us'] / 1e3:.2f} | {r['us_per_1k_queries']:.0f} | {dense} |")
-        peak = fma_peak(a.bin, a.threads)
-        print("\nAttention core: ScaledDotProductAttention, batch 1, 8 heads of 64, self-attention, no mask"
-              f" (FP32 FMA peak at {a.threads} threads: " + (f"{peak:.0f} GFLOP/s)\n" if peak else "not measured)\n"))
-        print("| length | heed ms | heed GFLOP/s | of FMA peak | PyTorch SDPA ms | PyTorch / heed |")
-        print("|---:|---:|---:|---:|---:|---:|")
-        for r in (r for r in rows if r["bench"] == "core"):
-            t = torch_core(r["len"], a.repeats, r["iters"])
-            share = f"{r['gflops'] / peak:.0%}" if peak else "-"
-            print(f"| {r['len']} | {r['heed_us'] / 1e3:.2f} | {r['gflops']:.0f} | {share} | {t / 1e3:.2f} | "
-                  f"{t / r['heed_us']:.2f}x |")
+        cells = [str(r["batch"]), str(r["len"]), ms(r["heed_us"]), ms(t), f"{t / r['heed_us']:.2f}x"]
+        if not autocast:
+            cells += [ms(r["gemm_limit_us"]), f"{r['heed_us'] / r['gemm_limit_us']:.2f}x"]
+        return cells
+
+    def decode(r):
+        t = torch_decode(r["cache_len"], a.repeats)
+        return [str(r["cache_len"]), f"{r['heed_us']:.1f}", f"{t:.1f}", f"{t / r['heed_us']:.2f}x"]
+
+    def local(r):
+        dense = f"{torch_local_dense(r['len'], 3) / 1e3:.1f}" if r["len"] <= 8192 else "(n x n mask: 1 GiB)"
+        return [str(r["len"]), ms(r["heed_us"]), f"{r['us_per_1k_queries']:.0f}", dense]
+
+    def core(r, dtype=torch.float32):
+        t = torch_core(r["len"], a.repeats, r["iters"], dtype)
+        shares = [share(r["gflops"], peak)] + ([share(r["gflops"], amx)] if dtype == torch.bfloat16 else [])
+        return [str(r["len"]), ms(r["heed_us"]), f"{r['gflops']:.0f}", *shares, ms(t), f"{t / r['heed_us']:.2f}x"]
+
+    def at_peak(name, value):
+        return f"{name} peak at {a.threads} threads: " + (f"{value:.0f} GFLOP/s" if value else "not measured")
+
+    with torch.no_grad():
+        table("MultiHeadAttention, self-attention, d_model 512, 8 heads (no mask, no weights returned)",
+              ["batch", "length", "heed ms", "PyTorch ms", "PyTorch / heed", "oneDNN GEMMs alone ms", "heed / GEMMs"],
+              of("mha"), mha)
+        table("The same in bf16: heed's projections and core in bf16 (`precision` bf16; the core on AMX where the "
+              "CPU has it, else fp32), PyTorch under torch.autocast(\"cpu\", torch.bfloat16)",
+              ["batch", "length", "heed bf16 ms", "PyTorch bf16 ms", "PyTorch / heed"], of("mha_bf16"),
+              lambda r: mha(r, autocast=True))
+        table("Decode step with a KV cache (batch 1, one new token, d_model 512, 8 heads)",
+              ["cache length", "heed us", "PyTorch us", "PyTorch / heed"], of("decode"), decode)
+        table("LocalAttention, left = right = 32 (65 keys a query), head size 64, batch 1",
+              ["length", "heed ms", "heed us per 1k queries", "PyTorch dense band mask ms"], of("local"), local)
+        table("Attention core: ScaledDotProductAttention, batch 1, 8 heads of 64, self-attention, no mask "
+              f"({at_peak('FP32 FMA', peak)})",
+              ["length", "heed ms", "heed GFLOP/s", "of FMA peak", "PyTorch SDPA ms", "PyTorch / heed"], of("core"), core)
+        table("The core in bf16 (AMX tiles; inputs and probabilities rounded to bf16, sums fp32) against PyTorch's "
+              f"SDPA on bf16 tensors ({at_peak('AMX BF16', amx)})",
+              ["length", "heed ms", "heed GFLOP/s", "of FP32 FMA peak", "of AMX peak", "PyTorch bf16 ms",
+               "PyTorch / heed"], of("core_bf16"), lambda r: core(r, torch.bfloat16))
 
 
 if __name__ == "__main__":

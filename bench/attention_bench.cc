@@ -2,15 +2,19 @@
 // PyTorch peers and prints the tables of docs/benchmarks.md.
 //   mha      self-attention, d_model 512, 8 heads: heed's MultiHeadAttention node vs
 //            the GEMM-bound limit (the same GEMMs on oneDNN matmul alone)
-//   mha_bf16 the same with the projections in bf16 (--precision bf16; core fp32)
+//   mha_bf16 the same in bf16 (--precision bf16: projections, and the core on AMX
+//            where the CPU has it)
 //   decode   one cached decode step at cache lengths 16..1024
 //   local    LocalAttention, left = right = 32 (65 keys a query), lengths 1k..16k
 //   core     the attention core alone: ScaledDotProductAttention, 8 heads of 64,
 //            batch 1, no mask, lengths 128..2048 (GFLOP/s: 4 L^2 64 per head)
+//   core_bf16 the same core in bf16 (AMX tiles), called directly: no op runs it
+//            alone in bf16 (MultiHeadAttention does, around its projections)
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <fmt/format.h>
 
+#include "backends/cpu/attention_core.h"
 #include "bench/bench_util.h"
 
 namespace {
@@ -146,18 +150,44 @@ void bench_core(const bench::Options& o) {
   }
 }
 
+// The bf16 core through its C++ class (backends/cpu/attention_core.h), as
+// MultiHeadAttention runs it in a bf16 model; skipped where it would run fp32.
+void bench_core_bf16(const bench::Options& o) {
+  for (int64_t L : {128, 512, 1024, 2048}) {
+    const cpu::View4 view{{1, H, L, Dh}, {H * L * Dh, L * Dh, Dh, 1}};
+    cpu::AttentionCore core({1, H, L, L, Dh, Dh}, view, view, view, view, 0.125f, cpu::AttentionCore::Mode::blocked,
+                            cpu::AttentionCore::kSlabBytes, Precision::bf16);
+    if (!core.runs_bf16()) {
+      std::fprintf(stderr, "core_bf16: skipped (no AMX-BF16 here: the bf16 core would run in fp32)\n");
+      return;
+    }
+    const double flops = 4.0 * double(H) * double(L) * double(L) * double(Dh);
+    const int iters = int(std::clamp(3e5 / (flops / 200e3), 1.0, 200.0));
+    Tensor q = bench::random_tensor({1, H, L, Dh}, 12, 1.f), k = bench::random_tensor({1, H, L, Dh}, 13, 1.f),
+           v = bench::random_tensor({1, H, L, Dh}, 14, 1.f), out = Tensor::zeros(DType::f32, {1, H, L, Dh}),
+           workspace = Tensor::empty(DType::u8, {int64_t(core.workspace_bytes()) + 64});
+    void* ws = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(workspace.data()) + 63) / 64 * 64);
+    const double heed = time_point(o, iters, [&] {
+      core.run(q.data_as<float>(), k.data_as<float>(), v.data_as<float>(), out.data_as<float>(), {}, nullptr, L, ws);
+    });
+    bench::emit({{"bench", "core_bf16"}, {"len", L}, {"threads", o.threads}, {"heed_us", heed},
+                 {"gflops", flops / heed / 1e3}, {"iters", iters}});
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bench::Options o = bench::parse_options(argc, argv);
-  bench_mha(o, Precision::f32);
+  if (o.runs("mha")) bench_mha(o, Precision::f32);
   try {  // loading refuses bf16 on a CPU without a bf16 GEMM, saying why
-    bench_mha(o, Precision::bf16);
+    if (o.runs("mha_bf16")) bench_mha(o, Precision::bf16);
   } catch (const Error& e) {
     std::fprintf(stderr, "mha_bf16: skipped (%s)\n", e.what());
   }
-  bench_decode(o);
-  bench_local(o);
-  bench_core(o);
+  if (o.runs("decode")) bench_decode(o);
+  if (o.runs("local")) bench_local(o);
+  if (o.runs("core")) bench_core(o);
+  if (o.runs("core_bf16")) bench_core_bf16(o);
   return 0;
 }

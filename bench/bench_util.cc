@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <fstream>
 
 namespace heed::bench {
@@ -16,14 +17,23 @@ Options parse_options(int argc, char** argv) {
     if (a == "--threads") o.threads = v;
     else if (a == "--repeats") o.repeats = v;
     else if (a == "--iters") o.iters = v;
+    else if (a == "--only") o.only = argv[i + 1];
     else {
-      std::fprintf(stderr, "usage: %s [--threads N] [--repeats R] [--iters I]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--threads N] [--repeats R] [--iters I] [--only NAME,...]\n", argv[0]);
       std::exit(2);
     }
   }
   if (o.threads <= 0) o.threads = omp_get_num_procs();
   omp_set_num_threads(o.threads);
   return o;
+}
+
+bool Options::runs(const std::string& name) const {
+  if (only.empty()) return true;
+  std::stringstream names(only);
+  for (std::string n; std::getline(names, n, ',');)
+    if (n == name) return true;
+  return false;
 }
 
 Model load_graph(const std::string& name, const nlohmann::json& graph, const NamedTensors& weights, LoadOptions lo) {

@@ -19,9 +19,11 @@ namespace heed::bench {
 
 struct Options {
   int threads = 0, repeats = 7, iters = 50;
+  std::string only;  // --only a,b: the benchmarks to run (default all)
+  bool runs(const std::string& name) const;
 };
 
-// Parses --threads/--repeats/--iters; exits with usage on anything else.
+// Parses --threads/--repeats/--iters/--only; exits with usage on anything else.
 Options parse_options(int argc, char** argv);
 
 inline double time_us(int iters, const std::function<void()>& f) {

@@ -2,13 +2,19 @@
 // registers only (no memory traffic), best of 5 runs; with 256-bit (AVX2)
 // vectors, and with 512-bit ones where the CPU has AVX-512 (on Zen 5 these run
 // at twice the rate; on Zen 4 at the same). What "close to the hardware" means
-// for compute-bound kernels (docs/benchmarks.md).
+// for compute-bound kernels (docs/benchmarks.md). Where the CPU has AMX-BF16,
+// also the tile unit's bf16 peak (four independent 16 x 16 x 32 tile
+// multiply-adds in flight), the limit of the bf16 attention core's products.
 //
 //   heed_bench_fma_peak        (threads: OMP_NUM_THREADS, default all cores)
 #include <immintrin.h>
 #include <omp.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 
 namespace {
@@ -62,6 +68,52 @@ double peak_gflops(int lanes, float (*run)()) {
   return best;
 }
 
+#define AMX_TARGET __attribute__((target("amx-tile,amx-bf16")))
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// One thread's tile multiply-adds per second, in GFLOP/s (2 x 16 x 16 x 32 each).
+AMX_TARGET double amx_thread_gflops() {
+  constexpr long kTileIters = 20000000;
+  TileConfig config;
+  for (int i = 0; i < 8; ++i) config.bytes_per_row[i] = 64, config.rows[i] = 16;
+  _tile_loadconfig(&config);
+  alignas(64) static const uint16_t ones[16 * 32] = {};
+  _tile_loadd(4, ones, 64);
+  _tile_loadd(5, ones, 64);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (long i = 0; i < kTileIters; ++i) {
+    _tile_dpbf16ps(0, 4, 5);
+    _tile_dpbf16ps(1, 4, 5);
+    _tile_dpbf16ps(2, 4, 5);
+    _tile_dpbf16ps(3, 4, 5);
+  }
+  alignas(64) float sink[256];
+  _tile_stored(0, sink, 64);  // waits for the last multiply-adds
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  _tile_release();
+  return kTileIters * 4.0 * 16 * 16 * 32 * 2 / s / 1e9;
+}
+
+double amx_peak_gflops() {
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    double total = 0;
+#pragma omp parallel reduction(+ : total)
+    total += amx_thread_gflops();
+    if (total > best) best = total;
+  }
+  return best;
+}
+
 }  // namespace
 
 int main() {
@@ -69,5 +121,9 @@ int main() {
               omp_get_max_threads());
   if (__builtin_cpu_supports("avx512f"))
     std::printf("FP32 FMA peak: %.1f GFLOP/s with %d threads (AVX-512, 512-bit)\n", peak_gflops(16, chains_avx512),
+                omp_get_max_threads());
+  constexpr long kRequestPermission = 0x1023, kTileData = 18;  // Linux: ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA
+  if (__builtin_cpu_supports("amx-bf16") && syscall(SYS_arch_prctl, kRequestPermission, kTileData) == 0)
+    std::printf("AMX BF16 peak: %.1f GFLOP/s with %d threads (tile multiply-adds)\n", amx_peak_gflops(),
                 omp_get_max_threads());
 }

@@ -46,16 +46,6 @@ void widen(std::pair<float, float>& range, const Tensor& t, const std::string& v
 
 }  // namespace
 
-std::string chosen_graph(const std::vector<std::string>& names, const std::string& graph, const std::string& model) {
-  if (!graph.empty() && std::find(names.begin(), names.end(), graph) != names.end()) return graph;
-  if (graph.empty() && names.size() == 1) return names[0];
-  if (graph.empty() && std::find(names.begin(), names.end(), "main") != names.end()) return "main";
-  throw Error(fmt::format("{}: {} (graphs: {})", model,
-                          graph.empty() ? "several graphs and none named 'main': choose one with --graph"
-                                        : fmt::format("no graph named '{}'", graph),
-                          fmt::join(names, ", ")));
-}
-
 std::map<std::string, std::pair<float, float>> calibrate(const std::string& model, const std::string& extra_weights,
                                                          const Calibration& c, const GraphPrepare& prepare) {
   if (c.inputs.empty()) throw Error("calibrate: no input files");
@@ -67,7 +57,7 @@ std::map<std::string, std::pair<float, float>> calibrate(const std::string& mode
       prepare(g, weights);
       names.push_back(name);
     }
-    graph = chosen_graph(names, c.graph, model);
+    graph = ir::chosen_graph(names, c.graph, model);
     recorded = expose_activations(file.graphs.at(graph), weights);
   };
   LoadOptions options;

@@ -30,7 +30,4 @@ using GraphPrepare = std::function<void(ir::Graph&, WeightStore&)>;
 std::map<std::string, std::pair<float, float>> calibrate(const std::string& model, const std::string& extra_weights,
                                                          const Calibration& c, const GraphPrepare& prepare);
 
-// The name `graph` ("": the only one, or "main") resolves to among `names`.
-std::string chosen_graph(const std::vector<std::string>& names, const std::string& graph, const std::string& model);
-
 }  // namespace heed

@@ -2,7 +2,10 @@
 
 #include <heed/error.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace heed::ir {
 
@@ -73,6 +76,17 @@ const std::string& Node::attr_string(const std::string& key) const {
 }
 const std::vector<int64_t>& Node::attr_ints(const std::string& key) const {
   return get_attr<std::vector<int64_t>>(*this, key);
+}
+
+std::string chosen_graph(const std::vector<std::string>& names, const std::string& wanted, const std::string& model) {
+  const auto named = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+  if (!wanted.empty() && named(wanted)) return wanted;
+  if (wanted.empty() && names.size() == 1) return names[0];
+  if (wanted.empty() && named("main")) return "main";
+  throw Error(fmt::format("{}: {} (graphs: {})", model,
+                          wanted.empty() ? "several graphs and none named 'main': choose one (--graph)"
+                                         : fmt::format("no graph named '{}'", wanted),
+                          fmt::join(names, ", ")));
 }
 
 }  // namespace heed::ir

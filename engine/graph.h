@@ -116,4 +116,8 @@ struct Graph {
   std::map<std::string, std::pair<float, float>> activation_ranges;
 };
 
+// The graph that `wanted` names among `names` of the model file `model`: the
+// only one, or "main", when `wanted` is empty. Throws heed::Error listing them.
+std::string chosen_graph(const std::vector<std::string>& names, const std::string& wanted, const std::string& model);
+
 }  // namespace heed::ir

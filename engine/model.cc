@@ -160,18 +160,9 @@ std::string ModelImpl::with_path(const std::string& message) const {
 }
 
 const CompiledGraph& ModelImpl::graph(const std::string& name) const {
-  if (name.empty()) {
-    if (graphs_.size() == 1) return *graphs_.begin()->second;
-    if (graphs_.count("main")) return *graphs_.at("main");
-  } else if (auto it = graphs_.find(name); it != graphs_.end()) {
-    return *it->second;
-  }
   std::vector<std::string> names;
   for (const auto& g : graphs_) names.push_back(g.first);
-  throw Error(fmt::format("{}: {} (graphs: {})", path_,
-                          name.empty() ? "several graphs and none named 'main': choose one"
-                                       : fmt::format("no graph named '{}'", name),
-                          fmt::join(names, ", ")));
+  return *graphs_.at(ir::chosen_graph(names, name, path_));
 }
 
 }  // namespace detail

@@ -118,7 +118,7 @@ QuantizeSummary quantize_model(const std::string& model, const std::string& out,
     auto ranges = calibrate(model, extra_weights, *calibration, prepare);
     std::vector<std::string> names;
     for (const auto& [name, g] : graphs.graphs) names.push_back(name);
-    s.calibrated_graph = chosen_graph(names, calibration->graph, model);
+    s.calibrated_graph = ir::chosen_graph(names, calibration->graph, model);
     s.calibrated = ranges.size();
     graphs.graphs.at(s.calibrated_graph).activation_ranges = std::move(ranges);
   }

@@ -5,6 +5,8 @@
 #include <random>
 
 #include "backends/cpu/attention_core.h"
+#include "backends/cpu/flash_attention.h"
+#include "engine/half.h"
 #include "tests/test_util.h"
 
 namespace heed::cpu {
@@ -60,6 +62,77 @@ TEST(AttentionCore, ModesAgree) {
   }
   Tensor zeros = p.run(AttentionCore::Mode::blocked, hidden, 4096);
   for (int64_t i = zeros.numel() / 2; i < zeros.numel(); ++i) ASSERT_EQ(zeros.data_as<float>()[i], 0.f);
+}
+
+// The bf16 kernel on AMX (head size 64) against the materialized fp32 mode given
+// the same bf16-rounded inputs (the query scaled before rounding, as the kernel
+// does): what is left is the probabilities' rounding to bf16, at most 2^-9 of
+// the largest value. Partial query and key tiles, every mask kind, a query that
+// sees nothing, a cache offset.
+struct Problem64 {
+  static constexpr int64_t B = 2, H = 3, T = 70, L = 300, D = 64;
+  AttentionDims d{B, H, T, L, D, D};
+  std::vector<float> q, k, v, pad, mask;
+  View4 qv{{B, H, T, D}, {H * T * D, T * D, D, 1}}, kv{{B, H, L, D}, {H * L * D, L * D, D, 1}};
+  View4 ov = qv;
+  Problem64() {
+    std::mt19937 gen(64);
+    std::normal_distribution<float> n(0.f, 1.f);
+    q.resize(size_t(B * H * T * D));
+    k.resize(size_t(B * H * L * D));
+    v.resize(k.size());
+    for (auto* buf : {&q, &k, &v})
+      for (float& x : *buf) x = n(gen);
+    pad.assign(size_t(B * L), 0.f);
+    for (int64_t j = 0; j < 40; ++j) pad[size_t(L + j)] = -INFINITY;  // the second item's first key tile hidden
+    mask.resize(size_t(T * L));
+    for (float& x : mask) x = n(gen);
+    std::fill(mask.begin() + 5 * L, mask.begin() + 6 * L, -INFINITY);  // query 5 sees nothing
+  }
+  Tensor run(Precision precision, const AttentionMasks& m, bool* bf16) {
+    AttentionCore core(d, qv, kv, kv, ov, 0.125f, AttentionCore::Mode::blocked, AttentionCore::kSlabBytes, precision);
+    *bf16 = core.runs_bf16();
+    return run(core, q, k, v, m);
+  }
+  Tensor rounded_reference(const AttentionMasks& m) {  // fp32 on the inputs the bf16 kernel sees
+    auto round = [](std::vector<float> x, float scale) {
+      for (float& e : x) e = bf16_to_f32(f32_to_bf16(e * scale));
+      return x;
+    };
+    AttentionCore core(d, qv, kv, kv, ov, 1.f, AttentionCore::Mode::materialized);
+    return run(core, round(q, 0.125f), round(k, 1.f), round(v, 1.f), m);
+  }
+  static Tensor run(AttentionCore& core, const std::vector<float>& q, const std::vector<float>& k,
+                    const std::vector<float>& v, const AttentionMasks& m) {
+    Tensor out = Tensor::zeros(DType::f32, {B, H, T, D});
+    Tensor workspace = Tensor::empty(DType::u8, {int64_t(core.workspace_bytes())});
+    core.run(q.data(), k.data(), v.data(), out.data_as<float>(), m, nullptr, L, workspace.data());
+    return out;
+  }
+};
+
+TEST(AttentionCore, Bf16OnAmxIsFp32OnRoundedInputsWithinTheProbabilitiesRounding) {
+  if (!flash_amx_usable()) GTEST_SKIP() << "no AMX-BF16 here (or HEED_CPU_ISA=avx2): the bf16 core runs in fp32";
+  Problem64 p;
+  AttentionMasks plain, padded, causal, masked;
+  padded.key_padding = p.pad.data();
+  causal.key_padding = p.pad.data();
+  causal.causal = true;
+  causal.query_offset = 200;
+  masked.attn_mask = p.mask.data();
+  masked.bias = p.mask.data();  // broadcast over batch and heads
+  masked.bias_strides[2] = Problem64::L;
+  float largest = 0.f;
+  for (float x : p.v) largest = std::max(largest, std::abs(bf16_to_f32(f32_to_bf16(x))));
+  for (const AttentionMasks* m : {&plain, &padded, &causal, &masked}) {
+    bool bf16 = false;
+    Tensor out = p.run(Precision::bf16, *m, &bf16);
+    EXPECT_TRUE(bf16);
+    EXPECT_TRUE(test::all_close(out, p.rounded_reference(*m), 0, std::ldexp(largest, -9)));
+  }
+  bool bf16 = true;
+  p.run(Precision::f32, plain, &bf16);
+  EXPECT_FALSE(bf16);  // f32 asks for the fp32 kernel
 }
 
 }  // namespace

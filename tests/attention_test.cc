@@ -4,6 +4,7 @@
 #include <heed/model.h>
 
 #include <cstring>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -172,6 +173,67 @@ TEST(AttentionCapture, ReturnsWeightsWithoutChangingOutputs) {
       double sum = 0;
       for (int64_t j = 0; j < n; ++j) sum += w.data_as<float>()[r * n + j];
       ASSERT_NEAR(sum, 1.0, 1e-4) << name << " row " << r;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace heed
+
+namespace heed {
+namespace {
+
+// A self-attention over a batch runs in chunks of items (projections, core,
+// out projection per chunk, while its Q, K and V are in cache): the batch's
+// output is its items' outputs run one by one, with per-item key padding and
+// masks, in fp32 and in bf16 (the AMX core where the CPU has one). 40 items of
+// 64 x 64 make chunks of 32 and 8.
+TEST(MhaBatchChunks, ABatchIsItsItemsRunOneByOne) {
+  constexpr int64_t B = 40, T = 64, E = 64;
+  std::mt19937 gen(40);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  auto random = [&](Shape shape, float scale) {
+    Tensor t = Tensor::empty(DType::f32, shape);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = normal(gen) * scale;
+    return t;
+  };
+  const std::string dir = test::temp_dir();
+  write_safetensors(dir + "/w.safetensors", {{"w_in", random({3 * E, E}, 0.15f)}, {"b_in", random({3 * E}, 0.1f)},
+                                             {"w_out", random({E, E}, 0.15f)}, {"b_out", random({E}, 0.1f)}});
+  json node = {{"name", "attn"}, {"op", "MultiHeadAttention"},
+               {"inputs", {"x", "", "", "w_in", "", "", "b_in", "", "", "w_out", "b_out", "pad", "", "", "", "", "mask"}},
+               {"outputs", {"y"}}, {"attrs", {{"num_heads", 1}}}};
+  json g = {{"inputs", {{{"name", "x"}, {"dtype", "f32"}, {"shape", {"b", T, E}}},
+                        {{"name", "pad"}, {"dtype", "bool"}, {"shape", {"b", T}}},
+                        {{"name", "mask"}, {"dtype", "f32"}, {"shape", {"b", 1, T, T}}}}},
+            {"outputs", {"y"}}, {"parameters", {"w_in", "b_in", "w_out", "b_out"}}, {"nodes", {node}}};
+  const std::string path = test::write_file(
+      dir, "g.json",
+      json{{"format", "heed.graph"}, {"version", 1}, {"weights", "w.safetensors"}, {"graphs", {{"main", g}}}}.dump());
+  Tensor x = random({B, T, E}, 1.f), mask = random({B, 1, T, T}, 1.f), pad = Tensor::zeros(DType::boolean, {B, T});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = T - b % 7 * 5; t < T; ++t) pad.data_as<uint8_t>()[b * T + t] = 1;  // items hide 0..30 keys
+  auto item = [](const Tensor& t, int64_t b) {  // t[b:b+1]
+    Shape s = t.shape();
+    const size_t bytes = t.nbytes() / size_t(s[0]);
+    s[0] = 1;
+    Tensor out = Tensor::empty(t.dtype(), s);
+    std::memcpy(out.data(), static_cast<const char*>(t.data()) + size_t(b) * bytes, bytes);
+    return out;
+  };
+  for (Precision precision : {Precision::f32, Precision::bf16}) {
+    std::string why;
+    if (!test::precision_runs_here(precision, &why)) {
+      std::printf("[ SKIPPED  ] %s: %s\n", std::string(precision_name(precision)).c_str(), why.c_str());
+      continue;
+    }
+    LoadOptions options;
+    options.precision = precision;
+    Session session(Model::load(path, options), {"", 2});
+    const Tensor batch = session.run({{"x", x}, {"pad", pad}, {"mask", mask}}).at("y");
+    for (int64_t b = 0; b < B; ++b) {
+      const Tensor one = session.run({{"x", item(x, b)}, {"pad", item(pad, b)}, {"mask", item(mask, b)}}).at("y");
+      ASSERT_TRUE(test::all_close(item(batch, b), one, 1e-5, 1e-6)) << precision_name(precision) << " item " << b;
     }
   }
 }

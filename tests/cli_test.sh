@@ -116,6 +116,7 @@ expect_error quantize_graph_alone "quantize: --graph goes with --calibrate" "$he
 expect_error quantize_calibrate_bf16 "--calibrate is for int8" "$heed" quantize "$static/static.json" -o "$tmp/static-x.safetensors" --precision bf16 --calibrate "$static/static_sample.safetensors"
 expect_ok inspect_cpu "heed loops: AVX" "$heed" inspect --cpu
 expect_ok inspect_cpu_avx2 "precision int8: yes \(projections on heed's AVX2 int8 kernel" env HEED_CPU_ISA=avx2 "$heed" inspect --cpu
+expect_ok inspect_cpu_attention_avx2 "attention core in bf16: no, fp32" env HEED_CPU_ISA=avx2 "$heed" inspect --cpu
 # A CPU run opens no CUDA library (cuBLAS is opened on first CUDA use: ~150 MB of
 # RSS otherwise); asking for CUDA does open the driver, which shows the check sees loads.
 cuda_loads() { LD_DEBUG=files "$@" 2>&1 | grep -oE "file=lib(cublas|cublasLt|cudart|cuda)\.so[.0-9]*" | sort -u | tr '\n' ' '; }

@@ -50,7 +50,7 @@ struct AttentionCore::Impl {
   StridedMatmul block_scores[2][2], block_context[2][2];
   Scratch s_blk, o_acc, m_run, l_run;
   // blocked, flash: AVX-512, head size 64 (backends/cpu/flash_attention.h)
-  bool flash = false;
+  bool flash = false, amx = false;  // amx: the bf16 kernel on AMX tiles
   int flash_threads = 1;
   Scratch flash_scratch;
   // loops: a row of scores per thread
@@ -76,11 +76,13 @@ struct AttentionCore::Impl {
     score_buf = place(d.B * d.H * d.T * d.L);
   }
 
-  void setup_blocked(size_t slab_bytes) {
+  void setup_blocked(size_t slab_bytes, Precision precision) {
     if (cpu_isa() == CpuIsa::avx512 && flash_attention_fits(d, q, k, v, o)) {
       flash = true;
+      amx = precision == Precision::bf16 && flash_amx_usable();
       flash_threads = omp_get_max_threads();
-      flash_scratch = place(int64_t(flash_threads) * int64_t(flash_thread_floats(d.L)));
+      const size_t per_thread = amx ? flash_amx_thread_floats(d.L) : flash_thread_floats(d.L);
+      flash_scratch = place(int64_t(flash_threads) * int64_t(per_thread));
       return;
     }
     // As many query rows per slab as fit (a multiple of 16, at most 256, at most T).
@@ -195,7 +197,9 @@ struct AttentionCore::Impl {
   void run_blocked(const float* qp, const float* kp, const float* vp, float* op, const AttentionMasks& m) {
     if (flash) {
       const FlashAttention a{qp, kp, vp, op, q, k, v, o, d.B, d.H, d.T, d.L, scale, &m, m.mask_stride ? m.mask_stride : d.L};
-      return flash_attention_avx512(a, (*this)(flash_scratch), std::min(flash_threads, omp_get_max_threads()));
+      const int threads = std::min(flash_threads, omp_get_max_threads());
+      return amx ? flash_attention_amx(a, (*this)(flash_scratch), threads)
+                 : flash_attention_avx512(a, (*this)(flash_scratch), threads);
     }
     if (!online) return run_slabs(qp, kp, vp, op, m);
     for (int64_t t0 = 0; t0 < d.T; t0 += kBlockQ) {
@@ -220,7 +224,7 @@ struct AttentionCore::Impl {
 };
 
 AttentionCore::AttentionCore(const AttentionDims& dims, const View4& q, const View4& k, const View4& v,
-                             const View4& o, float scale, Mode mode, size_t slab_bytes)
+                             const View4& o, float scale, Mode mode, size_t slab_bytes, Precision precision)
     : impl_(std::make_unique<Impl>()) {
   Impl& i = *impl_;
   i.d = dims;
@@ -234,12 +238,13 @@ AttentionCore::AttentionCore(const AttentionDims& dims, const View4& q, const Vi
     throw Error(fmt::format("attention core: keys shared by groups of {} query rows run only as per-row loops", dims.kv_group));
   if (dims.B * dims.H * dims.T == 0) return;
   if (mode == Mode::materialized && dims.L > 0) i.setup_materialized();
-  if (mode == Mode::blocked && dims.L > 0) i.setup_blocked(slab_bytes);
+  if (mode == Mode::blocked && dims.L > 0) i.setup_blocked(slab_bytes, precision);
   if (mode == Mode::loops) i.thread_rows = i.place(int64_t(omp_get_max_threads()) * std::max<int64_t>(dims.L, 1));
 }
 
 AttentionCore::AttentionCore(AttentionCore&&) noexcept = default;
 bool AttentionCore::online() const { return impl_->online; }
+bool AttentionCore::runs_bf16() const { return impl_->amx; }
 size_t AttentionCore::workspace_bytes() const { return impl_->workspace.bytes; }
 AttentionCore::~AttentionCore() = default;
 

@@ -5,7 +5,8 @@
 // Three ways to compute it, chosen at prepare time:
 //   materialized  the weights are wanted: scores [B, H, T, L], masked softmax, P V
 //   blocked       no weights: on AVX-512 with head size 64 a flash-style kernel
-//                 (backends/cpu/flash_attention.h); otherwise blocks of queries,
+//                 (backends/cpu/flash_attention.h; precision bf16 runs it in bf16
+//                 on AMX where the CPU has AMX); otherwise blocks of queries,
 //                 each against all keys (an exact
 //                 softmax over a [B, H, rows, L] slab of at most `slab_bytes`), or,
 //                 when even 16 query rows exceed that, query blocks x key blocks with
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "backends/cpu/strided_matmul.h"
+#include <heed/model.h>
 
 namespace heed::cpu {
 
@@ -52,9 +54,12 @@ class AttentionCore {
   enum class Mode { materialized, blocked, loops };
   // For Mode::loops, dims.L is the capacity (the most keys run() may be given).
   static constexpr size_t kSlabBytes = size_t(32) << 20;
+  // `precision` bf16 asks for the bf16 kernel (inputs and probabilities rounded to
+  // bf16, sums in fp32); where there is none for these shapes or this CPU, fp32.
   AttentionCore(const AttentionDims& dims, const View4& q, const View4& k, const View4& v, const View4& o,
-                float scale, Mode mode, size_t slab_bytes = kSlabBytes);
+                float scale, Mode mode, size_t slab_bytes = kSlabBytes, Precision precision = Precision::f32);
   bool online() const;  // blocked mode chose the online softmax
+  bool runs_bf16() const;  // the bf16 kernel was chosen
   // The scratch run() needs (scores, slabs, running sums), given as `workspace`.
   size_t workspace_bytes() const;
   AttentionCore(AttentionCore&&) noexcept;

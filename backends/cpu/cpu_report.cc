@@ -11,6 +11,7 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/dnnl_util.h"
 #include "backends/cpu/projection.h"
+#include "backends/cpu/flash_attention.h"
 #include "engine/cpu_isa.h"
 
 namespace heed::cpu {
@@ -47,6 +48,14 @@ std::string availability(Precision p) {
   return "yes";
 }
 
+// What MultiHeadAttention's core runs on in a bf16 model (head size 64, no
+// weights returned).
+std::string attention_core_bf16() {
+  if (flash_amx_usable()) return "AMX tiles (heed's flash kernel: bf16 inputs and probabilities, fp32 sums)";
+  return cpu_isa() == CpuIsa::avx512 ? "no, fp32 (no AMX-BF16 here, or ONEDNN_MAX_CPU_ISA below AMX)"
+                                     : "no, fp32 (no AMX-BF16 here, or HEED_CPU_ISA=avx2)";
+}
+
 }  // namespace
 
 std::string cpu_report() {
@@ -61,10 +70,11 @@ std::string cpu_report() {
       "oneDNN: {}\n"
       "f32 projections: {}\n"
       "precision bf16: {}\n"
+      "attention core in bf16: {}\n"
       "precision int8: {}\n"
       "threads: {} (OpenMP)\n",
       cpu_model(), avx512 ? "AVX-512" : "AVX2", asked && *asked ? asked : "auto", onednn_isa(), projections,
-      availability(Precision::bf16), availability(Precision::int8), omp_get_max_threads());
+      availability(Precision::bf16), attention_core_bf16(), availability(Precision::int8), omp_get_max_threads());
 }
 
 }  // namespace heed::cpu

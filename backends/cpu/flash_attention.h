@@ -1,12 +1,14 @@
 #pragma once
 // Flash-style attention on AVX-512 for head size 64 (BERT, GPT-2, ViT, Marian):
 // per (batch item, head), its keys and values packed once, then tiles of 32
-// queries (one per vector lane, two vectors) against tiles of 32 keys: scores
-// made 8 keys at a time in registers, the softmax online (a running max and sum
-// per query, lane-wise), the context accumulated in L1. No score matrix exists
-// beyond one 32 x 32 tile. On an Intel Sapphire Rapids core it runs the
-// attention core at 60-62% of the FMA peak for lengths >= 512, against 47-49%
-// for oneDNN's GEMMs over slabs (docs/benchmarks.md).
+// queries (one per vector lane, two vectors) against tiles of 32 keys, the
+// softmax online (a running max and sum per query, lane-wise), the context
+// accumulated in L1. No score matrix exists beyond one 32 x 32 tile. Two
+// kernels: fp32 on FMAs (scores made 8 keys at a time in registers; 57-66% of
+// the FMA peak on an Intel Sapphire Rapids core for lengths >= 512, against
+// 47-49% for oneDNN's GEMMs over slabs), and, for models run in bf16, bf16 on
+// AMX tiles (flash_attention_amx.cc; about twice the fp32 kernel's speed).
+// Figures: docs/benchmarks.md.
 #include <cstddef>
 #include <cstdint>
 
@@ -31,5 +33,12 @@ size_t flash_thread_floats(int64_t L);
 // Runs it with `threads` OpenMP threads over (batch, head, query range) tasks;
 // `workspace` holds threads * flash_thread_floats(L) floats, 64-byte aligned.
 void flash_attention_avx512(const FlashAttention& a, float* workspace, int threads);
+
+// The bf16 kernel: whether this CPU and process can run it (AMX-BF16, granted
+// by the kernel, allowed by HEED_CPU_ISA and ONEDNN_MAX_CPU_ISA), its
+// workspace floats for one thread, and the run (arguments as above).
+bool flash_amx_usable();
+size_t flash_amx_thread_floats(int64_t L);
+void flash_attention_amx(const FlashAttention& a, float* workspace, int threads);
 
 }  // namespace heed::cpu

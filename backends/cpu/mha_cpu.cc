@@ -31,6 +31,9 @@ struct MhaConfig {
   // Q, K and V side by side (fused self-attention) or apart, and the output's.
   // A null one (its weight is not a constant) runs as a strided matmul instead.
   std::shared_ptr<const ProjectionWeight> w_qkv, w_q, w_k, w_v, w_out;
+  // The attention core's: bf16 (on AMX tiles, where the CPU has them) when the
+  // projections run in bf16.
+  Precision core_precision = Precision::f32;
 };
 
 // Whether q/k/v_proj, all constants, are concatenated at load (a self-attention's).
@@ -124,6 +127,13 @@ struct ProjectionStep {
   }
 };
 
+// The GEMMs and the attention core of one pass over `batch` items.
+struct MhaPass {
+  int64_t batch = 0;
+  ProjectionStep proj_q, proj_k, proj_v, proj_out;
+  std::unique_ptr<AttentionCore> core, capture_core;
+};
+
 class MhaInvocation final : public Invocation {
  public:
   MhaInvocation(const MhaConfig& cfg, const NodeShapes& s) : cfg_(cfg) {
@@ -136,48 +146,18 @@ class MhaInvocation final : public Invocation {
     if (S_ == 0) throw Error(cached_ ? "the KV cache has a capacity of 0 positions" : "there are no keys to attend over (0 keys)");
     // Projected keys may hold a row per group of query rows (the op's shape rule
     // checked that it divides): beams of one source share their keys and values.
-    const int64_t kv_batch = cfg.projected ? s.in[kKey].shape[0] : B_;
-    kv_group_ = kv_batch ? B_ / kv_batch : 1;
+    kv_batch_ = cfg.projected ? s.in[kKey].shape[0] : B_;
+    kv_group_ = kv_batch_ ? B_ / kv_batch_ : 1;
     weights_ = s.out.size() > 1;
     // Self-attention with PyTorch's packed in_proj: one GEMM makes Q, K and V side
     // by side ([B*T, 3E]); the heads are strided views into it.
     fused_ = !cross_ && !cfg.projected && packed_;
-    int64_t kv_rows = cfg.projected || fused_ ? 0 : cached_ ? B_ * T_ : B_ * S_;
-    bool q_bias = cfg.packed_weight ? bool(cfg.packed_bias) : present(s, kQBias);
-    bool kv_bias = packed_ ? q_bias : present(s, kKBias);
-    View4 w = View4::transposed(E_, E_, E_);
-    int64_t q_cols = fused_ ? 3 * E_ : E_;
-    proj_q_ = ProjectionStep(fused_ ? cfg.w_qkv : cfg.w_q, View4::matrix(B_ * T_, E_, E_),
-                             View4::transposed(E_, q_cols, E_), View4::matrix(B_ * T_, q_cols, q_cols), q_bias);
-    if (kv_rows) {
-      View4 x = View4::matrix(kv_rows, E_, E_);
-      proj_k_ = ProjectionStep(cfg.w_k, x, w, x, kv_bias);
-      proj_v_ = ProjectionStep(cfg.w_v, x, w, x, packed_ ? q_bias : present(s, kVBias));
-    }
-    proj_out_ = ProjectionStep(cfg.w_out, View4::matrix(B_ * T_, E_, E_), w, View4::matrix(B_ * T_, E_, E_),
-                               present(s, kOutBias));
-    const int64_t ld = fused_ ? 3 * E_ : E_;  // row stride of Q (and of K, V when fused)
-    View4 heads_q{{B_, H_, T_, Dh_}, {T_ * ld, Dh_, ld, 1}};
-    View4 heads_kv = cached_ || cfg.projected ? View4{{kv_batch, H_, S_, Dh_}, {H_ * S_ * Dh_, S_ * Dh_, Dh_, 1}}
-                                              : View4{{B_, H_, S_, Dh_}, {S_ * ld, Dh_, ld, 1}};
-    View4 heads_ctx{{B_, H_, T_, Dh_}, {T_ * E_, Dh_, E_, 1}};
-    // Captured weights come from a second, materialized pass, so that the output is
-    // computed exactly as it would be without the capture. (Loops mode writes the
-    // same probabilities either way.)
-    bool declared_weights = weights_ && !cfg.capture;
-    // One query a row (a decode step's cross-attention too): per-row loops, far
-    // cheaper there than batched GEMMs of [1, Dh] x [Dh, S] per head.
-    auto mode = cached_ || T_ == 1 || kv_group_ > 1 ? AttentionCore::Mode::loops
-                        : declared_weights ? AttentionCore::Mode::materialized : AttentionCore::Mode::blocked;
-    float scale = cfg.scale > 0 ? cfg.scale : 1.f / std::sqrt(float(Dh_));
-    AttentionDims dims{B_, H_, T_, S_, Dh_, Dh_, kv_group_};
-    core_ = std::make_unique<AttentionCore>(dims, heads_q, heads_kv, heads_kv, heads_ctx, scale, mode);
-    if (weights_ && mode == AttentionCore::Mode::blocked)
-      capture_core_ = std::make_unique<AttentionCore>(dims, heads_q, heads_kv, heads_kv, heads_ctx, scale,
-                                                      AttentionCore::Mode::materialized);
-    place_workspace(kv_rows);
-    key_padding_ = AdditiveMask(present(s, kKeyPaddingMask) ? s.in[kKeyPaddingMask] : TensorDesc{DType::f32, {}, false});
     if (present(s, kKeyPaddingMask) && s.in[kKeyPaddingMask].shape[0]) key_padding_group_ = B_ / s.in[kKeyPaddingMask].shape[0];
+    chunk_ = chunk_items();
+    passes_[0] = make_pass(s, chunk_);
+    if (B_ % chunk_) passes_[1] = make_pass(s, B_ % chunk_);
+    place_workspace();
+    key_padding_ = AdditiveMask(present(s, kKeyPaddingMask) ? s.in[kKeyPaddingMask] : TensorDesc{DType::f32, {}, false});
     attn_mask_ = AdditiveMask(present(s, kAttnMask) ? s.in[kAttnMask] : TensorDesc{DType::f32, {}, false});
     bias_ = AdditiveMask(present(s, kMask) ? s.in[kMask] : TensorDesc{DType::f32, {}, false});
     if (present(s, kMask)) mask_broadcast_strides(s.in[kMask].shape, bias_strides_);
@@ -186,6 +166,75 @@ class MhaInvocation final : public Invocation {
 
   void run(const Buffers& io) override {
     const float* x = io.in_as<float>(kQuery);
+    const AttentionMasks m = masks(io);
+    // Chunks of the batch, each projected, attended and projected out before
+    // the next: its Q, K and V are still in cache when the core reads them.
+    for (int64_t b0 = 0; b0 < B_; b0 += chunk_)
+      run_pass(io, passes_[b0 + chunk_ <= B_ ? 0 : 1], b0, x + b0 * T_ * E_, m);
+  }
+
+  size_t workspace_bytes() const override { return workspace_.bytes; }
+
+ private:
+  // About this many rows of a self-attention's Q, K and V (fp32, 3E wide) at a
+  // time: 256 rows of a 512-wide model are 1.5 MB, an L2 cache of this
+  // decade's server cores.
+  static constexpr int64_t kChunkBytes = int64_t(3) << 19;
+
+  // Batch items a pass: a chunk of the batch where the pass is a self-attention
+  // that only reads its own rows (no cache, no captured weights, keys shared by
+  // no group of rows), else the whole batch.
+  int64_t chunk_items() const {
+    const bool per_item = fused_ && !cached_ && !weights_ && kv_group_ == 1 && key_padding_group_ == 1 && T_ > 1;
+    if (!per_item || B_ == 0) return std::max<int64_t>(B_, 1);
+    return std::clamp<int64_t>(kChunkBytes / (T_ * 3 * E_ * int64_t(sizeof(float))), 1, B_);
+  }
+
+  MhaPass make_pass(const NodeShapes& s, int64_t batch) const {
+    MhaPass p;
+    p.batch = batch;
+    const int64_t rows = batch * T_;
+    const int64_t kv_rows = cfg_.projected || fused_ ? 0 : cached_ ? rows : batch * S_;
+    const bool q_bias = cfg_.packed_weight ? bool(cfg_.packed_bias) : present(s, kQBias);
+    const bool kv_bias = packed_ ? q_bias : present(s, kKBias);
+    const View4 w = View4::transposed(E_, E_, E_);
+    const int64_t q_cols = fused_ ? 3 * E_ : E_;
+    p.proj_q = ProjectionStep(fused_ ? cfg_.w_qkv : cfg_.w_q, View4::matrix(rows, E_, E_),
+                              View4::transposed(E_, q_cols, E_), View4::matrix(rows, q_cols, q_cols), q_bias);
+    if (kv_rows) {
+      View4 x = View4::matrix(kv_rows, E_, E_);
+      p.proj_k = ProjectionStep(cfg_.w_k, x, w, x, kv_bias);
+      p.proj_v = ProjectionStep(cfg_.w_v, x, w, x, packed_ ? q_bias : present(s, kVBias));
+    }
+    p.proj_out = ProjectionStep(cfg_.w_out, View4::matrix(rows, E_, E_), w, View4::matrix(rows, E_, E_),
+                                present(s, kOutBias));
+    const int64_t ld = fused_ ? 3 * E_ : E_;  // row stride of Q (and of K, V when fused)
+    const int64_t kv_batch = batch == B_ ? kv_batch_ : batch;
+    View4 heads_q{{batch, H_, T_, Dh_}, {T_ * ld, Dh_, ld, 1}};
+    View4 heads_kv = cached_ || cfg_.projected ? View4{{kv_batch, H_, S_, Dh_}, {H_ * S_ * Dh_, S_ * Dh_, Dh_, 1}}
+                                               : View4{{batch, H_, S_, Dh_}, {S_ * ld, Dh_, ld, 1}};
+    View4 heads_ctx{{batch, H_, T_, Dh_}, {T_ * E_, Dh_, E_, 1}};
+    // Captured weights come from a second, materialized pass, so that the output is
+    // computed exactly as it would be without the capture. (Loops mode writes the
+    // same probabilities either way.)
+    const bool declared_weights = weights_ && !cfg_.capture;
+    // One query a row (a decode step's cross-attention too): per-row loops, far
+    // cheaper there than batched GEMMs of [1, Dh] x [Dh, S] per head.
+    auto mode = cached_ || T_ == 1 || kv_group_ > 1 ? AttentionCore::Mode::loops
+                        : declared_weights ? AttentionCore::Mode::materialized : AttentionCore::Mode::blocked;
+    const float scale = cfg_.scale > 0 ? cfg_.scale : 1.f / std::sqrt(float(Dh_));
+    const AttentionDims dims{batch, H_, T_, S_, Dh_, Dh_, kv_group_};
+    p.core = std::make_unique<AttentionCore>(dims, heads_q, heads_kv, heads_kv, heads_ctx, scale, mode,
+                                             AttentionCore::kSlabBytes, cfg_.core_precision);
+    if (weights_ && mode == AttentionCore::Mode::blocked)
+      p.capture_core = std::make_unique<AttentionCore>(dims, heads_q, heads_kv, heads_kv, heads_ctx, scale,
+                                                       AttentionCore::Mode::materialized);
+    return p;
+  }
+
+  // Batch items [b0, b0 + p.batch): x is their first query row, `batch_masks`
+  // the whole batch's.
+  void run_pass(const Buffers& io, MhaPass& p, int64_t b0, const float* x, const AttentionMasks& batch_masks) {
     const float* wq = cfg_.packed_weight ? cfg_.packed_weight->data_as<float>() : io.in_as<float>(kQWeight);
     const float* bq = cfg_.packed_weight ? (cfg_.packed_bias ? cfg_.packed_bias->data_as<float>() : nullptr)
                                          : io.in_as<float>(kQBias);
@@ -193,7 +242,7 @@ class MhaInvocation final : public Invocation {
     float* qp = workspace_at<float>(io.workspace, qp_at_);
     float* ctx = workspace_at<float>(io.workspace, ctx_at_);
     void* shared = workspace_at<void>(io.workspace, shared_at_);  // the projections' and the cores' scratch
-    proj_q_.run(x, wq, qp, bq, shared);
+    p.proj_q.run(x, wq, qp, bq, shared);
     const float *k = nullptr, *v = nullptr;
     int64_t position = 0, keys = S_, kv_stride = E_;
     if (fused_) {
@@ -212,8 +261,8 @@ class MhaInvocation final : public Invocation {
       const float* bv = packed_ ? (bq ? bq + 2 * E_ : nullptr) : io.in_as<float>(kVBias);
       float* kp = workspace_at<float>(io.workspace, kp_at_);
       float* vp = workspace_at<float>(io.workspace, vp_at_);
-      proj_k_.run(src_k, wk, kp, bk, shared);
-      proj_v_.run(src_v, wv, vp, bv, shared);
+      p.proj_k.run(src_k, wk, kp, bk, shared);
+      p.proj_v.run(src_v, wv, vp, bv, shared);
       k = kp;
       v = vp;
     }
@@ -230,6 +279,22 @@ class MhaInvocation final : public Invocation {
       v = cv;
       keys = position + T_;
     }
+    AttentionMasks m = batch_masks;  // a chunk reads its own rows (key padding groups are 1 there)
+    if (m.key_padding) m.key_padding += b0 * S_;
+    if (m.bias) m.bias += b0 * m.bias_strides[0];
+    m.query_offset = position;
+    float* weights = weights_ ? io.out_as<float>(1) : nullptr;  // only a whole-batch pass returns them
+    if (p.capture_core) {
+      p.core->run(qp, k, v, ctx, m, nullptr, keys, shared);
+      p.capture_core->run(qp, k, v, workspace_at<float>(io.workspace, capture_at_), m, weights, keys, shared);
+    } else {
+      p.core->run(qp, k, v, ctx, m, weights, keys, shared);
+    }
+    p.proj_out.run(ctx, io.in_as<float>(kOutWeight), io.out_as<float>(0) + b0 * T_ * E_, io.in_as<float>(kOutBias),
+                   shared);
+  }
+
+  AttentionMasks masks(const Buffers& io) {
     AttentionMasks m;
     m.key_padding = key_padding_.get(io.in(kKeyPaddingMask));
     m.key_padding_group = key_padding_group_;
@@ -238,32 +303,28 @@ class MhaInvocation final : public Invocation {
     std::copy_n(bias_strides_, 3, m.bias_strides);
     m.mask_stride = S_;
     m.causal = cfg_.causal;
-    m.query_offset = position;
-    if (capture_core_) {
-      core_->run(qp, k, v, ctx, m, nullptr, keys, shared);
-      capture_core_->run(qp, k, v, workspace_at<float>(io.workspace, capture_at_), m, io.out_as<float>(1), keys, shared);
-    } else {
-      core_->run(qp, k, v, ctx, m, weights_ ? io.out_as<float>(1) : nullptr, keys, shared);
-    }
-    proj_out_.run(ctx, io.in_as<float>(kOutWeight), io.out_as<float>(0), io.in_as<float>(kOutBias), shared);
+    return m;
   }
 
-  size_t workspace_bytes() const override { return workspace_.bytes; }
-
- private:
   // Q (Q, K and V when fused) and the context, projected K and V, the captured
   // pass's context, and one span that the projections and the attention cores
-  // take turns with.
-  void place_workspace(int64_t kv_rows) {
-    const size_t f = sizeof(float);
-    qp_at_ = workspace_.add(size_t(B_ * T_ * E_ * (fused_ ? 3 : 1)) * f);
-    ctx_at_ = workspace_.add(size_t(B_ * T_ * E_) * f);
-    kp_at_ = workspace_.add(size_t(kv_rows * E_) * f);
-    vp_at_ = workspace_.add(size_t(kv_rows * E_) * f);
-    capture_at_ = workspace_.add(capture_core_ ? size_t(B_ * T_ * E_) * f : 0);
-    shared_at_ = workspace_.add_shared({core_->workspace_bytes(), capture_core_ ? capture_core_->workspace_bytes() : 0,
-                                        proj_q_.workspace_bytes(), proj_k_.workspace_bytes(), proj_v_.workspace_bytes(),
-                                        proj_out_.workspace_bytes()});
+  // take turns with; all for the largest pass.
+  void place_workspace() {
+    const size_t f = sizeof(float), rows = size_t(chunk_ * T_);
+    const size_t kv_rows = cfg_.projected || fused_ ? 0 : cached_ ? rows : size_t(chunk_ * S_);
+    qp_at_ = workspace_.add(rows * size_t(E_ * (fused_ ? 3 : 1)) * f);
+    ctx_at_ = workspace_.add(rows * size_t(E_) * f);
+    kp_at_ = workspace_.add(kv_rows * size_t(E_) * f);
+    vp_at_ = workspace_.add(kv_rows * size_t(E_) * f);
+    capture_at_ = workspace_.add(passes_[0].capture_core ? rows * size_t(E_) * f : 0);
+    std::vector<size_t> shared;
+    for (const MhaPass& p : passes_) {
+      if (!p.core) continue;
+      shared.insert(shared.end(), {p.core->workspace_bytes(), p.capture_core ? p.capture_core->workspace_bytes() : 0,
+                                   p.proj_q.workspace_bytes(), p.proj_k.workspace_bytes(), p.proj_v.workspace_bytes(),
+                                   p.proj_out.workspace_bytes()});
+    }
+    shared_at_ = workspace_.add_shared(shared);
   }
 
   // rows [B, T, E] (row stride `ld`) -> cache [B, H, S, Dh] at positions [position, position + T)
@@ -276,10 +337,9 @@ class MhaInvocation final : public Invocation {
   }
 
   MhaConfig cfg_;
-  int64_t B_, T_, E_, H_, Dh_, S_, kv_group_ = 1, key_padding_group_ = 1;
+  int64_t B_, T_, E_, H_, Dh_, S_, kv_batch_ = 0, kv_group_ = 1, key_padding_group_ = 1, chunk_ = 1;
   bool cached_, cross_, packed_, fused_, weights_, position_i32_ = false;
-  ProjectionStep proj_q_, proj_k_, proj_v_, proj_out_;
-  std::unique_ptr<AttentionCore> core_, capture_core_;
+  MhaPass passes_[2];  // chunk_ batch items, and the rest of the batch
   WorkspacePlan workspace_;
   size_t qp_at_ = 0, ctx_at_ = 0, kp_at_ = 0, vp_at_ = 0, capture_at_ = 0, shared_at_ = 0;
   AdditiveMask key_padding_, attn_mask_, bias_;
@@ -294,6 +354,7 @@ class MhaKernel final : public Kernel {
         in_proj_packed_(!init.node.has_input(kKWeight) && !init.node.attr_int("kv_projected")) {
     pack_projections(cfg_, init);
     pack_for_onednn(cfg_, init);
+    cfg_.core_precision = precision() == Precision::bf16 ? Precision::bf16 : Precision::f32;
   }
   std::unique_ptr<Invocation> prepare(const NodeShapes& s) const override {
     return std::make_unique<MhaInvocation>(cfg_, s);

@@ -1,0 +1,293 @@
+// The flash-style attention core in bf16 on AMX tiles (flash_attention.h).
+// Both products are tile multiplies whose outputs keep queries in vector lanes,
+// as the fp32 kernel's do, so that the masks and the online softmax are the
+// same code (flash_tile.h):
+//   scores^T [32 keys, 16 queries] = K [keys, d] x Q^T  (A: packed bf16 key rows;
+//                                                         B: the queries' d-pairs)
+//   context^T [16 e, 16 queries] += V^T [e, keys] x P^T (A: V transposed at packing;
+//                                                         B: the probabilities' key-pairs)
+// The running contexts stay fp32 in memory, [e][query lane]; a tile multiply
+// adds into them (tile load, multiply, store), scaled first when a query's max
+// rose. Inputs and probabilities are rounded to bf16 (to nearest even), every
+// sum is fp32.
+#include "backends/cpu/flash_attention.h"
+
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC bug 105593, as in flash_attention_avx512.cc
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+#include <immintrin.h>
+#include <omp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <dnnl.hpp>
+
+#include "backends/cpu/flash_tile.h"
+#include "engine/cpu_isa.h"
+
+#if defined(__clang__)
+#define HEED_AMX                                                                                            \
+  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,amx-tile,amx-bf16"), min_vector_width(512)))
+#else
+#define HEED_AMX \
+  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,amx-tile,amx-bf16,prefer-vector-width=512")))
+#endif
+
+namespace heed::cpu {
+namespace {
+
+using namespace flash;
+
+// Tile registers, all 16 rows of 64 bytes (16 fp32, or 32 bf16 as 16 pairs):
+// t0..t3 accumulate (scores of 16 keys, or contexts of 16 e, for each query
+// group), t4/t5 hold the two query groups' Q^T (a d half) or probabilities,
+// t6/t7 16 key rows (a d half) or 16 rows of V^T.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+  TileConfig() {
+    for (int i = 0; i < 8; ++i) bytes_per_row[i] = 64, rows[i] = 16;
+  }
+};
+
+struct AmxTiles {
+  alignas(64) uint32_t qt[kGroups][D / 2][16];  // per query lane the bf16 pair (d, d + 1), scaled
+  alignas(64) uint32_t pt[kKeys / 2][kLanes];   // per query lane the probabilities of keys (2i, 2i + 1)
+  alignas(64) float o[kGroups][D][16];          // the running contexts, [e][query lane]
+  alignas(64) float out_rows[16][D];            // 16 queries' contexts as rows, written out a row at a time
+  ScoreTile s[2];  // this key tile's scores and the next one's
+  uint16_t* keys;    // the head's keys [lp][D] in bf16, zero rows after L
+  uint16_t* values;  // its values transposed, [D][lp] in bf16, zero after L
+  int64_t lp;
+};
+
+// 16 vectors of 16 32-bit lanes transposed: r[i] lane j <- r[j] lane i.
+HEED_AMX inline void transpose16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]), t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  for (int i = 0; i < 16; i += 4) {  // r[i + c], 128-bit lane l: column 4 l + c of rows i..i+3
+    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]), r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]), r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  __m512i u[16];
+  for (int i = 0; i < 16; ++i) u[i] = r[i];
+  for (int c = 0; c < 4; ++c) {  // the 128-bit lanes of u[c], u[4 + c], u[8 + c], u[12 + c] transposed
+    const __m512i v0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), v1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
+    const __m512i v2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44), v3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
+    r[c] = _mm512_shuffle_i32x4(v0, v2, 0x88), r[4 + c] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
+    r[8 + c] = _mm512_shuffle_i32x4(v1, v3, 0x88), r[12 + c] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
+  }
+}
+
+// 32-bit lane i = (bf16(lo[i]), bf16(hi[i])): lo in the low half, as AMX pairs them.
+HEED_AMX inline __m512i interleave_bf16(__m512 lo, __m512 hi) {
+  const __m512i halves = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);  // lo's 16 words, then hi's
+  const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
+                                         21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  return _mm512_permutexvar_epi16(pairs, halves);
+}
+
+// 32 bf16 (as 16 pairs) from 32 floats.
+HEED_AMX inline __m512i bf16_row(const float* x, __m512 scale) {
+  return (__m512i)_mm512_cvtne2ps_pbh(_mm512_mul_ps(_mm512_loadu_ps(x + 16), scale), _mm512_mul_ps(_mm512_loadu_ps(x), scale));
+}
+
+// Keys [0, L) of a [L, D] view (row stride `stride`) as bf16 rows [lp][D], zero rows after.
+HEED_AMX void pack_keys(const float* x, int64_t stride, int64_t L, uint16_t* out, int64_t lp) {
+  const __m512 one = _mm512_set1_ps(1.f);
+  for (int64_t j = 0; j < lp; ++j)
+    for (int64_t e = 0; e < D; e += 32)
+      _mm512_store_si512(out + j * D + e, j < L ? bf16_row(x + j * stride + e, one) : _mm512_setzero_si512());
+}
+
+// Values [0, L) transposed into [D][lp] bf16: per 32 keys and 16 e, 16 vectors of
+// key pairs (lane e) transposed into 16 rows of e (lane: key pair).
+HEED_AMX inline __m512 value_row(const float* x, int64_t stride, int64_t L, int64_t j, int64_t e) {
+  return j < L ? _mm512_loadu_ps(x + j * stride + e) : _mm512_setzero_ps();
+}
+HEED_AMX void pack_values(const float* x, int64_t stride, int64_t L, uint16_t* out, int64_t lp) {
+  for (int64_t j0 = 0; j0 < lp; j0 += kKeys)
+    for (int64_t e0 = 0; e0 < D; e0 += 16) {
+      __m512i r[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] = interleave_bf16(value_row(x, stride, L, j0 + 2 * i, e0), value_row(x, stride, L, j0 + 2 * i + 1, e0));
+      transpose16(r);
+      for (int e = 0; e < 16; ++e) _mm512_store_si512(out + (e0 + e) * lp + j0, r[e]);
+    }
+}
+
+// The tile's queries as Q^T d-pairs, scaled: per group, 16 query rows of pairs transposed.
+HEED_AMX void pack_queries(const FlashAttention& a, AmxTiles& t, const float* q, int rows) {
+  const __m512 scale = _mm512_set1_ps(a.scale);
+  for (int g = 0; g < kGroups; ++g)
+    for (int half = 0; half < 2; ++half) {
+      __m512i r[16];
+      for (int i = 0; i < 16; ++i) {
+        const int row = 16 * g + i;
+        r[i] = row < rows ? bf16_row(q + row * a.qv.strides[2] + 32 * half, scale) : _mm512_setzero_si512();
+      }
+      transpose16(r);
+      for (int dp = 0; dp < 16; ++dp) _mm512_store_si512(t.qt[g][16 * half + dp], r[dp]);
+    }
+}
+
+// Scores of keys [j0, j0 + 32) for the tile's 32 queries, left in t0..t3: four
+// independent accumulators (16 keys x 16 queries each), summed over the two d
+// halves. score_store puts them in s (key-major).
+HEED_AMX inline void score_multiply(AmxTiles& t, int64_t j0) {
+  const uint16_t* k = t.keys + j0 * D;
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int half = 0; half < 2; ++half) {  // d in [32 half, 32 half + 32)
+    _tile_loadd(4, t.qt[0][16 * half], 64);
+    _tile_loadd(5, t.qt[1][16 * half], 64);
+    _tile_loadd(6, k + 32 * half, D * 2);           // keys j0 ..
+    _tile_loadd(7, k + 16 * D + 32 * half, D * 2);  // keys j0 + 16 ..
+    _tile_dpbf16ps(0, 6, 4);
+    _tile_dpbf16ps(1, 6, 5);
+    _tile_dpbf16ps(2, 7, 4);
+    _tile_dpbf16ps(3, 7, 5);
+  }
+}
+HEED_AMX inline void score_store(ScoreTile& s) {
+  _tile_stored(0, s.p[0], kLanes * 4);
+  _tile_stored(1, s.p[0] + 16, kLanes * 4);
+  _tile_stored(2, s.p[16], kLanes * 4);
+  _tile_stored(3, s.p[16] + 16, kLanes * 4);
+}
+
+// o[g][e] = o[g][e] * rescale[g] (when some lane's rescale is not 1), then
+// += V^T [e, keys j0..] x P^T: four independent accumulators at a time (two
+// groups x 16 e, twice).
+HEED_AMX inline void contexts(AmxTiles& t, int64_t j0, const __m512 rescale[kGroups]) {
+  for (int g = 0; g < kGroups; ++g)
+    if (_mm512_cmp_ps_mask(rescale[g], _mm512_set1_ps(1.f), _CMP_NEQ_UQ))
+      for (int e = 0; e < D; ++e) _mm512_store_ps(t.o[g][e], _mm512_mul_ps(_mm512_load_ps(t.o[g][e]), rescale[g]));
+  _tile_loadd(4, t.pt[0], kLanes * 4);
+  _tile_loadd(5, t.pt[0] + 16, kLanes * 4);
+  for (int e0 = 0; e0 < D; e0 += 32) {
+    _tile_loadd(0, t.o[0][e0], 64);
+    _tile_loadd(1, t.o[1][e0], 64);
+    _tile_loadd(2, t.o[0][e0 + 16], 64);
+    _tile_loadd(3, t.o[1][e0 + 16], 64);
+    _tile_loadd(6, t.values + e0 * t.lp + j0, t.lp * 2);
+    _tile_loadd(7, t.values + (e0 + 16) * t.lp + j0, t.lp * 2);
+    _tile_dpbf16ps(0, 6, 4);
+    _tile_dpbf16ps(1, 6, 5);
+    _tile_dpbf16ps(2, 7, 4);
+    _tile_dpbf16ps(3, 7, 5);
+    _tile_stored(0, t.o[0][e0], 64);
+    _tile_stored(1, t.o[1][e0], 64);
+    _tile_stored(2, t.o[0][e0 + 16], 64);
+    _tile_stored(3, t.o[1][e0 + 16], 64);
+  }
+}
+
+// out[r] = o[.][r] / sum[r] for the tile's rows: 16 x 16 blocks of o transposed
+// into rows first, then each row written whole (the rows of a [B, T, E] context
+// lie E apart: written a quarter at a time, the core ran 1.3x longer at length
+// 128).
+HEED_AMX void write_out(const FlashAttention& a, AmxTiles& t, float* out, int rows, const __m512 run_sum[kGroups]) {
+  for (int g = 0; g < kGroups && 16 * g < rows; ++g) {
+    alignas(64) float inv[16];
+    _mm512_store_ps(inv, inverse_sums(run_sum[g]));
+    for (int e0 = 0; e0 < D; e0 += 16) {
+      __m512i r[16];
+      for (int e = 0; e < 16; ++e) r[e] = _mm512_load_si512(t.o[g][e0 + e]);
+      transpose16(r);
+      for (int i = 0; i < 16; ++i)
+        _mm512_store_ps(t.out_rows[i] + e0, _mm512_mul_ps(_mm512_castsi512_ps(r[i]), _mm512_set1_ps(inv[i])));
+    }
+    for (int i = 0; i < 16 && 16 * g + i < rows; ++i)
+      for (int e0 = 0; e0 < D; e0 += 16)
+        _mm512_storeu_ps(out + (16 * g + i) * a.ov.strides[2] + e0, _mm512_load_ps(t.out_rows[i] + e0));
+  }
+}
+
+// Queries [t0, t0 + rows) of head (b, h) against its keys.
+HEED_AMX void query_tile(const FlashAttention& a, AmxTiles& t, int64_t b, int64_t h, int64_t t0, int rows) {
+  pack_queries(a, t, a.q + b * a.qv.strides[0] + h * a.qv.strides[1] + t0 * a.qv.strides[2], rows);
+  std::fill(&t.o[0][0][0], &t.o[0][0][0] + kGroups * D * 16, 0.f);
+  const bool any_mask = masked(a);
+  const int64_t keys = visible_keys(a, t0, rows);
+  __m512 run_max[kGroups], run_sum[kGroups], rescale[kGroups];
+  for (int g = 0; g < kGroups; ++g) run_max[g] = _mm512_set1_ps(-INFINITY), run_sum[g] = _mm512_setzero_ps();
+  // The next key tile's scores are multiplied on the tile unit while this one's
+  // softmax runs on the vector units, and stored after it: loads do not pass a
+  // tile store still waiting for its multiplies.
+  if (keys > 0) score_multiply(t, 0), score_store(t.s[0]);
+  for (int64_t j0 = 0, i = 0; j0 < keys; j0 += kKeys, i ^= 1) {
+    const int cols = int(std::min<int64_t>(kKeys, keys - j0));
+    const bool next = j0 + kKeys < keys;
+    if (next) score_multiply(t, j0 + kKeys);
+    ScoreTile& s = t.s[i];
+    if (any_mask) add_masks(a, s, b, h, t0, rows, j0, cols);
+    for (int g = 0; g < kGroups; ++g)
+      rescale[g] = online_softmax<Bf16Exp>(s, g, cols, run_max[g], run_sum[g], PairedProbabilities{t.pt, g});
+    if (next) score_store(t.s[i ^ 1]);
+    contexts(t, j0, rescale);
+  }
+  write_out(a, t, a.o + b * a.ov.strides[0] + h * a.ov.strides[1] + t0 * a.ov.strides[2], rows, run_sum);
+}
+
+HEED_AMX void pack_head(const FlashAttention& a, AmxTiles& t, int64_t b, int64_t h) {
+  pack_keys(a.k + b * a.kv.strides[0] + h * a.kv.strides[1], a.kv.strides[2], a.L, t.keys, t.lp);
+  pack_values(a.v + b * a.vv.strides[0] + h * a.vv.strides[1], a.vv.strides[2], a.L, t.values, t.lp);
+}
+
+HEED_AMX void load_tile_config() {
+  static const TileConfig config;
+  _tile_loadconfig(&config);
+}
+HEED_AMX void release_tiles() { _tile_release(); }
+
+// Linux hands out AMX's tile data state only to a process that asks for it.
+bool amx_permitted() {
+  constexpr long kRequestPermission = 0x1023, kTileData = 18;  // ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA
+  return syscall(SYS_arch_prctl, kRequestPermission, kTileData) == 0;
+}
+
+}  // namespace
+
+bool flash_amx_usable() {
+  // oneDNN's view of the CPU (its effective ISA honours HEED_CPU_ISA=avx2 and
+  // ONEDNN_MAX_CPU_ISA, so either also turns this kernel off), then the kernel's.
+  static const bool usable = cpu_isa() == CpuIsa::avx512 &&
+                             dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core_amx &&
+                             __builtin_cpu_supports("avx512bf16") && amx_permitted();
+  return usable;
+}
+
+size_t flash_amx_thread_floats(int64_t L) {  // a multiple of 16: each thread's share starts 64-byte aligned
+  const size_t bf16_elements = size_t(2 * D * padded(L));  // keys and values
+  const size_t floats = bf16_elements / 2 + (sizeof(AmxTiles) + sizeof(float) - 1) / sizeof(float);
+  return (floats + 15) / 16 * 16;
+}
+
+void flash_attention_amx(const FlashAttention& a, float* workspace, int threads) {
+  const Tasks tasks(a, threads);
+  const int64_t lp = padded(a.L);
+  const size_t stride = flash_amx_thread_floats(a.L);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    float* mine = workspace + size_t(omp_get_thread_num()) * stride;
+    AmxTiles& t = *reinterpret_cast<AmxTiles*>(mine + D * lp);
+    t.keys = reinterpret_cast<uint16_t*>(mine), t.values = t.keys + D * lp, t.lp = lp;
+    load_tile_config();
+#pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < tasks.count(); ++task) {
+      int64_t b, h, first, last;
+      tasks.of(a, task, b, h, first, last);
+      run_task<pack_head, query_tile>(a, t, b, h, first, last);
+    }
+    release_tiles();
+  }
+}
+
+}  // namespace heed::cpu

@@ -1,0 +1,242 @@
+#pragma once
+// What heed's two flash-style attention kernels share: fp32 on AVX-512 FMAs
+// (flash_attention_avx512.cc) and bf16 on AMX tiles (flash_attention_amx.cc).
+// A tile is 32 queries, one per vector lane (two vectors), against 32 keys; its
+// scores are key-major (p[j] holds key j's scores for the tile's queries), so
+// that the masks and the online softmax (a running max and sum per query) work
+// lane-wise, with no reductions across lanes. Include only from files whose
+// callers are compiled for AVX-512 (these functions are HEED_AVX512).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "backends/cpu/flash_attention.h"
+#include "engine/cpu_isa.h"
+
+namespace heed::cpu::flash {
+
+constexpr int64_t D = 64;             // head size
+constexpr int kGroups = 2;            // vectors of 16 queries a tile
+constexpr int kLanes = 16 * kGroups;  // queries a tile, one per vector lane
+constexpr int kKeys = 32;             // keys a tile
+
+inline int64_t padded(int64_t L) { return (L + kKeys - 1) / kKeys * kKeys; }
+
+// A tile's scores, then its probabilities, key-major; the masks' scratch.
+struct ScoreTile {
+  alignas(64) float p[kKeys][kLanes];
+  alignas(64) float mask[kLanes][kKeys];
+};
+
+// exp(x) for x <= 0 (a score minus its row's max), -inf or NaN, with
+// engine/fast_math.h's exp_approx polynomial: below -87 (a hidden key's -inf
+// too) 0, NaN stays NaN. 15 instructions for 16 lanes.
+HEED_AVX512 inline __m512 exp16(__m512 x) {
+  const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.f), _CMP_NLT_UQ);  // NaN kept
+  const __m512 c = _mm512_max_ps(_mm512_set1_ps(-87.f), x);  // NaN: max returns its second operand
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(c, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), c);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+  return _mm512_maskz_scalef_ps(keep, p, n);
+}
+
+HEED_AVX512 inline void add_to(float* s, __m512 x) { _mm512_store_ps(s, _mm512_add_ps(_mm512_load_ps(s), x)); }
+
+// Adds the masks to the tile's scores: key padding and causality as vectors,
+// attn_mask and the broadcast bias read a query row at a time into t.mask first.
+HEED_AVX512 inline void add_masks(const FlashAttention& a, ScoreTile& t, int64_t b, int64_t h, int64_t t0, int rows,
+                                  int64_t j0, int cols) {
+  const AttentionMasks& m = *a.masks;
+  if (m.key_padding) {
+    const float* kp = m.key_padding + b / m.key_padding_group * a.mask_stride + j0;
+    for (int j = 0; j < cols; ++j)
+      for (int g = 0; g < kGroups; ++g) add_to(t.p[j] + 16 * g, _mm512_set1_ps(kp[j]));
+  }
+  const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  if (m.attn_mask || m.bias) {
+    for (int r = 0; r < rows; ++r) {
+      const float* am = m.attn_mask ? m.attn_mask + (t0 + r) * a.mask_stride + j0 : nullptr;
+      const float* bm = m.bias ? m.bias + b * m.bias_strides[0] + h * m.bias_strides[1] + (t0 + r) * m.bias_strides[2] + j0
+                               : nullptr;
+      for (int j = 0; j < cols; ++j) t.mask[r][j] = (am ? am[j] : 0.f) + (bm ? bm[j] : 0.f);
+    }
+    const __m512i lane_rows = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(kKeys));
+    for (int g = 0; g < kGroups; ++g) {
+      const int live_rows = std::clamp(rows - 16 * g, 0, 16);
+      const __mmask16 live = __mmask16((1u << live_rows) - 1);
+      for (int j = 0; j < cols; ++j)
+        add_to(t.p[j] + 16 * g, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, lane_rows, &t.mask[16 * g][j], 4));
+    }
+  }
+  if (m.causal)  // query t0 + lane sees key j0 + j while j0 + j <= query_offset + t0 + lane
+    for (int g = 0; g < kGroups; ++g)
+      for (int j = 0; j < cols; ++j) {
+        const __mmask16 hidden =
+            _mm512_cmplt_epi32_mask(lanes, _mm512_set1_epi32(int(j0 + j - m.query_offset - t0 - 16 * g)));
+        float* s = t.p[j] + 16 * g;
+        _mm512_store_ps(s, _mm512_mask_mov_ps(_mm512_load_ps(s), hidden, _mm512_set1_ps(-INFINITY)));
+      }
+}
+
+inline bool masked(const FlashAttention& a) {
+  const AttentionMasks& m = *a.masks;
+  return m.key_padding || m.attn_mask || m.bias || m.causal;
+}
+
+// The keys any of queries [t0, t0 + rows) sees: causal ones see none after the
+// last query's own position.
+inline int64_t visible_keys(const FlashAttention& a, int64_t t0, int rows) {
+  const AttentionMasks& m = *a.masks;
+  return m.causal ? std::clamp<int64_t>(m.query_offset + t0 + rows, 0, a.L) : a.L;
+}
+
+// exp(x - base) for the fp32 kernel: exp16, to about an ulp.
+struct ExactExp {
+  __m512 base;
+  HEED_AVX512 explicit ExactExp(__m512 b) : base(b) {}
+  HEED_AVX512 __m512 operator()(__m512 x) const { return exp16(_mm512_sub_ps(x, base)); }
+};
+
+// exp(x - base) for probabilities rounded to bf16 afterwards (2^-9): 2^t with
+// t = (x - base) log2 e in one multiply-subtract, t's integer part by the
+// 1.5 * 2^23 rounding trick and added into the exponent bits, its fraction by a
+// degree-3 polynomial (7.7e-5 relative). 10 instructions for 16 lanes, against
+// exp16's 16 and a subtraction. t below -125 (a hidden key's -inf) gives 0 (the
+// mask, whatever the bits computed there), NaN stays NaN.
+struct Bf16Exp {
+  __m512 base_log2e;
+  HEED_AVX512 explicit Bf16Exp(__m512 base) : base_log2e(_mm512_mul_ps(base, _mm512_set1_ps(1.44269504088896341f))) {}
+  HEED_AVX512 __m512 operator()(__m512 x) const {
+    const __m512 t = _mm512_fmsub_ps(x, _mm512_set1_ps(1.44269504088896341f), base_log2e);
+    const __mmask16 keep = _mm512_cmp_ps_mask(t, _mm512_set1_ps(-125.f), _CMP_NLT_UQ);  // NaN kept
+    const __m512 magic = _mm512_set1_ps(12582912.f);  // 1.5 * 2^23: round(t) lands in the low mantissa bits
+    const __m512 shifted = _mm512_add_ps(t, magic);
+    const __m512 f = _mm512_sub_ps(t, _mm512_sub_ps(shifted, magic));  // in [-0.5, 0.5]
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(0.055088767f), f, _mm512_set1_ps(0.242604656f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.693276283f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.999928905f));
+    const __m512i scale = _mm512_slli_epi32(_mm512_castps_si512(shifted), 23);  // round(t) << 23
+    return _mm512_castsi512_ps(_mm512_maskz_add_epi32(keep, _mm512_castps_si512(p), scale));
+  }
+};
+
+// Where online_softmax puts lane group g's probabilities: back into the tile
+// in fp32 (the fp32 kernel), or as bf16 pairs of keys (2i, 2i + 1) per query
+// lane, the AMX kernel's tile operand, zeros after the last key.
+struct FloatProbabilities {
+  ScoreTile& t;
+  int g;
+  HEED_AVX512 void two(int j, __m512 a, __m512 b) const {
+    _mm512_store_ps(t.p[j] + 16 * g, a);
+    _mm512_store_ps(t.p[j + 1] + 16 * g, b);
+  }
+  HEED_AVX512 void last(int j, __m512 a) const { _mm512_store_ps(t.p[j] + 16 * g, a); }
+  void finish(int) const {}
+};
+
+struct PairedProbabilities {
+  uint32_t (*pairs)[kLanes];  // [kKeys / 2][kLanes]
+  int g;
+  // bf16 of a in the low half of each 32-bit lane, of b in the high half: each
+  // rounded to nearest (ties away from zero: + 2^15, then the high 16 bits).
+  HEED_AVX512 static __m512i pack(__m512 a, __m512 b) {
+    const __m512i half = _mm512_set1_epi32(0x8000);
+    const __m512i high_words = _mm512_set_epi16(63, 31, 61, 29, 59, 27, 57, 25, 55, 23, 53, 21, 51, 19, 49, 17, 47, 15,
+                                                45, 13, 43, 11, 41, 9, 39, 7, 37, 5, 35, 3, 33, 1);
+    return _mm512_permutex2var_epi16(_mm512_add_epi32(_mm512_castps_si512(a), half), high_words,
+                                     _mm512_add_epi32(_mm512_castps_si512(b), half));
+  }
+  HEED_AVX512 void two(int j, __m512 a, __m512 b) const { _mm512_store_si512(pairs[j / 2] + 16 * g, pack(a, b)); }
+  HEED_AVX512 void last(int j, __m512 a) const { two(j, a, _mm512_setzero_ps()); }
+  HEED_AVX512 void finish(int cols) const {
+    for (int i = (cols + 1) / 2; i < kKeys / 2; ++i) _mm512_store_si512(pairs[i] + 16 * g, _mm512_setzero_si512());
+  }
+};
+
+// Lane group g's scores in t.p become probabilities against its running max
+// (put in `out`), its sum rescaled to that max; returns the rescale factor.
+// Four running maxima and sums, so that no single chain of dependent additions
+// sets the pace.
+template <typename Exp, typename Out>
+HEED_AVX512 inline __m512 online_softmax(ScoreTile& t, int g, int cols, __m512& run_max, __m512& run_sum,
+                                         const Out& out) {
+  float* at[kKeys];  // key j's scores for group g
+  for (int j = 0; j < kKeys; ++j) at[j] = t.p[j] + 16 * g;
+  __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+  int j = 0;
+  for (; j + 4 <= cols; j += 4) {
+    m0 = _mm512_max_ps(m0, _mm512_load_ps(at[j])), m1 = _mm512_max_ps(m1, _mm512_load_ps(at[j + 1]));
+    m2 = _mm512_max_ps(m2, _mm512_load_ps(at[j + 2])), m3 = _mm512_max_ps(m3, _mm512_load_ps(at[j + 3]));
+  }
+  for (; j < cols; ++j) m0 = _mm512_max_ps(m0, _mm512_load_ps(at[j]));
+  const __m512 new_max = _mm512_max_ps(run_max, _mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
+  // A query that has seen no visible key yet keeps max -inf: exp against 0 gives it zeros.
+  const Exp exp(_mm512_mask_mov_ps(new_max, _mm512_cmp_ps_mask(new_max, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ),
+                                   _mm512_setzero_ps()));
+  const __m512 rescale = exp(run_max);
+  __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  for (j = 0; j + 4 <= cols; j += 4) {
+    const __m512 e0 = exp(_mm512_load_ps(at[j])), e1 = exp(_mm512_load_ps(at[j + 1]));
+    const __m512 e2 = exp(_mm512_load_ps(at[j + 2])), e3 = exp(_mm512_load_ps(at[j + 3]));
+    s0 = _mm512_add_ps(s0, e0), s1 = _mm512_add_ps(s1, e1), s2 = _mm512_add_ps(s2, e2), s3 = _mm512_add_ps(s3, e3);
+    out.two(j, e0, e1);
+    out.two(j + 2, e2, e3);
+  }
+  for (; j + 2 <= cols; j += 2) {
+    const __m512 e0 = exp(_mm512_load_ps(at[j])), e1 = exp(_mm512_load_ps(at[j + 1]));
+    s0 = _mm512_add_ps(s0, e0), s1 = _mm512_add_ps(s1, e1);
+    out.two(j, e0, e1);
+  }
+  if (j < cols) {
+    const __m512 e0 = exp(_mm512_load_ps(at[j]));
+    s0 = _mm512_add_ps(s0, e0);
+    out.last(j, e0);
+  }
+  out.finish(cols);
+  run_sum = _mm512_fmadd_ps(run_sum, rescale, _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+  run_max = new_max;
+  return rescale;
+}
+
+// 1 / sum for each query of lane group g; 0 for one that saw no key.
+HEED_AVX512 inline __m512 inverse_sums(__m512 run_sum) {
+  return _mm512_maskz_div_ps(_mm512_cmp_ps_mask(run_sum, _mm512_setzero_ps(), _CMP_GT_OQ), _mm512_set1_ps(1.f), run_sum);
+}
+
+// The split of a call into tasks: (batch item, head, a range of query tiles);
+// heads are split into ranges only when there are fewer of them than threads.
+struct Tasks {
+  int64_t heads, tiles, splits, per;
+  Tasks(const FlashAttention& a, int threads)
+      : heads(a.B * a.H), tiles((a.T + kLanes - 1) / kLanes),
+        splits(std::min<int64_t>(tiles, std::max<int64_t>(1, (threads + heads - 1) / heads))),
+        per((tiles + splits - 1) / splits) {}
+  int64_t count() const { return heads * splits; }
+  // Task i's batch item, head and its tiles [first, last).
+  void of(const FlashAttention& a, int64_t i, int64_t& b, int64_t& h, int64_t& first, int64_t& last) const {
+    const int64_t bh = i / splits, part = i % splits;
+    b = bh / a.H, h = bh % a.H, first = part * per, last = std::min(tiles, (part + 1) * per);
+  }
+};
+
+// One task of either kernel: head (b, h)'s keys and values packed
+// (pack_head(a, t, b, h)), then its query tiles [first, last)
+// (query_tile(a, t, b, h, first query, rows)).
+template <auto pack_head, auto query_tile, typename Tiles>
+void run_task(const FlashAttention& a, Tiles& t, int64_t b, int64_t h, int64_t first, int64_t last) {
+  pack_head(a, t, b, h);
+  for (int64_t tile = first; tile < last; ++tile)
+    query_tile(a, t, b, h, tile * kLanes, int(std::min<int64_t>(kLanes, a.T - tile * kLanes)));
+}
+
+}  // namespace heed::cpu::flash
