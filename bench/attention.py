@@ -2,8 +2,14 @@
 """Attention figures for docs/benchmarks.md: runs bench/heed_bench_attention and the
 same work in PyTorch eager (same threads, same shapes), prints Markdown tables.
 
-  python3 bench/attention.py --bin build/bench/heed_bench_attention --threads 2
+  python3 bench/attention.py --bin build/bench/heed_bench_attention --threads 2 [--rounds 3]
+
+--rounds R: the MultiHeadAttention and core tables from R heed processes, each
+followed by the PyTorch rows (taking turns, as the machine's speed drifts); each
+row shows the medians and the median of the R ratios with their range.
 """
+import statistics
+
 import torch
 import torch.nn.functional as F
 
@@ -85,18 +91,42 @@ def ms(us):
     return f"{us / 1e3:.2f}"
 
 
+def ratio(row):
+    """PyTorch / heed: the median of the rounds' ratios, and their range when there are several."""
+    rs = sorted(t / h for h, t in zip(row["heed_all"], row["peer_all"]))
+    return f"{statistics.median(rs):.2f}x" + (f" ({rs[0]:.2f}-{rs[-1]:.2f})" if len(rs) > 1 else "")
+
+
+def taking_turns(a, names, peer):
+    """The rows of benchmarks `names` over a.rounds heed processes, each followed by peer(row) for every row:
+    per row its first round's fields with heed_us and peer_us the medians, heed_all and peer_all every round's."""
+    rows = {}
+    for _ in range(a.rounds):
+        for r in run_heed(a, "--only", ",".join(names)):
+            row = rows.setdefault((r["bench"], r.get("batch"), r["len"]), dict(r, heed_all=[], peer_all=[]))
+            row["heed_all"].append(r["heed_us"])
+            row["peer_all"].append(peer(r))
+    for row in rows.values():
+        row["heed_us"], row["peer_us"] = statistics.median(row["heed_all"]), statistics.median(row["peer_all"])
+        if "gflops" in row:
+            row["gflops"] *= row["heed_all"][0] / row["heed_us"]
+    return list(rows.values())
+
+
 def main():
-    a = parse_args("build/bench/heed_bench_attention")
-    rows = run_heed(a)
-    of = lambda name: [r for r in rows if r["bench"] == name]  # noqa: E731
-    print(f"threads {a.threads}, torch {torch.__version__}, medians of {a.repeats} repeats")
+    a = parse_args("build/bench/heed_bench_attention", extra=[("--rounds", {"type": int, "default": 1})])
+    print(f"threads {a.threads}, torch {torch.__version__}, medians of {a.repeats} repeats, {a.rounds} round(s)")
     peak, amx = peaks(a.bin, a.threads)
 
-    def mha(r, autocast=False):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            t = torch_mha(r["batch"], r["len"], a.repeats, r["iters"])
-        cells = [str(r["batch"]), str(r["len"]), ms(r["heed_us"]), ms(t), f"{t / r['heed_us']:.2f}x"]
-        if not autocast:
+    def peer(r):
+        if r["bench"] in ("mha", "mha_bf16"):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=r["bench"] == "mha_bf16"):
+                return torch_mha(r["batch"], r["len"], a.repeats, r["iters"])
+        return torch_core(r["len"], a.repeats, r["iters"], torch.bfloat16 if r["bench"] == "core_bf16" else torch.float32)
+
+    def mha(r):
+        cells = [str(r["batch"]), str(r["len"]), ms(r["heed_us"]), ms(r["peer_us"]), ratio(r)]
+        if r["bench"] == "mha":
             cells += [ms(r["gemm_limit_us"]), f"{r['heed_us'] / r['gemm_limit_us']:.2f}x"]
         return cells
 
@@ -108,33 +138,36 @@ def main():
         dense = f"{torch_local_dense(r['len'], 3) / 1e3:.1f}" if r["len"] <= 8192 else "(n x n mask: 1 GiB)"
         return [str(r["len"]), ms(r["heed_us"]), f"{r['us_per_1k_queries']:.0f}", dense]
 
-    def core(r, dtype=torch.float32):
-        t = torch_core(r["len"], a.repeats, r["iters"], dtype)
-        shares = [share(r["gflops"], peak)] + ([share(r["gflops"], amx)] if dtype == torch.bfloat16 else [])
-        return [str(r["len"]), ms(r["heed_us"]), f"{r['gflops']:.0f}", *shares, ms(t), f"{t / r['heed_us']:.2f}x"]
+    def core(r):
+        shares = [share(r["gflops"], peak)] + ([share(r["gflops"], amx)] if r["bench"] == "core_bf16" else [])
+        return [str(r["len"]), ms(r["heed_us"]), f"{r['gflops']:.0f}", *shares, ms(r["peer_us"]), ratio(r)]
 
     def at_peak(name, value):
         return f"{name} peak at {a.threads} threads: " + (f"{value:.0f} GFLOP/s" if value else "not measured")
 
     with torch.no_grad():
+        turns = taking_turns(a, ["mha", "mha_bf16", "core", "core_bf16"], peer)
+        of = lambda name: [r for r in turns if r["bench"] == name]  # noqa: E731
         table("MultiHeadAttention, self-attention, d_model 512, 8 heads (no mask, no weights returned)",
               ["batch", "length", "heed ms", "PyTorch ms", "PyTorch / heed", "oneDNN GEMMs alone ms", "heed / GEMMs"],
               of("mha"), mha)
         table("The same in bf16: heed's projections and core in bf16 (`precision` bf16; the core on AMX where the "
               "CPU has it, else fp32), PyTorch under torch.autocast(\"cpu\", torch.bfloat16)",
-              ["batch", "length", "heed bf16 ms", "PyTorch bf16 ms", "PyTorch / heed"], of("mha_bf16"),
-              lambda r: mha(r, autocast=True))
+              ["batch", "length", "heed bf16 ms", "PyTorch bf16 ms", "PyTorch / heed"], of("mha_bf16"), mha)
+        others = run_heed(a, "--only", "decode,local")
         table("Decode step with a KV cache (batch 1, one new token, d_model 512, 8 heads)",
-              ["cache length", "heed us", "PyTorch us", "PyTorch / heed"], of("decode"), decode)
+              ["cache length", "heed us", "PyTorch us", "PyTorch / heed"], [r for r in others if r["bench"] == "decode"],
+              decode)
         table("LocalAttention, left = right = 32 (65 keys a query), head size 64, batch 1",
-              ["length", "heed ms", "heed us per 1k queries", "PyTorch dense band mask ms"], of("local"), local)
+              ["length", "heed ms", "heed us per 1k queries", "PyTorch dense band mask ms"],
+              [r for r in others if r["bench"] == "local"], local)
         table("Attention core: ScaledDotProductAttention, batch 1, 8 heads of 64, self-attention, no mask "
               f"({at_peak('FP32 FMA', peak)})",
               ["length", "heed ms", "heed GFLOP/s", "of FMA peak", "PyTorch SDPA ms", "PyTorch / heed"], of("core"), core)
         table("The core in bf16 (AMX tiles; inputs and probabilities rounded to bf16, sums fp32) against PyTorch's "
               f"SDPA on bf16 tensors ({at_peak('AMX BF16', amx)})",
               ["length", "heed ms", "heed GFLOP/s", "of FP32 FMA peak", "of AMX peak", "PyTorch bf16 ms",
-               "PyTorch / heed"], of("core_bf16"), lambda r: core(r, torch.bfloat16))
+               "PyTorch / heed"], of("core_bf16"), core)
 
 
 if __name__ == "__main__":
