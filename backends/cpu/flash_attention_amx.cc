@@ -8,8 +8,9 @@
 //                                                         B: the probabilities' key-pairs)
 // The running contexts stay fp32 in memory, [e][query lane]; a tile multiply
 // adds into them (tile load, multiply, store), scaled first when a query's max
-// rose. Inputs and probabilities are rounded to bf16 (to nearest even), every
-// sum is fp32.
+// rose. Q (scaled), K and V are rounded to bf16 to nearest even, the
+// probabilities to nearest with ties away from zero (flash_tile.h); every sum
+// is fp32.
 #include "backends/cpu/flash_attention.h"
 
 #if !defined(__clang__)
@@ -22,7 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <dnnl.hpp>
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include "backends/cpu/flash_tile.h"
 #include "engine/cpu_isa.h"
