@@ -129,7 +129,6 @@ struct ProjectionStep {
 
 // The GEMMs and the attention core of one pass over `batch` items.
 struct MhaPass {
-  int64_t batch = 0;
   ProjectionStep proj_q, proj_k, proj_v, proj_out;
   std::unique_ptr<AttentionCore> core, capture_core;
 };
@@ -192,7 +191,6 @@ class MhaInvocation final : public Invocation {
 
   MhaPass make_pass(const NodeShapes& s, int64_t batch) const {
     MhaPass p;
-    p.batch = batch;
     const int64_t rows = batch * T_;
     const int64_t kv_rows = cfg_.projected || fused_ ? 0 : cached_ ? rows : batch * S_;
     const bool q_bias = cfg_.packed_weight ? bool(cfg_.packed_bias) : present(s, kQBias);
@@ -232,7 +230,7 @@ class MhaInvocation final : public Invocation {
     return p;
   }
 
-  // Batch items [b0, b0 + p.batch): x is their first query row, `batch_masks`
+  // The pass's batch items from b0: x is their first query row, `batch_masks`
   // the whole batch's.
   void run_pass(const Buffers& io, MhaPass& p, int64_t b0, const float* x, const AttentionMasks& batch_masks) {
     const float* wq = cfg_.packed_weight ? cfg_.packed_weight->data_as<float>() : io.in_as<float>(kQWeight);
