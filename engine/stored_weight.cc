@@ -71,7 +71,7 @@ StoredWeight read_one(const SafetensorsFile& file, Precision precision, const st
 
 // std::rint (the default rounding mode: ties to even) compiles to one vector
 // instruction; std::nearbyint stayed a libm call per element.
-void quantize_rows(const float* x, int64_t m, int64_t k, int8_t* q, float* scale) {
+void quantize_rows(const float* x, int64_t m, int64_t k, int8_t* q, float* scale, float levels) {
 #pragma omp parallel for if (m * k > (int64_t(1) << 16)) schedule(static)
   for (int64_t i = 0; i < m; ++i) {
     const float* row = x + i * k;
@@ -87,8 +87,8 @@ void quantize_rows(const float* x, int64_t m, int64_t k, int8_t* q, float* scale
       std::fill(out, out + k, int8_t(0));
       continue;
     }
-    const float inv = 127.f / amax;
-    scale[i] = amax / 127.f;
+    const float inv = levels / amax;
+    scale[i] = amax / levels;
 #pragma omp simd
     for (int64_t j = 0; j < k; ++j) out[j] = int8_t(std::rint(row[j] * inv));
   }

@@ -30,10 +30,11 @@ struct StoredWeight {
   int axis = 0;
 };
 
-// Row i of x [m, k] as s8 with x ~ q * scale[i] (symmetric, scale = max|row| / 127,
-// ties to even); a row holding inf or NaN gets scale NaN and zeros, a zero row 0.
-// What kernels do to activations at run time and to weights at load.
-void quantize_rows(const float* x, int64_t m, int64_t k, int8_t* q, float* scale);
+// Row i of x [m, k] as s8 with x ~ q * scale[i] (symmetric, scale = max|row| /
+// levels, ties to even); a row holding inf or NaN gets scale NaN and zeros, a
+// zero row 0. What kernels do to activations at run time and to weights at load
+// (levels 63: convolution weights where oneDNN sums products in 16 bits).
+void quantize_rows(const float* x, int64_t m, int64_t k, int8_t* q, float* scale, float levels = 127.f);
 
 // `w` (f32) stored in `precision` (int8: channels along `axis`, which is 0, or 1 of
 // a matrix). Throws heed::Error naming `name` when a channel holds inf or NaN.

@@ -73,7 +73,7 @@ expect_ok run_unknown_gemm_dtype "--gemm-dtype: f8 not in \{f32,f16,bf16\}" sh -
 expect_ok translate_summary "translated 3 lines: .* tokens/s" "$heed" translate "$dates" --input "$tmp/dates.txt"
 expect_ok run_unknown_precision "--precision: fp16 not in \{f32,bf16,int8\}" sh -c "'$heed' run '$mlp/mlp.json' --inputs '$mlp/mlp_inputs.safetensors' --precision fp16 2>&1; test \$? -eq 105"
 # --precision bf16 needs AVX-512 (elsewhere one line says so); int8 runs anywhere: oneDNN's with AVX-512 VNNI,
-# else heed's AVX2 kernel (backends/cpu/int8_gemm_avx2.h), its convolutions then in f32.
+# else heed's AVX2 kernel (backends/cpu/int8_gemm_avx2.h), its convolutions then with 7-bit weights.
 if grep -q avx512f /proc/cpuinfo && [ "${HEED_CPU_ISA:-}" != avx2 ]; then
   expect_ok translate_bf16 "^2021-03-03$" "$heed" translate "$dates" --input "$tmp/dates.txt" --precision bf16
   expect_ok inspect_bf16 "Linear +fc1 .*\[bf16\]" "$heed" inspect "$mlp/mlp.json" --precision bf16
@@ -115,7 +115,8 @@ expect_error quantize_calibrate_inputs "static_io.safetensors: calibrating graph
 expect_error quantize_graph_alone "quantize: --graph goes with --calibrate" "$heed" quantize "$static/static.json" -o "$tmp/static-x.safetensors" --precision int8 --graph main
 expect_error quantize_calibrate_bf16 "--calibrate is for int8" "$heed" quantize "$static/static.json" -o "$tmp/static-x.safetensors" --precision bf16 --calibrate "$static/static_sample.safetensors"
 expect_ok inspect_cpu "heed loops: AVX" "$heed" inspect --cpu
-expect_ok inspect_cpu_avx2 "precision int8: yes \(projections on heed's AVX2 int8 kernel" env HEED_CPU_ISA=avx2 "$heed" inspect --cpu
+expect_ok inspect_cpu_avx2 "precision int8: yes \(projections on heed's AVX2 int8 kernel.*convolutions with 7-bit weights" env HEED_CPU_ISA=avx2 "$heed" inspect --cpu
+expect_ok inspect_int8_conv_avx2 "Conv2d .*\[int8\]" env HEED_CPU_ISA=avx2 "$heed" inspect "$static/static.json" --precision int8
 expect_ok inspect_cpu_attention_avx2 "attention core in bf16: no, fp32" env HEED_CPU_ISA=avx2 "$heed" inspect --cpu
 # A CPU run opens no CUDA library (cuBLAS is opened on first CUDA use: ~150 MB of
 # RSS otherwise); asking for CUDA does open the driver, which shows the check sees loads.

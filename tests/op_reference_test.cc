@@ -58,7 +58,7 @@ TEST_P(OpReference, MatchesPyTorch) { expect_matches_pytorch(GetParam(), Device:
 // The cases of LoadOptions::precision (bf16, int8) on the CPU. A CPU without a
 // oneDNN kernel for bf16 (AVX2; HEED_CPU_ISA=avx2) refuses the model at load:
 // the case checks that refusal and skips, saying so. Without AVX-512 VNNI int8
-// convolutions run in f32 (unmarked), which the case checks instead.
+// convolutions take 7-bit weights: their cases' outputs_7bit then.
 class OpReferencePrecision : public ::testing::TestWithParam<json> {};
 
 TEST_P(OpReferencePrecision, MatchesPyTorch) {
@@ -72,11 +72,14 @@ TEST_P(OpReferencePrecision, MatchesPyTorch) {
     EXPECT_TRUE(test::throws_error_with([&] { Model::load(path, options); }, "precision bf16: oneDNN has no kernel"));
     GTEST_SKIP() << why << ": the model was refused at load, as it should be";
   }
-  if (c["op"] == "Conv2d" && precision == Precision::int8 && !test::int8_convolutions_run_here()) {
+  if (c["op"] == "Conv2d" && precision == Precision::int8) {
     const std::string d = Model::load(path, options).describe();
-    EXPECT_EQ(d.find("[int8]"), std::string::npos) << d;
-    if (c["name"].get<std::string>().ends_with("_vs_f32")) expect_matches_pytorch(c, Device::cpu);
-    GTEST_SKIP() << "int8 convolutions run in f32 without AVX-512 VNNI: checked that this one did";
+    EXPECT_NE(d.find("[int8]"), std::string::npos) << d;
+    if (test::int8_convolutions_in_7_bits() && c.contains("outputs_7bit")) {
+      json seven = c;
+      seven["outputs"] = c["outputs_7bit"];
+      return expect_matches_pytorch(seven, Device::cpu);
+    }
   }
   expect_matches_pytorch(c, Device::cpu);
 }

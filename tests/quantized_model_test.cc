@@ -44,9 +44,9 @@ void expect_outputs(const std::string& file, std::optional<Precision> precision,
   for (int repeat = 0; repeat < 2; ++repeat) {
     TensorMap out = session.run(inputs());
     for (const std::string& name : kOutputs) {
-      // Without AVX-512 VNNI an int8 convolution runs in f32, on the values its weight stands for.
-      const bool f32_conv = name == "conv" && suffix == "int8" && !test::int8_convolutions_run_here();
-      const std::string want = f32_conv ? "f32_from_int8" : suffix;
+      // Without AVX-512 VNNI an int8 convolution's weight takes 7 bits, from the values the stored one stands for.
+      const bool seven_bits = name == "conv" && suffix == "int8" && test::int8_convolutions_in_7_bits();
+      const std::string want = seven_bits ? "int8_7bit" : suffix;
       EXPECT_TRUE(test::all_close(out.at(name), *io().find(name + "." + want), rtol, atol))
           << file << " output " << name << " against " << want;
     }
@@ -83,8 +83,7 @@ TEST(QuantizedModel, InspectSaysHowWeightsAreStored) {
   if (!runs_here(Precision::int8)) GTEST_SKIP();
   const std::string d = Model::load(test::fixture("quantized/int8.safetensors")).describe();
   EXPECT_NE(d.find("weights: 6 of 10 stored in int8 (heed quantize)"), std::string::npos) << d;
-  const std::string marked = test::int8_convolutions_run_here() ? "5 in int8 (marked)" : "4 in int8 (marked)";
-  EXPECT_NE(d.find(marked), std::string::npos) << d;
+  EXPECT_NE(d.find("5 in int8 (marked)"), std::string::npos) << d;
 }
 
 // Storing f32 weights gives PyTorch's rounding of the scheme (ties to even, a
@@ -115,8 +114,9 @@ TEST(QuantizedModel, StoringRefusesWhatInt8CannotHold) {
 // are stored, the classifier a Linear), whose file is a quarter the size in int8.
 void expect_round_trip(Precision precision, double largest_ratio) {
   if (!runs_here(precision)) GTEST_SKIP();
-  if (precision == Precision::int8 && !test::int8_convolutions_run_here())  // f32 convolutions read other values
-    GTEST_SKIP() << "int8 convolutions run in f32 without AVX-512 VNNI: the file's are its values, the fp32 model's its own";
+  if (precision == Precision::int8 && test::int8_convolutions_in_7_bits())  // made from other values
+    GTEST_SKIP() << "without AVX-512 VNNI int8 convolutions take 7-bit weights: the file's from its 8-bit ones, "
+                    "the fp32 model's from its own";
   const std::string dir = test::temp_dir();
   const std::string weights = test::seeded_weights_file(test::fixture("resnet18.manifest.json"), dir);
   const std::string out = dir + "/resnet18-" + std::string(precision_name(precision)) + ".safetensors";

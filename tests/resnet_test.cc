@@ -93,13 +93,18 @@ void expect_low_precision_close(int depth, Precision precision, double tolerance
     channels_last += plan->values[v].shape.rank() == 4 && plan->values[v].channel_block == 1;
   for (const CompiledNode& n : g.nodes()) convs += n.node->op == "Conv2d" && n.kernel->precision() == precision;
   EXPECT_GT(channels_last, 10);
-  const bool int8_convs = precision != Precision::int8 || test::int8_convolutions_run_here();  // else f32 ones
-  EXPECT_EQ(convs, !int8_convs ? 0 : depth == 18 ? 20 : 53);
+  EXPECT_EQ(convs, depth == 18 ? 20 : 53);  // int8 ones with 7-bit weights without AVX-512 VNNI
   expect_logits_close(model, io, tolerance, name + " in " + std::string(precision_name(precision)));
 }
 
 TEST_P(ResNet, Bf16RunsChannelsLastCloseToTorchvision) { expect_low_precision_close(GetParam(), Precision::bf16, 0.01); }
-TEST_P(ResNet, Int8RunsChannelsLastCloseToTorchvision) { expect_low_precision_close(GetParam(), Precision::int8, 0.03); }
+// int8 worst errors measured (of the largest logit; ResNet-18, ResNet-50): 1.2%, 1.5%
+// with AVX-512 VNNI; 1.8%, 2.1% with 7-bit convolution weights (HEED_CPU_ISA=avx2).
+double int8_tolerance() { return test::int8_convolutions_in_7_bits() ? 0.04 : 0.03; }
+
+TEST_P(ResNet, Int8RunsChannelsLastCloseToTorchvision) {
+  expect_low_precision_close(GetParam(), Precision::int8, int8_tolerance());
+}
 
 // Static int8 (`heed quantize --calibrate`): activation ranges measured on
 // sample images, then every activation between convolutions stored in u8 (or i8
@@ -107,7 +112,6 @@ TEST_P(ResNet, Int8RunsChannelsLastCloseToTorchvision) { expect_low_precision_cl
 // pool included; only the image, the last convolution's output and what follows
 // stay fp32. The logits stay as close to torchvision's as dynamic int8's.
 TEST_P(ResNet, CalibratedInt8PassesIntegersBetweenConvolutions) {
-  if (!test::int8_convolutions_run_here()) GTEST_SKIP() << "no int8 convolutions on this CPU (AVX-512 VNNI)";
   const std::string name = "resnet" + std::to_string(GetParam());
   SafetensorsFile io = read_safetensors(test::fixture(name + "_io.safetensors"));
   const std::string dir = test::temp_dir(), weights = test::seeded_weights_file(test::fixture(name + ".manifest.json"), dir);
@@ -126,7 +130,7 @@ TEST_P(ResNet, CalibratedInt8PassesIntegersBetweenConvolutions) {
   EXPECT_EQ(kinds[DType::u8], GetParam() == 18 ? 17 : 49);
   EXPECT_EQ(kinds[DType::i8], GetParam() == 18 ? 3 : 4);
   EXPECT_EQ(kinds[DType::f32], 2) << "the last block's output and the pooled one";
-  expect_logits_close(model, io, 0.03, name + " calibrated");  // measured 1.8%, 2.6%
+  expect_logits_close(model, io, int8_tolerance(), name + " calibrated");  // measured 1.8%, 2.6%; 7 bits 2.4%, 3.0%
 }
 
 INSTANTIATE_TEST_SUITE_P(Torchvision, ResNet, ::testing::Values(18, 50));

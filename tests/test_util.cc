@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "backends/cpu/conv_int8_cpu.h"
 #include "engine/backend.h"
 #include "engine/half.h"
 
@@ -112,7 +113,7 @@ bool precision_runs_here(Precision p, std::string* why) {
   return false;
 }
 
-bool int8_convolutions_run_here() { return cpu_isa() == CpuIsa::avx512 && __builtin_cpu_supports("avx512vnni"); }
+bool int8_convolutions_in_7_bits() { return cpu::int8_conv_levels() < 127; }
 
 bool cuda_usable(std::string* why) {
   try {

@@ -26,10 +26,10 @@ namespace heed::test {
 // whether the CUDA backend has a kernel for `op`.
 bool cuda_usable(std::string* why);
 // Whether this CPU runs LoadOptions::precision `p` (bf16: AVX-512; int8: any,
-// backends/cpu/projection_lowp.cc); else why not. Convolutions take int8 with
-// AVX-512 VNNI only (oneDNN's are inexact without), else run in f32.
+// backends/cpu/projection_lowp.cc); else why not. int8 convolutions' weights
+// take 7 bits without AVX-512 VNNI (backends/cpu/conv_int8_cpu.h).
 bool precision_runs_here(Precision p, std::string* why);
-bool int8_convolutions_run_here();
+bool int8_convolutions_in_7_bits();
 bool cuda_supports(const std::string& op);
 
 // A fresh directory under the system temp dir, removed when the test process exits.

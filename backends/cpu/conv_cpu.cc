@@ -137,14 +137,16 @@ void register_conv_kernels() {
     auto [dh, dw] = ops::hw_pair(n.attr_ints("dilation"));
     const ConvGeometry g{sh, sw, ph, pw, dh, dw, n.attr_int("groups"), n.attr_string("activation") == "relu"};
     const bool bf16 = init.precision == Precision::bf16 && init.constants[kWeight];
-    // int8 where oneDNN's int8 convolution is exact (AVX-512 VNNI); elsewhere fp32, unmarked.
-    const bool int8 = init.precision == Precision::int8 && init.constants[kWeight] && int8_gemm_exact();
+    const bool int8 = init.precision == Precision::int8 && init.constants[kWeight];
     if (bf16)  // refused at load, as the projections are, where oneDNN has no fast kernel
       if (std::string why = precision_unavailable(init.precision); !why.empty()) throw Error(why);
     const StoredWeight* stored = init.stored.size() > kWeight ? init.stored[kWeight] : nullptr;
     if (stored && stored->precision != init.precision) stored = nullptr;
     if (int8) {
-      auto weight = std::make_shared<const Int8ConvWeight>(*init.constants[kWeight], stored);
+      // 7-bit weights (no VNNI) are made from the values a stored 8-bit weight stands for.
+      const int levels = int8_conv_levels();
+      auto weight = std::make_shared<const Int8ConvWeight>(*init.constants[kWeight], levels == 127 ? stored : nullptr,
+                                                           levels);
       // With calibrated ranges it reads x and the residual stored quantized, and
       // writes so when its residual (if any) is: the sum post-op adds it in dst's type.
       return quantized_kernel([g, weight](const NodeShapes& s) { return int8_conv_invocation(g, weight, s); },
@@ -159,7 +161,7 @@ void register_conv_kernels() {
   }, [](const KernelInit& init, size_t input) {  // int8: channels along axis 0, as Int8ConvWeight takes them
     const StoredWeight* stored = input == kWeight ? init.stored[input] : nullptr;
     if (!stored || stored->precision != init.precision) return false;
-    return init.precision == Precision::bf16 || (stored->axis == 0 && int8_gemm_exact());
+    return init.precision == Precision::bf16 || (stored->axis == 0 && int8_conv_levels() == 127);
   });
 
   register_kernel("BatchNorm2d", [](const KernelInit& init) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <string>
 
 #include <fmt/format.h>
@@ -218,9 +219,10 @@ class Int8ConvInvocation final : public Invocation {
     // by a post-op reading this run's (a binary post-op costs the 1x1 AMX
     // kernels of a ResNet's first stage a fifth of their time).
     const bool measured = mode_ == InputMode::measured;
+    // 7-bit weights meet an s8 input as 2 q, which oneDNN halves (conv_int8_cpu.h).
+    const bool doubled = weight_->levels < 127 && type == dt::s8;
     std::vector<float> scales = weight_->scale;
-    if (!measured)
-      for (float& s : scales) s *= sx_;
+    for (float& s : scales) s *= (measured ? 1.f : sx_) * (doubled ? 0.5f : 1.f);
     attr.set_output_scales(1 << 1, scales);
     dnnl::post_ops ops;
     const memory::desc sx_md({1, 1, 1, 1}, dt::f32, tag::abcd), bias_md({1, o, 1, 1}, dt::f32, tag::abcd);
@@ -253,8 +255,11 @@ class Int8ConvInvocation final : public Invocation {
     v.dst = memory(dst_, cpu_engine(), DNNL_MEMORY_NONE);
     v.sx = memory(sx_md, cpu_engine(), &sx_);
     v.weights = memory(pd.weights_desc(), cpu_engine());
+    std::vector<int8_t> twice;
+    if (doubled) std::transform(weight_->q.begin(), weight_->q.end(), std::back_inserter(twice),
+                                [](int8_t q) { return int8_t(2 * q); });
     memory plain(memory::desc(wd, dt::s8, g.groups == 1 ? tag::oihw : tag::goihw), cpu_engine(),
-                 const_cast<int8_t*>(weight_->q.data()));
+                 const_cast<int8_t*>(doubled ? twice.data() : weight_->q.data()));
     dnnl::reorder(plain, v.weights).execute(stream_, plain, v.weights);
     stream_.wait();
     v.scratch = memory(pd.scratchpad_desc(), cpu_engine());
@@ -296,16 +301,19 @@ class Int8ConvInvocation final : public Invocation {
 
 }  // namespace
 
-Int8ConvWeight::Int8ConvWeight(const Tensor& w, const StoredWeight* stored) : shape(w.shape()) {
+int int8_conv_levels() { return int8_gemm_exact() ? 127 : 63; }
+
+Int8ConvWeight::Int8ConvWeight(const Tensor& w, const StoredWeight* stored, int levels_)
+    : shape(w.shape()), levels(levels_) {
   const int64_t o = shape[0], k = o ? shape.numel() / o : 0;
-  if (stored && stored->axis == 0) {
+  if (stored && stored->axis == 0 && levels == 127) {
     q.assign(stored->values.data_as<int8_t>(), stored->values.data_as<int8_t>() + shape.numel());
     scale.assign(stored->scales.data_as<float>(), stored->scales.data_as<float>() + o);
     return;
   }
   q.resize(size_t(shape.numel()));
   scale.resize(size_t(o));
-  quantize_rows(w.data_as<float>(), o, k, q.data(), scale.data());
+  quantize_rows(w.data_as<float>(), o, k, q.data(), scale.data(), float(levels));
 }
 
 std::unique_ptr<Invocation> int8_conv_invocation(const ConvGeometry& g, std::shared_ptr<const Int8ConvWeight> weight,

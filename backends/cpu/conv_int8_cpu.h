@@ -7,6 +7,13 @@
 // in fp32, fused into the convolution (per-channel output scales, a multiply by
 // the run's s_x, bias added, sum, ReLU). An input holding inf or NaN gives NaN
 // outputs, an all-zero one the bias.
+//
+// Without AVX-512 VNNI oneDNN's int8 convolutions add pairs of u8 x s8 products
+// in 16 bits (vpmaddubsw), saturating beyond 32767, and halve the weights of an
+// s8 input (it runs them as u8 shifted by 128). There the weights take 7 bits
+// (levels 63 instead of 127): u8 pairs stay below 2 * 255 * 64, and an s8
+// input's kernel gets 2 q, which it halves exactly. Integer sums are then exact
+// again, so results are the scheme's, one bit of weight coarser.
 #include <memory>
 #include <vector>
 
@@ -20,11 +27,15 @@ struct ConvGeometry {
   bool relu;
 };
 
+// The weight's quantization levels on this CPU: 127 with AVX-512 VNNI, else 63.
+int int8_conv_levels();
+
 struct Int8ConvWeight {
   // w: [O, C / groups, kh, kw], fp32; `stored`: its int8 form in a quantized file
-  // (channels along axis 0), taken as it is.
-  Int8ConvWeight(const Tensor& w, const StoredWeight* stored);
+  // (channels along axis 0), taken as it is (levels 127 only).
+  Int8ConvWeight(const Tensor& w, const StoredWeight* stored, int levels);
   Shape shape;
+  int levels;
   std::vector<int8_t> q;     // the same layout
   std::vector<float> scale;  // per output channel
 };

@@ -44,7 +44,7 @@ std::string availability(Precision p) {
   if (!why.empty()) return "no (" + why + ")";
   if (p == Precision::int8 && !int8_gemm_exact())
     return "yes (projections on heed's AVX2 int8 kernel: oneDNN's would add products in 16 bits without AVX-512 VNNI; "
-           "convolutions in f32)";
+           "convolutions with 7-bit weights, which oneDNN's 16-bit sums hold exactly)";
   return "yes";
 }
 

@@ -70,7 +70,11 @@ void by_row_chunks(const float* rows, int64_t n, int64_t k, Fn fn) {
 
 // VNNI sums u8 x s8 products into 32 bits; without it oneDNN's kernels
 // (vpmaddubsw) saturate pairs at 16 bits, silently, for full-range weights.
-bool int8_gemm_exact() { return cpu_isa() == CpuIsa::avx512 && __builtin_cpu_supports("avx512vnni"); }
+// oneDNN's own view counts too: ONEDNN_MAX_CPU_ISA may keep it below VNNI.
+bool int8_gemm_exact() {
+  return cpu_isa() == CpuIsa::avx512 && __builtin_cpu_supports("avx512vnni") &&
+         (cpu_engine(), dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core_vnni);
+}
 
 std::string precision_unavailable(Precision precision) {
   if (precision == Precision::f32 || (precision == Precision::int8 && !int8_gemm_exact())) return "";  // Int8GemmAvx2

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Writes tests/fixtures/ops.safetensors: per op case, its inputs and the outputs
 PyTorch computes for them. The C++ op tests run each case through heed and compare.
+Tensors marked for it go to ops_2.safetensors beside it (each file stays under
+the repository's 5 MB a file); the tests read the two as one.
 
 Run: python3 tests/reference/gen_op_fixtures.py [OUT] [--fresh]   (needs torch, safetensors)
-Values already in OUT are kept (new cases go at the end, so old inputs do not
-change); --fresh writes everything from this run.
+Values already in OUT (and its second file) are kept (new cases go at the end,
+so old inputs do not change); --fresh writes everything from this run.
 Cases are listed in __metadata__["cases"]: op, attrs, which inputs are parameters
 (weights, so kernels that prepack them are exercised), tolerances. Large inputs
 are not stored: __metadata__["seeded"] lists them (tests/reference/seeded.py),
@@ -51,21 +53,39 @@ def input_name(name, i, t):
         seed, shape, low, high = seeded[id(t)]
         seeded_inputs.append(dict(name=key, seed=seed, shape=shape, low=low, high=high))
     else:
-        tensors[key] = t.contiguous().clone()
+        store(key, t)
     return key
 
 
-def case(name, op, inputs, outputs, attrs=None, params=(), rtol=1e-5, atol=1e-6, precision=None):
+second_file = set()  # names of the tensors that go to the second file
+to_second_file = False  # from here on, new cases' tensors go there (the first file is full)
+
+
+def store(key, t):
+    tensors[key] = t.contiguous().clone()
+    if to_second_file:
+        second_file.add(key)
+
+
+def case(name, op, inputs, outputs, attrs=None, params=(), rtol=1e-5, atol=1e-6, precision=None, outputs_7bit=None):
     """inputs: list of tensors or None (optional input left out); precision: the
-    case runs with LoadOptions::precision (bf16, int8), and only so."""
+    case runs with LoadOptions::precision (bf16, int8), and only so; outputs_7bit:
+    an int8 convolution's outputs where its weights take 7 bits (no AVX-512 VNNI),
+    stored in the second file."""
     names = [input_name(name, i, t) for i, t in enumerate(inputs)]
     for j, t in enumerate(outputs):
-        tensors[f"{name}.out{j}"] = t.contiguous().clone()
+        store(f"{name}.out{j}", t)
+    extra = {"precision": precision} if precision else {}
+    if outputs_7bit:
+        extra["outputs_7bit"] = [f"{name}.out{j}.7bit" for j in range(len(outputs_7bit))]
+        for key, t in zip(extra["outputs_7bit"], outputs_7bit):
+            tensors[key] = t.contiguous().clone()
+            second_file.add(key)
     cases.append(dict(name=name, op=op, attrs=attrs or {},
                       inputs=names,
                       params=[i in params for i in range(len(inputs))],
                       outputs=[f"{name}.out{j}" for j in range(len(outputs))],
-                      rtol=rtol, atol=atol, **({"precision": precision} if precision else {})))
+                      rtol=rtol, atol=atol, **extra))
 
 
 def r(*shape):
@@ -1093,29 +1113,33 @@ case("conv_bf16_grouped", "Conv2d", [xc, wgc, bc], [bf16_conv(xc, wgc, bc, paddi
 # Conv2d in int8: heed's scheme exactly (x per tensor: u8 with max / 255 when no
 # element is negative, else s8 with max|x| / 127; w per output channel, s8),
 # integer sums exact in float64, then acc * s_w * s_x + bias (+ residual, ReLU).
+# Without AVX-512 VNNI the weights take 7 bits (levels 63: outputs_7bit).
 torch.manual_seed(20261206)
 xs, ws, bs = r(2, 16, 12, 12), r(32, 16, 3, 3) * 0.1, r(32)
 case("conv_int8_signed_input_pad", "Conv2d", [xs, ws, bs], [int8_conv(xs, ws, bs, padding=1)], {"padding": [1]},
-     params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8")
+     params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8", outputs_7bit=[int8_conv(xs, ws, bs, padding=1, levels=63)])
 y32 = F.conv2d(xs, ws, bs, padding=1)
 case("conv_int8_vs_f32", "Conv2d", [xs, ws, bs], [y32], {"padding": [1]}, params=(1, 2), rtol=0,
      atol=0.03 * span(y32), precision="int8")
 xu, w1s, ress = F.relu(r(2, 16, 12, 12)), r(24, 16, 1, 1) * 0.2, r(2, 24, 6, 6)
 case("conv_int8_u8_input_stride2_residual_relu", "Conv2d", [xu, w1s, None, ress],
      [int8_conv(xu, w1s, None, ress, relu=True, stride=2)], {"stride": [2], "activation": "relu"}, params=(1,),
-     rtol=1e-5, atol=1e-5, precision="int8")
+     rtol=1e-5, atol=1e-5, precision="int8",
+     outputs_7bit=[int8_conv(xu, w1s, None, ress, relu=True, stride=2, levels=63)])
 wgs = r(32, 8, 3, 3) * 0.1
 case("conv_int8_grouped", "Conv2d", [xs, wgs, bs], [int8_conv(xs, wgs, bs, padding=1, groups=2)],
-     {"padding": [1], "groups": 2}, params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8")
+     {"padding": [1], "groups": 2}, params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8",
+     outputs_7bit=[int8_conv(xs, wgs, bs, padding=1, groups=2, levels=63)])
 
 # Sizes that are not a multiple of the vector width (the passes' tails), and
 # inputs that are all zero (the bias) or hold inf/NaN (NaN out, never a guess).
 xo, wo, bo = r(1, 3, 7, 5), r(4, 3, 3, 3) * 0.3, r(4)
 case("conv_int8_odd_size", "Conv2d", [xo, wo, bo], [int8_conv(xo, wo, bo, padding=1)], {"padding": [1]},
-     params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8")
+     params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8", outputs_7bit=[int8_conv(xo, wo, bo, padding=1, levels=63)])
 xou = F.relu(xo)
 case("conv_int8_odd_size_u8", "Conv2d", [xou, wo, bo], [int8_conv(xou, wo, bo, padding=1)], {"padding": [1]},
-     params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8")
+     params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8",
+     outputs_7bit=[int8_conv(xou, wo, bo, padding=1, levels=63)])
 xz = torch.zeros(1, 3, 7, 5)
 case("conv_int8_zero_input", "Conv2d", [xz, wo, bo], [bo.reshape(1, -1, 1, 1).expand(1, 4, 7, 5).clone()],
      {"padding": [1]}, params=(1, 2), rtol=1e-5, atol=1e-5, precision="int8")
@@ -1332,16 +1356,39 @@ case("mha64_bf16_torch_autocast", "MultiHeadAttention",
      mha_inputs(xt64, None, None, w64, None, None, b64, None, None, wo64, bo64), [torch_bf16], {"num_heads": 1},
      params=(3, 6, 9, 10), rtol=2e-2, atol=2 ** -6 * span(torch_bf16), precision="bf16")
 
+to_second_file = True
+
+# Conv2d in int8 at the integers' extremes: every input at its type's largest
+# magnitude (u8 255; s8 +-127), every weight at +-max (q = +-127, or +-63 in 7
+# bits), so that each pair of products a 16-bit kernel adds is as large as it
+# gets: with 8-bit weights and no AVX-512 VNNI they would saturate.
+xe_u8 = torch.full((2, 16, 5, 5), 1.5)
+xe_s8 = torch.tensor([1.5, -1.5]).repeat(400).reshape(2, 16, 5, 5)
+we = torch.tensor([0.25, -0.25]).repeat(8).reshape(16, 1, 1, 1).repeat(1, 16, 3, 3)
+we[1::4, ::2] *= -1.0
+be = torch.linspace(-2.0, 2.0, 16)
+for kind, xe in (("u8", xe_u8), ("s8", xe_s8)):
+    case(f"conv_int8_extreme_{kind}_input", "Conv2d", [xe, we, be], [int8_conv(xe, we, be, padding=1)],
+         {"padding": [1]}, params=(1, 2), rtol=1e-6, atol=1e-6, precision="int8",
+         outputs_7bit=[int8_conv(xe, we, be, padding=1, levels=63)])
+
 args = [a for a in sys.argv[1:] if a != "--fresh"]
 out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "fixtures", "ops.safetensors")
-if os.path.exists(out) and "--fresh" not in sys.argv:
-    # Tensors already stored keep their values: PyTorch's last digits differ between CPUs and versions,
-    # and a new case should not rewrite every old one (the inputs are the same: one seed, cases appended).
-    from safetensors.torch import load_file
+out2 = out.removesuffix(".safetensors") + "_2.safetensors"
+for path in (out, out2):
+    if os.path.exists(path) and "--fresh" not in sys.argv:
+        # Tensors already stored keep their values: PyTorch's last digits differ between CPUs and versions,
+        # and a new case should not rewrite every old one (the inputs are the same: one seed, cases appended).
+        from safetensors.torch import load_file
 
-    for name, value in load_file(out).items():
-        if name in tensors and value.shape == tensors[name].shape and value.dtype == tensors[name].dtype:
-            tensors[name] = value
-save_file(tensors, out, metadata={"cases": json.dumps(cases), "seeded": json.dumps(seeded_inputs),
-                                  "generator": "tests/reference/gen_op_fixtures.py", "torch": torch.__version__})
-print(f"{out}: {len(cases)} cases, {len(tensors)} tensors stored, {len(seeded_inputs)} generated by the tests")
+        for name, value in load_file(path).items():
+            if name in tensors and value.shape == tensors[name].shape and value.dtype == tensors[name].dtype:
+                tensors[name] = value
+save_file({k: v for k, v in tensors.items() if k not in second_file}, out,
+          metadata={"cases": json.dumps(cases), "seeded": json.dumps(seeded_inputs),
+                    "generator": "tests/reference/gen_op_fixtures.py", "torch": torch.__version__})
+save_file({k: v for k, v in tensors.items() if k in second_file}, out2,
+          metadata={"generator": "tests/reference/gen_op_fixtures.py", "torch": torch.__version__,
+                    "cases": f"in {os.path.basename(out)}"})
+print(f"{out} and {os.path.basename(out2)}: {len(cases)} cases, {len(tensors)} tensors stored, "
+      f"{len(seeded_inputs)} generated by the tests")

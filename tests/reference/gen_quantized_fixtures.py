@@ -13,6 +13,8 @@ here without heed, and what PyTorch computes for them.
       precision's scheme on the stored values, tests/reference/lowp_schemes.py)
       and `<name>.f32_from_int8` / `<name>.f32_from_bf16` (fp32 arithmetic on
       the values the weights stand for: loading in another precision);
+      `conv.int8_7bit`: the convolution where its weight takes 7 bits (no
+      AVX-512 VNNI), quantized again from the values it stands for;
       `scheme.*`: f32 weights with the int8 values and scales, and bf16 values,
       that storing them must give (ties, a zero channel, axis 1).
 
@@ -25,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from lowp_schemes import (bf16_conv, bf16_linear, int8_conv_stored, int8_linear_stored, lstm_cell_gates,
+from lowp_schemes import (bf16_conv, bf16_linear, int8_conv, int8_conv_stored, int8_linear_stored, lstm_cell_gates,
                           quantize_rows)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "quantized")
@@ -100,6 +102,8 @@ def main():
     for name in ys:
         io[f"{name}.int8"], io[f"{name}.f32_from_int8"] = ys[name], yf[name]
     io["rows.int8"] = io["rows.f32_from_int8"] = rows
+    # Without AVX-512 VNNI a convolution's weight takes 7 bits, made from the values the stored one stands for.
+    io["conv.int8_7bit"] = int8_conv(inp["img"], values["Wc"], bias["bc"], padding=1, levels=63.0)
 
     tensors = {"b1": bias["b1"], "bc": bias["bc"], "bih": bias["bih"], "bhh": bias["bhh"]}
     listed = {}

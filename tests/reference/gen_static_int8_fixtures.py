@@ -4,7 +4,8 @@ static_sample.safetensors (the input alone, for the CLI tests): a small
 convolution stack with calibrated activation ranges (ir::Graph's
 activation_ranges, as `heed quantize --calibrate` stores them) and what int8
 with those fixed scales computes for it (docs/precision.md, "Calibrated int8"),
-here in PyTorch without heed.
+here in PyTorch without heed: `y`, and `y.7bit` with the 7-bit weights of CPUs
+without AVX-512 VNNI.
 
   img -> conv1 (3x3, relu) -> a (u8) -> max pool (3, stride 2, pad 1) -> p (u8, a's scale)
   p -> short (1x1, no relu) -> d (i8: it has negatives)
@@ -49,9 +50,10 @@ def fp32_model(img, w):
     return {"img": img, "a": a, "p": p, "d": d, "b": b, "e": e, "y": y}
 
 
-def static_model(img, w, ranges):
+def static_model(img, w, ranges, levels=127.0):
     s = {v: static_scale(*ranges[v]) for v in ranges}
-    conv = lambda qx, sx, n, **kw: static_int8_conv(qx, sx, w[n + ".w"], w[n + ".b"], padding=CONVS[n][3], **kw)
+    conv = lambda qx, sx, n, **kw: static_int8_conv(qx, sx, w[n + ".w"], w[n + ".b"], padding=CONVS[n][3],  # noqa
+                                                    levels=levels, **kw)
     q_img = static_quantize(img, *s["img"])
     q_a = conv(q_img, s["img"][0], "conv1", relu=True, out=s["a"])
     q_p = F.max_pool2d(q_a, 3, 2, 1)  # the integers' max, at a's scale
@@ -111,7 +113,10 @@ def main():
     save_file(w, os.path.join(OUT, "static.safetensors"))
     with open(os.path.join(OUT, "static.json"), "w") as f:
         json.dump(graph(ranges), f, indent=1)
-    save_file({"img": img, "y": y, "y.f32": acts["y"], **{f"range.{v}": torch.tensor(r) for v, r in ranges.items()}},
+    y7 = static_model(img, w, ranges, levels=63.0)[0]  # 7-bit weights: CPUs without AVX-512 VNNI
+    print(f"7-bit weights: worst {float((y7 - acts['y']).abs().max()):.4f}")
+    save_file({"img": img, "y": y, "y.7bit": y7, "y.f32": acts["y"],
+               **{f"range.{v}": torch.tensor(r) for v, r in ranges.items()}},
               os.path.join(OUT, "static_io.safetensors"))
     save_file({"img": img}, os.path.join(OUT, "static_sample.safetensors"))  # `heed quantize --calibrate` input
 

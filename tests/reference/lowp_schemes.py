@@ -11,13 +11,13 @@ import torch
 import torch.nn.functional as F
 
 
-def quantize_rows(t):
+def quantize_rows(t, levels=127.0):
     # Divisions by a tensor: PyTorch's 127.0 / t multiplies by a reciprocal (not
     # correctly rounded), which moves values that sit on a .5 by one quantum.
     amax = t.abs().amax(dim=-1, keepdim=True)
-    c127 = torch.full_like(amax, 127.0)
-    inv = torch.where(amax > 0, c127 / amax, torch.zeros_like(amax))
-    return torch.round(t * inv), amax / c127
+    c = torch.full_like(amax, levels)
+    inv = torch.where(amax > 0, c / amax, torch.zeros_like(amax))
+    return torch.round(t * inv), amax / c
 
 
 def int8_linear_stored(x, qw, sw, b):
@@ -54,8 +54,9 @@ def int8_conv_stored(x, qw, sw, b, res=None, relu=False, **kw):
     return F.relu(y) if relu else y
 
 
-def int8_conv(x, w, b, res=None, relu=False, **kw):
-    qw, sw = quantize_rows(w.reshape(w.shape[0], -1))
+def int8_conv(x, w, b, res=None, relu=False, levels=127.0, **kw):
+    """levels 63: the 7-bit weights of CPUs without AVX-512 VNNI."""
+    qw, sw = quantize_rows(w.reshape(w.shape[0], -1), levels)
     return int8_conv_stored(x, qw.reshape(w.shape), sw, b, res, relu, **kw)
 
 
@@ -83,11 +84,12 @@ def static_quantize(x, scale, nonneg):
     return torch.round(torch.clamp(x * inv, 0.0 if nonneg else -127.0, 255.0 if nonneg else 127.0))
 
 
-def static_int8_conv(qx, sx, w, b, res=None, relu=False, out=None, **kw):
+def static_int8_conv(qx, sx, w, b, res=None, relu=False, out=None, levels=127.0, **kw):
     """A convolution over integers qx of scale sx (heed's weight scheme, per
-    channel); res: an fp32 residual (a stored one: its integers times its scale);
-    out: (scale, nonneg) to store the result quantized, else fp32."""
-    qw, sw = quantize_rows(w.reshape(w.shape[0], -1))
+    channel; levels 63 without AVX-512 VNNI); res: an fp32 residual (a stored
+    one: its integers times its scale); out: (scale, nonneg) to store the result
+    quantized, else fp32."""
+    qw, sw = quantize_rows(w.reshape(w.shape[0], -1), levels)
     acc = F.conv2d(qx.double(), qw.reshape(w.shape).double(), None, **kw).float()
     y = (acc * sw.reshape(1, -1, 1, 1)) * sx
     y = y + (b.reshape(1, -1, 1, 1) if b is not None else 0.0)
