@@ -135,5 +135,36 @@ TEST(AttentionCore, Bf16OnAmxIsFp32OnRoundedInputsWithinTheProbabilitiesRounding
   EXPECT_FALSE(bf16);  // f32 asks for the fp32 kernel
 }
 
+// The same kernel over bf16 Q, K, V and context (run_bf16_io, as a bf16
+// MultiHeadAttention passes them between its GEMMs): bit for bit the run over
+// fp32 inputs holding the same values, its context rounded to nearest even.
+TEST(AttentionCore, Bf16InputsAndOutputsAreTheFp32InputRunRounded) {
+  if (!flash_amx_usable()) GTEST_SKIP() << "no AMX-BF16 here (or HEED_CPU_ISA=avx2): no bf16 kernel";
+  Problem64 p;
+  auto halves = [](std::vector<float>& x) {  // x rounded to bf16 in place; its halves returned
+    std::vector<uint16_t> h(x.size());
+    for (size_t i = 0; i < x.size(); ++i) h[i] = f32_to_bf16(x[i]), x[i] = bf16_to_f32(h[i]);
+    return h;
+  };
+  const std::vector<uint16_t> qh = halves(p.q), kh = halves(p.k), vh = halves(p.v);
+  AttentionMasks plain, causal, masked;
+  causal.key_padding = p.pad.data();
+  causal.causal = true;
+  causal.query_offset = 200;
+  masked.bias = p.mask.data();
+  masked.bias_strides[2] = Problem64::L;
+  for (const AttentionMasks* m : {&plain, &causal, &masked}) {
+    AttentionCore core(p.d, p.qv, p.kv, p.kv, p.ov, 0.125f, AttentionCore::Mode::blocked, AttentionCore::kSlabBytes,
+                       Precision::bf16);
+    ASSERT_TRUE(core.runs_bf16());
+    const Tensor fp32 = Problem64::run(core, p.q, p.k, p.v, *m);
+    std::vector<uint16_t> out(size_t(fp32.numel()), 0xFFFF);
+    Tensor workspace = Tensor::empty(DType::u8, {int64_t(core.workspace_bytes())});
+    core.run_bf16_io(qh.data(), kh.data(), vh.data(), out.data(), *m, workspace.data());
+    for (int64_t i = 0; i < fp32.numel(); ++i)
+      ASSERT_EQ(out[size_t(i)], f32_to_bf16(fp32.data_as<float>()[i])) << "element " << i;
+  }
+}
+
 }  // namespace
 }  // namespace heed::cpu

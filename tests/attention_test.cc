@@ -186,10 +186,11 @@ namespace {
 // A self-attention over a batch runs in chunks of items (projections, core,
 // out projection per chunk, while its Q, K and V are in cache): the batch's
 // output is its items' outputs run one by one, with per-item key padding and
-// masks, in fp32 and in bf16 (the AMX core where the CPU has one). 40 items of
-// 64 x 64 make chunks of 32 and 8.
+// masks, in fp32 and in bf16 (the AMX core where the CPU has one). 72 items of
+// 64 x 64 make chunks of 32, 32 and 8 in fp32, and of 64 and 8 in bf16 (its Q,
+// K and V pass in bf16 there, half the bytes a row).
 TEST(MhaBatchChunks, ABatchIsItsItemsRunOneByOne) {
-  constexpr int64_t B = 40, T = 64, E = 64;
+  constexpr int64_t B = 72, T = 64, E = 64;
   std::mt19937 gen(40);
   std::normal_distribution<float> normal(0.f, 1.f);
   auto random = [&](Shape shape, float scale) {

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -266,6 +267,18 @@ void AttentionCore::run(const float* q, const float* k, const float* v, float* o
     case Mode::blocked: i.run_blocked(q, k, v, o, masks); break;
     case Mode::loops: i.run_loops(q, k, v, o, masks, weights, keys); break;
   }
+}
+
+void AttentionCore::run_bf16_io(const uint16_t* q, const uint16_t* k, const uint16_t* v, uint16_t* o,
+                                const AttentionMasks& m, void* workspace) {
+  Impl& i = *impl_;
+  if (!i.amx) throw std::logic_error("AttentionCore::run_bf16_io without the bf16 kernel");
+  i.ws = workspace;
+  if (i.d.B * i.d.H * i.d.T == 0) return;
+  FlashAttention a{nullptr, nullptr, nullptr, nullptr, i.q, i.k, i.v, i.o, i.d.B, i.d.H, i.d.T, i.d.L, i.scale, &m,
+                   m.mask_stride ? m.mask_stride : i.d.L};
+  a.qh = q, a.kh = k, a.vh = v, a.oh = o;
+  flash_attention_amx(a, i(i.flash_scratch), std::min(i.flash_threads, omp_get_max_threads()));
 }
 
 }  // namespace heed::cpu

@@ -68,6 +68,10 @@ class AttentionCore {
   // null; `workspace`: workspace_bytes(), 64-byte aligned.
   void run(const float* q, const float* k, const float* v, float* o, const AttentionMasks& masks, float* weights,
            int64_t keys, void* workspace);
+  // The same over Q, K, V and O in bf16 (as uint16_t), all keys, no weights:
+  // only where runs_bf16().
+  void run_bf16_io(const uint16_t* q, const uint16_t* k, const uint16_t* v, uint16_t* o, const AttentionMasks& masks,
+                   void* workspace);
 
  private:
   struct Impl;

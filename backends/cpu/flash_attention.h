@@ -24,6 +24,9 @@ struct FlashAttention {
   float scale;
   const AttentionMasks* masks;
   int64_t mask_stride;
+  // The bf16 kernel only: Q, K, V and O in bf16 instead (q, k, v, o null).
+  const uint16_t *qh = nullptr, *kh = nullptr, *vh = nullptr;
+  uint16_t* oh = nullptr;
 };
 
 // Whether the kernel takes these shapes: Dk = Dv = 64, each row contiguous.
@@ -36,7 +39,8 @@ void flash_attention_avx512(const FlashAttention& a, float* workspace, int threa
 
 // The bf16 kernel: whether this CPU and process can run it (AMX-BF16, granted
 // by the kernel, allowed by HEED_CPU_ISA and ONEDNN_MAX_CPU_ISA), its
-// workspace floats for one thread, and the run (arguments as above).
+// workspace floats for one thread, and the run (arguments as above; Q, K, V
+// and O in fp32, or all four in bf16: qh, kh, vh, oh).
 bool flash_amx_usable();
 size_t flash_amx_thread_floats(int64_t L);
 void flash_attention_amx(const FlashAttention& a, float* workspace, int threads);

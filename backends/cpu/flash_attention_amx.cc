@@ -10,7 +10,10 @@
 // adds into them (tile load, multiply, store), scaled first when a query's max
 // rose. Q (scaled), K and V are rounded to bf16 to nearest even, the
 // probabilities to nearest with ties away from zero (flash_tile.h); every sum
-// is fp32.
+// is fp32. Q, K, V and the context come in fp32 or all in bf16 (a bf16 model's
+// projections write and read them so): bf16 Q is scaled, then rounded again
+// (exact for a power-of-two scale, as 1/sqrt(64)); the context is rounded to
+// nearest even.
 #include "backends/cpu/flash_attention.h"
 
 #if !defined(__clang__)
@@ -92,13 +95,26 @@ HEED_AMX inline __m512i interleave_bf16(__m512 lo, __m512 hi) {
   return _mm512_permutexvar_epi16(pairs, halves);
 }
 
-// 32 bf16 (as 16 pairs) from 32 floats.
-HEED_AMX inline __m512i bf16_row(const float* x, __m512 scale) {
-  return (__m512i)_mm512_cvtne2ps_pbh(_mm512_mul_ps(_mm512_loadu_ps(x + 16), scale), _mm512_mul_ps(_mm512_loadu_ps(x), scale));
+// 16 floats from fp32 or bf16 (widened exactly), and written back either way.
+HEED_AMX inline __m512 load16(const float* x) { return _mm512_loadu_ps(x); }
+HEED_AMX inline __m512 load16(const uint16_t* x) {
+  const __m512i words = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(words, 16));
+}
+HEED_AMX inline void store16(float* out, __m512 v) { _mm512_storeu_ps(out, v); }
+HEED_AMX inline void store16(uint16_t* out, __m512 v) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), (__m256i)_mm512_cvtneps_pbh(v));
+}
+
+// 32 bf16 (as 16 pairs) from 32 values, scaled.
+template <typename In>
+HEED_AMX inline __m512i bf16_row(const In* x, __m512 scale) {
+  return (__m512i)_mm512_cvtne2ps_pbh(_mm512_mul_ps(load16(x + 16), scale), _mm512_mul_ps(load16(x), scale));
 }
 
 // Keys [0, L) of a [L, D] view (row stride `stride`) as bf16 rows [lp][D], zero rows after.
-HEED_AMX void pack_keys(const float* x, int64_t stride, int64_t L, uint16_t* out, int64_t lp) {
+template <typename In>
+HEED_AMX void pack_keys(const In* x, int64_t stride, int64_t L, uint16_t* out, int64_t lp) {
   const __m512 one = _mm512_set1_ps(1.f);
   for (int64_t j = 0; j < lp; ++j)
     for (int64_t e = 0; e < D; e += 32)
@@ -107,10 +123,12 @@ HEED_AMX void pack_keys(const float* x, int64_t stride, int64_t L, uint16_t* out
 
 // Values [0, L) transposed into [D][lp] bf16: per 32 keys and 16 e, 16 vectors of
 // key pairs (lane e) transposed into 16 rows of e (lane: key pair).
-HEED_AMX inline __m512 value_row(const float* x, int64_t stride, int64_t L, int64_t j, int64_t e) {
-  return j < L ? _mm512_loadu_ps(x + j * stride + e) : _mm512_setzero_ps();
+template <typename In>
+HEED_AMX inline __m512 value_row(const In* x, int64_t stride, int64_t L, int64_t j, int64_t e) {
+  return j < L ? load16(x + j * stride + e) : _mm512_setzero_ps();
 }
-HEED_AMX void pack_values(const float* x, int64_t stride, int64_t L, uint16_t* out, int64_t lp) {
+template <typename In>
+HEED_AMX void pack_values(const In* x, int64_t stride, int64_t L, uint16_t* out, int64_t lp) {
   for (int64_t j0 = 0; j0 < lp; j0 += kKeys)
     for (int64_t e0 = 0; e0 < D; e0 += 16) {
       __m512i r[16];
@@ -122,7 +140,8 @@ HEED_AMX void pack_values(const float* x, int64_t stride, int64_t L, uint16_t* o
 }
 
 // The tile's queries as Q^T d-pairs, scaled: per group, 16 query rows of pairs transposed.
-HEED_AMX void pack_queries(const FlashAttention& a, AmxTiles& t, const float* q, int rows) {
+template <typename In>
+HEED_AMX void pack_queries(const FlashAttention& a, AmxTiles& t, const In* q, int rows) {
   const __m512 scale = _mm512_set1_ps(a.scale);
   for (int g = 0; g < kGroups; ++g)
     for (int half = 0; half < 2; ++half) {
@@ -194,7 +213,8 @@ HEED_AMX inline void contexts(AmxTiles& t, int64_t j0, const __m512 rescale[kGro
 // into rows first, then each row written whole (the rows of a [B, T, E] context
 // lie E apart: written a quarter at a time, the core ran 1.3x longer at length
 // 128).
-HEED_AMX void write_out(const FlashAttention& a, AmxTiles& t, float* out, int rows, const __m512 run_sum[kGroups]) {
+template <typename Out>
+HEED_AMX void write_out(const FlashAttention& a, AmxTiles& t, Out* out, int rows, const __m512 run_sum[kGroups]) {
   for (int g = 0; g < kGroups && 16 * g < rows; ++g) {
     alignas(64) float inv[16];
     _mm512_store_ps(inv, inverse_sums(run_sum[g]));
@@ -207,13 +227,30 @@ HEED_AMX void write_out(const FlashAttention& a, AmxTiles& t, float* out, int ro
     }
     for (int i = 0; i < 16 && 16 * g + i < rows; ++i)
       for (int e0 = 0; e0 < D; e0 += 16)
-        _mm512_storeu_ps(out + (16 * g + i) * a.ov.strides[2] + e0, _mm512_load_ps(t.out_rows[i] + e0));
+        store16(out + (16 * g + i) * a.ov.strides[2] + e0, _mm512_load_ps(t.out_rows[i] + e0));
   }
 }
 
+// The arguments' Q, K, V and O in fp32 (T float) or bf16 (uint16_t).
+template <typename T>
+struct Io {
+  static const float* q(const FlashAttention& a) { return a.q; }
+  static const float* k(const FlashAttention& a) { return a.k; }
+  static const float* v(const FlashAttention& a) { return a.v; }
+  static float* o(const FlashAttention& a) { return a.o; }
+};
+template <>
+struct Io<uint16_t> {
+  static const uint16_t* q(const FlashAttention& a) { return a.qh; }
+  static const uint16_t* k(const FlashAttention& a) { return a.kh; }
+  static const uint16_t* v(const FlashAttention& a) { return a.vh; }
+  static uint16_t* o(const FlashAttention& a) { return a.oh; }
+};
+
 // Queries [t0, t0 + rows) of head (b, h) against its keys.
+template <typename T>
 HEED_AMX void query_tile(const FlashAttention& a, AmxTiles& t, int64_t b, int64_t h, int64_t t0, int rows) {
-  pack_queries(a, t, a.q + b * a.qv.strides[0] + h * a.qv.strides[1] + t0 * a.qv.strides[2], rows);
+  pack_queries(a, t, Io<T>::q(a) + b * a.qv.strides[0] + h * a.qv.strides[1] + t0 * a.qv.strides[2], rows);
   std::fill(&t.o[0][0][0], &t.o[0][0][0] + kGroups * D * 16, 0.f);
   const bool any_mask = masked(a);
   const int64_t keys = visible_keys(a, t0, rows);
@@ -234,12 +271,13 @@ HEED_AMX void query_tile(const FlashAttention& a, AmxTiles& t, int64_t b, int64_
     if (next) score_store(t.s[i ^ 1]);
     contexts(t, j0, rescale);
   }
-  write_out(a, t, a.o + b * a.ov.strides[0] + h * a.ov.strides[1] + t0 * a.ov.strides[2], rows, run_sum);
+  write_out(a, t, Io<T>::o(a) + b * a.ov.strides[0] + h * a.ov.strides[1] + t0 * a.ov.strides[2], rows, run_sum);
 }
 
+template <typename T>
 HEED_AMX void pack_head(const FlashAttention& a, AmxTiles& t, int64_t b, int64_t h) {
-  pack_keys(a.k + b * a.kv.strides[0] + h * a.kv.strides[1], a.kv.strides[2], a.L, t.keys, t.lp);
-  pack_values(a.v + b * a.vv.strides[0] + h * a.vv.strides[1], a.vv.strides[2], a.L, t.values, t.lp);
+  pack_keys(Io<T>::k(a) + b * a.kv.strides[0] + h * a.kv.strides[1], a.kv.strides[2], a.L, t.keys, t.lp);
+  pack_values(Io<T>::v(a) + b * a.vv.strides[0] + h * a.vv.strides[1], a.vv.strides[2], a.L, t.values, t.lp);
 }
 
 HEED_AMX void load_tile_config() {
@@ -285,7 +323,8 @@ void flash_attention_amx(const FlashAttention& a, float* workspace, int threads)
     for (int64_t task = 0; task < tasks.count(); ++task) {
       int64_t b, h, first, last;
       tasks.of(a, task, b, h, first, last);
-      run_task<pack_head, query_tile>(a, t, b, h, first, last);
+      if (a.qh) run_task<pack_head<uint16_t>, query_tile<uint16_t>>(a, t, b, h, first, last);
+      else run_task<pack_head<float>, query_tile<float>>(a, t, b, h, first, last);
     }
     release_tiles();
   }

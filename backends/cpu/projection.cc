@@ -5,6 +5,7 @@
 #include "engine/kernel_helpers.h"
 
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 
 #include <heed/error.h>
@@ -105,13 +106,14 @@ bool ProjectionWeight::panels_for(int64_t m) const {
   return panels_ && (panels_->isa() == CpuIsa::avx512 || PanelGemm::avx2_wins_for(m, bool(packed_)));
 }
 
-Projection::Projection(std::shared_ptr<const ProjectionWeight> weight, int64_t m, bool bias)
+Projection::Projection(std::shared_ptr<const ProjectionWeight> weight, int64_t m, bool bias, Bf16Io io)
     : weight_(std::move(weight)), m_(m) {
   const ProjectionWeight& w = *weight_;
   if (w.lowp_) {
-    lowp_ = std::make_shared<LowPrecisionProjection>(w.lowp_, m, bias);
+    lowp_ = std::make_shared<LowPrecisionProjection>(w.lowp_, m, bias, io);
     return;
   }
+  if (io.input || io.output) throw std::logic_error("Projection: bf16 inputs or outputs need a bf16 weight");
   if (w.panels_for(m)) return;
   stream_ = dnnl::stream(cpu_engine());
   auto pd = linear_matmul_desc(m, w.k_, w.n_, w.md_, bias, w.act_);
@@ -133,6 +135,10 @@ Projection::Projection(std::shared_ptr<const ProjectionWeight> weight, int64_t m
 size_t Projection::workspace_bytes() const {
   if (lowp_) return lowp_->workspace_bytes();
   return prim_ || !weight_ ? 0 : weight_->panels_->scratch_floats(m_) * sizeof(float);
+}
+
+void Projection::run_bf16_io(const void* x, void* y, const float* bias, void* workspace) {
+  lowp_->run(x, y, bias, workspace);
 }
 
 void Projection::run(const float* x, float* y, const float* bias, void* workspace) {

@@ -81,11 +81,14 @@ class ProjectionWeight {
 class Projection {
  public:
   Projection() = default;
-  Projection(std::shared_ptr<const ProjectionWeight> weight, int64_t m, bool bias);
+  // `io`: bf16 inputs or outputs (Bf16Io), for a weight of precision bf16 only.
+  Projection(std::shared_ptr<const ProjectionWeight> weight, int64_t m, bool bias, Bf16Io io = {});
   bool valid() const { return bool(weight_); }
   size_t workspace_bytes() const;
   // `workspace`: workspace_bytes(), 64-byte aligned.
   void run(const float* x, float* y, const float* bias, void* workspace);
+  // The same where Bf16Io made x or y bf16.
+  void run_bf16_io(const void* x, void* y, const float* bias, void* workspace);
 
  private:
   std::shared_ptr<const ProjectionWeight> weight_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 
 #include <fmt/format.h>
@@ -24,9 +25,10 @@ using tag = memory::format_tag;
 constexpr size_t kAlign = 64;
 size_t aligned(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
-// The matmul of a run: bf16 x bf16 -> f32 with bias and activation, or s8 x s8 -> s32.
+// The matmul of a run: bf16 x bf16 -> f32 (or bf16: `bf16_out`) with bias and
+// activation, or s8 x s8 -> s32.
 dnnl::matmul::primitive_desc lowp_matmul_desc(Precision p, int64_t m, int64_t k, int64_t n, const memory::desc& weights,
-                                              bool bias, Activation act) {
+                                              bool bias, Activation act, bool bf16_out = false) {
   dnnl::primitive_attr attr = scratchpad_attr();
   const bool bf16 = p == Precision::bf16;
   if (bf16 && act != Activation::none) {
@@ -35,7 +37,8 @@ dnnl::matmul::primitive_desc lowp_matmul_desc(Precision p, int64_t m, int64_t k,
     ops.append_eltwise(1.f, e.alg, e.alpha, e.beta);
     attr.set_post_ops(ops);
   }
-  memory::desc src({m, k}, bf16 ? dt::bf16 : dt::s8, tag::ab), dst({m, n}, bf16 ? dt::f32 : dt::s32, tag::ab);
+  memory::desc src({m, k}, bf16 ? dt::bf16 : dt::s8, tag::ab);
+  memory::desc dst({m, n}, !bf16 ? dt::s32 : bf16_out ? dt::bf16 : dt::f32, tag::ab);
   memory::desc bias_md = bf16 && bias ? memory::desc({1, n}, dt::f32, tag::ab) : memory::desc();
   const std::string isa = cpu_isa() == CpuIsa::avx512 ? "AVX-512" : "AVX2";
   dnnl::matmul::primitive_desc pd;
@@ -152,14 +155,17 @@ void LowPrecisionWeight::pack(const memory& from) {
   s.wait();
 }
 
-LowPrecisionProjection::LowPrecisionProjection(std::shared_ptr<const LowPrecisionWeight> weight, int64_t m, bool bias)
-    : weight_(std::move(weight)), m_(m), stream_(cpu_engine()) {
+LowPrecisionProjection::LowPrecisionProjection(std::shared_ptr<const LowPrecisionWeight> weight, int64_t m, bool bias,
+                                               Bf16Io io)
+    : weight_(std::move(weight)), m_(m), io_(io), stream_(cpu_engine()) {
   const LowPrecisionWeight& w = *weight_;
+  if ((io.input || io.output) && w.precision_ != Precision::bf16)
+    throw std::logic_error("LowPrecisionProjection: bf16 inputs or outputs need a bf16 weight");
   if (w.avx2_) return;  // no oneDNN primitive
   dnnl::matmul::primitive_desc pd;
   for (size_t i = 0; i < w.layouts_.size() && !w_; ++i) {  // the first layout a fast kernel takes for m rows
     try {
-      pd = lowp_matmul_desc(w.precision_, m, w.k_, w.n_, w.layouts_[i].get_desc(), bias, w.act_);
+      pd = lowp_matmul_desc(w.precision_, m, w.k_, w.n_, w.layouts_[i].get_desc(), bias, w.act_, io.output);
       w_ = w.layouts_[i];
     } catch (const Error&) {
       if (i + 1 == w.layouts_.size()) throw;
@@ -183,17 +189,23 @@ LowPrecisionProjection::LowPrecisionProjection(std::shared_ptr<const LowPrecisio
 // lie in y, converted in place: the epilogue then touches half the memory).
 size_t LowPrecisionProjection::workspace_bytes() const {
   const size_t mk = size_t(m_ * weight_->k_);
-  if (weight_->precision_ == Precision::bf16) return aligned(mk * sizeof(uint16_t));
+  if (weight_->precision_ == Precision::bf16) return io_.input ? 0 : aligned(mk * sizeof(uint16_t));
   return aligned(mk) + aligned(size_t(m_) * sizeof(float)) + (weight_->avx2_ ? weight_->avx2_->scratch_bytes(m_) : 0);
 }
 
-void LowPrecisionProjection::run(const float* x, float* y, const float* bias, void* workspace) {
+void LowPrecisionProjection::run(const void* x_in, void* y_out, const float* bias, void* workspace) {
+  const auto* x = static_cast<const float*>(x_in);
+  auto* y = static_cast<float*>(y_out);
   if (weight_->precision_ == Precision::int8) return run_int8(x, y, bias, static_cast<char*>(workspace));
-  auto* rounded = static_cast<uint16_t*>(workspace);
-  const int64_t mk = m_ * weight_->k_;
+  const void* rounded = x_in;
+  if (!io_.input) {
+    auto* halves = static_cast<uint16_t*>(workspace);
+    const int64_t mk = m_ * weight_->k_;
 #pragma omp parallel for simd if (mk > (int64_t(1) << 16)) schedule(static)
-  for (int64_t i = 0; i < mk; ++i) rounded[i] = f32_to_bf16(x[i]);
-  dnnl_memory_set_data_handle_v2(x_.get(), rounded, nullptr);
+    for (int64_t i = 0; i < mk; ++i) halves[i] = f32_to_bf16(x[i]);
+    rounded = halves;
+  }
+  dnnl_memory_set_data_handle_v2(x_.get(), const_cast<void*>(rounded), nullptr);
   dnnl_memory_set_data_handle_v2(y_.get(), y, nullptr);
   if (bias_) dnnl_memory_set_data_handle_v2(bias_.get(), const_cast<float*>(bias), nullptr);
   execute(prim_, stream_, args_, "oneDNN matmul (bf16 projection)");

@@ -66,18 +66,28 @@ class LowPrecisionWeight {
   std::shared_ptr<const Int8GemmAvx2> avx2_;  // int8 where oneDNN's is not exact (layouts_ empty)
 };
 
+// bf16 weights only: x given already in bf16 (not rounded by the run), y
+// written in bf16 (rounded to nearest even by oneDNN), for a caller that
+// passes bf16 from one GEMM to the next (MultiHeadAttention's projections and
+// its bf16 attention core) instead of fp32 that each reader rounds again.
+struct Bf16Io {
+  bool input = false, output = false;
+};
+
 class LowPrecisionProjection {
  public:
-  LowPrecisionProjection(std::shared_ptr<const LowPrecisionWeight> weight, int64_t m, bool bias);
+  LowPrecisionProjection(std::shared_ptr<const LowPrecisionWeight> weight, int64_t m, bool bias, Bf16Io io = {});
   size_t workspace_bytes() const;
-  // x [m, k], y [m, n] row-major; `workspace`: workspace_bytes(), 64-byte aligned.
-  void run(const float* x, float* y, const float* bias, void* workspace);
+  // x [m, k], y [m, n] row-major, fp32 or bf16 as Bf16Io says; `workspace`:
+  // workspace_bytes(), 64-byte aligned.
+  void run(const void* x, void* y, const float* bias, void* workspace);
 
  private:
   void run_int8(const float* x, float* y, const float* bias, char* workspace);
 
   std::shared_ptr<const LowPrecisionWeight> weight_;
   int64_t m_;
+  Bf16Io io_;
   dnnl::primitive prim_;
   dnnl::memory x_, y_, bias_, w_, onednn_scratch_;
   dnnl::stream stream_;
