@@ -4,7 +4,9 @@
 // at twice the rate; on Zen 4 at the same). What "close to the hardware" means
 // for compute-bound kernels (docs/benchmarks.md). Where the CPU has AMX-BF16,
 // also the tile unit's bf16 peak (four independent 16 x 16 x 32 tile
-// multiply-adds in flight), the limit of the bf16 attention core's products.
+// multiply-adds in flight), the limit of the bf16 attention core's products,
+// and its int8 peak (16 x 16 x 64 s8 products a multiply-add), the limit of
+// int8 GEMMs (bench/translate.py --limits reads both).
 //
 //   heed_bench_fma_peak        (threads: OMP_NUM_THREADS, default all cores)
 #include <immintrin.h>
@@ -68,7 +70,7 @@ double peak_gflops(int lanes, float (*run)()) {
   return best;
 }
 
-#define AMX_TARGET __attribute__((target("amx-tile,amx-bf16")))
+#define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,amx-int8")))
 
 struct alignas(64) TileConfig {
   uint8_t palette = 1, start_row = 0, reserved[14] = {};
@@ -76,7 +78,9 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
-// One thread's tile multiply-adds per second, in GFLOP/s (2 x 16 x 16 x 32 each).
+// One thread's tile multiply-adds per second, in GFLOP/s (bf16: 2 x 16 x 16 x 32
+// each; int8: GOP/s, 2 x 16 x 16 x 64 each).
+template <bool kInt8>
 AMX_TARGET double amx_thread_gflops() {
   constexpr long kTileIters = 20000000;
   TileConfig config;
@@ -91,24 +95,32 @@ AMX_TARGET double amx_thread_gflops() {
   _tile_zero(3);
   const auto t0 = std::chrono::steady_clock::now();
   for (long i = 0; i < kTileIters; ++i) {
-    _tile_dpbf16ps(0, 4, 5);
-    _tile_dpbf16ps(1, 4, 5);
-    _tile_dpbf16ps(2, 4, 5);
-    _tile_dpbf16ps(3, 4, 5);
+    if constexpr (kInt8) {
+      _tile_dpbssd(0, 4, 5);
+      _tile_dpbssd(1, 4, 5);
+      _tile_dpbssd(2, 4, 5);
+      _tile_dpbssd(3, 4, 5);
+    } else {
+      _tile_dpbf16ps(0, 4, 5);
+      _tile_dpbf16ps(1, 4, 5);
+      _tile_dpbf16ps(2, 4, 5);
+      _tile_dpbf16ps(3, 4, 5);
+    }
   }
   alignas(64) float sink[256];
   _tile_stored(0, sink, 64);  // waits for the last multiply-adds
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   _tile_release();
-  return kTileIters * 4.0 * 16 * 16 * 32 * 2 / s / 1e9;
+  return kTileIters * 4.0 * 16 * 16 * (kInt8 ? 64 : 32) * 2 / s / 1e9;
 }
 
+template <bool kInt8>
 double amx_peak_gflops() {
   double best = 0;
   for (int rep = 0; rep < 3; ++rep) {
     double total = 0;
 #pragma omp parallel reduction(+ : total)
-    total += amx_thread_gflops();
+    total += amx_thread_gflops<kInt8>();
     if (total > best) best = total;
   }
   return best;
@@ -123,7 +135,11 @@ int main() {
     std::printf("FP32 FMA peak: %.1f GFLOP/s with %d threads (AVX-512, 512-bit)\n", peak_gflops(16, chains_avx512),
                 omp_get_max_threads());
   constexpr long kRequestPermission = 0x1023, kTileData = 18;  // Linux: ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA
-  if (__builtin_cpu_supports("amx-bf16") && syscall(SYS_arch_prctl, kRequestPermission, kTileData) == 0)
-    std::printf("AMX BF16 peak: %.1f GFLOP/s with %d threads (tile multiply-adds)\n", amx_peak_gflops(),
+  if (__builtin_cpu_supports("amx-bf16") && syscall(SYS_arch_prctl, kRequestPermission, kTileData) == 0) {
+    std::printf("AMX BF16 peak: %.1f GFLOP/s with %d threads (tile multiply-adds)\n", amx_peak_gflops<false>(),
                 omp_get_max_threads());
+    if (__builtin_cpu_supports("amx-int8"))
+      std::printf("AMX INT8 peak: %.1f GOP/s with %d threads (tile multiply-adds)\n", amx_peak_gflops<true>(),
+                  omp_get_max_threads());
+  }
 }

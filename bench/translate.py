@@ -32,6 +32,10 @@ runs CTranslate2 so.
 --rounds N runs every engine N times per row, the engines taking turns, and
 prints the median tokens/s with its range and the median of the per-round
 speed-ups against --versus (e.g. --versus ctranslate2-int8).
+
+--limits build/bench adds each row's physical limit in its precision (the
+bytes and operations of its decode steps against this machine's measured read
+bandwidth and peak: bench/decode_limits.py) and the share of it reached.
 """
 import argparse
 import json
@@ -209,8 +213,9 @@ def run_engine(a, engine, path, beam, batch):
     return dict(json.loads(out.strip().splitlines()[-1]), peak_mib=peak, gpu_mib=gpu_mib)
 
 
-def row_cells(runs, engine, versus, gpu_col):
-    """tokens/s (median, and the range over rounds), the median of the rounds' ratios to `versus`, peak MiB."""
+def row_cells(runs, engine, versus, gpu_col, limit=None):
+    """tokens/s (median, and the range over rounds), the median of the rounds' ratios to `versus`, peak MiB;
+    `limit`: the row's physical limit in tokens/s (bench/decode_limits.py), and the share of it reached."""
     def tps(r):
         return r["tokens"] / r["seconds"]
     mine = [tps(r) for r in runs[engine]]
@@ -224,7 +229,8 @@ def row_cells(runs, engine, versus, gpu_col):
     if gpu_col:
         gpu_mib = max(r.get("gpu_mib") or 0 for r in runs[engine])
         gpu = f" {gpu_mib:.0f} |" if gpu_mib else " - |"
-    return f"{speed} | {rel} | {peak:.0f} |{gpu}"
+    bound = f" {limit:.0f} | {100 * statistics.median(mine) / limit:.0f}% |" if limit else ""
+    return f"{speed} | {rel} | {peak:.0f} |{gpu}{bound}"
 
 
 def main():
@@ -244,9 +250,14 @@ def main():
     p.add_argument("--rounds", type=int, default=1,
                    help="runs per engine, taking turns (engine A, B, .., A, B, ..): median tokens/s and range")
     p.add_argument("--versus", default="transformers", help="the engine each row's speed-up is against")
+    p.add_argument("--limits", metavar="BENCH_DIR",
+                   help="add each row's physical limit (bench/decode_limits.py), measured with BENCH_DIR's "
+                        "heed_bench_fma_peak and heed_bench_bandwidth (e.g. build/bench)")
     a = p.parse_args()
     if a.precision == "fp16" and a.device != "cuda":
         p.error("--precision fp16 needs --device cuda (heed's CPU kernels compute in fp32)")
+    if a.limits and a.device != "cpu":
+        p.error("--limits is for the CPU")
     here = os.path.dirname(os.path.abspath(__file__))
     build_model(os.path.join(here, "..", "examples", "dates-marian"))
     if "ctranslate2" in a.engines:
@@ -257,9 +268,18 @@ def main():
         f.write("\n".join(" ".join(map(str, s)) for s in src) + "\n")
     where = f"{a.threads} threads" if a.device == "cpu" else gpu_name()
     print(f"{a.sentences} sentences of 10..60 tokens, {a.target_len} target tokens each, {where}, {a.precision}\n")
+    limits = None
+    if a.limits:
+        import decode_limits
+        limits = decode_limits.machine(a.limits, a.threads)
+        bw = ", ".join(f"{mib} MiB {gbps:.0f}" for mib, gbps in limits["bandwidth"])
+        print(f"limits: peaks GFLOP/s fp32 {limits['fp32']:.0f}, bf16 {limits['bf16']:.0f}, int8 {limits['int8']:.0f}; "
+              f"read GB/s {bw} {'; '.join(limits['notes'])}\n")
+    source_len = statistics.mean(len(s) for s in src)
     gpu_col = " | peak GPU MiB" if a.device == "cuda" else ""
-    print(f"| beam | batch | engine | target tokens/s | vs {a.versus} | peak MiB{gpu_col} |")
-    print("|---:|---:|---|---:|---:|---:|" + ("---:|" if gpu_col else ""))
+    limit_col = " limit tokens/s | of limit |" if limits else ""
+    print(f"| beam | batch | engine | target tokens/s | vs {a.versus} | peak MiB{gpu_col} |{limit_col}")
+    print("|---:|---:|---|---:|---:|---:|" + ("---:|" if gpu_col else "") + ("---:|---:|" if limits else ""))
     engines = a.engines.split(",")
     for cfg in a.configs.split(","):
         beam, batch = map(int, cfg.split("x"))
@@ -268,7 +288,9 @@ def main():
             for engine in engines:
                 runs[engine].append(run_engine(a, engine, path, beam, batch))
         for engine in engines:
-            print(f"| {beam} | {batch} | {engine} | {row_cells(runs, engine, a.versus, gpu_col)}", flush=True)
+            limit = limits and decode_limits.tokens_per_second(limits, decode_limits.engine_precision(engine), beam,
+                                                               batch, source_len, a.target_len)
+            print(f"| {beam} | {batch} | {engine} | {row_cells(runs, engine, a.versus, gpu_col, limit)}", flush=True)
     os.remove(path)
 
 
