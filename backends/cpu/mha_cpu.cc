@@ -251,8 +251,7 @@ class MhaInvocation final : public Invocation {
   void run_pass(const Buffers& io, MhaPass& p, int64_t b0, const float* x, const AttentionMasks& batch_masks) {
     if (p.bf16_io) return run_pass_bf16(io, p, b0, x, batch_masks);
     const float* wq = cfg_.packed_weight ? cfg_.packed_weight->data_as<float>() : io.in_as<float>(kQWeight);
-    const float* bq = cfg_.packed_weight ? (cfg_.packed_bias ? cfg_.packed_bias->data_as<float>() : nullptr)
-                                         : io.in_as<float>(kQBias);
+    const float* bq = q_bias(io);
     const size_t ee = size_t(E_ * E_);
     float* qp = workspace_at<float>(io.workspace, qp_at_);
     float* ctx = workspace_at<float>(io.workspace, ctx_at_);
@@ -309,14 +308,19 @@ class MhaInvocation final : public Invocation {
   // A fused bf16 self-attention (MhaPass::bf16_io): QKV projection -> bf16 Q, K,
   // V -> the core -> bf16 context -> the output projection.
   void run_pass_bf16(const Buffers& io, MhaPass& p, int64_t b0, const float* x, const AttentionMasks& batch_masks) {
-    const float* bq = cfg_.packed_weight ? (cfg_.packed_bias ? cfg_.packed_bias->data_as<float>() : nullptr)
-                                         : io.in_as<float>(kQBias);
     auto* qkv = workspace_at<uint16_t>(io.workspace, qp_at_);
     auto* ctx = workspace_at<uint16_t>(io.workspace, ctx_at_);
     void* shared = workspace_at<void>(io.workspace, shared_at_);
-    p.proj_q.packed.run_bf16_io(x, qkv, bq, shared);
+    p.proj_q.packed.run_bf16_io(x, qkv, q_bias(io), shared);
     p.core->run_bf16_io(qkv, qkv + E_, qkv + 2 * E_, ctx, chunk_masks(batch_masks, b0, 0), shared);
     p.proj_out.packed.run_bf16_io(ctx, io.out_as<float>(0) + b0 * T_ * E_, io.in_as<float>(kOutBias), shared);
+  }
+
+  // The bias of the query projection (of Q, K and V where in_proj is packed): a
+  // concatenation made at load, or the node's input.
+  const float* q_bias(const Buffers& io) const {
+    if (cfg_.packed_weight) return cfg_.packed_bias ? cfg_.packed_bias->data_as<float>() : nullptr;
+    return io.in_as<float>(kQBias);
   }
 
   // The masks of the pass from batch item b0 (a chunk reads its own rows: key
