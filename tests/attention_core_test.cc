@@ -68,11 +68,13 @@ TEST(AttentionCore, ModesAgree) {
 // the same bf16-rounded inputs (the query scaled before rounding, as the kernel
 // does): what is left is the probabilities' rounding to bf16, at most 2^-9 of
 // the largest value. Partial query and key tiles, every mask kind, a query that
-// sees nothing, a cache offset.
+// sees nothing, a cache offset, and scores that rise along the keys (a bias of
+// 0.1 a key), so that the kernel's running maxima rise past its headroom and
+// its resident contexts are rescaled several times.
 struct Problem64 {
   static constexpr int64_t B = 2, H = 3, T = 70, L = 300, D = 64;
   AttentionDims d{B, H, T, L, D, D};
-  std::vector<float> q, k, v, pad, mask;
+  std::vector<float> q, k, v, pad, mask, ramp;
   View4 qv{{B, H, T, D}, {H * T * D, T * D, D, 1}}, kv{{B, H, L, D}, {H * L * D, L * D, D, 1}};
   View4 ov = qv;
   Problem64() {
@@ -88,6 +90,8 @@ struct Problem64 {
     mask.resize(size_t(T * L));
     for (float& x : mask) x = n(gen);
     std::fill(mask.begin() + 5 * L, mask.begin() + 6 * L, -INFINITY);  // query 5 sees nothing
+    ramp.resize(size_t(T * L));
+    for (int64_t i = 0; i < T * L; ++i) ramp[size_t(i)] = 0.1f * float(i % L);
   }
   Tensor run(Precision precision, const AttentionMasks& m, bool* bf16) {
     AttentionCore core(d, qv, kv, kv, ov, 0.125f, AttentionCore::Mode::blocked, AttentionCore::kSlabBytes, precision);
@@ -122,9 +126,12 @@ TEST(AttentionCore, Bf16OnAmxIsFp32OnRoundedInputsWithinTheProbabilitiesRounding
   masked.attn_mask = p.mask.data();
   masked.bias = p.mask.data();  // broadcast over batch and heads
   masked.bias_strides[2] = Problem64::L;
+  AttentionMasks rising;
+  rising.bias = p.ramp.data();
+  rising.bias_strides[2] = Problem64::L;
   float largest = 0.f;
   for (float x : p.v) largest = std::max(largest, std::abs(bf16_to_f32(f32_to_bf16(x))));
-  for (const AttentionMasks* m : {&plain, &padded, &causal, &masked}) {
+  for (const AttentionMasks* m : {&plain, &padded, &causal, &masked, &rising}) {
     bool bf16 = false;
     Tensor out = p.run(Precision::bf16, *m, &bf16);
     EXPECT_TRUE(bf16);

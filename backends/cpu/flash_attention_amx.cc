@@ -6,9 +6,9 @@
 //                                                         B: the queries' d-pairs)
 //   context^T [16 e, 16 queries] += V^T [e, keys] x P^T (A: V transposed at packing;
 //                                                         B: the probabilities' key-pairs)
-// The running contexts stay fp32 in memory, [e][query lane]; a tile multiply
-// adds into them (tile load, multiply, store), scaled first when a query's max
-// rose. Q (scaled), K and V are rounded to bf16 to nearest even, the
+// A group of 16 queries runs over all keys with its fp32 running contexts
+// resident in tiles; they go through memory only to be scaled, when a query's
+// max rose by more than a headroom (flash_tile.h's Bf16Exp), and at the end. Q (scaled), K and V are rounded to bf16 to nearest even, the
 // probabilities to nearest with ties away from zero (flash_tile.h); every sum
 // is fp32. Q, K, V and the context come in fp32 or all in bf16 (a bf16 model's
 // projections write and read them so): bf16 Q is scaled, then rounded again
@@ -45,9 +45,9 @@ namespace {
 using namespace flash;
 
 // Tile registers, all 16 rows of 64 bytes (16 fp32, or 32 bf16 as 16 pairs):
-// t0..t3 accumulate (scores of 16 keys, or contexts of 16 e, for each query
-// group), t4/t5 hold the two query groups' Q^T (a d half) or probabilities,
-// t6/t7 16 key rows (a d half) or 16 rows of V^T.
+// t0..t3 a query group's contexts (16 e each), t4/t5 its scores of 16 keys
+// each, t6 its Q^T (a d half) or probabilities, t7 16 key rows (a d half) or
+// 16 rows of V^T.
 struct alignas(64) TileConfig {
   uint8_t palette = 1, start_row = 0;
   uint8_t reserved[14] = {};
@@ -155,58 +155,56 @@ HEED_AMX void pack_queries(const FlashAttention& a, AmxTiles& t, const In* q, in
     }
 }
 
-// Scores of keys [j0, j0 + 32) for the tile's 32 queries, left in t0..t3: four
-// independent accumulators (16 keys x 16 queries each), summed over the two d
-// halves. score_store puts them in s (key-major).
-HEED_AMX inline void score_multiply(AmxTiles& t, int64_t j0) {
+// One group of 16 queries at a time, its contexts resident in tiles t0..t3
+// (16 e each) across all key tiles: no tile store or load of them per key
+// tile (those took as long as the multiplies). t4/t5 take a key tile's scores
+// (keys j0.., j0 + 16..), t6/t7 the operands.
+//
+// Scores of keys [j0, j0 + 32) for group g's queries, left in t4/t5 (16 keys
+// x 16 queries each), summed over the two d halves; score_store puts them in
+// s (key-major, the group's lanes).
+HEED_AMX inline void score_multiply(AmxTiles& t, int g, int64_t j0) {
   const uint16_t* k = t.keys + j0 * D;
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
+  _tile_zero(4);
+  _tile_zero(5);
   for (int half = 0; half < 2; ++half) {  // d in [32 half, 32 half + 32)
-    _tile_loadd(4, t.qt[0][16 * half], 64);
-    _tile_loadd(5, t.qt[1][16 * half], 64);
-    _tile_loadd(6, k + 32 * half, D * 2);           // keys j0 ..
+    _tile_loadd(6, t.qt[g][16 * half], 64);
+    _tile_loadd(7, k + 32 * half, D * 2);  // keys j0 ..
+    _tile_dpbf16ps(4, 7, 6);
     _tile_loadd(7, k + 16 * D + 32 * half, D * 2);  // keys j0 + 16 ..
-    _tile_dpbf16ps(0, 6, 4);
-    _tile_dpbf16ps(1, 6, 5);
-    _tile_dpbf16ps(2, 7, 4);
-    _tile_dpbf16ps(3, 7, 5);
+    _tile_dpbf16ps(5, 7, 6);
   }
 }
-HEED_AMX inline void score_store(ScoreTile& s) {
-  _tile_stored(0, s.p[0], kLanes * 4);
-  _tile_stored(1, s.p[0] + 16, kLanes * 4);
-  _tile_stored(2, s.p[16], kLanes * 4);
-  _tile_stored(3, s.p[16] + 16, kLanes * 4);
+HEED_AMX inline void score_store(ScoreTile& s, int g) {
+  _tile_stored(4, s.p[0] + 16 * g, kLanes * 4);
+  _tile_stored(5, s.p[16] + 16 * g, kLanes * 4);
 }
 
-// o[g][e] = o[g][e] * rescale[g] (when some lane's rescale is not 1), then
-// += V^T [e, keys j0..] x P^T: four independent accumulators at a time (two
-// groups x 16 e, twice).
-HEED_AMX inline void contexts(AmxTiles& t, int64_t j0, const __m512 rescale[kGroups]) {
-  for (int g = 0; g < kGroups; ++g)
-    if (_mm512_cmp_ps_mask(rescale[g], _mm512_set1_ps(1.f), _CMP_NEQ_UQ))
-      for (int e = 0; e < D; ++e) _mm512_store_ps(t.o[g][e], _mm512_mul_ps(_mm512_load_ps(t.o[g][e]), rescale[g]));
-  _tile_loadd(4, t.pt[0], kLanes * 4);
-  _tile_loadd(5, t.pt[0] + 16, kLanes * 4);
-  for (int e0 = 0; e0 < D; e0 += 32) {
-    _tile_loadd(0, t.o[0][e0], 64);
-    _tile_loadd(1, t.o[1][e0], 64);
-    _tile_loadd(2, t.o[0][e0 + 16], 64);
-    _tile_loadd(3, t.o[1][e0 + 16], 64);
-    _tile_loadd(6, t.values + e0 * t.lp + j0, t.lp * 2);
-    _tile_loadd(7, t.values + (e0 + 16) * t.lp + j0, t.lp * 2);
-    _tile_dpbf16ps(0, 6, 4);
-    _tile_dpbf16ps(1, 6, 5);
-    _tile_dpbf16ps(2, 7, 4);
-    _tile_dpbf16ps(3, 7, 5);
-    _tile_stored(0, t.o[0][e0], 64);
-    _tile_stored(1, t.o[1][e0], 64);
-    _tile_stored(2, t.o[0][e0 + 16], 64);
-    _tile_stored(3, t.o[1][e0 + 16], 64);
-  }
+// Group g's contexts (t0..t3) times rescale, through memory: rare, a query's
+// max rising by more than Bf16Exp's headroom.
+HEED_AMX inline void rescale_contexts(AmxTiles& t, int g, __m512 rescale) {
+  _tile_stored(0, t.o[g][0], 64);
+  _tile_stored(1, t.o[g][16], 64);
+  _tile_stored(2, t.o[g][32], 64);
+  _tile_stored(3, t.o[g][48], 64);
+  for (int e = 0; e < D; ++e) _mm512_store_ps(t.o[g][e], _mm512_mul_ps(_mm512_load_ps(t.o[g][e]), rescale));
+  _tile_loadd(0, t.o[g][0], 64);
+  _tile_loadd(1, t.o[g][16], 64);
+  _tile_loadd(2, t.o[g][32], 64);
+  _tile_loadd(3, t.o[g][48], 64);
+}
+
+// contexts^T [16 e, 16 queries] += V^T [e, keys j0..] x P^T for the four e blocks.
+HEED_AMX inline void contexts(AmxTiles& t, int g, int64_t j0) {
+  _tile_loadd(6, t.pt[0] + 16 * g, kLanes * 4);
+  _tile_loadd(7, t.values + j0, t.lp * 2);
+  _tile_dpbf16ps(0, 7, 6);
+  _tile_loadd(7, t.values + 16 * t.lp + j0, t.lp * 2);
+  _tile_dpbf16ps(1, 7, 6);
+  _tile_loadd(7, t.values + 32 * t.lp + j0, t.lp * 2);
+  _tile_dpbf16ps(2, 7, 6);
+  _tile_loadd(7, t.values + 48 * t.lp + j0, t.lp * 2);
+  _tile_dpbf16ps(3, 7, 6);
 }
 
 // out[r] = o[.][r] / sum[r] for the tile's rows: 16 x 16 blocks of o transposed
@@ -247,30 +245,45 @@ struct Io<uint16_t> {
   static uint16_t* o(const FlashAttention& a) { return a.oh; }
 };
 
+// Group g of the tile's queries against keys [0, keys); its contexts end in t.o[g].
+HEED_AMX void query_group(const FlashAttention& a, AmxTiles& t, int g, int64_t b, int64_t h, int64_t t0, int rows,
+                          int64_t keys, __m512& run_sum) {
+  const bool any_mask = masked(a);
+  __m512 run_max = _mm512_set1_ps(-INFINITY);
+  run_sum = _mm512_setzero_ps();
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  // The next key tile's scores are multiplied on the tile unit while this one's
+  // softmax runs on the vector units, and stored after it: loads do not pass a
+  // tile store still waiting for its multiplies.
+  if (keys > 0) score_multiply(t, g, 0), score_store(t.s[0], g);
+  for (int64_t j0 = 0, i = 0; j0 < keys; j0 += kKeys, i ^= 1) {
+    const int cols = int(std::min<int64_t>(kKeys, keys - j0));
+    const bool next = j0 + kKeys < keys;
+    if (next) score_multiply(t, g, j0 + kKeys);
+    ScoreTile& s = t.s[i];
+    if (any_mask) add_masks(a, s, b, h, t0, rows, j0, cols);
+    const __m512 rescale = online_softmax<Bf16Exp>(s, g, cols, run_max, run_sum, PairedProbabilities{t.pt, g});
+    if (next) score_store(t.s[i ^ 1], g);
+    if (_mm512_cmp_ps_mask(rescale, _mm512_set1_ps(1.f), _CMP_NEQ_UQ)) rescale_contexts(t, g, rescale);
+    contexts(t, g, j0);
+  }
+  _tile_stored(0, t.o[g][0], 64);
+  _tile_stored(1, t.o[g][16], 64);
+  _tile_stored(2, t.o[g][32], 64);
+  _tile_stored(3, t.o[g][48], 64);
+}
+
 // Queries [t0, t0 + rows) of head (b, h) against its keys.
 template <typename T>
 HEED_AMX void query_tile(const FlashAttention& a, AmxTiles& t, int64_t b, int64_t h, int64_t t0, int rows) {
   pack_queries(a, t, Io<T>::q(a) + b * a.qv.strides[0] + h * a.qv.strides[1] + t0 * a.qv.strides[2], rows);
-  std::fill(&t.o[0][0][0], &t.o[0][0][0] + kGroups * D * 16, 0.f);
-  const bool any_mask = masked(a);
   const int64_t keys = visible_keys(a, t0, rows);
-  __m512 run_max[kGroups], run_sum[kGroups], rescale[kGroups];
-  for (int g = 0; g < kGroups; ++g) run_max[g] = _mm512_set1_ps(-INFINITY), run_sum[g] = _mm512_setzero_ps();
-  // The next key tile's scores are multiplied on the tile unit while this one's
-  // softmax runs on the vector units, and stored after it: loads do not pass a
-  // tile store still waiting for its multiplies.
-  if (keys > 0) score_multiply(t, 0), score_store(t.s[0]);
-  for (int64_t j0 = 0, i = 0; j0 < keys; j0 += kKeys, i ^= 1) {
-    const int cols = int(std::min<int64_t>(kKeys, keys - j0));
-    const bool next = j0 + kKeys < keys;
-    if (next) score_multiply(t, j0 + kKeys);
-    ScoreTile& s = t.s[i];
-    if (any_mask) add_masks(a, s, b, h, t0, rows, j0, cols);
-    for (int g = 0; g < kGroups; ++g)
-      rescale[g] = online_softmax<Bf16Exp>(s, g, cols, run_max[g], run_sum[g], PairedProbabilities{t.pt, g});
-    if (next) score_store(t.s[i ^ 1]);
-    contexts(t, j0, rescale);
-  }
+  __m512 run_sum[kGroups];
+  for (int g = 0; g < kGroups; ++g)
+    if (16 * g < rows) query_group(a, t, g, b, h, t0, rows, keys, run_sum[g]);
   write_out(a, t, Io<T>::o(a) + b * a.ov.strides[0] + h * a.ov.strides[1] + t0 * a.ov.strides[2], rows, run_sum);
 }
 

@@ -4,6 +4,7 @@
 // takes for uninitialized reads once inlined (GCC bug 105593, fixed in GCC 13).
 #if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #include <immintrin.h>

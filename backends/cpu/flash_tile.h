@@ -30,24 +30,28 @@ struct ScoreTile {
   alignas(64) float mask[kLanes][kKeys];
 };
 
-// exp(x) for x <= 0 (a score minus its row's max), -inf or NaN, with
-// engine/fast_math.h's exp_approx polynomial: below -87 (a hidden key's -inf
-// too) 0, NaN stays NaN. 15 instructions for 16 lanes.
+// 2^t for a vector t: t's fraction f = t - floor(t) in [0, 1) in one
+// instruction (vreduceps; 0 for t = -inf), 2^f by a polynomial of the given
+// coefficients (lowest first), scaled by 2^floor(t) in one more (vscalefps;
+// 0 for t = -inf). Below t = -126 0 (no denormals), NaN stays NaN.
+template <int N>
+HEED_AVX512 inline __m512 exp2_poly(__m512 t, const float (&c)[N]) {
+  const __mmask16 keep = _mm512_cmp_ps_mask(t, _mm512_set1_ps(-126.f), _CMP_NLT_UQ);  // NaN kept
+  const __m512 f = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF);
+  __m512 p = _mm512_set1_ps(c[N - 1]);
+#pragma GCC unroll 8
+  for (int i = N - 2; i >= 0; --i) p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(c[i]));
+  return _mm512_maskz_scalef_ps(keep, p, t);
+}
+
+// exp(x) for x <= 0 (a score minus its row's max), -inf or NaN: 2^(x log2 e)
+// with 2^f by a degree-6 polynomial on [0, 1] (minimax-fitted, 8.4e-8 relative
+// in fp32). Below -87 (a hidden key's -inf too) 0, NaN stays NaN. 11
+// instructions for 16 lanes.
 HEED_AVX512 inline __m512 exp16(__m512 x) {
-  const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.f), _CMP_NLT_UQ);  // NaN kept
-  const __m512 c = _mm512_max_ps(_mm512_set1_ps(-87.f), x);  // NaN: max returns its second operand
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(c, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), c);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.f)));
-  return _mm512_maskz_scalef_ps(keep, p, n);
+  static constexpr float c[] = {1.f, 6.931470037e-01f, 2.402298301e-01f, 5.548334122e-02f,
+                                9.678841569e-03f, 1.243968727e-03f, 2.170223743e-04f};
+  return exp2_poly(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), c);
 }
 
 HEED_AVX512 inline void add_to(float* s, __m512 x) { _mm512_store_ps(s, _mm512_add_ps(_mm512_load_ps(s), x)); }
@@ -100,33 +104,27 @@ inline int64_t visible_keys(const FlashAttention& a, int64_t t0, int rows) {
   return m.causal ? std::clamp<int64_t>(m.query_offset + t0 + rows, 0, a.L) : a.L;
 }
 
-// exp(x - base) for the fp32 kernel: exp16, to about an ulp.
+// exp(x - base) for the fp32 kernel: exp16, to 1e-7 relative.
 struct ExactExp {
+  static constexpr float kHeadroom = 0;  // every new max is taken (the rescale costs nothing: see context_rows)
   __m512 base;
   HEED_AVX512 explicit ExactExp(__m512 b) : base(b) {}
   HEED_AVX512 __m512 operator()(__m512 x) const { return exp16(_mm512_sub_ps(x, base)); }
 };
 
 // exp(x - base) for probabilities rounded to bf16 afterwards (2^-9): 2^t with
-// t = (x - base) log2 e in one multiply-subtract, t's integer part by the
-// 1.5 * 2^23 rounding trick and added into the exponent bits, its fraction by a
-// degree-3 polynomial (7.7e-5 relative). 10 instructions for 16 lanes, against
-// exp16's 16 and a subtraction. t below -125 (a hidden key's -inf) gives 0 (the
-// mask, whatever the bits computed there), NaN stays NaN.
+// t = (x - base) log2 e in one multiply-subtract and 2^f by a degree-3
+// polynomial on [0, 1] (7.5e-5 relative). 7 instructions for 16 lanes.
 struct Bf16Exp {
+  // A query's max is raised only when a tile's passes it by more than this
+  // (probabilities up to e^8, exact in bf16's range; sums in fp32): most
+  // tiles then leave the running contexts unscaled, a pass over them saved.
+  static constexpr float kHeadroom = 8;
   __m512 base_log2e;
   HEED_AVX512 explicit Bf16Exp(__m512 base) : base_log2e(_mm512_mul_ps(base, _mm512_set1_ps(1.44269504088896341f))) {}
   HEED_AVX512 __m512 operator()(__m512 x) const {
-    const __m512 t = _mm512_fmsub_ps(x, _mm512_set1_ps(1.44269504088896341f), base_log2e);
-    const __mmask16 keep = _mm512_cmp_ps_mask(t, _mm512_set1_ps(-125.f), _CMP_NLT_UQ);  // NaN kept
-    const __m512 magic = _mm512_set1_ps(12582912.f);  // 1.5 * 2^23: round(t) lands in the low mantissa bits
-    const __m512 shifted = _mm512_add_ps(t, magic);
-    const __m512 f = _mm512_sub_ps(t, _mm512_sub_ps(shifted, magic));  // in [-0.5, 0.5]
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(0.055088767f), f, _mm512_set1_ps(0.242604656f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.693276283f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.999928905f));
-    const __m512i scale = _mm512_slli_epi32(_mm512_castps_si512(shifted), 23);  // round(t) << 23
-    return _mm512_castsi512_ps(_mm512_maskz_add_epi32(keep, _mm512_castps_si512(p), scale));
+    static constexpr float c[] = {9.999251366e-01f, 6.958340406e-01f, 2.260668725e-01f, 7.802421600e-02f};
+    return exp2_poly(_mm512_fmsub_ps(x, _mm512_set1_ps(1.44269504088896341f), base_log2e), c);
   }
 };
 
@@ -179,11 +177,18 @@ HEED_AVX512 inline __m512 online_softmax(ScoreTile& t, int g, int cols, __m512& 
     m2 = _mm512_max_ps(m2, _mm512_load_ps(at[j + 2])), m3 = _mm512_max_ps(m3, _mm512_load_ps(at[j + 3]));
   }
   for (; j < cols; ++j) m0 = _mm512_max_ps(m0, _mm512_load_ps(at[j]));
-  const __m512 new_max = _mm512_max_ps(run_max, _mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
+  const __m512 tile_max = _mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3));
+  __m512 new_max = _mm512_max_ps(run_max, tile_max);
+  if (Exp::kHeadroom > 0)  // keep the old max unless the tile's passes it by more than the headroom
+    new_max = _mm512_mask_mov_ps(
+        run_max, _mm512_cmp_ps_mask(tile_max, _mm512_add_ps(run_max, _mm512_set1_ps(Exp::kHeadroom)), _CMP_GT_OQ),
+        new_max);
   // A query that has seen no visible key yet keeps max -inf: exp against 0 gives it zeros.
   const Exp exp(_mm512_mask_mov_ps(new_max, _mm512_cmp_ps_mask(new_max, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ),
                                    _mm512_setzero_ps()));
-  const __m512 rescale = exp(run_max);
+  // Exactly 1 where the max stayed (an approximate exp need not give 1 there).
+  const __m512 rescale = _mm512_mask_mov_ps(_mm512_set1_ps(1.f), _mm512_cmp_ps_mask(new_max, run_max, _CMP_NEQ_UQ),
+                                            exp(run_max));
   __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   for (j = 0; j + 4 <= cols; j += 4) {
     const __m512 e0 = exp(_mm512_load_ps(at[j])), e1 = exp(_mm512_load_ps(at[j + 1]));
