@@ -142,6 +142,21 @@ TEST(AttentionCore, Bf16OnAmxIsFp32OnRoundedInputsWithinTheProbabilitiesRounding
   EXPECT_FALSE(bf16);  // f32 asks for the fp32 kernel
 }
 
+// A NaN key makes every context of its head NaN and leaves the other heads
+// alone, in both flash kernels (fp32, and bf16 where AMX runs it).
+TEST(AttentionCore, NanKeyGivesNanContextsInItsHeadOnly) {
+  Problem64 p;
+  p.k[size_t((0 * Problem64::H + 1) * Problem64::L + 100) * Problem64::D + 7] = NAN;  // item 0, head 1, key 100
+  AttentionMasks plain;
+  for (Precision precision : {Precision::f32, Precision::bf16}) {
+    bool bf16 = false;
+    Tensor out = p.run(precision, plain, &bf16);
+    const int64_t per_head = Problem64::T * Problem64::D;
+    for (int64_t i = 0; i < out.numel(); ++i)
+      ASSERT_EQ(std::isnan(out.data_as<float>()[i]), i / per_head == 1) << "element " << i << (bf16 ? " (bf16)" : "");
+  }
+}
+
 // The same kernel over bf16 Q, K, V and context (run_bf16_io, as a bf16
 // MultiHeadAttention passes them between its GEMMs): bit for bit the run over
 // fp32 inputs holding the same values, its context rounded to nearest even.
