@@ -165,18 +165,23 @@ struct PairedProbabilities {
 // (put in `out`), its sum rescaled to that max; returns the rescale factor.
 // Four running maxima and sums, so that no single chain of dependent additions
 // sets the pace.
+HEED_AVX512 inline __m512 key_scores(const float* at, int j) { return _mm512_load_ps(at + j * kLanes); }
+
 template <typename Exp, typename Out>
 HEED_AVX512 inline __m512 online_softmax(ScoreTile& t, int g, int cols, __m512& run_max, __m512& run_sum,
-                                         const Out& out) {
-  float* at[kKeys];  // key j's scores for group g
-  for (int j = 0; j < kKeys; ++j) at[j] = t.p[j] + 16 * g;
+                                         const Out& to) {
+  // Key j's scores for group g at at + j * kLanes. `out` a local copy: its stores
+  // then cannot change where it stores (the compiler reloaded its fields after
+  // each store, a quarter of the loop's instructions).
+  const float* at = t.p[0] + 16 * g;
+  const Out out = to;
   __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
   int j = 0;
   for (; j + 4 <= cols; j += 4) {
-    m0 = _mm512_max_ps(m0, _mm512_load_ps(at[j])), m1 = _mm512_max_ps(m1, _mm512_load_ps(at[j + 1]));
-    m2 = _mm512_max_ps(m2, _mm512_load_ps(at[j + 2])), m3 = _mm512_max_ps(m3, _mm512_load_ps(at[j + 3]));
+    m0 = _mm512_max_ps(m0, key_scores(at, j)), m1 = _mm512_max_ps(m1, key_scores(at, j + 1));
+    m2 = _mm512_max_ps(m2, key_scores(at, j + 2)), m3 = _mm512_max_ps(m3, key_scores(at, j + 3));
   }
-  for (; j < cols; ++j) m0 = _mm512_max_ps(m0, _mm512_load_ps(at[j]));
+  for (; j < cols; ++j) m0 = _mm512_max_ps(m0, key_scores(at, j));
   const __m512 tile_max = _mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3));
   __m512 new_max = _mm512_max_ps(run_max, tile_max);
   if (Exp::kHeadroom > 0)  // keep the old max unless the tile's passes it by more than the headroom
@@ -191,19 +196,18 @@ HEED_AVX512 inline __m512 online_softmax(ScoreTile& t, int g, int cols, __m512& 
                                             exp(run_max));
   __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   for (j = 0; j + 4 <= cols; j += 4) {
-    const __m512 e0 = exp(_mm512_load_ps(at[j])), e1 = exp(_mm512_load_ps(at[j + 1]));
-    const __m512 e2 = exp(_mm512_load_ps(at[j + 2])), e3 = exp(_mm512_load_ps(at[j + 3]));
+    const __m512 e0 = exp(key_scores(at, j)), e1 = exp(key_scores(at, j + 1)), e2 = exp(key_scores(at, j + 2)), e3 = exp(key_scores(at, j + 3));
     s0 = _mm512_add_ps(s0, e0), s1 = _mm512_add_ps(s1, e1), s2 = _mm512_add_ps(s2, e2), s3 = _mm512_add_ps(s3, e3);
     out.two(j, e0, e1);
     out.two(j + 2, e2, e3);
   }
   for (; j + 2 <= cols; j += 2) {
-    const __m512 e0 = exp(_mm512_load_ps(at[j])), e1 = exp(_mm512_load_ps(at[j + 1]));
+    const __m512 e0 = exp(key_scores(at, j)), e1 = exp(key_scores(at, j + 1));
     s0 = _mm512_add_ps(s0, e0), s1 = _mm512_add_ps(s1, e1);
     out.two(j, e0, e1);
   }
   if (j < cols) {
-    const __m512 e0 = exp(_mm512_load_ps(at[j]));
+    const __m512 e0 = exp(key_scores(at, j));
     s0 = _mm512_add_ps(s0, e0);
     out.last(j, e0);
   }
