@@ -4,7 +4,7 @@
 // queries (one per vector lane, two vectors) against tiles of 32 keys, the
 // softmax online (a running max and sum per query, lane-wise), the context
 // accumulated in L1. No score matrix exists beyond one 32 x 32 tile. Two
-// kernels: fp32 on FMAs (scores made 8 keys at a time in registers; 61-68% of
+// kernels: fp32 on FMAs (scores made 8 keys at a time in registers; 62-67% of
 // the FMA peak on 2 cores of an Intel Sapphire Rapids for lengths >= 512,
 // against 47-49% for oneDNN's GEMMs over slabs), and, for models run in bf16,
 // bf16 on AMX tiles (flash_attention_amx.cc; 3.5-4x the fp32 kernel's speed).
