@@ -11,17 +11,20 @@ namespace heed::bench {
 
 Options parse_options(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  auto usage = [&](FILE* to, int status) {
+    std::fprintf(to, "usage: %s [--threads N] [--repeats R] [--iters I] [--only NAME,...]\n", argv[0]);
+    std::exit(status);
+  };
+  for (int i = 1; i < argc; i += 2) {
     std::string a = argv[i];
+    if (a == "--help" || a == "-h") usage(stdout, 0);
+    if (i + 1 >= argc) usage(stderr, 2);  // a trailing option without its value
     int v = std::atoi(argv[i + 1]);
     if (a == "--threads") o.threads = v;
     else if (a == "--repeats") o.repeats = v;
     else if (a == "--iters") o.iters = v;
     else if (a == "--only") o.only = argv[i + 1];
-    else {
-      std::fprintf(stderr, "usage: %s [--threads N] [--repeats R] [--iters I] [--only NAME,...]\n", argv[0]);
-      std::exit(2);
-    }
+    else usage(stderr, 2);
   }
   if (o.threads <= 0) o.threads = omp_get_num_procs();
   omp_set_num_threads(o.threads);
