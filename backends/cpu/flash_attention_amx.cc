@@ -8,7 +8,8 @@
 //                                                         B: the probabilities' key-pairs)
 // A group of 16 queries runs over all keys with its fp32 running contexts
 // resident in tiles; they go through memory only to be scaled, when a query's
-// max rose by more than a headroom (flash_tile.h's Bf16Exp), and at the end. Q (scaled), K and V are rounded to bf16 to nearest even, the
+// max rose by more than a headroom (flash_tile.h's Bf16Exp), and at the end.
+// Q (scaled), K and V are rounded to bf16 to nearest even, the
 // probabilities to nearest with ties away from zero (flash_tile.h); every sum
 // is fp32. Q, K, V and the context come in fp32 or all in bf16 (a bf16 model's
 // projections write and read them so): bf16 Q is scaled, then rounded again
@@ -157,8 +158,8 @@ HEED_AMX void pack_queries(const FlashAttention& a, AmxTiles& t, const In* q, in
 
 // One group of 16 queries at a time, its contexts resident in tiles t0..t3
 // (16 e each) across all key tiles: no tile store or load of them per key
-// tile (those took as long as the multiplies). t4/t5 take a key tile's scores
-// (keys j0.., j0 + 16..), t6/t7 the operands.
+// tile. t4/t5 take a key tile's scores (keys j0.., j0 + 16..), t6/t7 the
+// operands.
 //
 // Scores of keys [j0, j0 + 32) for group g's queries, left in t4/t5 (16 keys
 // x 16 queries each), summed over the two d halves; score_store puts them in
@@ -264,7 +265,7 @@ HEED_AMX void query_group(const FlashAttention& a, AmxTiles& t, int g, int64_t b
     const bool next = j0 + kKeys < keys;
     if (next) score_multiply(t, g, j0 + kKeys);
     ScoreTile& s = t.s[i];
-    if (any_mask) add_masks(a, s, b, h, t0, rows, j0, cols);
+    if (any_mask) add_masks(a, s, b, h, t0, rows, j0, cols, g, g + 1);
     const __m512 rescale = online_softmax<Bf16Exp>(s, g, cols, run_max, run_sum, PairedProbabilities{t.pt, g});
     if (next) score_store(t.s[i ^ 1], g);
     if (_mm512_cmp_ps_mask(rescale, _mm512_set1_ps(1.f), _CMP_NEQ_UQ)) rescale_contexts(t, g, rescale);
@@ -280,10 +281,11 @@ HEED_AMX void query_group(const FlashAttention& a, AmxTiles& t, int g, int64_t b
 template <typename T>
 HEED_AMX void query_tile(const FlashAttention& a, AmxTiles& t, int64_t b, int64_t h, int64_t t0, int rows) {
   pack_queries(a, t, Io<T>::q(a) + b * a.qv.strides[0] + h * a.qv.strides[1] + t0 * a.qv.strides[2], rows);
-  const int64_t keys = visible_keys(a, t0, rows);
   __m512 run_sum[kGroups];
-  for (int g = 0; g < kGroups; ++g)
-    if (16 * g < rows) query_group(a, t, g, b, h, t0, rows, keys, run_sum[g]);
+  for (int g = 0; g < kGroups && 16 * g < rows; ++g) {
+    const int64_t keys = visible_keys(a, t0, std::min(rows, 16 * g + 16));  // causal: none after its last query's
+    query_group(a, t, g, b, h, t0, rows, keys, run_sum[g]);
+  }
   write_out(a, t, Io<T>::o(a) + b * a.ov.strides[0] + h * a.ov.strides[1] + t0 * a.ov.strides[2], rows, run_sum);
 }
 

@@ -56,26 +56,27 @@ HEED_AVX512 inline __m512 exp16(__m512 x) {
 
 HEED_AVX512 inline void add_to(float* s, __m512 x) { _mm512_store_ps(s, _mm512_add_ps(_mm512_load_ps(s), x)); }
 
-// Adds the masks to the tile's scores: key padding and causality as vectors,
-// attn_mask and the broadcast bias read a query row at a time into t.mask first.
+// Adds the masks to the tile's scores of lane groups [g0, g1): key padding and
+// causality as vectors, attn_mask and the broadcast bias read a query row at a
+// time into t.mask first.
 HEED_AVX512 inline void add_masks(const FlashAttention& a, ScoreTile& t, int64_t b, int64_t h, int64_t t0, int rows,
-                                  int64_t j0, int cols) {
+                                  int64_t j0, int cols, int g0 = 0, int g1 = kGroups) {
   const AttentionMasks& m = *a.masks;
   if (m.key_padding) {
     const float* kp = m.key_padding + b / m.key_padding_group * a.mask_stride + j0;
     for (int j = 0; j < cols; ++j)
-      for (int g = 0; g < kGroups; ++g) add_to(t.p[j] + 16 * g, _mm512_set1_ps(kp[j]));
+      for (int g = g0; g < g1; ++g) add_to(t.p[j] + 16 * g, _mm512_set1_ps(kp[j]));
   }
   const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
   if (m.attn_mask || m.bias) {
-    for (int r = 0; r < rows; ++r) {
+    for (int r = 16 * g0; r < std::min(rows, 16 * g1); ++r) {
       const float* am = m.attn_mask ? m.attn_mask + (t0 + r) * a.mask_stride + j0 : nullptr;
       const float* bm = m.bias ? m.bias + b * m.bias_strides[0] + h * m.bias_strides[1] + (t0 + r) * m.bias_strides[2] + j0
                                : nullptr;
       for (int j = 0; j < cols; ++j) t.mask[r][j] = (am ? am[j] : 0.f) + (bm ? bm[j] : 0.f);
     }
     const __m512i lane_rows = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(kKeys));
-    for (int g = 0; g < kGroups; ++g) {
+    for (int g = g0; g < g1; ++g) {
       const int live_rows = std::clamp(rows - 16 * g, 0, 16);
       const __mmask16 live = __mmask16((1u << live_rows) - 1);
       for (int j = 0; j < cols; ++j)
@@ -83,7 +84,7 @@ HEED_AVX512 inline void add_masks(const FlashAttention& a, ScoreTile& t, int64_t
     }
   }
   if (m.causal)  // query t0 + lane sees key j0 + j while j0 + j <= query_offset + t0 + lane
-    for (int g = 0; g < kGroups; ++g)
+    for (int g = g0; g < g1; ++g)
       for (int j = 0; j < cols; ++j) {
         const __mmask16 hidden =
             _mm512_cmplt_epi32_mask(lanes, _mm512_set1_epi32(int(j0 + j - m.query_offset - t0 - 16 * g)));
@@ -196,7 +197,8 @@ HEED_AVX512 inline __m512 online_softmax(ScoreTile& t, int g, int cols, __m512& 
                                             exp(run_max));
   __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   for (j = 0; j + 4 <= cols; j += 4) {
-    const __m512 e0 = exp(key_scores(at, j)), e1 = exp(key_scores(at, j + 1)), e2 = exp(key_scores(at, j + 2)), e3 = exp(key_scores(at, j + 3));
+    const __m512 e0 = exp(key_scores(at, j)), e1 = exp(key_scores(at, j + 1));
+    const __m512 e2 = exp(key_scores(at, j + 2)), e3 = exp(key_scores(at, j + 3));
     s0 = _mm512_add_ps(s0, e0), s1 = _mm512_add_ps(s1, e1), s2 = _mm512_add_ps(s2, e2), s3 = _mm512_add_ps(s3, e3);
     out.two(j, e0, e1);
     out.two(j + 2, e2, e3);
