@@ -118,8 +118,8 @@ struct ExactExp {
 // polynomial on [0, 1] (7.5e-5 relative). 7 instructions for 16 lanes.
 struct Bf16Exp {
   // A query's max is raised only when a tile's passes it by more than this
-  // (probabilities up to e^8, exact in bf16's range; sums in fp32): most
-  // tiles then leave the running contexts unscaled, a pass over them saved.
+  // (probabilities then reach e^8, far inside bf16's range; sums in fp32):
+  // most tiles then leave the running contexts unscaled.
   static constexpr float kHeadroom = 8;
   __m512 base_log2e;
   HEED_AVX512 explicit Bf16Exp(__m512 base) : base_log2e(_mm512_mul_ps(base, _mm512_set1_ps(1.44269504088896341f))) {}
@@ -162,12 +162,13 @@ struct PairedProbabilities {
   }
 };
 
+// Key j's scores of a lane group whose first key's are at `at`.
+HEED_AVX512 inline __m512 key_scores(const float* at, int j) { return _mm512_load_ps(at + j * kLanes); }
+
 // Lane group g's scores in t.p become probabilities against its running max
 // (put in `out`), its sum rescaled to that max; returns the rescale factor.
 // Four running maxima and sums, so that no single chain of dependent additions
 // sets the pace.
-HEED_AVX512 inline __m512 key_scores(const float* at, int j) { return _mm512_load_ps(at + j * kLanes); }
-
 template <typename Exp, typename Out>
 HEED_AVX512 inline __m512 online_softmax(ScoreTile& t, int g, int cols, __m512& run_max, __m512& run_sum,
                                          const Out& to) {
