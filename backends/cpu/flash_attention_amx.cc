@@ -181,13 +181,18 @@ HEED_AMX inline void score_store(ScoreTile& s, int g) {
   _tile_stored(5, s.p[16] + 16 * g, kLanes * 4);
 }
 
-// Group g's contexts (t0..t3) times rescale, through memory: rare, a query's
-// max rising by more than Bf16Exp's headroom.
-HEED_AMX inline void rescale_contexts(AmxTiles& t, int g, __m512 rescale) {
+// Group g's contexts from tiles t0..t3 to t.o[g] ([e][query lane]).
+HEED_AMX inline void store_contexts(AmxTiles& t, int g) {
   _tile_stored(0, t.o[g][0], 64);
   _tile_stored(1, t.o[g][16], 64);
   _tile_stored(2, t.o[g][32], 64);
   _tile_stored(3, t.o[g][48], 64);
+}
+
+// Group g's contexts (t0..t3) times rescale, through memory: rare, a query's
+// max rising by more than Bf16Exp's headroom.
+HEED_AMX inline void rescale_contexts(AmxTiles& t, int g, __m512 rescale) {
+  store_contexts(t, g);
   for (int e = 0; e < D; ++e) _mm512_store_ps(t.o[g][e], _mm512_mul_ps(_mm512_load_ps(t.o[g][e]), rescale));
   _tile_loadd(0, t.o[g][0], 64);
   _tile_loadd(1, t.o[g][16], 64);
@@ -271,10 +276,7 @@ HEED_AMX void query_group(const FlashAttention& a, AmxTiles& t, int g, int64_t b
     if (_mm512_cmp_ps_mask(rescale, _mm512_set1_ps(1.f), _CMP_NEQ_UQ)) rescale_contexts(t, g, rescale);
     contexts(t, g, j0);
   }
-  _tile_stored(0, t.o[g][0], 64);
-  _tile_stored(1, t.o[g][16], 64);
-  _tile_stored(2, t.o[g][32], 64);
-  _tile_stored(3, t.o[g][48], 64);
+  store_contexts(t, g);
 }
 
 // Queries [t0, t0 + rows) of head (b, h) against its keys.
