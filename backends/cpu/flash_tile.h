@@ -165,13 +165,22 @@ struct PairedProbabilities {
 // Key j's scores of a lane group whose first key's are at `at`.
 HEED_AVX512 inline __m512 key_scores(const float* at, int j) { return _mm512_load_ps(at + j * kLanes); }
 
+// online_softmax's steps: step(k) runs before the k-th four keys'
+// exponentials, k = 0 .. kSteps - 1 (those left over at the end, after the
+// last key): the AMX kernel issues its tile instructions there, spread
+// through the vector work.
+constexpr int kSteps = kKeys / 4;
+struct NoSteps {
+  void operator()(int) const {}
+};
+
 // Lane group g's scores in t.p become probabilities against its running max
 // (put in `out`), its sum rescaled to that max; returns the rescale factor.
 // Four running maxima and sums, so that no single chain of dependent additions
 // sets the pace.
-template <typename Exp, typename Out>
+template <typename Exp, typename Out, typename Steps = NoSteps>
 HEED_AVX512 inline __m512 online_softmax(ScoreTile& t, int g, int cols, __m512& run_max, __m512& run_sum,
-                                         const Out& to) {
+                                         const Out& to, const Steps& step = {}) {
   // Key j's scores for group g at at + j * kLanes. `out` a local copy: its stores
   // then cannot change where it stores (the compiler reloaded its fields after
   // each store, a quarter of the loop's instructions).
@@ -193,11 +202,16 @@ HEED_AVX512 inline __m512 online_softmax(ScoreTile& t, int g, int cols, __m512& 
   // A query that has seen no visible key yet keeps max -inf: exp against 0 gives it zeros.
   const Exp exp(_mm512_mask_mov_ps(new_max, _mm512_cmp_ps_mask(new_max, _mm512_set1_ps(-INFINITY), _CMP_EQ_OQ),
                                    _mm512_setzero_ps()));
-  // Exactly 1 where the max stayed (an approximate exp need not give 1 there).
-  const __m512 rescale = _mm512_mask_mov_ps(_mm512_set1_ps(1.f), _mm512_cmp_ps_mask(new_max, run_max, _CMP_NEQ_UQ),
-                                            exp(run_max));
+  // Exactly 1 where the max stayed (an approximate exp need not give 1 there)
+  // and where it was -inf (no key seen yet: the contexts and sum are still 0),
+  // so that the AMX kernel can skip the rescale whenever all lanes give 1.
+  const __mmask16 rose = _mm512_cmp_ps_mask(new_max, run_max, _CMP_NEQ_UQ) &
+                         _mm512_cmp_ps_mask(run_max, _mm512_set1_ps(-INFINITY), _CMP_NEQ_UQ);
+  const __m512 rescale = _mm512_mask_mov_ps(_mm512_set1_ps(1.f), rose, exp(run_max));
   __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  int k = 0;
   for (j = 0; j + 4 <= cols; j += 4) {
+    step(k++);
     const __m512 e0 = exp(key_scores(at, j)), e1 = exp(key_scores(at, j + 1));
     const __m512 e2 = exp(key_scores(at, j + 2)), e3 = exp(key_scores(at, j + 3));
     s0 = _mm512_add_ps(s0, e0), s1 = _mm512_add_ps(s1, e1), s2 = _mm512_add_ps(s2, e2), s3 = _mm512_add_ps(s3, e3);
@@ -215,6 +229,7 @@ HEED_AVX512 inline __m512 online_softmax(ScoreTile& t, int g, int cols, __m512& 
     out.last(j, e0);
   }
   out.finish(cols);
+  while (k < kSteps) step(k++);
   run_sum = _mm512_fmadd_ps(run_sum, rescale, _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
   run_max = new_max;
   return rescale;
