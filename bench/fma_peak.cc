@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -126,6 +127,65 @@ double amx_peak_gflops() {
   return best;
 }
 
+// Whether the tile unit's multiply-adds run alongside 512-bit vector work, as
+// the bf16 attention core needs (its softmax on the vector units between its
+// tile multiplies): one thread's time for kSteps steps of one tile
+// multiply-add and 24 vector instructions (12 independent chains, twice), of
+// the multiply-adds alone and of the vector instructions alone; the vector
+// instruction an FMA or an add.
+template <bool kTiles, bool kVectors, bool kAdd>
+__attribute__((target("avx512f,amx-tile,amx-bf16"))) double mixed_ms() {
+  constexpr long kSteps = 2000000;
+  __m512 acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(1.0f + float(i) * 1e-7f);
+  // y large enough that the adds change acc (1 + 1e-8 == 1: the compiler dropped them)
+  const __m512 x = _mm512_set1_ps(0.9999999f), y = _mm512_set1_ps(kAdd ? 1e-3f : 1e-8f);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (long it = 0; it < kSteps; ++it) {
+    if (kTiles) {
+      if (it & 1) _tile_dpbf16ps(0, 4, 5);
+      else _tile_dpbf16ps(1, 4, 5);
+    }
+    if (kVectors)
+#pragma GCC unroll 24
+      for (int i = 0; i < 2 * kChains; ++i)
+        acc[i % kChains] = kAdd ? _mm512_add_ps(acc[i % kChains], y) : _mm512_fmadd_ps(acc[i % kChains], x, y);
+  }
+  alignas(64) float sink[256];
+  _tile_stored(0, sink, 64);
+  _tile_stored(1, sink, 64);
+  const double ms = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1e3;
+  float lanes = sink[0];
+  for (int i = 0; i < kChains; ++i) lanes += _mm512_cvtss_f32(acc[i]);
+  if (lanes == 0.f) std::printf(" ");  // keeps the chains alive
+  return ms;
+}
+
+template <bool kTiles, bool kVectors, bool kAdd>
+AMX_TARGET double best_mixed_ms() {
+  TileConfig config;
+  for (int i = 0; i < 8; ++i) config.bytes_per_row[i] = 64, config.rows[i] = 16;
+  _tile_loadconfig(&config);
+  alignas(64) static const uint16_t ones[16 * 32] = {};
+  _tile_loadd(4, ones, 64);
+  _tile_loadd(5, ones, 64);
+  _tile_zero(0);
+  _tile_zero(1);
+  double best = 1e30;
+  for (int rep = 0; rep < 3; ++rep) best = std::min(best, mixed_ms<kTiles, kVectors, kAdd>());
+  _tile_release();
+  return best;
+}
+
+template <bool kAdd>
+void print_mixed(const char* name) {
+  const double tiles = best_mixed_ms<true, false, kAdd>(), vectors = best_mixed_ms<false, true, kAdd>(),
+               both = best_mixed_ms<true, true, kAdd>();
+  std::printf("AMX with 512-bit %s (1 thread): tile multiply-adds alone %.1f ms, the %ss alone %.1f ms, "
+              "interleaved %.1f ms (%.2fx their sum)\n",
+              name, tiles, name, vectors, both, both / (tiles + vectors));
+}
+
 }  // namespace
 
 int main() {
@@ -141,5 +201,7 @@ int main() {
     if (__builtin_cpu_supports("amx-int8"))
       std::printf("AMX INT8 peak: %.1f GOP/s with %d threads (tile multiply-adds)\n", amx_peak_gflops<true>(),
                   omp_get_max_threads());
+    print_mixed<false>("FMA");
+    print_mixed<true>("add");
   }
 }
