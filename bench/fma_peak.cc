@@ -6,7 +6,9 @@
 // also the tile unit's bf16 peak (four independent 16 x 16 x 32 tile
 // multiply-adds in flight), the limit of the bf16 attention core's products,
 // and its int8 peak (16 x 16 x 64 s8 products a multiply-add), the limit of
-// int8 GEMMs (bench/translate.py --limits reads both).
+// int8 GEMMs (bench/translate.py --limits reads both). Then what bounds that
+// core on such a CPU: a tile multiply-add fed a 1 KB operand tile from L1 or
+// L2, and whether tile multiply-adds run alongside 512-bit FMAs or adds.
 //
 //   heed_bench_fma_peak        (threads: OMP_NUM_THREADS, default all cores)
 #include <immintrin.h>
@@ -19,6 +21,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <string_view>
+#include <vector>
 
 namespace {
 
@@ -186,9 +190,51 @@ void print_mixed(const char* name) {
               name, tiles, name, vectors, both, both / (tiles + vectors));
 }
 
+// ns per tile multiply-add when each loads its own 1 KB operand tile (as the
+// bf16 attention core's keys and values: each key tile serves one group of 16
+// queries) from a buffer of `bytes`: L1-resident (16 KB) or L2-resident (1 MB).
+AMX_TARGET double loaded_multiply_ns(size_t bytes) {
+  constexpr long kMultiplies = 4000000;
+  TileConfig config;
+  for (int i = 0; i < 8; ++i) config.bytes_per_row[i] = 64, config.rows[i] = 16;
+  _tile_loadconfig(&config);
+  std::vector<uint16_t> storage(bytes / 2 + 32, 0);
+  // 64-byte aligned: tile rows across two cache lines took 3.3x as long
+  uint16_t* buffer = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) / 2;
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  _tile_zero(6);
+  const long tiles = long(bytes / 1024);
+  double best = 1e30;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (long i = 0, tile = 0; i < kMultiplies; i += 4, tile = tile + 4 == tiles ? 0 : tile + 4) {
+      _tile_loadd(7, buffer + tile * 512, 64);
+      _tile_dpbf16ps(0, 7, 6);
+      _tile_loadd(7, buffer + (tile + 1) * 512, 64);
+      _tile_dpbf16ps(1, 7, 6);
+      _tile_loadd(7, buffer + (tile + 2) * 512, 64);
+      _tile_dpbf16ps(2, 7, 6);
+      _tile_loadd(7, buffer + (tile + 3) * 512, 64);
+      _tile_dpbf16ps(3, 7, 6);
+    }
+    alignas(64) float sink[256];
+    _tile_stored(0, sink, 64);  // waits for the last multiply-adds
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  _tile_release();
+  return best / kMultiplies * 1e9;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) {  // no options: threads come from OMP_NUM_THREADS
+    std::fprintf(stderr, "usage: [OMP_NUM_THREADS=N] %s\n", argv[0]);
+    return std::string_view(argv[1]) == "--help" ? 0 : 2;
+  }
   std::printf("FP32 FMA peak: %.1f GFLOP/s with %d threads (AVX2, 256-bit)\n", peak_gflops(8, chains_avx2),
               omp_get_max_threads());
   if (__builtin_cpu_supports("avx512f"))
@@ -201,6 +247,11 @@ int main() {
     if (__builtin_cpu_supports("amx-int8"))
       std::printf("AMX INT8 peak: %.1f GOP/s with %d threads (tile multiply-adds)\n", amx_peak_gflops<true>(),
                   omp_get_max_threads());
+    const double l1 = loaded_multiply_ns(16 << 10), l2 = loaded_multiply_ns(1 << 20),
+                 none = 16.0 * 16 * 32 * 2 / amx_thread_gflops<false>();
+    std::printf("AMX BF16 with a 1 KB operand tile loaded per multiply-add (1 thread): %.2f ns each from L1, "
+                "%.2f ns from L2 (no load: %.2f ns)\n",
+                l1, l2, none);
     print_mixed<false>("FMA");
     print_mixed<true>("add");
   }
