@@ -70,24 +70,6 @@ struct AmxTiles {
   int64_t lp;
 };
 
-// 16 vectors of 16 32-bit lanes transposed: r[i] lane j <- r[j] lane i.
-HEED_AMX inline void transpose16(__m512i r[16]) {
-  __m512i t[16];
-  for (int i = 0; i < 16; i += 2) t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]), t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-  for (int i = 0; i < 16; i += 4) {  // r[i + c], 128-bit lane l: column 4 l + c of rows i..i+3
-    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]), r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]), r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-  }
-  __m512i u[16];
-  for (int i = 0; i < 16; ++i) u[i] = r[i];
-  for (int c = 0; c < 4; ++c) {  // the 128-bit lanes of u[c], u[4 + c], u[8 + c], u[12 + c] transposed
-    const __m512i v0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), v1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
-    const __m512i v2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44), v3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
-    r[c] = _mm512_shuffle_i32x4(v0, v2, 0x88), r[4 + c] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
-    r[8 + c] = _mm512_shuffle_i32x4(v1, v3, 0x88), r[12 + c] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
-  }
-}
-
 // 32-bit lane i = (bf16(lo[i]), bf16(hi[i])): lo in the low half, as AMX pairs them.
 HEED_AMX inline __m512i interleave_bf16(__m512 lo, __m512 hi) {
   const __m512i halves = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);  // lo's 16 words, then hi's

@@ -54,6 +54,24 @@ HEED_AVX512 inline __m512 exp16(__m512 x) {
   return exp2_poly(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), c);
 }
 
+// 16 vectors of 16 32-bit lanes transposed: r[i] lane j <- r[j] lane i.
+HEED_AVX512 inline void transpose16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]), t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  for (int i = 0; i < 16; i += 4) {  // r[i + c], 128-bit lane l: column 4 l + c of rows i..i+3
+    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]), r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]), r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  __m512i u[16];
+  for (int i = 0; i < 16; ++i) u[i] = r[i];
+  for (int c = 0; c < 4; ++c) {  // the 128-bit lanes of u[c], u[4 + c], u[8 + c], u[12 + c] transposed
+    const __m512i v0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), v1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
+    const __m512i v2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44), v3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
+    r[c] = _mm512_shuffle_i32x4(v0, v2, 0x88), r[4 + c] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
+    r[8 + c] = _mm512_shuffle_i32x4(v1, v3, 0x88), r[12 + c] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
+  }
+}
+
 HEED_AVX512 inline void add_to(float* s, __m512 x) { _mm512_store_ps(s, _mm512_add_ps(_mm512_load_ps(s), x)); }
 
 // Adds the masks to the tile's scores of lane groups [g0, g1): key padding and
