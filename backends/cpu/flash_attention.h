@@ -7,7 +7,7 @@
 // kernels: fp32 on FMAs (scores made 8 keys at a time in registers; 62-67% of
 // the FMA peak on 2 cores of an Intel Sapphire Rapids for lengths >= 512,
 // against 47-49% for oneDNN's GEMMs over slabs), and, for models run in bf16,
-// bf16 on AMX tiles (flash_attention_amx.cc; 3.5-4x the fp32 kernel's speed).
+// bf16 on AMX tiles (flash_attention_amx.cc; 4-6x the fp32 kernel's speed).
 // Figures: docs/benchmarks.md.
 #include <cstddef>
 #include <cstdint>

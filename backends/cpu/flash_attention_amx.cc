@@ -9,6 +9,7 @@
 // A group of 16 queries runs over all keys with its fp32 running contexts
 // resident in tiles; they go through memory only to be scaled, when a query's
 // max rose by more than a headroom (flash_tile.h's Bf16Exp), and at the end.
+// The tile instructions run between the softmax's exponentials (AmxSteps).
 // Q (scaled), K and V are rounded to bf16 to nearest even, the
 // probabilities to nearest with ties away from zero (flash_tile.h); every sum
 // is fp32. Q, K, V and the context come in fp32 or all in bf16 (a bf16 model's
