@@ -77,27 +77,37 @@ double peak_gflops(int lanes, float (*run)()) {
 
 #define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,amx-int8")))
 
+// 8 tiles of 16 rows x 64 bytes.
 struct alignas(64) TileConfig {
   uint8_t palette = 1, start_row = 0, reserved[14] = {};
   uint16_t bytes_per_row[16] = {};
   uint8_t rows[16] = {};
+  TileConfig() {
+    for (int i = 0; i < 8; ++i) bytes_per_row[i] = 64, rows[i] = 16;
+  }
 };
+
+// This thread's tiles configured: operands t4, t5 and accumulators t0..t3 all
+// zeros. The configuration static: a local's stores before ldtilecfg were
+// dropped by GCC 12 as dead (only the palette byte reached memory).
+AMX_TARGET void start_tiles() {
+  static const TileConfig config;
+  _tile_loadconfig(&config);
+  alignas(64) static const uint16_t zeros[16 * 32] = {};
+  _tile_loadd(4, zeros, 64);
+  _tile_loadd(5, zeros, 64);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+}
 
 // One thread's tile multiply-adds per second, in GFLOP/s (bf16: 2 x 16 x 16 x 32
 // each; int8: GOP/s, 2 x 16 x 16 x 64 each).
 template <bool kInt8>
 AMX_TARGET double amx_thread_gflops() {
   constexpr long kTileIters = 20000000;
-  TileConfig config;
-  for (int i = 0; i < 8; ++i) config.bytes_per_row[i] = 64, config.rows[i] = 16;
-  _tile_loadconfig(&config);
-  alignas(64) static const uint16_t ones[16 * 32] = {};
-  _tile_loadd(4, ones, 64);
-  _tile_loadd(5, ones, 64);
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
+  start_tiles();
   const auto t0 = std::chrono::steady_clock::now();
   for (long i = 0; i < kTileIters; ++i) {
     if constexpr (kInt8) {
@@ -167,14 +177,7 @@ __attribute__((target("avx512f,amx-tile,amx-bf16"))) double mixed_ms() {
 
 template <bool kTiles, bool kVectors, bool kAdd>
 AMX_TARGET double best_mixed_ms() {
-  TileConfig config;
-  for (int i = 0; i < 8; ++i) config.bytes_per_row[i] = 64, config.rows[i] = 16;
-  _tile_loadconfig(&config);
-  alignas(64) static const uint16_t ones[16 * 32] = {};
-  _tile_loadd(4, ones, 64);
-  _tile_loadd(5, ones, 64);
-  _tile_zero(0);
-  _tile_zero(1);
+  start_tiles();
   double best = 1e30;
   for (int rep = 0; rep < 3; ++rep) best = std::min(best, mixed_ms<kTiles, kVectors, kAdd>());
   _tile_release();
@@ -195,30 +198,23 @@ void print_mixed(const char* name) {
 // queries) from a buffer of `bytes`: L1-resident (16 KB) or L2-resident (1 MB).
 AMX_TARGET double loaded_multiply_ns(size_t bytes) {
   constexpr long kMultiplies = 4000000;
-  TileConfig config;
-  for (int i = 0; i < 8; ++i) config.bytes_per_row[i] = 64, config.rows[i] = 16;
-  _tile_loadconfig(&config);
+  start_tiles();
   std::vector<uint16_t> storage(bytes / 2 + 32, 0);
   // 64-byte aligned: tile rows across two cache lines took 3.3x as long
   uint16_t* buffer = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) / 2;
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
-  _tile_zero(6);
   const long tiles = long(bytes / 1024);
   double best = 1e30;
   for (int rep = 0; rep < 3; ++rep) {
     const auto t0 = std::chrono::steady_clock::now();
     for (long i = 0, tile = 0; i < kMultiplies; i += 4, tile = tile + 4 == tiles ? 0 : tile + 4) {
       _tile_loadd(7, buffer + tile * 512, 64);
-      _tile_dpbf16ps(0, 7, 6);
+      _tile_dpbf16ps(0, 7, 5);
       _tile_loadd(7, buffer + (tile + 1) * 512, 64);
-      _tile_dpbf16ps(1, 7, 6);
+      _tile_dpbf16ps(1, 7, 5);
       _tile_loadd(7, buffer + (tile + 2) * 512, 64);
-      _tile_dpbf16ps(2, 7, 6);
+      _tile_dpbf16ps(2, 7, 5);
       _tile_loadd(7, buffer + (tile + 3) * 512, 64);
-      _tile_dpbf16ps(3, 7, 6);
+      _tile_dpbf16ps(3, 7, 5);
     }
     alignas(64) float sink[256];
     _tile_stored(0, sink, 64);  // waits for the last multiply-adds
